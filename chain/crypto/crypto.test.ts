@@ -1,0 +1,45 @@
+import { ecrecover as jsEcrecover, bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import t from 'tap'
+import { privateKeyToAccount } from 'viem/accounts'
+import { SECP256K1_N, ecrecover, keccak256, privateKeyToAddress, randomPrivateKey, recoverAddress, sign } from './index.ts'
+
+t.test('native keccak equals the reference implementation', (t) => {
+  for (const size of [0, 1, 31, 32, 33, 136, 1000]) {
+    const data = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff)
+    t.same(keccak256(data), keccak_256(data), `size ${size}`)
+  }
+  t.end()
+})
+
+t.test('sign/recover round trip, address matches viem, high-s refused', (t) => {
+  const key = randomPrivateKey()
+  const address = bytesToHex(privateKeyToAddress(key))
+  t.equal(address, privateKeyToAccount(bytesToHex(key)).address.toLowerCase())
+  const digest = keccak256(new TextEncoder().encode('hello'))
+  const sig = sign(digest, key)
+  t.equal(bytesToHex(recoverAddress(digest, sig)), address)
+
+  const s = BigInt(bytesToHex(sig.subarray(32, 64)))
+  const twin = sig.slice()
+  twin.set(hexToBytes(`0x${(SECP256K1_N - s).toString(16).padStart(64, '0')}`), 32)
+  twin[64] = sig[64]! ^ 1
+  t.throws(() => recoverAddress(digest, twin), { code: 'CRYPTO_HIGH_S' })
+  t.throws(() => recoverAddress(digest, sig.subarray(0, 64)), { code: 'CRYPTO_BAD_SIGNATURE' })
+  t.end()
+})
+
+t.test('ecrecover for ethereumjs equals the pure-JS default', (t) => {
+  const key = randomPrivateKey()
+  const digest = keccak256(Uint8Array.of(1, 2, 3))
+  const sig = sign(digest, key)
+  const r = sig.subarray(0, 32)
+  const s = sig.subarray(32, 64)
+  for (const [v, chainId] of [
+    [BigInt(sig[64]! + 27), undefined],
+    [BigInt(sig[64]!) + 35n + 2n * 1337n, 1337n],
+  ] as const) {
+    t.same(ecrecover(digest, v, r, s, chainId), jsEcrecover(digest, v, r, s, chainId))
+  }
+  t.end()
+})
