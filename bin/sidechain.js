@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+// The CLI is TypeScript run by Node's type stripping (Node >= 22.18); this shim is the
+// package's `bin` entry.
+import '../chain/cli/main.ts'

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `sidechain` command line. Each command validates its flags at the edge, then hands plain
+ * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input.
+ */
+import { Command, CommanderError } from 'commander'
+import { errorMessage, isSidechainError } from '../errors.ts'
+import { registerGenesisCommand } from './genesis-command.ts'
+import { registerNodeCommand } from './node-command.ts'
+import { registerDevnetCommand } from './devnet-command.ts'
+
+export function buildCli(): Command {
+  const program = new Command()
+  program
+    .name('sidechain')
+    .description('Proof-of-authority EVM sidechain node, bridge relayer and tools')
+    .showHelpAfterError()
+    .exitOverride()
+  registerNodeCommand(program)
+  registerGenesisCommand(program)
+  registerDevnetCommand(program)
+  return program
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildCli().parseAsync(process.argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2
+      return
+    }
+    const code = isSidechainError(err) ? ` [${err.code}]` : ''
+    process.stderr.write(`error${code}: ${errorMessage(err)}\n`)
+    process.exitCode = isSidechainError(err) && /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
+  }
+}
+
+if (import.meta.main) await main()

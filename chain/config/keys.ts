@@ -1,0 +1,70 @@
+/**
+ * Validator key files: JSON `{ "address": "0x..", "privateKey": "0x.." }`, created with
+ * mode 0600 and never overwritten. Private keys never reach logs: the loaded key is wrapped
+ * so that printing it shows only the address.
+ */
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { isValidPrivateKey, privateKeyToAddress } from '../crypto/index.ts'
+import { SidechainError } from '../errors.ts'
+
+export interface KeyPair {
+  address: Uint8Array
+  addressHex: `0x${string}`
+  privateKey: Uint8Array
+}
+
+function keyError(message: string, path: string, cause?: unknown) {
+  return new SidechainError('KEY_FILE_INVALID', `${message}: ${path}`, { details: { path }, cause })
+}
+
+export function keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair {
+  const address = privateKeyToAddress(privateKey)
+  const pair = { address, addressHex: bytesToHex(address) as `0x${string}`, privateKey }
+  // Keep the secret out of JSON.stringify / util.inspect (logs, error details).
+  Object.defineProperty(pair, 'privateKey', { enumerable: false, value: privateKey })
+  Object.defineProperty(pair, 'toJSON', { enumerable: false, value: () => ({ address: pair.addressHex }) })
+  return pair
+}
+
+export function readKeyFile(path: string): KeyPair {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw keyError('cannot read key file', path, cause)
+  }
+  let parsed: { privateKey?: unknown; address?: unknown }
+  try {
+    parsed = JSON.parse(text) as typeof parsed
+  } catch (cause) {
+    throw keyError('key file is not JSON', path, cause)
+  }
+  if (typeof parsed.privateKey !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(parsed.privateKey)) {
+    throw keyError('key file has no valid privateKey (0x + 64 hex digits)', path)
+  }
+  const privateKey = hexToBytes(parsed.privateKey as `0x${string}`)
+  if (!isValidPrivateKey(privateKey)) throw keyError('privateKey is not a valid secp256k1 key', path)
+  const pair = keyPairFromPrivateKey(privateKey)
+  if (typeof parsed.address === 'string' && parsed.address.toLowerCase() !== pair.addressHex) {
+    throw keyError('key file address does not match its private key', path)
+  }
+  return pair
+}
+
+/** Is the file readable by group or others? (The CLI warns: keys should be 0600.) */
+export function keyFileIsExposed(path: string): boolean {
+  return (statSync(path).mode & 0o077) !== 0
+}
+
+export function writeKeyFile(path: string, pair: KeyPair): void {
+  try {
+    writeFileSync(path, `${JSON.stringify({ address: pair.addressHex, privateKey: bytesToHex(pair.privateKey) }, null, 2)}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    })
+    chmodSync(path, 0o600)
+  } catch (cause) {
+    throw keyError('cannot write key file (it must not exist yet)', path, cause)
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Consensus rules the ledger needs to accept a block, independent of how blocks are agreed
+ * (single validator or QBFT): who may seal a height, who proposes (h, r), and seal checks.
+ * The QBFT engine produces blocks; these rules verify them on import and during sync.
+ */
+import type { BlockHeader } from '@ethereumjs/block'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { SidechainError } from '../errors.ts'
+import { type ConsensusExtraData, decodeExtraData } from './extra-data.ts'
+import { verifyCommitSeals } from './seals.ts'
+
+export type ConsensusRuleErrorCode =
+  | 'CONSENSUS_WRONG_PROPOSER'
+  | 'CONSENSUS_BAD_PARENT_SEALS'
+  | 'CONSENSUS_BAD_SEALS'
+  | 'CONSENSUS_BAD_VALIDATOR_LIST'
+
+/** Validator set at each height. Static today; the QBFT vote tally implements the same shape. */
+export interface ValidatorSetSource {
+  /** Validators allowed to propose and seal block `number` (sorted ascending). */
+  validatorsAt(number: bigint): Uint8Array[]
+  /** Called by the ledger after a block is imported, so vote tallies can advance. */
+  onBlockImported?(header: BlockHeader, extra: ConsensusExtraData): void
+}
+
+/** Round-robin proposer: validators[(height + round) mod n]. */
+export function proposerFor(validators: readonly Uint8Array[], height: bigint, round: number): Uint8Array {
+  const n = BigInt(validators.length)
+  return validators[Number((height + BigInt(round)) % n)]!
+}
+
+export function sortValidators(validators: readonly Uint8Array[]): Uint8Array[] {
+  return [...validators].sort((a, b) => Buffer.compare(a, b))
+}
+
+export class StaticValidatorSet implements ValidatorSetSource {
+  private readonly validators: Uint8Array[]
+  constructor(validators: readonly Uint8Array[]) {
+    this.validators = sortValidators(validators)
+  }
+  validatorsAt(_number: bigint): Uint8Array[] {
+    return this.validators
+  }
+}
+
+export class ConsensusRules {
+  readonly validatorSet: ValidatorSetSource
+
+  constructor(validatorSet: ValidatorSetSource) {
+    this.validatorSet = validatorSet
+  }
+
+  /**
+   * Checks the consensus fields of `header` (child of `parent`): extraData decodes, the
+   * coinbase is the proposer of (height, round), and the parent's commit seals carried in
+   * it finalize the parent. Returns the decoded extraData.
+   */
+  verifyHeader(header: BlockHeader, parent: BlockHeader): ConsensusExtraData {
+    const extra = decodeExtraData(header.extraData)
+    const validators = this.validatorSet.validatorsAt(header.number)
+    const proposer = proposerFor(validators, header.number, extra.round)
+    if (!equalsBytes(header.coinbase.bytes, proposer)) {
+      throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_WRONG_PROPOSER', 'block was not proposed by the proposer of its round', {
+        details: { number: header.number, round: extra.round, coinbase: header.coinbase.toString(), expected: bytesToHex(proposer) },
+      })
+    }
+    if (parent.number === 0n) {
+      if (extra.parentCommitSeals.length !== 0) {
+        throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_PARENT_SEALS', 'the genesis block has no commit seals')
+      }
+    } else {
+      const parentExtra = decodeExtraData(parent.extraData)
+      try {
+        verifyCommitSeals(parent.hash(), parentExtra.round, extra.parentCommitSeals, this.validatorSet.validatorsAt(parent.number), { strict: true })
+      } catch (cause) {
+        throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_PARENT_SEALS', 'parent commit seals in the header are invalid', { cause })
+      }
+    }
+    return extra
+  }
+
+  /** Checks the seals that finalize `header` itself (kept beside the tip). */
+  verifySeals(header: BlockHeader, round: number, seals: readonly Uint8Array[]): void {
+    try {
+      verifyCommitSeals(header.hash(), round, seals, this.validatorSet.validatorsAt(header.number), { strict: true })
+    } catch (cause) {
+      throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_SEALS', 'block commit seals are invalid', {
+        details: { number: header.number },
+        cause,
+      })
+    }
+  }
+}

@@ -1,0 +1,350 @@
+/**
+ * The execution core: one VM over the node's head state. It executes a block on top of the
+ * current state (import) or builds one from candidate transactions (production), and
+ * leaves the state at the block's post-state until the ledger either commits the trie
+ * nodes (`takeStateNodes`) or rolls back (`resetTo`). Performance choices:
+ *  - state caches in the MerkleStateManager: one trie update per block, not per tx;
+ *  - native ecrecover/keccak via Common.customCrypto; senders cached on the tx objects;
+ *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
+ *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
+ */
+import { Block, type BlockHeader, createBlockHeader, genRequestsRoot, genTransactionsTrieRoot } from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import { MerklePatriciaTrie } from '@ethereumjs/mpt'
+import { RLP } from '@ethereumjs/rlp'
+import { Caches, MerkleStateManager } from '@ethereumjs/statemanager'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import {
+  Account,
+  Address,
+  KECCAK256_RLP,
+  ValueEncoding,
+  bytesToHex,
+  equalsBytes,
+  hexToBytes,
+  setLengthLeft,
+} from '@ethereumjs/util'
+import { Bloom, type VM, createVM, runTx } from '@ethereumjs/vm'
+import type { AllocAccount } from '../../genesis/schema.ts'
+import { sha256 } from '../crypto/index.ts'
+import { SidechainError } from '../errors.ts'
+import { type StoredReceipt, consensusReceiptBytes } from './receipts.ts'
+import type { StateStore } from './state-store.ts'
+
+/** QBFT's well-known mixHash ("Istanbul BFT"), so PREVRANDAO is a fixed, documented value. */
+export const BFT_MIX_HASH = hexToBytes('0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365')
+export const EMPTY_REQUESTS_HASH = genRequestsRoot([], sha256)
+export const ZERO_HASH = new Uint8Array(32)
+
+export type ExecutionErrorCode =
+  | 'EXEC_STATE_ROOT_MISMATCH'
+  | 'EXEC_RECEIPTS_ROOT_MISMATCH'
+  | 'EXEC_GAS_USED_MISMATCH'
+  | 'EXEC_BLOOM_MISMATCH'
+  | 'EXEC_TX_ROOT_MISMATCH'
+  | 'EXEC_INVALID_TX'
+  | 'EXEC_PARENT_STATE_MISSING'
+
+export interface BlockExecution {
+  blockHash: Uint8Array
+  stateRoot: Uint8Array
+  receipts: StoredReceipt[]
+  gasUsed: bigint
+  logsBloom: Uint8Array
+  receiptsRoot: Uint8Array
+}
+
+/** Lookup of canonical hashes for the BLOCKHASH opcode. */
+export interface BlockHashSource {
+  getCanonicalHash(number: bigint): Promise<Uint8Array | undefined>
+}
+
+export interface HeaderFields {
+  parent: BlockHeader
+  coinbase: Uint8Array
+  timestamp: bigint
+  gasLimit: bigint
+  baseFeePerGas: bigint
+  extraData: Uint8Array
+}
+
+export interface BuildResult {
+  block: Block
+  execution: BlockExecution
+  /** Transactions left out, with the reason (invalid now: nonce, balance, fee...). */
+  rejected: Array<{ tx: TypedTransaction; error: unknown }>
+}
+
+export interface BuildOptions {
+  /** Stop adding transactions after this many ms (keeps the block period). */
+  deadlineMs?: number
+  now?: () => number
+  /** Called for each candidate before execution; return false to skip it (e.g. sender already failed). */
+  accept?: (tx: TypedTransaction) => boolean
+  onRejected?: (tx: TypedTransaction, error: unknown) => void
+}
+
+function execError(code: ExecutionErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+  return new SidechainError<ExecutionErrorCode>(code, message, { details, cause })
+}
+
+/** Creates the MPT over the node's state store, at `root`. */
+export function createStateTrie(common: Common, store: StateStore, root?: Uint8Array): MerklePatriciaTrie {
+  return new MerklePatriciaTrie({
+    db: store,
+    useKeyHashing: true,
+    common,
+    valueEncoding: ValueEncoding.Bytes,
+    ...(root === undefined ? {} : { root }),
+  })
+}
+
+/** A fresh state manager reading `root` (RPC queries, eth_call): writes stay in a scratch overlay. */
+export function createStateManagerAt(common: Common, store: StateStore, root: Uint8Array): MerkleStateManager {
+  return new MerkleStateManager({ common, trie: createStateTrie(common, store.shallowCopy(), root) })
+}
+
+/** Writes the genesis alloc into `stateManager` and returns the state root. */
+export async function applyAlloc(stateManager: MerkleStateManager, alloc: Record<string, AllocAccount>): Promise<Uint8Array> {
+  for (const [addressHex, account] of Object.entries(alloc)) {
+    const address = new Address(hexToBytes(addressHex as `0x${string}`))
+    await stateManager.putAccount(address, new Account(account.nonce, account.balance))
+    if (account.code !== undefined && account.code !== '0x') {
+      await stateManager.putCode(address, hexToBytes(account.code as `0x${string}`))
+    }
+    for (const [slot, value] of Object.entries(account.storage ?? {})) {
+      await stateManager.putStorage(
+        address,
+        setLengthLeft(hexToBytes(slot as `0x${string}`), 32),
+        hexToBytes(value as `0x${string}`),
+      )
+    }
+  }
+  return stateManager.getStateRoot()
+}
+
+export class BlockExecutor {
+  readonly common: Common
+  readonly vm: VM
+  private readonly store: StateStore
+  private readonly stateManager: MerkleStateManager
+  private currentRoot: Uint8Array
+
+  private constructor(common: Common, vm: VM, store: StateStore, stateManager: MerkleStateManager, root: Uint8Array) {
+    this.common = common
+    this.vm = vm
+    this.store = store
+    this.stateManager = stateManager
+    this.currentRoot = root
+  }
+
+  static async create(params: {
+    common: Common
+    store: StateStore
+    stateRoot: Uint8Array
+    hashes: BlockHashSource
+  }): Promise<BlockExecutor> {
+    const { common, store, stateRoot, hashes } = params
+    const stateManager = new MerkleStateManager({
+      common,
+      trie: createStateTrie(common, store),
+      caches: new Caches({ account: { size: 200_000 }, storage: { size: 200_000 }, code: { size: 20_000 } }),
+    })
+    if (!equalsBytes(stateRoot, KECCAK256_RLP)) {
+      try {
+        await stateManager.setStateRoot(stateRoot)
+      } catch (cause) {
+        throw execError('EXEC_PARENT_STATE_MISSING', 'state for the head block is missing', { stateRoot: bytesToHex(stateRoot) }, cause)
+      }
+    }
+    const blockchain = {
+      async getBlock(number: number) {
+        const hash = (await hashes.getCanonicalHash(BigInt(number))) ?? ZERO_HASH
+        return { hash: () => hash }
+      },
+      async putBlock() {},
+      shallowCopy() {
+        return blockchain
+      },
+    }
+    const vm = await createVM({ common, stateManager, blockchain: blockchain as never })
+    return new BlockExecutor(common, vm, store, stateManager, stateRoot)
+  }
+
+  /** The state root the executor currently sits on. */
+  get stateRoot(): Uint8Array {
+    return this.currentRoot
+  }
+
+  /** Rolls the working state back to a committed root (failed import, discarded proposal). */
+  async resetTo(stateRoot: Uint8Array): Promise<void> {
+    await this.stateManager.setStateRoot(stateRoot, true)
+    this.store.discardPending()
+    this.currentRoot = stateRoot
+  }
+
+  /** Trie nodes written since the last take, for the ledger's atomic block batch. */
+  takeStateNodes(): Array<[string, Uint8Array]> {
+    return this.store.takePending()
+  }
+
+  /** Header for a new block on `parent`; roots and gasUsed are filled in after execution. */
+  headerTemplate(fields: HeaderFields, computed?: Partial<{
+    stateRoot: Uint8Array
+    transactionsTrie: Uint8Array
+    receiptTrie: Uint8Array
+    logsBloom: Uint8Array
+    gasUsed: bigint
+  }>): BlockHeader {
+    return createBlockHeader(
+      {
+        parentHash: fields.parent.hash(),
+        coinbase: fields.coinbase,
+        number: fields.parent.number + 1n,
+        timestamp: fields.timestamp,
+        gasLimit: fields.gasLimit,
+        baseFeePerGas: fields.baseFeePerGas,
+        extraData: fields.extraData,
+        difficulty: 1n,
+        nonce: new Uint8Array(8),
+        mixHash: BFT_MIX_HASH,
+        withdrawalsRoot: KECCAK256_RLP,
+        blobGasUsed: 0n,
+        excessBlobGas: 0n,
+        parentBeaconBlockRoot: ZERO_HASH,
+        requestsHash: EMPTY_REQUESTS_HASH,
+        ...computed,
+      },
+      { common: this.common, skipConsensusFormatValidation: true },
+    )
+  }
+
+  /**
+   * Executes `block` on the current state, which must be its parent's post-state, and
+   * checks the header's commitments. On failure the state is rolled back and a typed
+   * error says which commitment did not match.
+   */
+  async execute(block: Block): Promise<BlockExecution> {
+    const preRoot = this.currentRoot
+    try {
+      const execution = await this.runTransactions(block, block.transactions, undefined)
+      const { header } = block
+      if (execution.gasUsed !== header.gasUsed) {
+        throw execError('EXEC_GAS_USED_MISMATCH', 'gasUsed in header does not match execution', {
+          header: header.gasUsed, executed: execution.gasUsed,
+        })
+      }
+      if (!equalsBytes(execution.receiptsRoot, header.receiptTrie)) {
+        throw execError('EXEC_RECEIPTS_ROOT_MISMATCH', 'receipts root does not match execution')
+      }
+      if (!equalsBytes(execution.logsBloom, header.logsBloom)) {
+        throw execError('EXEC_BLOOM_MISMATCH', 'logs bloom does not match execution')
+      }
+      if (!equalsBytes(execution.stateRoot, header.stateRoot)) {
+        throw execError('EXEC_STATE_ROOT_MISMATCH', 'state root does not match execution', {
+          header: bytesToHex(header.stateRoot), executed: bytesToHex(execution.stateRoot),
+        })
+      }
+      execution.blockHash = block.hash()
+      this.currentRoot = execution.stateRoot
+      return execution
+    } catch (err) {
+      await this.resetTo(preRoot)
+      throw err
+    }
+  }
+
+  /**
+   * Builds a block on the current state (the parent's post-state) from `candidates` in the
+   * order given, skipping those that are invalid now. The state is left at the new block's
+   * post-state.
+   */
+  async build(fields: HeaderFields, candidates: Iterable<TypedTransaction>, options: BuildOptions = {}): Promise<BuildResult> {
+    const preRoot = this.currentRoot
+    try {
+      const template = new Block(this.headerTemplate(fields), [], [], [], { common: this.common })
+      const included: TypedTransaction[] = []
+      const rejected: BuildResult['rejected'] = []
+      const execution = await this.runTransactions(template, candidates, { included, rejected, options })
+      const transactionsTrie = await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common: this.common }))
+      const header = this.headerTemplate(fields, {
+        stateRoot: execution.stateRoot,
+        transactionsTrie,
+        receiptTrie: execution.receiptsRoot,
+        logsBloom: execution.logsBloom,
+        gasUsed: execution.gasUsed,
+      })
+      const block = new Block(header, included, [], [], { common: this.common })
+      execution.blockHash = block.hash()
+      this.currentRoot = execution.stateRoot
+      return { block, execution, rejected }
+    } catch (err) {
+      await this.resetTo(preRoot)
+      throw err
+    }
+  }
+
+  private async runTransactions(
+    block: Block,
+    txs: Iterable<TypedTransaction>,
+    building: { included: TypedTransaction[]; rejected: BuildResult['rejected']; options: BuildOptions } | undefined,
+  ): Promise<BlockExecution> {
+    const bloom = new Bloom(undefined, this.common)
+    const receipts: StoredReceipt[] = []
+    const receiptTrie = new MerklePatriciaTrie({ common: this.common })
+    let gasUsed = 0n
+    let cumulativeGasUsed = 0n
+    const gasLimit = block.header.gasLimit
+    const now = building?.options.now ?? Date.now
+    const deadline = building?.options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : now() + building.options.deadlineMs
+    for (const tx of txs) {
+      if (building !== undefined) {
+        if (gasLimit - gasUsed < 21_000n) break
+        if (now() >= deadline) break
+        if (tx.gasLimit > gasLimit - gasUsed) continue
+        if (building.options.accept !== undefined && !building.options.accept(tx)) continue
+      } else if (tx.gasLimit > gasLimit - gasUsed) {
+        throw execError('EXEC_INVALID_TX', 'transaction gas limit exceeds the gas left in the block', {
+          tx: bytesToHex(tx.hash()),
+        })
+      }
+      let result: Awaited<ReturnType<typeof runTx>>
+      try {
+        result = await runTx(this.vm, { tx, block, blockGasUsed: cumulativeGasUsed, skipHardForkValidation: true })
+      } catch (error) {
+        if (building === undefined) {
+          throw execError('EXEC_INVALID_TX', `invalid transaction in block: ${(error as Error).message}`, {
+            tx: bytesToHex(tx.hash()),
+          }, error)
+        }
+        building.rejected.push({ tx, error })
+        building.options.onRejected?.(tx, error)
+        continue
+      }
+      building?.included.push(tx)
+      gasUsed += result.blockGasSpent
+      cumulativeGasUsed += result.totalGasSpent
+      bloom.or(result.bloom)
+      const receipt: StoredReceipt = {
+        txType: tx.type,
+        status: (result.receipt as { status?: 0 | 1 }).status ?? 1,
+        cumulativeGasUsed,
+        gasUsed: result.totalGasSpent,
+        logsBloom: result.receipt.bitvector,
+        logs: result.receipt.logs,
+        contractAddress: result.createdAddress?.bytes,
+      }
+      receipts.push(receipt)
+      await receiptTrie.put(RLP.encode(receipts.length - 1), consensusReceiptBytes(receipt))
+    }
+    const stateRoot = await this.stateManager.getStateRoot()
+    return {
+      blockHash: ZERO_HASH,
+      stateRoot,
+      receipts,
+      gasUsed,
+      logsBloom: bloom.bitvector,
+      receiptsRoot: receipts.length === 0 ? KECCAK256_RLP : receiptTrie.root(),
+    }
+  }
+}

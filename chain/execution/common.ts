@@ -1,0 +1,20 @@
+/**
+ * The ethereumjs `Common` for our chain: every hardfork up to the configured one active from
+ * block 0, native crypto plugged in. Created once per node and shared (read-only) by the
+ * VM, headers and transactions; we never switch hardforks at runtime.
+ */
+import { Common, Mainnet, createCustomCommon } from '@ethereumjs/common'
+import type { GenesisConfig } from '../../genesis/schema.ts'
+import { nativeCustomCrypto } from '../crypto/index.ts'
+
+export function createChainCommon(config: Pick<GenesisConfig, 'chainId' | 'hardfork'>): Common {
+  const last = Mainnet.hardforks.findIndex((h) => h.name === config.hardfork)
+  const hardforks = Mainnet.hardforks.slice(0, last + 1).map((h) => ({ name: h.name, block: 0, timestamp: 0 }))
+  return createCustomCommon(
+    { name: `sidechain-${config.chainId}`, chainId: config.chainId, hardforks, bootstrapNodes: [] },
+    Mainnet,
+    { hardfork: config.hardfork, customCrypto: nativeCustomCrypto() },
+  )
+}
+
+export type { Common }

@@ -1,0 +1,479 @@
+/**
+ * The ledger: the only writer of blocks. It owns the chain database and the block executor,
+ * validates every block against its parent and the consensus rules, executes it (or reuses
+ * the execution done while building/validating it) and writes it in one atomic batch.
+ * Every imported block is final (BFT), so there are no forks and no reorgs: a block must
+ * extend the head.
+ *
+ * Readers (RPC, txpool, sync, p2p) use the read methods and the 'head' event.
+ */
+import { EventEmitter } from 'node:events'
+import {
+  Block,
+  type BlockHeader,
+  createBlockFromBytesArray,
+  createBlockHeader,
+  createBlockHeaderFromRLP,
+  genTransactionsTrieRoot,
+} from '@ethereumjs/block'
+import type { Common } from '@ethereumjs/common'
+import { MerklePatriciaTrie } from '@ethereumjs/mpt'
+import { RLP } from '@ethereumjs/rlp'
+import type { MerkleStateManager } from '@ethereumjs/statemanager'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { KECCAK256_RLP, KECCAK256_RLP_ARRAY, bytesToBigInt, bytesToHex, equalsBytes, intToBytes } from '@ethereumjs/util'
+import type { Genesis } from '../../genesis/schema.ts'
+import { type ConsensusExtraData, decodeExtraData, emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
+import type { ConsensusRules } from '../consensus/rules.ts'
+import { SidechainError } from '../errors.ts'
+import {
+  BFT_MIX_HASH,
+  BlockExecutor,
+  type BlockExecution,
+  type BuildOptions,
+  type BuildResult,
+  EMPTY_REQUESTS_HASH,
+  type HeaderFields,
+  ZERO_HASH,
+  applyAlloc,
+  createStateManagerAt,
+  createStateTrie,
+} from '../execution/block-executor.ts'
+import { type StoredReceipt, decodeStoredReceipts, encodeStoredReceipts } from '../execution/receipts.ts'
+import { StateStore } from '../execution/state-store.ts'
+import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
+import { createChainCommon } from '../execution/common.ts'
+import { MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
+
+export type LedgerErrorCode =
+  | 'LEDGER_GENESIS_MISMATCH'
+  | 'LEDGER_NOT_NEXT_BLOCK'
+  | 'LEDGER_KNOWN_BLOCK'
+  | 'LEDGER_INVALID_HEADER'
+  | 'LEDGER_INVALID_BODY'
+  | 'LEDGER_CLOSED'
+
+export interface ImportOptions {
+  /** Seals finalizing this block; verified and stored beside it. */
+  seals?: readonly Uint8Array[]
+  /** Execution already done on the executor's current state for exactly this block. */
+  execution?: BlockExecution
+  /** Trust the caller for seals (own block produced by a single validator that just sealed it). */
+  sealsVerified?: boolean
+}
+
+export interface ImportedBlock {
+  block: Block
+  receipts: StoredReceipt[]
+  extra: ConsensusExtraData
+}
+
+export interface TxLocation {
+  blockHash: Uint8Array
+  blockNumber: bigint
+  index: number
+}
+
+export interface LedgerOptions {
+  genesis: Genesis
+  /** Maximum seconds a block timestamp may be ahead of our clock. */
+  maxFutureSeconds?: number
+  /** Recent decoded blocks kept in memory for RPC and sync. */
+  blockCacheSize?: number
+}
+
+export interface LedgerModules {
+  db: ChainDb
+  rules: ConsensusRules
+  clock?: { now(): number }
+}
+
+interface LedgerEvents {
+  head: [ImportedBlock]
+}
+
+function ledgerError(code: LedgerErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+  return new SidechainError<LedgerErrorCode>(code, message, { details, cause })
+}
+
+/** Next base fee: EIP-1559 from the parent, never below the configured floor. */
+export function nextBaseFee(parent: BlockHeader, floor: bigint): bigint {
+  const computed = parent.calcNextBaseFee()
+  return computed < floor ? floor : computed
+}
+
+export class Ledger extends EventEmitter<LedgerEvents> {
+  readonly common: Common
+  readonly genesis: Genesis
+  readonly rules: ConsensusRules
+  private readonly db: ChainDb
+  private readonly clock: { now(): number }
+  private readonly maxFutureSeconds: number
+  private readonly store: StateStore
+  private executor!: BlockExecutor
+  private headHeader!: BlockHeader
+  private genesisHeader!: BlockHeader
+  private readonly blockCache = new Map<string, Block>()
+  private readonly blockCacheSize: number
+  private writeQueue: Promise<unknown> = Promise.resolve()
+  private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
+  /** Seals of the tip block, until its child carries them. */
+  private tipSeals: Uint8Array[] = []
+
+  constructor(options: LedgerOptions, modules: LedgerModules) {
+    super()
+    this.genesis = options.genesis
+    this.common = createChainCommon(options.genesis.config)
+    this.db = modules.db
+    this.rules = modules.rules
+    this.clock = modules.clock ?? { now: () => Date.now() }
+    this.maxFutureSeconds = options.maxFutureSeconds ?? 15
+    this.blockCacheSize = options.blockCacheSize ?? 512
+    this.store = new StateStore(this.db)
+  }
+
+  /** Opens the chain: writes genesis on an empty database, else checks it and loads the head. */
+  async open(): Promise<void> {
+    const genesisBlock = await this.buildGenesis()
+    const storedGenesis = await this.db.getMeta(META_KEYS.genesis)
+    if (storedGenesis === undefined) {
+      await this.db.write({
+        hash: genesisBlock.hash(),
+        number: 0n,
+        header: genesisBlock.header.serialize(),
+        body: RLP.encode([[], [], []]),
+        receipts: encodeStoredReceipts([]),
+        txLookups: [],
+        stateNodes: this.store.takePending(),
+        setHead: true,
+      })
+      await this.db.putMeta(META_KEYS.genesis, genesisBlock.hash())
+      await this.db.putMeta(META_KEYS.schema, intToBytes(STORAGE_SCHEMA_VERSION))
+    } else if (!equalsBytes(storedGenesis, genesisBlock.hash())) {
+      throw ledgerError('LEDGER_GENESIS_MISMATCH', 'the datadir holds a different chain than this genesis file', {
+        datadir: this.db.path,
+        stored: bytesToHex(storedGenesis),
+        genesis: bytesToHex(genesisBlock.hash()),
+      })
+    } else {
+      this.store.discardPending()
+    }
+    this.genesisHeader = genesisBlock.header
+    const headHash = (await this.db.getMeta(META_KEYS.head)) ?? genesisBlock.hash()
+    this.headHeader = await this.requireHeader(headHash)
+    const seals = await this.db.getSeals(headHash)
+    this.tipSeals = seals === undefined ? [] : (RLP.decode(seals) as Uint8Array[])
+    this.executor = await BlockExecutor.create({
+      common: this.common,
+      store: this.store,
+      stateRoot: this.headHeader.stateRoot,
+      hashes: { getCanonicalHash: (n) => this.getCanonicalHash(n) },
+    })
+  }
+
+  private async buildGenesis(): Promise<Block> {
+    const { genesis } = this
+    const sm = new StateManagerClass({ common: this.common, trie: createStateTrie(this.common, this.store) })
+    const stateRoot = await applyAlloc(sm, genesis.alloc)
+    const header = createBlockHeader(
+      {
+        number: 0n,
+        parentHash: ZERO_HASH,
+        timestamp: genesis.timestamp,
+        gasLimit: genesis.config.gasLimit,
+        baseFeePerGas: genesis.config.initialBaseFee,
+        extraData: encodeExtraData({
+          vanity: emptyVanity(),
+          round: 0,
+          vote: null,
+          validators: this.rules.validatorSet.validatorsAt(0n),
+          parentCommitSeals: [],
+        }),
+        difficulty: 1n,
+        nonce: new Uint8Array(8),
+        mixHash: BFT_MIX_HASH,
+        stateRoot,
+        withdrawalsRoot: KECCAK256_RLP,
+        blobGasUsed: 0n,
+        excessBlobGas: 0n,
+        parentBeaconBlockRoot: ZERO_HASH,
+        requestsHash: EMPTY_REQUESTS_HASH,
+      },
+      { common: this.common, skipConsensusFormatValidation: true },
+    )
+    return new Block(header, [], [], [], { common: this.common })
+  }
+
+  get head(): BlockHeader {
+    return this.headHeader
+  }
+
+  get genesisHash(): Uint8Array {
+    return this.genesisHeader.hash()
+  }
+
+  get chainId(): bigint {
+    return this.common.chainId()
+  }
+
+  /** Seals finalizing the head block (empty for genesis). */
+  get headSeals(): readonly Uint8Array[] {
+    return this.tipSeals
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Serializes writers: builds and imports never interleave. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeQueue.then(fn, fn)
+    this.writeQueue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Resolves when no build or import is in progress (clean shutdown). */
+  async waitIdle(): Promise<void> {
+    await this.writeQueue
+  }
+
+  /** Header fields of the next block for a proposer. */
+  nextHeaderFields(coinbase: Uint8Array, extraData: Uint8Array, nowMs: number): HeaderFields {
+    const parent = this.headHeader
+    const minTimestamp = parent.timestamp + (this.genesis.config.blockPeriodMs >= 1000 ? 1n : 0n)
+    const nowSeconds = BigInt(Math.floor(nowMs / 1000))
+    return {
+      parent,
+      coinbase,
+      timestamp: nowSeconds > minTimestamp ? nowSeconds : minTimestamp,
+      gasLimit: this.genesis.config.gasLimit,
+      baseFeePerGas: nextBaseFee(parent, this.genesis.config.baseFeeFloor),
+      extraData,
+    }
+  }
+
+  /**
+   * Builds a block on the head from candidate transactions. The executor is left at the
+   * block's post-state so that importing this exact block does not execute it again.
+   */
+  buildBlock(fields: HeaderFields, candidates: Iterable<TypedTransaction>, options?: BuildOptions): Promise<BuildResult> {
+    return this.exclusive(async () => {
+      if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
+        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
+      }
+      await this.rewindExecutor()
+      return this.executor.build(fields, candidates, options)
+    })
+  }
+
+  /**
+   * Validates a proposed block (header rules + execution) without importing it; its
+   * execution is kept so the following import of the same block is cheap.
+   */
+  validateBlock(block: Block): Promise<BlockExecution> {
+    return this.exclusive(async () => {
+      const extra = this.verifyHeaderAgainstHead(block)
+      void extra
+      await this.verifyBody(block)
+      await this.rewindExecutor()
+      return this.executor.execute(block)
+    })
+  }
+
+  /** Imports a finalized block extending the head. The only way blocks are written. */
+  importBlock(block: Block, options: ImportOptions = {}): Promise<ImportedBlock> {
+    return this.exclusive(() => this.importLocked(block, options))
+  }
+
+  private async importLocked(block: Block, options: ImportOptions): Promise<ImportedBlock> {
+    const { header } = block
+    if (header.number <= this.headHeader.number) {
+      const known = await this.db.getCanonicalHash(header.number)
+      if (known !== undefined && equalsBytes(known, header.hash())) {
+        throw ledgerError('LEDGER_KNOWN_BLOCK', 'block is already imported', { number: header.number })
+      }
+    }
+    const extra = this.verifyHeaderAgainstHead(block)
+    const seals = options.seals ?? []
+    if (options.seals !== undefined && options.sealsVerified !== true) {
+      this.rules.verifySeals(header, extra.round, seals)
+    }
+    let execution = options.execution
+    if (execution === undefined || !equalsBytes(execution.blockHash, header.hash()) || !equalsBytes(this.executor.stateRoot, header.stateRoot)) {
+      await this.verifyBody(block)
+      await this.rewindExecutor()
+      execution = await this.executor.execute(block)
+    }
+    const hash = header.hash()
+    const txLookups: Array<[Uint8Array, Uint8Array]> = block.transactions.map((tx, index) => [
+      tx.hash(),
+      RLP.encode([hash, intToBytes(index)]),
+    ])
+    try {
+      await this.db.write({
+        hash,
+        number: header.number,
+        header: header.serialize(),
+        body: RLP.encode(block.raw().slice(1)),
+        receipts: encodeStoredReceipts(execution.receipts),
+        txLookups,
+        seals: seals.length > 0 ? RLP.encode([...seals]) : undefined,
+        stateNodes: this.executor.takeStateNodes(),
+        setHead: true,
+      })
+    } catch (cause) {
+      await this.executor.resetTo(this.headHeader.stateRoot)
+      throw cause
+    }
+    this.headHeader = header
+    this.tipSeals = [...seals]
+    this.rememberBlock(block)
+    this.rules.validatorSet.onBlockImported?.(header, extra)
+    const imported: ImportedBlock = { block, receipts: execution.receipts, extra }
+    this.emit('head', imported)
+    return imported
+  }
+
+  /** Puts the executor back on the head state if a build/validation left it elsewhere. */
+  private async rewindExecutor(): Promise<void> {
+    if (!equalsBytes(this.executor.stateRoot, this.headHeader.stateRoot)) {
+      await this.executor.resetTo(this.headHeader.stateRoot)
+    }
+  }
+
+  private verifyHeaderAgainstHead(block: Block): ConsensusExtraData {
+    const { header } = block
+    const parent = this.headHeader
+    const fail = (message: string, details?: Record<string, unknown>) =>
+      ledgerError('LEDGER_INVALID_HEADER', `invalid block ${header.number}: ${message}`, details)
+    if (header.number !== parent.number + 1n || !equalsBytes(header.parentHash, parent.hash())) {
+      throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'block does not extend the head', {
+        number: header.number,
+        head: parent.number,
+      })
+    }
+    const minTimestamp = parent.timestamp + (this.genesis.config.blockPeriodMs >= 1000 ? 1n : 0n)
+    if (header.timestamp < minTimestamp) throw fail('timestamp is before its parent')
+    const maxTimestamp = BigInt(Math.floor(this.clock.now() / 1000) + this.maxFutureSeconds)
+    if (header.timestamp > maxTimestamp) throw fail('timestamp is too far in the future')
+    if (header.gasLimit !== this.genesis.config.gasLimit) throw fail('gas limit differs from the genesis gas limit')
+    if (header.baseFeePerGas !== nextBaseFee(parent, this.genesis.config.baseFeeFloor)) throw fail('wrong base fee')
+    if (header.difficulty !== 1n) throw fail('difficulty must be 1')
+    if (!equalsBytes(header.nonce, new Uint8Array(8))) throw fail('nonce must be zero')
+    if (!equalsBytes(header.mixHash, BFT_MIX_HASH)) throw fail('mixHash must be the BFT constant')
+    if (!equalsBytes(header.uncleHash, KECCAK256_RLP_ARRAY)) throw fail('blocks have no uncles')
+    if (header.withdrawalsRoot === undefined || !equalsBytes(header.withdrawalsRoot, KECCAK256_RLP)) throw fail('blocks have no withdrawals')
+    if (header.blobGasUsed !== 0n || header.excessBlobGas !== 0n) throw fail('blob transactions are not supported')
+    if (header.parentBeaconBlockRoot === undefined || !equalsBytes(header.parentBeaconBlockRoot, ZERO_HASH)) throw fail('parentBeaconBlockRoot must be zero')
+    if (header.requestsHash === undefined || !equalsBytes(header.requestsHash, EMPTY_REQUESTS_HASH)) throw fail('blocks carry no execution requests')
+    try {
+      return this.rules.verifyHeader(header, parent)
+    } catch (cause) {
+      throw ledgerError('LEDGER_INVALID_HEADER', `invalid block ${header.number}: ${(cause as Error).message}`, undefined, cause)
+    }
+  }
+
+  private async verifyBody(block: Block): Promise<void> {
+    if (block.uncleHeaders.length !== 0 || (block.withdrawals?.length ?? 0) !== 0) {
+      throw ledgerError('LEDGER_INVALID_BODY', 'block body carries uncles or withdrawals')
+    }
+    const root = await genTransactionsTrieRoot(block.transactions, new MerklePatriciaTrie({ common: this.common }))
+    if (!equalsBytes(root, block.header.transactionsTrie)) {
+      throw ledgerError('LEDGER_INVALID_BODY', 'transactions do not match the header transactions root')
+    }
+    for (const tx of block.transactions) {
+      if (tx.type === 3) throw ledgerError('LEDGER_INVALID_BODY', 'blob transactions are not supported')
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private rememberBlock(block: Block): void {
+    const key = bytesToHex(block.hash())
+    this.blockCache.delete(key)
+    this.blockCache.set(key, block)
+    if (this.blockCache.size > this.blockCacheSize) {
+      const oldest = this.blockCache.keys().next().value
+      if (oldest !== undefined) this.blockCache.delete(oldest)
+    }
+  }
+
+  async getCanonicalHash(number: bigint): Promise<Uint8Array | undefined> {
+    if (number > this.headHeader.number || number < 0n) return undefined
+    if (number === this.headHeader.number) return this.headHeader.hash()
+    return this.db.getCanonicalHash(number)
+  }
+
+  private async requireHeader(hash: Uint8Array): Promise<BlockHeader> {
+    const header = await this.getHeader(hash)
+    if (header === undefined) {
+      throw new SidechainError('STORAGE_CORRUPT', 'header referenced by the database is missing', { details: { hash: bytesToHex(hash) } })
+    }
+    return header
+  }
+
+  async getHeader(hash: Uint8Array): Promise<BlockHeader | undefined> {
+    const cached = this.blockCache.get(bytesToHex(hash))
+    if (cached !== undefined) return cached.header
+    const raw = await this.db.getHeader(hash)
+    if (raw === undefined) return undefined
+    return createBlockHeaderFromRLP(raw, { common: this.common, skipConsensusFormatValidation: true })
+  }
+
+  async getBlock(hash: Uint8Array): Promise<Block | undefined> {
+    const cached = this.blockCache.get(bytesToHex(hash))
+    if (cached !== undefined) return cached
+    const [header, body] = await Promise.all([this.db.getHeader(hash), this.db.getBody(hash)])
+    if (header === undefined || body === undefined) return undefined
+    const block = createBlockFromBytesArray([RLP.decode(header) as never, ...(RLP.decode(body) as never[])] as never, {
+      common: this.common,
+      skipConsensusFormatValidation: true,
+    })
+    this.rememberBlock(block)
+    return block
+  }
+
+  async getBlockByNumber(number: bigint): Promise<Block | undefined> {
+    const hash = await this.getCanonicalHash(number)
+    return hash === undefined ? undefined : this.getBlock(hash)
+  }
+
+  async getReceipts(hash: Uint8Array): Promise<StoredReceipt[] | undefined> {
+    const raw = await this.db.getReceipts(hash)
+    return raw === undefined ? undefined : decodeStoredReceipts(raw)
+  }
+
+  async getTxLocation(txHash: Uint8Array): Promise<TxLocation | undefined> {
+    const raw = await this.db.getTxLookup(txHash)
+    if (raw === undefined) return undefined
+    const [blockHash, index] = RLP.decode(raw) as [Uint8Array, Uint8Array]
+    const header = await this.getHeader(blockHash)
+    if (header === undefined) return undefined
+    return { blockHash, blockNumber: header.number, index: Number(bytesToBigInt(index)) }
+  }
+
+  /** Seals that finalize block `hash`: beside the tip, or in the child's header. */
+  async getSeals(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+    const raw = await this.db.getSeals(hash)
+    if (raw !== undefined) return RLP.decode(raw) as Uint8Array[]
+    const header = await this.getHeader(hash)
+    if (header === undefined) return undefined
+    const child = await this.getBlockByNumber(header.number + 1n)
+    return child === undefined ? undefined : decodeExtraData(child.header.extraData).parentCommitSeals
+  }
+
+  /**
+   * A state view at `stateRoot` (any imported block). Writes stay in a private overlay, so
+   * eth_call and estimateGas can run on it freely.
+   */
+  stateAt(stateRoot: Uint8Array): MerkleStateManager {
+    return createStateManagerAt(this.common, this.store, stateRoot)
+  }
+
+  /** Shared read-only state at the head; rebuilt when the head moves. Do not write to it. */
+  headState(): MerkleStateManager {
+    const root = this.headHeader.stateRoot
+    if (this.headStateManager === undefined || !equalsBytes(this.headStateManager.root, root)) {
+      this.headStateManager = { root, sm: this.stateAt(root) }
+    }
+    return this.headStateManager.sm
+  }
+}

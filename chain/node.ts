@@ -1,0 +1,143 @@
+/**
+ * Composition root: builds the concrete components of one node and starts/stops them in
+ * order. No module-level state, so several nodes can run in one process (tests).
+ *
+ *   storage -> ledger (execution + consensus rules) -> txpool -> producer -> consensus engine
+ */
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import type { Genesis } from '../genesis/schema.ts'
+import type { KeyPair } from './config/keys.ts'
+import type { ConsensusEngine } from './consensus/engine.ts'
+import { ConsensusRules, StaticValidatorSet } from './consensus/rules.ts'
+import { SingleValidatorEngine } from './consensus/single-validator.ts'
+import { SidechainError } from './errors.ts'
+import { Ledger, nextBaseFee } from './ledger/ledger.ts'
+import { BlockProducer } from './producer/block-producer.ts'
+import { ChainDb } from './storage/chain-db.ts'
+import { TxPool } from './txpool/txpool.ts'
+import { type Logger, silentLogger } from './util/logger.ts'
+import { type Scheduler, systemScheduler } from './util/scheduler.ts'
+import { hexToBytes } from './crypto/index.ts'
+
+export interface NodeOptions {
+  genesis: Genesis
+  datadir: string
+  /** Present on validators; absent on full nodes. */
+  validatorKey?: KeyPair
+  /** Produce blocks when this node is the only validator (default true). */
+  mine?: boolean
+}
+
+export interface NodeModules {
+  logger?: Logger
+  scheduler?: Scheduler
+}
+
+export class SidechainNode {
+  readonly options: NodeOptions
+  readonly logger: Logger
+  readonly scheduler: Scheduler
+  readonly db: ChainDb
+  readonly ledger: Ledger
+  readonly txpool: TxPool
+  readonly producer: BlockProducer
+  engine: ConsensusEngine | undefined
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+  private readonly onHead: (imported: { block: { transactions: readonly never[] } }) => void
+
+  constructor(options: NodeOptions, modules: NodeModules = {}) {
+    this.options = options
+    this.logger = modules.logger ?? silentLogger()
+    this.scheduler = modules.scheduler ?? systemScheduler
+    const { genesis } = options
+    mkdirSync(options.datadir, { recursive: true })
+    this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
+    const validators = genesis.validators.map((v) => hexToBytes(v))
+    const rules = new ConsensusRules(new StaticValidatorSet(validators))
+    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
+    this.txpool = new TxPool(
+      { common: this.ledger.common, maxTxSize: genesis.config.maxTxSize, baseFeeFloor: genesis.config.baseFeeFloor },
+      {
+        state: {
+          getAccount: async (address: Address) => {
+            const account = await this.ledger.headState().getAccount(address)
+            return { nonce: account?.nonce ?? 0n, balance: account?.balance ?? 0n }
+          },
+          nextBaseFee: () => nextBaseFee(this.ledger.head, genesis.config.baseFeeFloor),
+          blockGasLimit: () => genesis.config.gasLimit,
+        },
+        now: () => this.scheduler.now(),
+      },
+    )
+    this.producer = new BlockProducer(
+      { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 2)) },
+      { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
+    )
+    this.onHead = (imported) => {
+      this.txpool.onNewHead(imported.block.transactions).catch((err) => {
+        this.logger.warn({ err: (err as Error).message }, 'txpool update after new head failed')
+      })
+    }
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running'
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new' && this.state !== 'stopped') return
+    this.state = 'starting'
+    await this.db.open()
+    try {
+      await this.ledger.open()
+    } catch (err) {
+      await this.db.close()
+      this.state = 'stopped'
+      throw err
+    }
+    this.ledger.on('head', this.onHead as never)
+    this.engine = this.createEngine()
+    await this.engine?.start()
+    this.state = 'running'
+    this.logger.info(
+      {
+        chainId: Number(this.ledger.chainId),
+        genesis: bytesToHex(this.ledger.genesisHash),
+        head: Number(this.ledger.head.number),
+        validator: this.options.validatorKey?.addressHex,
+      },
+      'node started',
+    )
+  }
+
+  private createEngine(): ConsensusEngine | undefined {
+    const key = this.options.validatorKey
+    if (key === undefined || this.options.mine === false) return undefined
+    const validators = this.ledger.rules.validatorSet.validatorsAt(this.ledger.head.number + 1n)
+    const isValidator = validators.some((v) => equalsBytes(v, key.address))
+    if (!isValidator) {
+      this.logger.warn({ address: key.addressHex }, 'validator key is not in the validator set; running as a full node')
+      return undefined
+    }
+    if (validators.length === 1) {
+      return new SingleValidatorEngine(
+        { blockPeriodMs: this.options.genesis.config.blockPeriodMs, validatorKey: key.privateKey, validatorAddress: key.address },
+        { ledger: this.ledger, producer: this.producer, scheduler: this.scheduler, logger: this.logger },
+      )
+    }
+    throw new SidechainError('NODE_MULTI_VALIDATOR_UNSUPPORTED', 'multi-validator consensus (QBFT) is not wired in yet')
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return
+    this.state = 'stopping'
+    await this.engine?.stop()
+    this.ledger.off('head', this.onHead as never)
+    await this.ledger.waitIdle()
+    await this.db.close()
+    this.state = 'stopped'
+    this.logger.info('node stopped')
+  }
+}

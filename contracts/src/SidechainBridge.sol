@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {Create2} from "@openzeppelin/contracts/utils/Create2.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {BridgeMessages, Withdrawal} from "./BridgeMessages.sol";
+import {MemberSetValidation} from "./MemberSetValidation.sol";
+import {IWrappedTokenDeployer, WrappedToken} from "./WrappedToken.sol";
+
+/**
+ * @title SidechainBridge
+ * @notice Sidechain side of the bridge.
+ *
+ * Deposits: relayers report each L1 `Deposited` event with {confirmDeposit}. Each relayer has one vote per deposit
+ * id; votes are tallied per payload hash `keccak256(abi.encode(depositId, l1Token, to, amount))`, and the first
+ * payload to collect `threshold` votes is minted, exactly once. A vote whose payload differs from the first payload
+ * seen for that id, from the relayer's own earlier vote, or from the minted payload emits {DepositConflict}: it
+ * never adds to another payload's tally, and after the mint it is not counted at all. (A single faulty relayer
+ * therefore cannot block a deposit by confirming a wrong payload first.) Votes are tied to the relayer-set epoch:
+ * after {setRelayers} pending deposits must be confirmed again by the new set.
+ *
+ * Tokens: one {WrappedToken} per L1 token (ETH is `address(0)`), created by CREATE2 with salt = L1 token address
+ * on the first minted deposit (default metadata) or beforehand by the owner with {createWrappedToken}.
+ *
+ * Withdrawals: {withdraw} burns (no approval needed) and records the withdrawal under a contiguous id starting at
+ * 0. Relayers store their EIP-712 signatures of it for the L1 vault with {submitSignature}; the contract checks
+ * each against the configured L1 domain (chain id, vault, signer epoch), and anyone reads them back with
+ * {getSignatures} to call `BridgeVault.release`.
+ *
+ * Relayer messages can only vote, mint and record signatures; configuration changes are owner-only. The
+ * constructor sets everything and does not depend on the contract's own address, so the contract can be
+ * predeployed in a genesis by running the constructor elsewhere and copying code and storage.
+ */
+contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ownable2Step, MemberSetValidation {
+    /// @notice A withdrawal burned on the sidechain.
+    struct WithdrawalRecord {
+        address l1Token;
+        address token;
+        address from;
+        address l1Recipient;
+        uint256 amount;
+    }
+
+    struct DepositVotes {
+        bytes32 firstPayload;
+        mapping(address relayer => bytes32 payloadHash) voteOf;
+        mapping(bytes32 payloadHash => uint256 votes) tally;
+    }
+
+    struct StoredSignature {
+        address signer;
+        bytes signature;
+    }
+
+    struct PendingToken {
+        address l1Token;
+        string name;
+        string symbol;
+        uint8 decimals;
+    }
+
+    /// @notice Largest supported relayer set.
+    uint256 public constant MAX_RELAYERS = 32;
+
+    /// @notice Chain id of L1, part of the vault's EIP-712 domain.
+    uint256 public immutable l1ChainId;
+
+    /// @notice Address of the L1 vault, part of its EIP-712 domain.
+    address public immutable l1Vault;
+
+    bytes32 private immutable _l1DomainSeparator;
+
+    /// @notice Account allowed to pause.
+    address public guardian;
+
+    /// @notice Signer epoch of the L1 vault that relayer signatures are checked and stored against.
+    uint256 public l1SignerEpoch;
+
+    /// @notice Number of relayer votes that mint a deposit.
+    uint256 public threshold;
+
+    /// @notice Epoch of the relayer set: 0 for the constructor's set, +1 on every {setRelayers}.
+    uint256 public relayerEpoch;
+
+    /// @notice Number of withdrawals so far, which is also the id of the next one (ids start at 0).
+    uint256 public withdrawalCount;
+
+    /// @notice Payload hash minted for `depositId`, or zero while it is not minted.
+    mapping(uint256 depositId => bytes32 payloadHash) public mintedPayload;
+
+    /// @notice Wrapped token of `l1Token` (`address(0)` for ETH), or zero if not created yet.
+    mapping(address l1Token => address token) public wrappedTokenOf;
+
+    /// @notice Whether `token` is a wrapped token of this bridge.
+    mapping(address token => bool) public isWrappedToken;
+
+    /// @notice L1 token of the wrapped `token` (meaningful only if {isWrappedToken}).
+    mapping(address token => address l1Token) public l1TokenOf;
+
+    address[] private _relayers;
+    mapping(uint256 epoch => mapping(address account => bool)) private _isRelayer;
+    mapping(uint256 epoch => mapping(uint256 depositId => DepositVotes)) private _votes;
+    mapping(uint256 withdrawalId => WithdrawalRecord) private _withdrawals;
+    mapping(uint256 withdrawalId => mapping(uint256 l1Epoch => StoredSignature[])) private _signatures;
+    mapping(uint256 withdrawalId => mapping(uint256 l1Epoch => mapping(address signer => bool))) private _hasSigned;
+    PendingToken private _pendingToken;
+
+    /// @notice `relayer` voted for `payloadHash` of `depositId`, which now has `votes` votes.
+    event DepositConfirmed(uint256 indexed depositId, address indexed relayer, bytes32 payloadHash, uint256 votes);
+
+    /// @notice `relayer` reported `conflictingPayloadHash` for `depositId`, which differs from `knownPayloadHash`.
+    event DepositConflict(
+        uint256 indexed depositId,
+        address indexed relayer,
+        bytes32 knownPayloadHash,
+        bytes32 conflictingPayloadHash
+    );
+
+    /// @notice Deposit `depositId` was minted: `amount` of wrapped `token` to `to`.
+    event DepositMinted(
+        uint256 indexed depositId,
+        address indexed l1Token,
+        address indexed to,
+        address token,
+        uint256 amount
+    );
+
+    /// @notice `from` burned `amount` to be released to `l1Recipient` on L1.
+    event WithdrawalInitiated(
+        uint256 indexed withdrawalId,
+        address indexed l1Token,
+        address indexed from,
+        address l1Recipient,
+        uint256 amount
+    );
+
+    /// @notice `signer` stored its signature of `withdrawalId` for L1 signer epoch `l1Epoch`.
+    event SignatureSubmitted(uint256 indexed withdrawalId, address indexed signer, uint256 l1Epoch);
+
+    /// @notice The wrapped token of `l1Token` was created.
+    event WrappedTokenCreated(address indexed l1Token, address indexed token, string name, string symbol, uint8 decimals);
+
+    /// @notice A new relayer set became current.
+    event RelayersUpdated(uint256 indexed relayerEpoch, address[] relayers, uint256 threshold);
+
+    /// @notice The L1 signer epoch used for signatures changed.
+    event L1SignerEpochUpdated(uint256 previousEpoch, uint256 newEpoch);
+
+    /// @notice The guardian changed.
+    event GuardianUpdated(address indexed previousGuardian, address indexed newGuardian);
+
+    /// @dev `caller` is not a current relayer.
+    error NotRelayer(address caller);
+    /// @dev `caller` is not the guardian.
+    error NotGuardian(address caller);
+    /// @dev An address parameter is the zero address.
+    error ZeroAddress();
+    /// @dev The amount is zero.
+    error ZeroAmount();
+    /// @dev The recipient is the zero address.
+    error InvalidRecipient();
+    /// @dev `token` is not a wrapped token of this bridge.
+    error UnknownToken(address token);
+    /// @dev No withdrawal has id `withdrawalId`.
+    error UnknownWithdrawal(uint256 withdrawalId);
+    /// @dev The wrapped token of `l1Token` already exists.
+    error WrappedTokenExists(address l1Token);
+    /// @dev The signature submitted by `relayer` recovers to `recovered` (zero if malformed or high-s).
+    error InvalidRelayerSignature(address relayer, address recovered);
+    /// @dev The L1 signer epoch can only move forward.
+    error L1SignerEpochNotIncreasing(uint256 newEpoch, uint256 currentEpoch);
+    /// @dev The owner cannot be renounced: nobody could unpause or manage relayers anymore.
+    error RenounceOwnershipDisabled();
+
+    modifier onlyRelayer() {
+        if (!_isRelayer[relayerEpoch][msg.sender]) revert NotRelayer(msg.sender);
+        _;
+    }
+
+    modifier onlyGuardian() {
+        if (msg.sender != guardian) revert NotGuardian(msg.sender);
+        _;
+    }
+
+    /**
+     * @param initialOwner Owner (relayers, L1 epoch, guardian, token metadata, unpause).
+     * @param initialGuardian Account that can pause.
+     * @param initialRelayers Relayer set of epoch 0.
+     * @param initialThreshold Votes needed to mint, 1 to `initialRelayers.length`.
+     * @param l1ChainId_ Chain id of L1.
+     * @param l1Vault_ Address of the L1 {BridgeVault}.
+     * @param l1SignerEpoch_ Current signer epoch of the L1 vault.
+     */
+    constructor(
+        address initialOwner,
+        address initialGuardian,
+        address[] memory initialRelayers,
+        uint256 initialThreshold,
+        uint256 l1ChainId_,
+        address l1Vault_,
+        uint256 l1SignerEpoch_
+    ) Ownable(initialOwner) {
+        if (l1Vault_ == address(0)) revert ZeroAddress();
+        l1ChainId = l1ChainId_;
+        l1Vault = l1Vault_;
+        _l1DomainSeparator = BridgeMessages.domainSeparator(l1ChainId_, l1Vault_);
+        l1SignerEpoch = l1SignerEpoch_;
+        _setGuardian(initialGuardian);
+        _validateMemberSet(initialRelayers, initialThreshold, MAX_RELAYERS);
+        _setRelayers(initialRelayers, initialThreshold, 0);
+    }
+
+    // ------------------------------------------------------------------------------------------------ deposits
+
+    /**
+     * @notice Votes for an L1 deposit; mints when the payload reaches `threshold` votes. Relayers only.
+     * A repeated vote is a no-op; a conflicting one emits {DepositConflict} (see the contract documentation).
+     * @param depositId Id from the vault's `Deposited` event.
+     * @param l1Token L1 token (`address(0)` for ETH).
+     * @param to Recipient on the sidechain.
+     * @param amount Amount credited on L1.
+     * @return minted Whether this call minted the deposit.
+     */
+    function confirmDeposit(
+        uint256 depositId,
+        address l1Token,
+        address to,
+        uint256 amount
+    ) external nonReentrant whenNotPaused onlyRelayer returns (bool minted) {
+        if (to == address(0)) revert InvalidRecipient();
+        if (amount == 0) revert ZeroAmount();
+        bytes32 payload = depositPayloadHash(depositId, l1Token, to, amount);
+
+        bytes32 mintedHash = mintedPayload[depositId];
+        if (mintedHash != bytes32(0)) {
+            if (mintedHash != payload) emit DepositConflict(depositId, msg.sender, mintedHash, payload);
+            return false;
+        }
+
+        DepositVotes storage votes = _votes[relayerEpoch][depositId];
+        bytes32 previousVote = votes.voteOf[msg.sender];
+        if (previousVote != bytes32(0)) {
+            if (previousVote != payload) emit DepositConflict(depositId, msg.sender, previousVote, payload);
+            return false;
+        }
+        bytes32 firstPayload = votes.firstPayload;
+        if (firstPayload == bytes32(0)) {
+            votes.firstPayload = payload;
+        } else if (firstPayload != payload) {
+            emit DepositConflict(depositId, msg.sender, firstPayload, payload);
+        }
+        votes.voteOf[msg.sender] = payload;
+        uint256 count = ++votes.tally[payload];
+        emit DepositConfirmed(depositId, msg.sender, payload, count);
+        if (count < threshold) return false;
+
+        mintedPayload[depositId] = payload;
+        address token = wrappedTokenOf[l1Token];
+        if (token == address(0)) {
+            (string memory name, string memory symbol, uint8 decimals) = _defaultMetadata(l1Token);
+            token = _createWrappedToken(l1Token, name, symbol, decimals);
+        }
+        WrappedToken(token).mint(to, amount);
+        emit DepositMinted(depositId, l1Token, to, token, amount);
+        return true;
+    }
+
+    // --------------------------------------------------------------------------------------------- withdrawals
+
+    /**
+     * @notice Burns `amount` of the wrapped `token` from the caller (no approval needed) to release it to
+     * `l1Recipient` on L1.
+     * @param token Wrapped token of this bridge.
+     * @param amount Amount to burn.
+     * @param l1Recipient Recipient on L1.
+     * @return withdrawalId Id of this withdrawal.
+     */
+    function withdraw(
+        address token,
+        uint256 amount,
+        address l1Recipient
+    ) external nonReentrant whenNotPaused returns (uint256 withdrawalId) {
+        if (!isWrappedToken[token]) revert UnknownToken(token);
+        if (amount == 0) revert ZeroAmount();
+        if (l1Recipient == address(0)) revert InvalidRecipient();
+        address l1Token = l1TokenOf[token];
+        withdrawalId = withdrawalCount++;
+        _withdrawals[withdrawalId] = WithdrawalRecord(l1Token, token, msg.sender, l1Recipient, amount);
+        WrappedToken(token).burn(msg.sender, amount);
+        emit WithdrawalInitiated(withdrawalId, l1Token, msg.sender, l1Recipient, amount);
+    }
+
+    /**
+     * @notice Stores the caller's EIP-712 signature of withdrawal `withdrawalId` for the L1 vault, as
+     * {l1Withdrawal} returns it (current {l1SignerEpoch}). The signature must recover to the caller. Relayers only;
+     * submitting again for the same epoch is a no-op.
+     * @param withdrawalId Withdrawal to sign.
+     * @param signature 65-byte low-s signature.
+     * @return stored Whether the signature was stored by this call.
+     */
+    function submitSignature(
+        uint256 withdrawalId,
+        bytes calldata signature
+    ) external whenNotPaused onlyRelayer returns (bool stored) {
+        uint256 epoch = l1SignerEpoch;
+        bytes32 digest = withdrawalDigest(withdrawalId);
+        if (_hasSigned[withdrawalId][epoch][msg.sender]) return false;
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || recovered != msg.sender) {
+            revert InvalidRelayerSignature(msg.sender, recovered);
+        }
+        _hasSigned[withdrawalId][epoch][msg.sender] = true;
+        _signatures[withdrawalId][epoch].push(StoredSignature(msg.sender, signature));
+        emit SignatureSubmitted(withdrawalId, msg.sender, epoch);
+        return true;
+    }
+
+    // ----------------------------------------------------------------------------------------- administration
+
+    /**
+     * @notice Replaces the relayer set and threshold. Pending deposit votes of the previous set stop counting.
+     * @param newRelayers Relayers (no zero address, no duplicates, at most `MAX_RELAYERS`).
+     * @param newThreshold Votes needed to mint, 1 to `newRelayers.length`.
+     */
+    function setRelayers(address[] calldata newRelayers, uint256 newThreshold) external onlyOwner {
+        _validateMemberSet(newRelayers, newThreshold, MAX_RELAYERS);
+        _setRelayers(newRelayers, newThreshold, relayerEpoch + 1);
+    }
+
+    /**
+     * @notice Follows a signer rotation of the L1 vault: signatures are checked and stored for `newEpoch`.
+     * @param newEpoch The vault's new `signerEpoch`; must be larger than the current one.
+     */
+    function setL1SignerEpoch(uint256 newEpoch) external onlyOwner {
+        uint256 current = l1SignerEpoch;
+        if (newEpoch <= current) revert L1SignerEpochNotIncreasing(newEpoch, current);
+        l1SignerEpoch = newEpoch;
+        emit L1SignerEpochUpdated(current, newEpoch);
+    }
+
+    /**
+     * @notice Creates the wrapped token of `l1Token` with the given metadata before its first deposit.
+     * @param l1Token L1 token (`address(0)` for ETH).
+     * @param name Token name (also its EIP-2612 domain name).
+     * @param symbol Token symbol.
+     * @param decimals Decimals; should match the L1 token.
+     * @return token Address of the wrapped token, equal to {computeWrappedTokenAddress}.
+     */
+    function createWrappedToken(
+        address l1Token,
+        string calldata name,
+        string calldata symbol,
+        uint8 decimals
+    ) external onlyOwner returns (address token) {
+        if (wrappedTokenOf[l1Token] != address(0)) revert WrappedTokenExists(l1Token);
+        return _createWrappedToken(l1Token, name, symbol, decimals);
+    }
+
+    /// @notice Sets the account allowed to pause.
+    function setGuardian(address newGuardian) external onlyOwner {
+        _setGuardian(newGuardian);
+    }
+
+    /// @notice Stops deposit confirmations, withdrawals and signature submissions. Guardian only.
+    function pause() external onlyGuardian {
+        _pause();
+    }
+
+    /// @notice Resumes the bridge. Owner only.
+    function unpause() external onlyOwner {
+        _unpause();
+    }
+
+    /// @notice Disabled: the bridge must always have an owner.
+    function renounceOwnership() public view override onlyOwner {
+        revert RenounceOwnershipDisabled();
+    }
+
+    // --------------------------------------------------------------------------------------------------- views
+
+    /// @notice The current relayer set.
+    function relayers() external view returns (address[] memory) {
+        return _relayers;
+    }
+
+    /// @notice Whether `account` is a current relayer.
+    function isRelayer(address account) external view returns (bool) {
+        return _isRelayer[relayerEpoch][account];
+    }
+
+    /// @notice Payload hash `relayer` voted for on `depositId` in the current relayer epoch (zero if none).
+    function voteOf(uint256 depositId, address relayer) external view returns (bytes32) {
+        return _votes[relayerEpoch][depositId].voteOf[relayer];
+    }
+
+    /// @notice Votes `payloadHash` of `depositId` has in the current relayer epoch.
+    function votesFor(uint256 depositId, bytes32 payloadHash) external view returns (uint256) {
+        return _votes[relayerEpoch][depositId].tally[payloadHash];
+    }
+
+    /// @notice Hash that relayers vote on for a deposit.
+    function depositPayloadHash(
+        uint256 depositId,
+        address l1Token,
+        address to,
+        uint256 amount
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(depositId, l1Token, to, amount));
+    }
+
+    /// @notice Address the wrapped token of `l1Token` has or will have.
+    function computeWrappedTokenAddress(address l1Token) public view returns (address) {
+        return Create2.computeAddress(_tokenSalt(l1Token), keccak256(type(WrappedToken).creationCode));
+    }
+
+    /// @inheritdoc IWrappedTokenDeployer
+    function wrappedTokenParameters()
+        external
+        view
+        returns (address l1Token, string memory name, string memory symbol, uint8 decimals)
+    {
+        PendingToken storage p = _pendingToken;
+        return (p.l1Token, p.name, p.symbol, p.decimals);
+    }
+
+    /// @notice The withdrawal `withdrawalId`.
+    function getWithdrawal(uint256 withdrawalId) public view returns (WithdrawalRecord memory) {
+        if (withdrawalId >= withdrawalCount) revert UnknownWithdrawal(withdrawalId);
+        return _withdrawals[withdrawalId];
+    }
+
+    /// @notice The withdrawal `withdrawalId` as the L1 vault's `release` takes it, for the current L1 epoch.
+    function l1Withdrawal(uint256 withdrawalId) public view returns (Withdrawal memory) {
+        WithdrawalRecord memory r = getWithdrawal(withdrawalId);
+        return Withdrawal(withdrawalId, r.l1Token, r.l1Recipient, r.amount, l1SignerEpoch);
+    }
+
+    /// @notice EIP-712 digest relayers sign for withdrawal `withdrawalId` (L1 domain, current L1 epoch).
+    function withdrawalDigest(uint256 withdrawalId) public view returns (bytes32) {
+        return
+            MessageHashUtils.toTypedDataHash(
+                _l1DomainSeparator,
+                BridgeMessages.hashWithdrawal(l1Withdrawal(withdrawalId))
+            );
+    }
+
+    /// @notice EIP-712 domain separator of the L1 vault.
+    function l1DomainSeparator() external view returns (bytes32) {
+        return _l1DomainSeparator;
+    }
+
+    /// @notice Stored signatures of `withdrawalId` for the current L1 epoch, sorted by ascending signer.
+    function getSignatures(
+        uint256 withdrawalId
+    ) external view returns (address[] memory signers, bytes[] memory signatures) {
+        return getSignaturesForEpoch(withdrawalId, l1SignerEpoch);
+    }
+
+    /// @notice Stored signatures of `withdrawalId` for L1 signer epoch `l1Epoch`, sorted by ascending signer.
+    function getSignaturesForEpoch(
+        uint256 withdrawalId,
+        uint256 l1Epoch
+    ) public view returns (address[] memory signers, bytes[] memory signatures) {
+        StoredSignature[] storage stored = _signatures[withdrawalId][l1Epoch];
+        uint256 n = stored.length;
+        signers = new address[](n);
+        signatures = new bytes[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            // Insertion sort: at most MAX_RELAYERS entries per epoch.
+            address signer = stored[i].signer;
+            bytes memory signature = stored[i].signature;
+            uint256 j = i;
+            while (j > 0 && signers[j - 1] > signer) {
+                signers[j] = signers[j - 1];
+                signatures[j] = signatures[j - 1];
+                --j;
+            }
+            signers[j] = signer;
+            signatures[j] = signature;
+        }
+    }
+
+    /// @notice Whether `signer` stored a signature of `withdrawalId` for L1 signer epoch `l1Epoch`.
+    function hasSigned(uint256 withdrawalId, uint256 l1Epoch, address signer) external view returns (bool) {
+        return _hasSigned[withdrawalId][l1Epoch][signer];
+    }
+
+    // ------------------------------------------------------------------------------------------------ internal
+
+    function _createWrappedToken(
+        address l1Token,
+        string memory name,
+        string memory symbol,
+        uint8 decimals
+    ) private returns (address token) {
+        _pendingToken = PendingToken(l1Token, name, symbol, decimals);
+        token = address(new WrappedToken{salt: _tokenSalt(l1Token)}());
+        delete _pendingToken;
+        wrappedTokenOf[l1Token] = token;
+        isWrappedToken[token] = true;
+        l1TokenOf[token] = l1Token;
+        emit WrappedTokenCreated(l1Token, token, name, symbol, decimals);
+    }
+
+    function _defaultMetadata(
+        address l1Token
+    ) private pure returns (string memory name, string memory symbol, uint8 decimals) {
+        if (l1Token == address(0)) return ("Bridged Ether", "bETH", 18);
+        return (string.concat("Bridged ", Strings.toHexString(l1Token)), "BRIDGED", 18);
+    }
+
+    function _tokenSalt(address l1Token) private pure returns (bytes32) {
+        return bytes32(uint256(uint160(l1Token)));
+    }
+
+    function _setRelayers(address[] memory newRelayers, uint256 newThreshold, uint256 epoch) private {
+        for (uint256 i = 0; i < newRelayers.length; ++i) {
+            _isRelayer[epoch][newRelayers[i]] = true;
+        }
+        _relayers = newRelayers;
+        threshold = newThreshold;
+        relayerEpoch = epoch;
+        emit RelayersUpdated(epoch, newRelayers, newThreshold);
+    }
+
+    function _setGuardian(address newGuardian) private {
+        if (newGuardian == address(0)) revert ZeroAddress();
+        emit GuardianUpdated(guardian, newGuardian);
+        guardian = newGuardian;
+    }
+}
