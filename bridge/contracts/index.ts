@@ -1,0 +1,2 @@
+export * from '../../contracts/generated/index.ts'
+export * from './deploy.ts'
