@@ -7,7 +7,7 @@
  * OpenZeppelin version and this script matches the last build. Compiler errors are printed in full and the
  * process exits non-zero.
  *
- * Usage: node contracts/build.ts [--force]
+ * Usage: node contracts/build.ts [--force] [--source-dir D] [--build-dir D] [--generated-dir D]
  */
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
@@ -15,6 +15,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { SidechainError } from '../chain/errors.ts'
 
 export const SOLC_VERSION = '0.8.30'
@@ -130,6 +131,15 @@ export async function buildContracts(options: BuildOptions = {}): Promise<BuildR
   await writeAtomic(stampPath, `${JSON.stringify({ hash, contracts: names }, null, 2)}\n`)
   log(`wrote ${names.length} contracts: ${names.join(', ')}`)
   return { skipped: false, hash, contracts: names }
+}
+
+/** Whether the artifacts of the default folders match the current sources (what a build would skip on). */
+export async function contractsUpToDate(options: Omit<BuildOptions, 'force' | 'log'> = {}): Promise<boolean> {
+  const sourceDir = options.sourceDir ?? path.join(CONTRACTS_DIR, 'src')
+  const buildDir = options.buildDir ?? path.join(CONTRACTS_DIR, 'build')
+  const generatedDir = options.generatedDir ?? path.join(CONTRACTS_DIR, 'generated')
+  const hash = await inputHash(await readSources(sourceDir))
+  return upToDate(path.join(buildDir, STAMP_FILE), hash, generatedDir)
 }
 
 /** Source unit name (path relative to the source folder, with /) -> content. */
@@ -308,10 +318,23 @@ async function removeStale(dir: string, keep: Set<string>): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const force = process.argv.includes('--force')
   try {
+    const { values } = parseArgs({
+      options: {
+        force: { type: 'boolean', default: false },
+        'source-dir': { type: 'string' },
+        'build-dir': { type: 'string' },
+        'generated-dir': { type: 'string' },
+      },
+    })
     const started = Date.now()
-    const result = await buildContracts({ force, log: (line) => process.stderr.write(`${line}\n`) })
+    const result = await buildContracts({
+      force: values.force,
+      sourceDir: values['source-dir'],
+      buildDir: values['build-dir'],
+      generatedDir: values['generated-dir'],
+      log: (line) => process.stderr.write(`${line}\n`),
+    })
     const took = Date.now() - started
     process.stdout.write(
       result.skipped
