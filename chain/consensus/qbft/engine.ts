@@ -1,0 +1,1076 @@
+/**
+ * The QBFT consensus engine: pure rules, no I/O. Messages (bytes), timer ticks and height
+ * starts go in; messages to broadcast, decisions, evidence and timer deadlines come out
+ * through the callbacks in `modules`. Time comes only from the injected clock.
+ *
+ * Follows the QBFT formal specification (Saltini et al.; ConsenSys qbft-formal-spec):
+ * - proposer(h, r) proposes at round 0, or at r > 0 once it holds q ROUND-CHANGEs for r,
+ *   re-proposing the block of the highest prepared round among them, if any;
+ * - a valid PROPOSAL (current round, or a higher round it justifies) -> PREPARE;
+ * - q PREPAREs for the accepted proposal -> prepared (round, block), COMMIT with seal;
+ * - q COMMITs with valid seals for a block we hold -> decide (any round of the height: the
+ *   seals are the same finality proof that block import and sync check);
+ * - round timer expiry (base * 2^r, capped) -> round r+1 and ROUND-CHANGE(r+1, prepared);
+ * - f+1 validators' latest ROUND-CHANGEs above our round -> jump to the lowest round among
+ *   the f+1 highest (at least one honest validator is there) and send ROUND-CHANGE.
+ *
+ * Concurrency: every state transition is a synchronous section, so it is atomic in
+ * JavaScript. Only the embedder's async hooks (buildBlock, validateBlock, reproposeBlock)
+ * run outside; their continuations re-check that height and round are still current.
+ * The engine's own messages are queued and processed through the same path as peers'.
+ */
+import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
+import { keccak256 } from '../../crypto/index.ts'
+import { SidechainError } from '../../errors.ts'
+import { commitSealDigest } from '../seals.ts'
+import { QbftError, type QbftErrorCode, type QbftUsageErrorCode } from './errors.ts'
+import {
+  type CommitMessage,
+  decodeMessage,
+  decodeSignedPayload,
+  encodeMessage,
+  encodeSignedPayload,
+  type MessageKind,
+  type PrepareMessage,
+  type PreparePayload,
+  type ProposalMessage,
+  type ProposalPayload,
+  type ProposedBlock,
+  payloadKey,
+  type QbftMessage,
+  type QbftSigner,
+  type RoundChangeMessage,
+  recoverAuthor,
+  type Signed,
+  signPayload,
+} from './messages.ts'
+import {
+  highestPrepared,
+  type ProposerPolicy,
+  roundRobinProposer,
+  roundTimeoutMs,
+  type ValidatorSet,
+  validatorSet,
+  verifyCommitSeal,
+  verifyProposalJustification,
+  verifyRoundChange,
+} from './validation.ts'
+
+export interface QbftBufferLimits {
+  /** buffered messages per future height (all authors) */
+  perHeight: number
+  /** buffered messages per author per future height */
+  perAuthor: number
+  /**
+   * Rounds above (and, for COMMITs, below) the current round whose messages are kept.
+   * ROUND-CHANGEs beyond it still count for the f+1 jump (latest one per validator), and a
+   * PROPOSAL for any higher round is accepted when its justification holds.
+   */
+  futureRounds: number
+}
+
+export interface QbftOptions {
+  /** bound into every message signature: messages cannot be replayed across chains */
+  chainId: bigint
+  roundTimeoutBaseMs: number
+  roundTimeoutMaxMs: number
+  /** messages for heights current+1 .. current+window are buffered; beyond: IGNORE */
+  futureHeightWindow: number
+  bufferLimits: QbftBufferLimits
+  /** whole-message cap; must exceed the largest encoded block plus justification */
+  maxMessageBytes: number
+  /** evidence records kept in memory (oldest dropped first) */
+  maxEvidence: number
+}
+
+export const DEFAULT_QBFT_OPTIONS = {
+  roundTimeoutBaseMs: 4_000,
+  roundTimeoutMaxMs: 60_000,
+  futureHeightWindow: 8,
+  bufferLimits: { perHeight: 512, perAuthor: 32, futureRounds: 10 },
+  maxMessageBytes: 10 * 1024 * 1024,
+  maxEvidence: 1_000,
+} as const satisfies Omit<QbftOptions, 'chainId'>
+
+export interface QbftDecision {
+  height: bigint
+  /** the round whose COMMITs finalized the block: the round the seals sign */
+  round: number
+  block: ProposedBlock
+  /** the valid commit seals collected (>= quorum, distinct validators) */
+  commitSeals: Uint8Array[]
+  /** their signers, in the same order */
+  signers: Uint8Array[]
+}
+
+export interface EquivocationEvidence {
+  author: Uint8Array
+  height: bigint
+  round: number
+  kind: MessageKind
+  /** both signed payloads, `encodeSignedPayload` form: checkable with `verifyEvidence` */
+  messages: [Uint8Array, Uint8Array]
+  detectedAt: number
+  /** the peer that delivered the second message, if the embedder said */
+  fromPeer?: string
+}
+
+export interface ValidatorStats {
+  address: Uint8Array
+  lastHeight: bigint | null
+  lastRound: number | null
+  /** clock time of the last authenticated message */
+  lastSeenAt: number | null
+  /** proposals of theirs we accepted */
+  proposalsMade: number
+  /** rounds of theirs that timed out here without an accepted proposal */
+  proposalsMissed: number
+  /** decided heights for which we hold their valid COMMIT */
+  commitsIncluded: number
+  equivocations: number
+}
+
+export interface QbftStatus {
+  running: boolean
+  height: bigint | null
+  round: number | null
+  roundStartedAt: number | null
+  roundDeadline: number | null
+  proposer: Uint8Array | null
+  isValidator: boolean
+  validators: Uint8Array[]
+  prepared: { round: number; digest: Uint8Array } | null
+  decided: { round: number; digest: Uint8Array } | null
+  decidedHeights: number
+  bufferedFutureMessages: number
+  evidenceCount: number
+  validatorStats: ValidatorStats[]
+}
+
+export type MessageOutcome =
+  | { action: 'ACCEPT'; kind: MessageKind; author: Uint8Array; buffered: boolean }
+  | { action: 'IGNORE' | 'REJECT'; error: QbftError; kind?: MessageKind; author?: Uint8Array }
+
+/** pino-compatible subset */
+export interface QbftLogger {
+  debug(obj: Record<string, unknown>, msg: string): void
+  warn(obj: Record<string, unknown>, msg: string): void
+}
+
+export interface QbftModules {
+  signer: QbftSigner
+  clock: { now(): number }
+  /**
+   * Validator list (strictly ascending addresses) for a height. Must answer for the height
+   * being started; for later heights return null when not known yet (votes pending).
+   */
+  validatorsAt(height: bigint): readonly Uint8Array[] | null
+  /** default: round robin, validators[(height + round) mod n] */
+  proposerPolicy?: ProposerPolicy
+  /** digest of an encoded block (header hash); throw if it does not decode */
+  blockHash(encoded: Uint8Array): Uint8Array
+  /** build a new block to propose at (height, round) */
+  buildBlock(height: bigint, round: number): Promise<ProposedBlock>
+  /** full validity of a peer's proposed block at (height, round); throw = cannot tell now */
+  validateBlock(block: ProposedBlock, height: bigint, round: number): Promise<boolean>
+  /**
+   * The block prepared in `preparedRound`, re-made for `round` (e.g. with the round in its
+   * extraData rewritten). Default: the same block.
+   */
+  reproposeBlock?(
+    block: ProposedBlock,
+    height: bigint,
+    preparedRound: number,
+    round: number,
+  ): Promise<ProposedBlock>
+  /**
+   * Inverse view of reproposeBlock: the digest `block` would have had if proposed in
+   * `round`. Must be consistent with reproposeBlock. Default: block.hash.
+   */
+  digestAtRound?(block: ProposedBlock, height: bigint, round: number): Uint8Array
+  /** send to all peers (the engine already processes its own message) */
+  broadcast(message: Uint8Array): void
+  decide(decision: QbftDecision): void
+  evidence?(evidence: EquivocationEvidence): void
+  /** the current round's deadline (clock ms), or null when no timer is needed */
+  timerSet?(deadline: number | null): void
+  logger?: QbftLogger
+}
+
+interface Registered {
+  key: string
+  signed: Signed
+}
+
+interface RoundState {
+  readonly round: number
+  proposal: Signed<ProposalPayload> | null
+  block: ProposedBlock | null
+  readonly prepares: Map<string, Signed<PreparePayload>>
+  readonly commits: Map<string, CommitMessage['signed']>
+  readonly roundChanges: Map<string, RoundChangeMessage>
+  /** first valid message per `${kind}:${author}`: duplicate and equivocation detection */
+  readonly registry: Map<string, Registered>
+  sentCommit: boolean
+}
+
+interface PreparedState {
+  round: number
+  block: ProposedBlock
+  prepares: Signed<PreparePayload>[]
+}
+
+interface HeightState {
+  readonly height: bigint
+  readonly set: ValidatorSet
+  readonly isValidator: boolean
+  round: number
+  roundStartedAt: number
+  deadline: number | null
+  readonly rounds: Map<number, RoundState>
+  /** latest (highest-round) valid ROUND-CHANGE per validator: the f+1 jump rule */
+  readonly latestRoundChange: Map<string, RoundChangeMessage>
+  prepared: PreparedState | null
+  decision: QbftDecision | null
+  readonly committers: Set<string>
+  readonly proposedRounds: Set<number>
+  readonly ownBlocks: Set<string>
+  readonly knownBlocks: Map<string, ProposedBlock>
+  /** keccak of accepted raw messages */
+  readonly seen: Set<string>
+  readonly inFlight: Set<string>
+  readonly reported: Set<string>
+}
+
+interface FutureBucket {
+  readonly items: Uint8Array[]
+  readonly ids: Set<string>
+  readonly perAuthor: Map<string, number>
+}
+
+function usageError(code: QbftUsageErrorCode, message: string, details?: Record<string, unknown>) {
+  return new SidechainError<QbftUsageErrorCode>(code, message, { details })
+}
+
+function checkOptions(options: QbftOptions): void {
+  const positive = (value: number, name: string) => {
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw usageError('QBFT_BAD_OPTIONS', `${name} must be a positive integer`, { value })
+    }
+  }
+  positive(options.roundTimeoutBaseMs, 'roundTimeoutBaseMs')
+  positive(options.roundTimeoutMaxMs, 'roundTimeoutMaxMs')
+  positive(options.futureHeightWindow, 'futureHeightWindow')
+  positive(options.bufferLimits.perHeight, 'bufferLimits.perHeight')
+  positive(options.bufferLimits.perAuthor, 'bufferLimits.perAuthor')
+  positive(options.bufferLimits.futureRounds, 'bufferLimits.futureRounds')
+  positive(options.maxMessageBytes, 'maxMessageBytes')
+  positive(options.maxEvidence, 'maxEvidence')
+  if (options.roundTimeoutMaxMs < options.roundTimeoutBaseMs) {
+    throw usageError('QBFT_BAD_OPTIONS', 'roundTimeoutMaxMs is below roundTimeoutBaseMs')
+  }
+  if (options.chainId < 0n) throw usageError('QBFT_BAD_OPTIONS', 'chainId must not be negative')
+}
+
+function ignore(code: QbftErrorCode, message: string): QbftError {
+  return new QbftError(code, message)
+}
+
+export class QbftEngine {
+  readonly #options: QbftOptions
+  readonly #modules: QbftModules
+  readonly #me: string
+  readonly #proposerPolicy: ProposerPolicy
+  #running = false
+  #height: HeightState | null = null
+  #timer: number | null = null
+  readonly #future = new Map<bigint, FutureBucket>()
+  readonly #stats = new Map<string, ValidatorStats>()
+  readonly #evidence: EquivocationEvidence[] = []
+  readonly #localQueue: Uint8Array[] = []
+  #draining = false
+  readonly #pending = new Set<Promise<unknown>>()
+  #decidedHeights = 0
+
+  constructor(options: QbftOptions, modules: QbftModules) {
+    checkOptions(options)
+    this.#options = {
+      ...options,
+      bufferLimits: { ...options.bufferLimits },
+    }
+    this.#modules = modules
+    this.#me = bytesToHex(modules.signer.address)
+    this.#proposerPolicy = modules.proposerPolicy ?? roundRobinProposer
+  }
+
+  // ---------------------------------------------------------------- lifecycle and inputs
+
+  /** Idempotent. Messages are processed only while running and after startHeight. */
+  start(): void {
+    if (this.#running) return
+    this.#running = true
+    const h = this.#height
+    if (h !== null && h.decision === null) this.#setTimer(h.deadline)
+  }
+
+  /** Idempotent. Keeps the height state; resolves when in-flight hook calls settled. */
+  async stop(): Promise<void> {
+    if (this.#running) {
+      this.#running = false
+      this.#setTimer(null)
+    }
+    await this.settled()
+  }
+
+  get running(): boolean {
+    return this.#running
+  }
+
+  /**
+   * Starts consensus for `height` (the embedder calls it once the parent is imported and
+   * the block period has passed). Abandons the current height; a lower height is a bug.
+   */
+  startHeight(height: bigint): void {
+    if (!this.#running) throw usageError('QBFT_NOT_STARTED', 'engine is not started')
+    const current = this.#height
+    if (current !== null && height <= current.height) {
+      if (height === current.height) return
+      throw usageError('QBFT_BAD_HEIGHT', 'startHeight below the current height', {
+        height,
+        current: current.height,
+      })
+    }
+    const list = this.#modules.validatorsAt(height)
+    if (list === null) {
+      throw usageError('QBFT_BAD_VALIDATOR_SET', 'no validator set for the started height', {
+        height,
+      })
+    }
+    const set = validatorSet(list)
+    const now = this.#modules.clock.now()
+    const h: HeightState = {
+      height,
+      set,
+      isValidator: set.index.has(this.#me),
+      round: 0,
+      roundStartedAt: now,
+      deadline: now + this.#timeout(0),
+      rounds: new Map(),
+      latestRoundChange: new Map(),
+      prepared: null,
+      decision: null,
+      committers: new Set(),
+      proposedRounds: new Set(),
+      ownBlocks: new Set(),
+      knownBlocks: new Map(),
+      seen: new Set(),
+      inFlight: new Set(),
+      reported: new Set(),
+    }
+    this.#height = h
+    for (const address of set.list) this.#statsOf(bytesToHex(address))
+    this.#setTimer(h.deadline)
+    this.#log('debug', { height, validators: set.list.length }, 'qbft height started')
+    if (h.isValidator && this.#proposer(h, 0) === this.#me) this.#startProposal(h, 0, [])
+
+    let replay: Uint8Array[] = []
+    for (const [bucketHeight, bucket] of this.#future) {
+      if (bucketHeight === height) replay = bucket.items
+      if (bucketHeight <= height) this.#future.delete(bucketHeight)
+    }
+    for (const bytes of replay) {
+      this.#track(
+        this.#process(bytes, false).then((outcome) => {
+          if (outcome.action !== 'ACCEPT') {
+            this.#log('debug', { code: outcome.error.code }, 'buffered qbft message dropped')
+          }
+        }),
+      )
+    }
+    this.#drainLocal()
+  }
+
+  /**
+   * Validates and processes one message. Never throws for bad input: the outcome says
+   * ACCEPT (forward it), IGNORE (drop, no penalty) or REJECT (drop, penalize the peer).
+   */
+  onMessage(bytes: Uint8Array, fromPeer?: string): Promise<MessageOutcome> {
+    return this.#process(bytes, false, fromPeer)
+  }
+
+  /** Call at (or after) the deadline announced by timerSet; early or stale ticks are no-ops. */
+  onTick(): void {
+    const h = this.#height
+    if (!this.#running || h === null || h.decision !== null || h.deadline === null) return
+    if (this.#modules.clock.now() < h.deadline) return
+    if (!h.rounds.get(h.round)?.proposal) {
+      this.#statsOf(this.#proposer(h, h.round)).proposalsMissed++
+    }
+    const next = h.round + 1
+    this.#log('debug', { height: h.height, round: h.round }, 'qbft round timed out')
+    this.#moveToRound(h, next)
+    if (h.isValidator) this.#sendRoundChange(h, next)
+    this.#reevaluate(h)
+    this.#drainLocal()
+  }
+
+  /** Resolves when no hook call (build, validate) or own-message processing is pending. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  }
+
+  // ----------------------------------------------------------------------------- queries
+
+  status(): QbftStatus {
+    const h = this.#height
+    return {
+      running: this.#running,
+      height: h?.height ?? null,
+      round: h?.round ?? null,
+      roundStartedAt: h?.roundStartedAt ?? null,
+      roundDeadline: h?.deadline ?? null,
+      proposer: h ? hexToBytes(this.#proposer(h, h.round) as `0x${string}`) : null,
+      isValidator: h?.isValidator ?? false,
+      validators: h ? [...h.set.list] : [],
+      prepared: h?.prepared ? { round: h.prepared.round, digest: h.prepared.block.hash } : null,
+      decided: h?.decision ? { round: h.decision.round, digest: h.decision.block.hash } : null,
+      decidedHeights: this.#decidedHeights,
+      bufferedFutureMessages: [...this.#future.values()].reduce((n, b) => n + b.items.length, 0),
+      evidenceCount: this.#evidence.length,
+      validatorStats: [...this.#stats.values()]
+        .map((s) => ({ ...s }))
+        .sort((a, b) => (bytesToHex(a.address) < bytesToHex(b.address) ? -1 : 1)),
+    }
+  }
+
+  evidence(): EquivocationEvidence[] {
+    return [...this.#evidence]
+  }
+
+  // ------------------------------------------------------------------ message processing
+
+  async #process(bytes: Uint8Array, local: boolean, fromPeer?: string): Promise<MessageOutcome> {
+    const context: { kind?: MessageKind; author?: Uint8Array } = {}
+    try {
+      const h = this.#height
+      if (!this.#running || h === null) throw ignore('QBFT_NOT_RUNNING', 'engine is not running')
+      const message = decodeMessage(bytes, { maxBytes: this.#options.maxMessageBytes })
+      context.kind = message.kind
+      const { height } = message.signed.payload
+      if (height < h.height) throw ignore('QBFT_PAST_HEIGHT', 'message for a past height')
+      if (height > h.height + BigInt(this.#options.futureHeightWindow)) {
+        throw ignore('QBFT_FUTURE_HEIGHT', 'message beyond the future-height window')
+      }
+      const id = bytesToHex(keccak256(bytes))
+      if (h.seen.has(id) || h.inFlight.has(id)) throw ignore('QBFT_DUPLICATE', 'message seen')
+      const author = recoverAuthor(message.signed, this.#options.chainId)
+      context.author = author
+      const authorHex = bytesToHex(author)
+      if (height > h.height) {
+        this.#bufferFuture(h, height, bytes, id, authorHex)
+        this.#noteSeen(authorHex, height, message.signed.payload.round)
+        return { action: 'ACCEPT', kind: message.kind, author, buffered: true }
+      }
+      if (!h.set.index.has(authorHex)) {
+        throw new QbftError('QBFT_NOT_VALIDATOR', 'author is not a validator at this height', {
+          details: { author: authorHex },
+        })
+      }
+      if (h.decision !== null && message.kind !== 'COMMIT') {
+        throw ignore('QBFT_HEIGHT_DECIDED', 'height already decided')
+      }
+      switch (message.kind) {
+        case 'PROPOSAL':
+          await this.#onProposal(h, message, authorHex, id, local, fromPeer)
+          break
+        case 'PREPARE':
+          this.#onPrepare(h, message, authorHex, fromPeer)
+          break
+        case 'COMMIT':
+          this.#onCommit(h, message, author, authorHex, fromPeer)
+          break
+        case 'ROUND_CHANGE':
+          this.#onRoundChange(h, message, authorHex, fromPeer)
+          break
+      }
+      h.seen.add(id)
+      this.#noteSeen(authorHex, height, message.signed.payload.round)
+      this.#reevaluate(h)
+      return { action: 'ACCEPT', kind: message.kind, author, buffered: false }
+    } catch (err) {
+      if (err instanceof QbftError) return { action: err.action, error: err, ...context }
+      throw err
+    } finally {
+      this.#drainLocal()
+    }
+  }
+
+  #bufferFuture(
+    h: HeightState,
+    height: bigint,
+    bytes: Uint8Array,
+    id: string,
+    authorHex: string,
+  ): void {
+    const known = this.#modules.validatorsAt(height)
+    if (known !== null) {
+      if (!known.some((v) => bytesToHex(v) === authorHex)) {
+        throw new QbftError('QBFT_NOT_VALIDATOR', 'author is not a validator at that height', {
+          details: { author: authorHex, height },
+        })
+      }
+    } else if (!h.set.index.has(authorHex)) {
+      throw ignore('QBFT_UNKNOWN_AUTHOR', 'future-height author unknown to the current set')
+    }
+    let bucket = this.#future.get(height)
+    if (bucket === undefined) {
+      bucket = { items: [], ids: new Set(), perAuthor: new Map() }
+      this.#future.set(height, bucket)
+    }
+    if (bucket.ids.has(id)) throw ignore('QBFT_DUPLICATE', 'message already buffered')
+    const limits = this.#options.bufferLimits
+    const byAuthor = bucket.perAuthor.get(authorHex) ?? 0
+    if (bucket.items.length >= limits.perHeight || byAuthor >= limits.perAuthor) {
+      throw ignore('QBFT_BUFFER_FULL', 'future-height buffer is full')
+    }
+    bucket.items.push(bytes)
+    bucket.ids.add(id)
+    bucket.perAuthor.set(authorHex, byAuthor + 1)
+  }
+
+  async #onProposal(
+    h: HeightState,
+    message: ProposalMessage,
+    authorHex: string,
+    id: string,
+    local: boolean,
+    fromPeer: string | undefined,
+  ): Promise<void> {
+    const { round, digest } = message.signed.payload
+    if (this.#proposer(h, round) !== authorHex) {
+      throw new QbftError('QBFT_WRONG_PROPOSER', 'proposal from a validator that is not proposer', {
+        details: { round, author: authorHex },
+      })
+    }
+    if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'proposal for a past round')
+    const accepted = h.rounds.get(round)
+    if (accepted) this.#checkRegistry(h, accepted, authorHex, message.signed, fromPeer)
+
+    let hash: Uint8Array
+    try {
+      hash = this.#modules.blockHash(message.block)
+    } catch (cause) {
+      throw new QbftError('QBFT_BAD_BLOCK', 'proposed block does not decode', { cause })
+    }
+    if (!equalsBytes(hash, digest)) {
+      throw new QbftError('QBFT_BAD_BLOCK', 'proposed block does not hash to the signed digest')
+    }
+    const block: ProposedBlock = { hash: digest, encoded: message.block }
+    const digestAtRound = this.#modules.digestAtRound
+    verifyProposalJustification(message, h.set, this.#options.chainId, (preparedRound) =>
+      digestAtRound ? digestAtRound(block, h.height, preparedRound) : digest,
+    )
+
+    if (!(local && h.ownBlocks.has(bytesToHex(digest)))) {
+      h.inFlight.add(id)
+      let valid: boolean
+      try {
+        valid = await this.#modules.validateBlock(block, h.height, round)
+      } catch (cause) {
+        throw new QbftError('QBFT_BLOCK_UNVERIFIABLE', 'block validation failed to run', { cause })
+      } finally {
+        h.inFlight.delete(id)
+      }
+      if (!valid) throw new QbftError('QBFT_BAD_BLOCK', 'proposed block is invalid')
+      // The world may have moved on while the block was being validated.
+      if (!this.#running) throw ignore('QBFT_NOT_RUNNING', 'engine stopped')
+      if (this.#height !== h) throw ignore('QBFT_PAST_HEIGHT', 'height ended during validation')
+      if (h.decision !== null) throw ignore('QBFT_HEIGHT_DECIDED', 'height already decided')
+      if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'round ended during validation')
+    }
+
+    const rs = this.#roundState(h, round)
+    this.#register(h, rs, authorHex, message.signed, fromPeer)
+    if (round > h.round) this.#moveToRound(h, round)
+    rs.proposal = message.signed
+    rs.block = block
+    h.knownBlocks.set(bytesToHex(digest), block)
+    this.#statsOf(authorHex).proposalsMade++
+    if (h.isValidator) {
+      const signed = signPayload(
+        { kind: 'PREPARE', height: h.height, round, digest },
+        this.#options.chainId,
+        this.#modules.signer,
+      )
+      this.#emit({ kind: 'PREPARE', signed })
+    }
+  }
+
+  #onPrepare(
+    h: HeightState,
+    message: PrepareMessage,
+    authorHex: string,
+    fromPeer: string | undefined,
+  ): void {
+    const { round } = message.signed.payload
+    if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'prepare for a past round')
+    if (round > h.round + this.#options.bufferLimits.futureRounds) {
+      throw ignore('QBFT_FUTURE_ROUND', 'prepare beyond the future-round window')
+    }
+    const rs = this.#roundState(h, round)
+    this.#register(h, rs, authorHex, message.signed, fromPeer)
+    rs.prepares.set(authorHex, message.signed)
+  }
+
+  #onCommit(
+    h: HeightState,
+    message: CommitMessage,
+    author: Uint8Array,
+    authorHex: string,
+    fromPeer: string | undefined,
+  ): void {
+    const { round, digest } = message.signed.payload
+    const window = this.#options.bufferLimits.futureRounds
+    if (round < h.round - window) throw ignore('QBFT_OLD_ROUND', 'commit for an old round')
+    if (round > h.round + window) {
+      throw ignore('QBFT_FUTURE_ROUND', 'commit beyond the future-round window')
+    }
+    verifyCommitSeal(message.signed.payload, author)
+    const rs = this.#roundState(h, round)
+    this.#register(h, rs, authorHex, message.signed, fromPeer)
+    rs.commits.set(authorHex, message.signed)
+    const decision = h.decision
+    if (
+      decision !== null &&
+      decision.round === round &&
+      equalsBytes(decision.block.hash, digest) &&
+      !h.committers.has(authorHex)
+    ) {
+      h.committers.add(authorHex)
+      this.#statsOf(authorHex).commitsIncluded++
+    }
+  }
+
+  #onRoundChange(
+    h: HeightState,
+    message: RoundChangeMessage,
+    authorHex: string,
+    fromPeer: string | undefined,
+  ): void {
+    const { round } = message.signed.payload
+    if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'round change for a past round')
+    verifyRoundChange(message, h.set, this.#options.chainId, (encoded) =>
+      this.#modules.blockHash(encoded),
+    )
+    const latest = h.latestRoundChange.get(authorHex)
+    if (round <= h.round + this.#options.bufferLimits.futureRounds) {
+      const rs = this.#roundState(h, round)
+      this.#register(h, rs, authorHex, message.signed, fromPeer)
+      rs.roundChanges.set(authorHex, message)
+    } else if (latest !== undefined && latest.signed.payload.round >= round) {
+      if (latest.signed.payload.round > round) {
+        throw ignore('QBFT_OLD_ROUND', 'older than this validator’s latest round change')
+      }
+      if (payloadKey(latest.signed.payload) === payloadKey(message.signed.payload)) {
+        throw ignore('QBFT_DUPLICATE', 'round change already seen')
+      }
+      this.#reportEquivocation(h, authorHex, latest.signed, message.signed, fromPeer)
+    }
+    if (latest === undefined || latest.signed.payload.round < round) {
+      h.latestRoundChange.set(authorHex, message)
+    }
+  }
+
+  /** Throws DUPLICATE / EQUIVOCATION against the first valid message of that kind. */
+  #checkRegistry(
+    h: HeightState,
+    rs: RoundState,
+    authorHex: string,
+    signed: Signed,
+    fromPeer: string | undefined,
+  ): void {
+    const first = rs.registry.get(`${signed.payload.kind}:${authorHex}`)
+    if (first === undefined) return
+    if (first.key === payloadKey(signed.payload)) {
+      throw ignore('QBFT_DUPLICATE', `${signed.payload.kind} already seen`)
+    }
+    this.#reportEquivocation(h, authorHex, first.signed, signed, fromPeer)
+  }
+
+  #register(
+    h: HeightState,
+    rs: RoundState,
+    authorHex: string,
+    signed: Signed,
+    fromPeer: string | undefined,
+  ): void {
+    this.#checkRegistry(h, rs, authorHex, signed, fromPeer)
+    rs.registry.set(`${signed.payload.kind}:${authorHex}`, {
+      key: payloadKey(signed.payload),
+      signed,
+    })
+  }
+
+  #reportEquivocation(
+    h: HeightState,
+    authorHex: string,
+    first: Signed,
+    second: Signed,
+    fromPeer: string | undefined,
+  ): never {
+    const { kind, round } = second.payload
+    const reportKey = `${kind}:${round}:${authorHex}`
+    if (!h.reported.has(reportKey)) {
+      h.reported.add(reportKey)
+      const evidence: EquivocationEvidence = {
+        author: hexToBytes(authorHex as `0x${string}`),
+        height: h.height,
+        round,
+        kind,
+        messages: [encodeSignedPayload(first), encodeSignedPayload(second)],
+        detectedAt: this.#modules.clock.now(),
+        ...(fromPeer === undefined ? {} : { fromPeer }),
+      }
+      this.#evidence.push(evidence)
+      if (this.#evidence.length > this.#options.maxEvidence) this.#evidence.shift()
+      this.#statsOf(authorHex).equivocations++
+      this.#log('warn', { author: authorHex, height: h.height, round, kind }, 'qbft equivocation')
+      this.#output('evidence', () => this.#modules.evidence?.(evidence))
+    }
+    throw new QbftError('QBFT_EQUIVOCATION', `conflicting ${kind} from the same validator`, {
+      details: { author: authorHex, height: h.height, round },
+    })
+  }
+
+  // ------------------------------------------------------------------------------- rules
+
+  /** Applies every rule whose condition holds until none does. */
+  #reevaluate(h: HeightState): void {
+    for (;;) {
+      if (!this.#running || this.#height !== h || h.decision !== null) return
+      if (this.#tryDecide(h)) return
+      if (this.#tryRoundChangeJump(h)) continue
+      if (this.#tryProposeWithRoundChanges(h)) continue
+      if (this.#tryPrepare(h)) continue
+      return
+    }
+  }
+
+  #tryDecide(h: HeightState): boolean {
+    for (const rs of h.rounds.values()) {
+      const byDigest = new Map<string, string[]>()
+      for (const [author, signed] of rs.commits) {
+        const digest = bytesToHex(signed.payload.digest)
+        const authors = byDigest.get(digest) ?? []
+        authors.push(author)
+        byDigest.set(digest, authors)
+      }
+      for (const [digest, authors] of byDigest) {
+        if (authors.length < h.set.quorum) continue
+        const block = h.knownBlocks.get(digest)
+        if (block === undefined) continue
+        this.#decide(h, rs, block, authors)
+        return true
+      }
+    }
+    return false
+  }
+
+  #decide(h: HeightState, rs: RoundState, block: ProposedBlock, authors: string[]): void {
+    const decision: QbftDecision = {
+      height: h.height,
+      round: rs.round,
+      block,
+      commitSeals: authors.map((a) => rs.commits.get(a)!.payload.commitSeal),
+      signers: authors.map((a) => hexToBytes(a as `0x${string}`)),
+    }
+    h.decision = decision
+    h.deadline = null
+    this.#setTimer(null)
+    this.#decidedHeights++
+    for (const author of authors) {
+      h.committers.add(author)
+      this.#statsOf(author).commitsIncluded++
+    }
+    this.#log('debug', { height: h.height, round: rs.round }, 'qbft decided')
+    this.#output('decide', () => this.#modules.decide(decision))
+  }
+
+  #tryRoundChangeJump(h: HeightState): boolean {
+    const higher: number[] = []
+    for (const rc of h.latestRoundChange.values()) {
+      if (rc.signed.payload.round > h.round) higher.push(rc.signed.payload.round)
+    }
+    const f = h.set.maxFaulty
+    if (higher.length < f + 1) return false
+    higher.sort((a, b) => b - a)
+    const target = higher[f]!
+    this.#log('debug', { height: h.height, from: h.round, to: target }, 'qbft round jump')
+    this.#moveToRound(h, target)
+    if (h.isValidator) this.#sendRoundChange(h, target)
+    return true
+  }
+
+  #tryProposeWithRoundChanges(h: HeightState): boolean {
+    if (!h.isValidator) return false
+    const rounds = [...h.rounds.keys()].filter((r) => r >= h.round && r > 0).sort((a, b) => a - b)
+    for (const round of rounds) {
+      const rs = h.rounds.get(round)!
+      if (h.proposedRounds.has(round) || rs.roundChanges.size < h.set.quorum) continue
+      if (this.#proposer(h, round) !== this.#me) continue
+      this.#moveToRound(h, round)
+      this.#startProposal(h, round, [...rs.roundChanges.values()])
+      return true
+    }
+    return false
+  }
+
+  #tryPrepare(h: HeightState): boolean {
+    const rs = h.rounds.get(h.round)
+    if (!rs?.proposal || !rs.block || rs.sentCommit) return false
+    const digest = rs.proposal.payload.digest
+    const matching = [...rs.prepares.values()].filter((p) => equalsBytes(p.payload.digest, digest))
+    if (matching.length < h.set.quorum) return false
+    rs.sentCommit = true
+    h.prepared = { round: rs.round, block: rs.block, prepares: matching }
+    if (h.isValidator) {
+      const commitSeal = this.#modules.signer.sign(commitSealDigest(digest, rs.round))
+      const signed = signPayload(
+        { kind: 'COMMIT', height: h.height, round: rs.round, digest, commitSeal },
+        this.#options.chainId,
+        this.#modules.signer,
+      )
+      this.#emit({ kind: 'COMMIT', signed })
+    }
+    return true
+  }
+
+  #startProposal(h: HeightState, round: number, roundChanges: RoundChangeMessage[]): void {
+    h.proposedRounds.add(round)
+    const chosen = highestPrepared(roundChanges.map((m) => ({ payload: m.signed.payload, m })))[0]
+      ?.m
+    this.#track(this.#propose(h, round, roundChanges, chosen))
+  }
+
+  async #propose(
+    h: HeightState,
+    round: number,
+    roundChanges: RoundChangeMessage[],
+    chosen: RoundChangeMessage | undefined,
+  ): Promise<void> {
+    let block: ProposedBlock
+    try {
+      if (chosen !== undefined) {
+        const prepared = chosen.signed.payload.prepared!
+        const previous = { hash: prepared.digest, encoded: chosen.preparedBlock! }
+        block = this.#modules.reproposeBlock
+          ? await this.#modules.reproposeBlock(previous, h.height, prepared.round, round)
+          : previous
+      } else {
+        block = await this.#modules.buildBlock(h.height, round)
+      }
+    } catch (err) {
+      this.#log('warn', { err, height: h.height, round }, 'qbft could not build a proposal')
+      return
+    }
+    if (!this.#running || this.#height !== h || h.decision !== null || h.round !== round) return
+    h.ownBlocks.add(bytesToHex(block.hash))
+    const signed = signPayload(
+      { kind: 'PROPOSAL', height: h.height, round, digest: block.hash },
+      this.#options.chainId,
+      this.#modules.signer,
+    )
+    this.#emit({
+      kind: 'PROPOSAL',
+      signed,
+      block: block.encoded,
+      roundChanges: roundChanges.map((m) => m.signed),
+      prepares: chosen?.prepares ?? [],
+    })
+    this.#drainLocal()
+  }
+
+  #sendRoundChange(h: HeightState, round: number): void {
+    const prepared = h.prepared
+    const signed = signPayload(
+      {
+        kind: 'ROUND_CHANGE',
+        height: h.height,
+        round,
+        prepared: prepared ? { round: prepared.round, digest: prepared.block.hash } : null,
+      },
+      this.#options.chainId,
+      this.#modules.signer,
+    )
+    this.#emit({
+      kind: 'ROUND_CHANGE',
+      signed,
+      preparedBlock: prepared ? prepared.block.encoded : null,
+      prepares: prepared ? prepared.prepares : [],
+    })
+  }
+
+  #moveToRound(h: HeightState, round: number): void {
+    if (round <= h.round) return
+    const now = this.#modules.clock.now()
+    h.round = round
+    h.roundStartedAt = now
+    h.deadline = now + this.#timeout(round)
+    const window = this.#options.bufferLimits.futureRounds
+    for (const r of h.rounds.keys()) if (r < round - window) h.rounds.delete(r)
+    // ROUND-CHANGEs that were beyond the window may now be inside it.
+    for (const [author, rc] of h.latestRoundChange) {
+      const r = rc.signed.payload.round
+      if (r < round || r > round + window) continue
+      const rs = this.#roundState(h, r)
+      const key = `ROUND_CHANGE:${author}`
+      if (rs.registry.has(key)) continue
+      rs.registry.set(key, { key: payloadKey(rc.signed.payload), signed: rc.signed })
+      rs.roundChanges.set(author, rc)
+    }
+    this.#setTimer(h.deadline)
+  }
+
+  // ----------------------------------------------------------------------------- helpers
+
+  #roundState(h: HeightState, round: number): RoundState {
+    let rs = h.rounds.get(round)
+    if (rs === undefined) {
+      rs = {
+        round,
+        proposal: null,
+        block: null,
+        prepares: new Map(),
+        commits: new Map(),
+        roundChanges: new Map(),
+        registry: new Map(),
+        sentCommit: false,
+      }
+      h.rounds.set(round, rs)
+    }
+    return rs
+  }
+
+  #proposer(h: HeightState, round: number): string {
+    return bytesToHex(this.#proposerPolicy(h.set.list, h.height, round))
+  }
+
+  #timeout(round: number): number {
+    return roundTimeoutMs(round, this.#options.roundTimeoutBaseMs, this.#options.roundTimeoutMaxMs)
+  }
+
+  #emit(message: QbftMessage): void {
+    const bytes = encodeMessage(message)
+    this.#localQueue.push(bytes)
+    this.#output('broadcast', () => this.#modules.broadcast(bytes))
+  }
+
+  /** Processes the engine's own messages, in order, outside the section that sent them. */
+  #drainLocal(): void {
+    if (this.#draining) return
+    this.#draining = true
+    try {
+      for (let bytes = this.#localQueue.shift(); bytes; bytes = this.#localQueue.shift()) {
+        this.#track(
+          this.#process(bytes, true).then((outcome) => {
+            if (outcome.action !== 'ACCEPT') {
+              this.#log(
+                outcome.error.code === 'QBFT_DUPLICATE' ? 'debug' : 'warn',
+                { code: outcome.error.code, message: outcome.error.message },
+                'own qbft message not accepted',
+              )
+            }
+          }),
+        )
+      }
+    } finally {
+      this.#draining = false
+    }
+  }
+
+  #track(promise: Promise<unknown>): void {
+    const tracked = promise.catch((err: unknown) => {
+      this.#log('warn', { err }, 'qbft background task failed')
+    })
+    this.#pending.add(tracked)
+    void tracked.finally(() => this.#pending.delete(tracked))
+  }
+
+  #setTimer(deadline: number | null): void {
+    if (deadline === this.#timer) return
+    this.#timer = deadline
+    this.#output('timerSet', () => this.#modules.timerSet?.(deadline))
+  }
+
+  #statsOf(authorHex: string): ValidatorStats {
+    let stats = this.#stats.get(authorHex)
+    if (stats === undefined) {
+      stats = {
+        address: hexToBytes(authorHex as `0x${string}`),
+        lastHeight: null,
+        lastRound: null,
+        lastSeenAt: null,
+        proposalsMade: 0,
+        proposalsMissed: 0,
+        commitsIncluded: 0,
+        equivocations: 0,
+      }
+      this.#stats.set(authorHex, stats)
+    }
+    return stats
+  }
+
+  #noteSeen(authorHex: string, height: bigint, round: number): void {
+    const stats = this.#statsOf(authorHex)
+    if (
+      stats.lastHeight === null ||
+      height > stats.lastHeight ||
+      (height === stats.lastHeight && round > (stats.lastRound ?? -1))
+    ) {
+      stats.lastHeight = height
+      stats.lastRound = round
+    }
+    stats.lastSeenAt = this.#modules.clock.now()
+  }
+
+  #output(name: string, call: () => void): void {
+    try {
+      call()
+    } catch (err) {
+      this.#log('warn', { err, output: name }, 'qbft output callback threw')
+    }
+  }
+
+  #log(level: 'debug' | 'warn', obj: Record<string, unknown>, msg: string): void {
+    this.#modules.logger?.[level](obj, msg)
+  }
+}
+
+/**
+ * Checks an evidence record on its own: both payloads decode, are signed by `author`, have
+ * the same kind, height and round, and differ. For RPC consumers and slashing tooling.
+ */
+export function verifyEvidence(evidence: EquivocationEvidence, chainId: bigint): boolean {
+  try {
+    const [a, b] = evidence.messages.map((m) => decodeSignedPayloadSafe(m))
+    if (!a || !b) return false
+    for (const signed of [a, b]) {
+      if (!equalsBytes(recoverAuthor(signed, chainId), evidence.author)) return false
+      if (signed.payload.kind !== evidence.kind) return false
+      if (signed.payload.height !== evidence.height || signed.payload.round !== evidence.round) {
+        return false
+      }
+    }
+    return payloadKey(a.payload) !== payloadKey(b.payload)
+  } catch {
+    return false
+  }
+}
+
+function decodeSignedPayloadSafe(bytes: Uint8Array): Signed | null {
+  try {
+    return decodeSignedPayload(bytes)
+  } catch {
+    return null
+  }
+}
