@@ -6,7 +6,8 @@
 import nodeCrypto from 'node:crypto'
 import type { CustomCrypto } from '@ethereumjs/common'
 import { bytesToHex, calculateSigRecovery, hexToBytes } from '@ethereumjs/util'
-import createKeccakHash from 'keccak'
+import { createRequire } from 'node:module'
+import path from 'node:path'
 import secp256k1 from 'secp256k1'
 import { SidechainError } from '../errors.ts'
 
@@ -16,9 +17,40 @@ export type Hex = `0x${string}`
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 export const SECP256K1_N_DIV_2 = SECP256K1_N / 2n
 
+interface NativeKeccakState {
+  initialize(rate: number, capacity: number): void
+  absorb(data: Buffer): void
+  absorbLastFewBits(bits: number): void
+  squeeze(length: number): Buffer
+}
+
+/**
+ * The `keccak` package's stream wrapper costs more than the hash for the small inputs we
+ * hash (trie nodes, addresses): we drive its native state object directly and reuse it.
+ * Each hasher owns its state; calls are synchronous, so reuse is safe.
+ */
+function loadNativeKeccak(): new () => NativeKeccakState {
+  const require = createRequire(import.meta.url)
+  return require('node-gyp-build')(path.dirname(require.resolve('keccak/package.json'))) as new () => NativeKeccakState
+}
+
+function hashWith(state: NativeKeccakState, data: Uint8Array): Uint8Array {
+  state.initialize(1088, 512)
+  state.absorb(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+  state.absorbLastFewBits(0x01)
+  const digest = state.squeeze(32)
+  return new Uint8Array(digest.buffer, digest.byteOffset, 32)
+}
+
+/** A keccak256 function with its own reusable native state (hot paths: trie, tx hashes). */
+export function createKeccak256(): (data: Uint8Array) => Uint8Array {
+  const state = new (loadNativeKeccak())()
+  return (data) => hashWith(state, data)
+}
+
+/** keccak256 for code outside ethereumjs (seals, addresses); fresh state per call. */
 export function keccak256(data: Uint8Array): Uint8Array {
-  const digest = createKeccakHash('keccak256').update(Buffer.from(data.buffer, data.byteOffset, data.byteLength)).digest()
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
+  return hashWith(new (loadNativeKeccak())(), data)
 }
 
 function bytes32(value: Uint8Array): Uint8Array {
@@ -51,7 +83,7 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /** The `customCrypto` object handed to every ethereumjs `Common` we create. */
 export function nativeCustomCrypto(): CustomCrypto {
-  return { keccak256, ecrecover, sha256 }
+  return { keccak256: createKeccak256(), ecrecover, sha256 }
 }
 
 /** A 65-byte recoverable signature: r (32) || s (32) || recovery id (0 or 1). */

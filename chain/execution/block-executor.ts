@@ -8,10 +8,9 @@
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
  */
-import { Block, type BlockHeader, createBlockHeader, genRequestsRoot, genTransactionsTrieRoot } from '@ethereumjs/block'
+import { Block, type BlockHeader, createBlockHeader, genRequestsRoot } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { MerklePatriciaTrie } from '@ethereumjs/mpt'
-import { RLP } from '@ethereumjs/rlp'
 import { Caches, MerkleStateManager } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import {
@@ -28,6 +27,7 @@ import { Bloom, type VM, createVM, runTx } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
+import { orderedTrieRoot } from './ordered-trie.ts'
 import { type StoredReceipt, consensusReceiptBytes } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
 
@@ -171,6 +171,18 @@ export class BlockExecutor {
     return new BlockExecutor(common, vm, store, stateManager, stateRoot)
   }
 
+  /** Transactions root of a block body (header `transactionsTrie`). */
+  transactionsRoot(txs: readonly TypedTransaction[]): Uint8Array {
+    return orderedTrieRoot(
+      txs.map((tx) => tx.serialize()),
+      this.keccak256,
+    )
+  }
+
+  private get keccak256(): (data: Uint8Array) => Uint8Array {
+    return this.common.customCrypto.keccak256!
+  }
+
   /** The state root the executor currently sits on. */
   get stateRoot(): Uint8Array {
     return this.currentRoot
@@ -266,7 +278,7 @@ export class BlockExecutor {
       const included: TypedTransaction[] = []
       const rejected: BuildResult['rejected'] = []
       const execution = await this.runTransactions(template, candidates, { included, rejected, options })
-      const transactionsTrie = await genTransactionsTrieRoot(included, new MerklePatriciaTrie({ common: this.common }))
+      const transactionsTrie = this.transactionsRoot(included)
       const header = this.headerTemplate(fields, {
         stateRoot: execution.stateRoot,
         transactionsTrie,
@@ -291,7 +303,7 @@ export class BlockExecutor {
   ): Promise<BlockExecution> {
     const bloom = new Bloom(undefined, this.common)
     const receipts: StoredReceipt[] = []
-    const receiptTrie = new MerklePatriciaTrie({ common: this.common })
+    const encodedReceipts: Uint8Array[] = []
     let gasUsed = 0n
     let cumulativeGasUsed = 0n
     const gasLimit = block.header.gasLimit
@@ -335,7 +347,7 @@ export class BlockExecutor {
         contractAddress: result.createdAddress?.bytes,
       }
       receipts.push(receipt)
-      await receiptTrie.put(RLP.encode(receipts.length - 1), consensusReceiptBytes(receipt))
+      encodedReceipts.push(consensusReceiptBytes(receipt))
     }
     const stateRoot = await this.stateManager.getStateRoot()
     return {
@@ -344,7 +356,7 @@ export class BlockExecutor {
       receipts,
       gasUsed,
       logsBloom: bloom.bitvector,
-      receiptsRoot: receipts.length === 0 ? KECCAK256_RLP : receiptTrie.root(),
+      receiptsRoot: orderedTrieRoot(encodedReceipts, this.keccak256),
     }
   }
 }

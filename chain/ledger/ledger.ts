@@ -14,10 +14,8 @@ import {
   createBlockFromBytesArray,
   createBlockHeader,
   createBlockHeaderFromRLP,
-  genTransactionsTrieRoot,
 } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import type { MerkleStateManager } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -375,7 +373,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (block.uncleHeaders.length !== 0 || (block.withdrawals?.length ?? 0) !== 0) {
       throw ledgerError('LEDGER_INVALID_BODY', 'block body carries uncles or withdrawals')
     }
-    const root = await genTransactionsTrieRoot(block.transactions, new MerklePatriciaTrie({ common: this.common }))
+    const root = this.executor.transactionsRoot(block.transactions)
     if (!equalsBytes(root, block.header.transactionsTrie)) {
       throw ledgerError('LEDGER_INVALID_BODY', 'transactions do not match the header transactions root')
     }
