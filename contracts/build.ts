@@ -20,6 +20,8 @@ import { SidechainError } from '../chain/errors.ts'
 
 export const SOLC_VERSION = '0.8.30'
 export const OPTIMIZER_RUNS = 200
+/** Bump when the shape of the artifacts or generated modules changes, so existing builds are redone. */
+const ARTIFACT_FORMAT = 1
 
 const CONTRACTS_DIR = path.dirname(fileURLToPath(import.meta.url))
 const STAMP_FILE = '.build-hash'
@@ -100,7 +102,7 @@ export async function buildContracts(options: BuildOptions = {}): Promise<BuildR
   const log = options.log ?? (() => {})
 
   const sources = await readSources(sourceDir)
-  const hash = await inputHash(sources)
+  const hash = inputHash(sources)
   const stampPath = path.join(buildDir, STAMP_FILE)
   if (options.force !== true && (await upToDate(stampPath, hash, generatedDir))) {
     const stamp = JSON.parse(await readFile(stampPath, 'utf8')) as { contracts: string[] }
@@ -134,11 +136,13 @@ export async function buildContracts(options: BuildOptions = {}): Promise<BuildR
 }
 
 /** Whether the artifacts of the default folders match the current sources (what a build would skip on). */
-export async function contractsUpToDate(options: Omit<BuildOptions, 'force' | 'log'> = {}): Promise<boolean> {
+export async function contractsUpToDate(
+  options: Omit<BuildOptions, 'force' | 'log'> = {},
+): Promise<boolean> {
   const sourceDir = options.sourceDir ?? path.join(CONTRACTS_DIR, 'src')
   const buildDir = options.buildDir ?? path.join(CONTRACTS_DIR, 'build')
   const generatedDir = options.generatedDir ?? path.join(CONTRACTS_DIR, 'generated')
-  const hash = await inputHash(await readSources(sourceDir))
+  const hash = inputHash(await readSources(sourceDir))
   return upToDate(path.join(buildDir, STAMP_FILE), hash, generatedDir)
 }
 
@@ -156,14 +160,13 @@ async function readSources(sourceDir: string): Promise<Map<string, string>> {
   return sources
 }
 
-async function inputHash(sources: Map<string, string>): Promise<string> {
+function inputHash(sources: Map<string, string>): string {
   const h = createHash('sha256')
   const packageVersion = (name: string) =>
     (require(`${name}/package.json`) as { version: string }).version
   h.update(`solc ${packageVersion('solc')}\n`)
   h.update(`@openzeppelin/contracts ${packageVersion('@openzeppelin/contracts')}\n`)
-  // Changing how artifacts are produced must rebuild too.
-  h.update(await readFile(fileURLToPath(import.meta.url)))
+  h.update(`format ${ARTIFACT_FORMAT}\n${JSON.stringify(compilerSettings())}\n`)
   for (const [name, content] of sources) h.update(`\n${name}\n${content.length}\n${content}`)
   return h.digest('hex')
 }
@@ -196,6 +199,16 @@ function loadSolc(): Solc {
   return solc
 }
 
+function compilerSettings() {
+  return {
+    // No evmVersion: the compiler's default, which the sidechain's hardfork must support.
+    optimizer: { enabled: true, runs: OPTIMIZER_RUNS },
+    outputSelection: {
+      '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] },
+    },
+  }
+}
+
 function compile(
   solc: Solc,
   sources: Map<string, string>,
@@ -204,13 +217,7 @@ function compile(
   const input = {
     language: 'Solidity',
     sources: Object.fromEntries([...sources].map(([name, content]) => [name, { content }])),
-    settings: {
-      // No evmVersion: the compiler's default, which the sidechain's hardfork must support.
-      optimizer: { enabled: true, runs: OPTIMIZER_RUNS },
-      outputSelection: {
-        '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] },
-      },
-    },
+    settings: compilerSettings(),
   }
   const output = JSON.parse(
     solc.compile(JSON.stringify(input), { import: resolveImport }),

@@ -138,7 +138,11 @@ t.test('deposits of ETH and ERC-20 get contiguous ids from 0', async (t) => {
 
 t.test('a fee-on-transfer token is credited with the amount received', async (t) => {
   const receipt = await c.mined(vault.write.depositERC20([feeToken, 1_000n, bob.address]))
-  const [event] = parseEventLogs({ abi: bridgeVaultAbi, logs: receipt.logs, eventName: 'Deposited' })
+  const [event] = parseEventLogs({
+    abi: bridgeVaultAbi,
+    logs: receipt.logs,
+    eventName: 'Deposited',
+  })
   t.equal(event!.args.amount, 990n, '1% fee deducted')
   t.equal(await tokenAs(alice, feeToken).read.balanceOf([vaultAddress]), 990n)
 })
@@ -188,13 +192,16 @@ t.test('release pays out with exactly M valid signatures', async (t) => {
   await fundEth(parseEther('5'))
   const w = withdrawal()
   const before = await c.publicClient.getBalance({ address: bob.address })
-  const receipt = await c.mined(
-    vaultAs(outsider).write.release([w, await signAll([s0, s2], w)]),
-  )
+  const receipt = await c.mined(vaultAs(outsider).write.release([w, await signAll([s0, s2], w)]))
   t.equal(await c.publicClient.getBalance({ address: bob.address }), before + w.amount)
   t.equal(await vault.read.processed([w.withdrawalId]), true)
   const [event] = parseEventLogs({ abi: bridgeVaultAbi, logs: receipt.logs, eventName: 'Released' })
-  t.match(event!.args, { withdrawalId: 7n, token: zeroAddress, recipient: bob.address, amount: w.amount })
+  t.match(event!.args, {
+    withdrawalId: 7n,
+    token: zeroAddress,
+    recipient: bob.address,
+    amount: w.amount,
+  })
 
   const tw = withdrawal({ withdrawalId: 8n, token, amount: 40n })
   await c.mined(vault.write.depositERC20([token, 100n, bob.address]))
@@ -220,12 +227,18 @@ t.test('release reverts with a distinct error for each bad signature set', async
     args: [1n, stranger.address],
   })
   t.match(await release([sig0!, highSTwin(sig1!)]), { name: 'HighSSignature', args: [1n] })
-  t.match(await release([sig0!, `0x${sig1!.slice(2, 130)}`]), { name: 'InvalidSignature', args: [1n] })
+  t.match(await release([sig0!, `0x${sig1!.slice(2, 130)}`]), {
+    name: 'InvalidSignature',
+    args: [1n],
+  })
 
   // Signatures for another domain recover to unrelated addresses, which are not members.
   const otherChain = await signAll([s0, s1], w, { chainId: 1, verifyingContract: vaultAddress })
   t.match(await release(otherChain), { name: 'NotSigner' }, 'another chain id')
-  const otherContract = await signAll([s0, s1], w, { chainId: c.chain.id, verifyingContract: token })
+  const otherContract = await signAll([s0, s1], w, {
+    chainId: c.chain.id,
+    verifyingContract: token,
+  })
   t.match(await release(otherContract), { name: 'NotSigner' }, 'another contract')
   t.match(
     await release([sig0!, sig1!], { ...w, amount: w.amount + 1n }),
@@ -254,7 +267,9 @@ t.test('signer rotation needs the current set and invalidates the old epoch', as
   await fundEth(parseEther('5'))
   const newSigners = sortAccounts([s1, s2, a8])
   const update = { signers: newSigners.map((s) => s.address), threshold: 2n, epoch: 1n }
-  const rotationSigs = await Promise.all([s0, s1].map((s) => signSignerSetUpdate(s, domain, update)))
+  const rotationSigs = await Promise.all(
+    [s0, s1].map((s) => signSignerSetUpdate(s, domain, update)),
+  )
 
   const byOutsiders = await Promise.all(
     sortAccounts([stranger, a8]).map((s) => signSignerSetUpdate(s, domain, update)),
@@ -392,34 +407,42 @@ t.test('per-transaction and rolling 24 h window limits', async (t) => {
   t.match(await refused(21n), { name: 'WindowLimitExceeded', args: [token, 21n, 20n] })
 })
 
-t.test('only the guardian pauses, only the owner unpauses, pause stops deposits and releases', async (t) => {
-  await fundEth(parseEther('5'))
-  const w = withdrawal()
-  const sigs = await signAll([s0, s1], w)
+t.test(
+  'only the guardian pauses, only the owner unpauses, pause stops deposits and releases',
+  async (t) => {
+    await fundEth(parseEther('5'))
+    const w = withdrawal()
+    const sigs = await signAll([s0, s1], w)
 
-  t.match(await revertOf(vaultAs(owner).simulate.pause()), { name: 'NotGuardian', args: [owner.address] })
-  t.match(await revertOf(vaultAs(outsider).simulate.pause()), { name: 'NotGuardian' })
-  await c.mined(vaultAs(guardian).write.pause())
-  t.equal(await vault.read.paused(), true)
+    t.match(await revertOf(vaultAs(owner).simulate.pause()), {
+      name: 'NotGuardian',
+      args: [owner.address],
+    })
+    t.match(await revertOf(vaultAs(outsider).simulate.pause()), { name: 'NotGuardian' })
+    await c.mined(vaultAs(guardian).write.pause())
+    t.equal(await vault.read.paused(), true)
 
-  t.match(await revertOf(vault.simulate.depositETH([bob.address], { value: 1n })), {
-    name: 'EnforcedPause',
-  })
-  t.match(await revertOf(vault.simulate.depositERC20([token, 1n, bob.address])), {
-    name: 'EnforcedPause',
-  })
-  t.match(await revertOf(vault.simulate.release([w, sigs])), { name: 'EnforcedPause' })
+    t.match(await revertOf(vault.simulate.depositETH([bob.address], { value: 1n })), {
+      name: 'EnforcedPause',
+    })
+    t.match(await revertOf(vault.simulate.depositERC20([token, 1n, bob.address])), {
+      name: 'EnforcedPause',
+    })
+    t.match(await revertOf(vault.simulate.release([w, sigs])), { name: 'EnforcedPause' })
 
-  t.match(await revertOf(vaultAs(guardian).simulate.unpause()), {
-    name: 'OwnableUnauthorizedAccount',
-    args: [guardian.address],
-  })
-  t.match(await revertOf(vaultAs(outsider).simulate.unpause()), { name: 'OwnableUnauthorizedAccount' })
-  await c.mined(vaultAs(owner).write.unpause())
-  t.equal(await vault.read.paused(), false)
-  await c.mined(vault.write.release([w, sigs]))
-  await c.mined(vault.write.depositETH([bob.address], { value: 1n }))
-})
+    t.match(await revertOf(vaultAs(guardian).simulate.unpause()), {
+      name: 'OwnableUnauthorizedAccount',
+      args: [guardian.address],
+    })
+    t.match(await revertOf(vaultAs(outsider).simulate.unpause()), {
+      name: 'OwnableUnauthorizedAccount',
+    })
+    await c.mined(vaultAs(owner).write.unpause())
+    t.equal(await vault.read.paused(), false)
+    await c.mined(vault.write.release([w, sigs]))
+    await c.mined(vault.write.depositETH([bob.address], { value: 1n }))
+  },
+)
 
 t.test('administration is owner-only and the owner cannot be renounced', async (t) => {
   t.match(await revertOf(vaultAs(outsider).simulate.setGuardian([outsider.address])), {
@@ -431,11 +454,12 @@ t.test('administration is owner-only and the owner cannot be renounced', async (
   t.match(await revertOf(vault.read.renounceOwnership({ account: owner.address })), {
     name: 'RenounceOwnershipDisabled',
   })
-  t.match(await revertOf(vaultAs(owner).simulate.setGuardian([zeroAddress])), { name: 'ZeroAddress' })
-  t.match(
-    await revertOf(vaultAs(owner).simulate.setTokenConfig([token, true, 1n, 2n ** 208n])),
-    { name: 'LimitTooLarge' },
-  )
+  t.match(await revertOf(vaultAs(owner).simulate.setGuardian([zeroAddress])), {
+    name: 'ZeroAddress',
+  })
+  t.match(await revertOf(vaultAs(owner).simulate.setTokenConfig([token, true, 1n, 2n ** 208n])), {
+    name: 'LimitTooLarge',
+  })
   await c.mined(vaultAs(owner).write.setGuardian([a8.address]))
   t.equal(await vault.read.guardian(), a8.address)
   await c.mined(vaultAs(a8).write.pause())
@@ -447,8 +471,16 @@ t.test('the domain and digests match what the TypeScript helpers sign', async (t
   const digest = await vault.read.withdrawalDigest([w])
   t.equal(
     digest,
-    hashTypedData({ domain: vaultDomain(domain), types: withdrawalTypes, primaryType: 'Withdrawal', message: w }),
+    hashTypedData({
+      domain: vaultDomain(domain),
+      types: withdrawalTypes,
+      primaryType: 'Withdrawal',
+      message: w,
+    }),
   )
   const [, name, version, chainId, verifyingContract] = await vault.read.eip712Domain()
-  t.same([name, version, chainId, verifyingContract], ['BridgeVault', '1', BigInt(c.chain.id), vaultAddress])
+  t.same(
+    [name, version, chainId, verifyingContract],
+    ['BridgeVault', '1', BigInt(c.chain.id), vaultAddress],
+  )
 })

@@ -68,6 +68,9 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     /// @notice Largest supported relayer set.
     uint256 public constant MAX_RELAYERS = 32;
 
+    /// @notice Longest wrapped-token name: it is also the token's EIP-712 domain name, which OpenZeppelin caps.
+    uint256 public constant MAX_TOKEN_NAME_LENGTH = 31;
+
     /// @notice Chain id of L1, part of the vault's EIP-712 domain.
     uint256 public immutable l1ChainId;
 
@@ -173,6 +176,8 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     error WrappedTokenExists(address l1Token);
     /// @dev The signature submitted by `relayer` recovers to `recovered` (zero if malformed or high-s).
     error InvalidRelayerSignature(address relayer, address recovered);
+    /// @dev `name` is empty or longer than `MAX_TOKEN_NAME_LENGTH` bytes.
+    error InvalidTokenName(string name);
     /// @dev The L1 signer epoch can only move forward.
     error L1SignerEpochNotIncreasing(uint256 newEpoch, uint256 currentEpoch);
     /// @dev The owner cannot be renounced: nobody could unpause or manage relayers anymore.
@@ -347,7 +352,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     /**
      * @notice Creates the wrapped token of `l1Token` with the given metadata before its first deposit.
      * @param l1Token L1 token (`address(0)` for ETH).
-     * @param name Token name (also its EIP-2612 domain name).
+     * @param name Token name (also its EIP-2612 domain name), 1 to 31 bytes.
      * @param symbol Token symbol.
      * @param decimals Decimals; should match the L1 token.
      * @return token Address of the wrapped token, equal to {computeWrappedTokenAddress}.
@@ -359,6 +364,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         uint8 decimals
     ) external onlyOwner returns (address token) {
         if (wrappedTokenOf[l1Token] != address(0)) revert WrappedTokenExists(l1Token);
+        if (bytes(name).length == 0 || bytes(name).length > MAX_TOKEN_NAME_LENGTH) revert InvalidTokenName(name);
         return _createWrappedToken(l1Token, name, symbol, decimals);
     }
 
@@ -512,7 +518,8 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         address l1Token
     ) private pure returns (string memory name, string memory symbol, uint8 decimals) {
         if (l1Token == address(0)) return ("Bridged Ether", "bETH", 18);
-        return (string.concat("Bridged ", Strings.toHexString(l1Token)), "BRIDGED", 18);
+        // EIP-712 (permit) names are limited to 31 bytes: the first 4 bytes of the address identify the token.
+        return (string.concat("Bridged ", Strings.toHexString(uint160(l1Token) >> 128, 4)), "BRIDGED", 18);
     }
 
     function _tokenSalt(address l1Token) private pure returns (bytes32) {

@@ -8,6 +8,7 @@ import {
   type Address,
   BaseError,
   type Chain,
+  type Client,
   ContractFunctionRevertedError,
   createPublicClient,
   createTestClient,
@@ -18,12 +19,11 @@ import {
   type Hex,
   http,
   type LocalAccount,
+  type PublicActions,
   type PublicClient,
+  publicActions,
   type TestClient,
   type TransactionReceipt,
-  type Client,
-  publicActions,
-  type PublicActions,
   type Transport,
   type WalletActions,
   type WalletRpcSchema,
@@ -79,14 +79,17 @@ export async function startTestChain(options: { accounts?: number } = {}): Promi
   const wallet = (account: LocalAccount) => {
     let w = wallets.get(account.address)
     if (w === undefined) {
-      w = createWalletClient({ chain, transport, account, pollingInterval: 20 }).extend(publicActions)
+      w = createWalletClient({ chain, transport, account, pollingInterval: 20 }).extend(
+        publicActions,
+      )
       wallets.set(account.address, w)
     }
     return w
   }
   const mined = async (hash: Hash | Promise<Hash>) => {
     const receipt = await publicClient.waitForTransactionReceipt({ hash: await hash })
-    if (receipt.status !== 'success') throw new Error(`transaction ${receipt.transactionHash} reverted`)
+    if (receipt.status !== 'success')
+      throw new Error(`transaction ${receipt.transactionHash} reverted`)
     return receipt
   }
   const checkpoint = async () => {
@@ -96,7 +99,17 @@ export async function startTestChain(options: { accounts?: number } = {}): Promi
       id = await testClient.snapshot()
     }
   }
-  return { anvil, chain, publicClient, testClient, accounts, wallet, mined, checkpoint, stop: () => anvil.stop() }
+  return {
+    anvil,
+    chain,
+    publicClient,
+    testClient,
+    accounts,
+    wallet,
+    mined,
+    checkpoint,
+    stop: () => anvil.stop(),
+  }
 }
 
 async function assertContractsBuilt(): Promise<void> {
@@ -123,8 +136,12 @@ export async function revertOf(promise: Promise<unknown>, abi?: Abi): Promise<De
       if (reverted instanceof ContractFunctionRevertedError && reverted.data !== undefined) {
         return { name: reverted.data.errorName, args: reverted.data.args ?? [] }
       }
+      // Not in the called contract's ABI (e.g. raised by a token it called): decode with `abi`.
       const raw = err.walk((e) => typeof (e as { data?: unknown }).data === 'string')
-      const data = (raw as { data?: Hex } | null)?.data
+      const data =
+        reverted instanceof ContractFunctionRevertedError && reverted.raw !== undefined
+          ? reverted.raw
+          : (raw as { data?: Hex } | null)?.data
       if (abi !== undefined && data !== undefined && data.length >= 10) {
         const decoded = decodeErrorResult({ abi, data })
         return { name: decoded.errorName, args: decoded.args ?? [] }
