@@ -101,7 +101,7 @@ export function createStateTrie(common: Common, store: StateStore, root?: Uint8A
 
 /** A fresh state manager reading `root` (RPC queries, eth_call): writes stay in a scratch overlay. */
 export function createStateManagerAt(common: Common, store: StateStore, root: Uint8Array): MerkleStateManager {
-  return new MerkleStateManager({ common, trie: createStateTrie(common, store.shallowCopy(), root) })
+  return new MerkleStateManager({ common, trie: createStateTrie(common, store.scratchView(), root) })
 }
 
 /** Writes the genesis alloc into `stateManager` and returns the state root. */

@@ -57,8 +57,17 @@ export class StateStore implements DB<string, Uint8Array> {
     }
   }
 
-  /** A scratch view: reads fall through to this store, writes stay in the view. */
+  /**
+   * ethereumjs' contract: a copy sharing the same underlying data. Storage tries are
+   * created through this, so their writes must land in the same overlay as the account
+   * trie's (they are part of the same block's batch).
+   */
   shallowCopy(): StateStore {
+    return this
+  }
+
+  /** A scratch view for queries: reads fall through to this store, writes stay in the view. */
+  scratchView(): StateStore {
     return new StateStore(this.source, {}, this)
   }
 
