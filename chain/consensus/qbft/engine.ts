@@ -15,7 +15,7 @@
  *   the f+1 highest (at least one honest validator is there) and send ROUND-CHANGE.
  *
  * Concurrency: every state transition is a synchronous section, so it is atomic in
- * JavaScript. Only the embedder's async hooks (buildBlock, validateBlock, reproposeBlock)
+ * JavaScript. Only the embedder's async hooks (buildBlock, validateBlock)
  * run outside; their continuations re-check that height and round are still current.
  * The engine's own messages are queued and processed through the same path as peers'.
  */
@@ -171,23 +171,18 @@ export interface QbftModules {
   blockHash(encoded: Uint8Array): Uint8Array
   /** build a new block to propose at (height, round) */
   buildBlock(height: bigint, round: number): Promise<ProposedBlock>
-  /** full validity of a peer's proposed block at (height, round); throw = cannot tell now */
-  validateBlock(block: ProposedBlock, height: bigint, round: number): Promise<boolean>
   /**
-   * The block prepared in `preparedRound`, re-made for `round` (e.g. with the round in its
-   * extraData rewritten). Default: the same block.
+   * Full validity of a peer's proposed block at (height, round). `preparedRound` is null for
+   * a fresh block (its own round field should equal `round`) and the prepared round when
+   * the proposal re-proposes a prepared block unchanged (its round field is the round it
+   * was first proposed in, <= preparedRound). Throw = cannot tell now (IGNORE, no penalty).
    */
-  reproposeBlock?(
+  validateBlock(
     block: ProposedBlock,
     height: bigint,
-    preparedRound: number,
     round: number,
-  ): Promise<ProposedBlock>
-  /**
-   * Inverse view of reproposeBlock: the digest `block` would have had if proposed in
-   * `round`. Must be consistent with reproposeBlock. Default: block.hash.
-   */
-  digestAtRound?(block: ProposedBlock, height: bigint, round: number): Uint8Array
+    preparedRound: number | null,
+  ): Promise<boolean>
   /** send to all peers (the engine already processes its own message) */
   broadcast(message: Uint8Array): void
   decide(decision: QbftDecision): void
@@ -552,7 +547,11 @@ export class QbftEngine {
         details: { round, author: authorHex },
       })
     }
-    if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'proposal for a past round')
+    // Proposals of recent past rounds are still validated and their block remembered (no
+    // PREPARE is sent): late COMMITs for that round can then decide the height here.
+    if (round < h.round - this.#options.bufferLimits.futureRounds) {
+      throw ignore('QBFT_OLD_ROUND', 'proposal for an old round')
+    }
     const accepted = h.rounds.get(round)
     if (accepted) this.#checkRegistry(h, accepted, authorHex, message.signed, fromPeer)
 
@@ -566,16 +565,13 @@ export class QbftEngine {
       throw new QbftError('QBFT_BAD_BLOCK', 'proposed block does not hash to the signed digest')
     }
     const block: ProposedBlock = { hash: digest, encoded: message.block }
-    const digestAtRound = this.#modules.digestAtRound
-    verifyProposalJustification(message, h.set, this.#options.chainId, (preparedRound) =>
-      digestAtRound ? digestAtRound(block, h.height, preparedRound) : digest,
-    )
+    const preparedRound = verifyProposalJustification(message, h.set, this.#options.chainId)
 
     if (!(local && h.ownBlocks.has(bytesToHex(digest)))) {
       h.inFlight.add(id)
       let valid: boolean
       try {
-        valid = await this.#modules.validateBlock(block, h.height, round)
+        valid = await this.#modules.validateBlock(block, h.height, round, preparedRound)
       } catch (cause) {
         throw new QbftError('QBFT_BLOCK_UNVERIFIABLE', 'block validation failed to run', { cause })
       } finally {
@@ -586,17 +582,20 @@ export class QbftEngine {
       if (!this.#running) throw ignore('QBFT_NOT_RUNNING', 'engine stopped')
       if (this.#height !== h) throw ignore('QBFT_PAST_HEIGHT', 'height ended during validation')
       if (h.decision !== null) throw ignore('QBFT_HEIGHT_DECIDED', 'height already decided')
-      if (round < h.round) throw ignore('QBFT_OLD_ROUND', 'round ended during validation')
+      if (round < h.round - this.#options.bufferLimits.futureRounds) {
+        throw ignore('QBFT_OLD_ROUND', 'round ended during validation')
+      }
     }
 
     const rs = this.#roundState(h, round)
     this.#register(h, rs, authorHex, message.signed, fromPeer)
+    const current = round >= h.round
     if (round > h.round) this.#moveToRound(h, round)
     rs.proposal = message.signed
     rs.block = block
     h.knownBlocks.set(bytesToHex(digest), block)
     this.#statsOf(authorHex).proposalsMade++
-    if (h.isValidator) {
+    if (current && h.isValidator) {
       const signed = signPayload(
         { kind: 'PREPARE', height: h.height, round, digest },
         this.#options.chainId,
@@ -860,15 +859,10 @@ export class QbftEngine {
   ): Promise<void> {
     let block: ProposedBlock
     try {
-      if (chosen !== undefined) {
-        const prepared = chosen.signed.payload.prepared!
-        const previous = { hash: prepared.digest, encoded: chosen.preparedBlock! }
-        block = this.#modules.reproposeBlock
-          ? await this.#modules.reproposeBlock(previous, h.height, prepared.round, round)
-          : previous
-      } else {
-        block = await this.#modules.buildBlock(h.height, round)
-      }
+      block =
+        chosen === undefined
+          ? await this.#modules.buildBlock(h.height, round)
+          : { hash: chosen.signed.payload.prepared!.digest, encoded: chosen.preparedBlock! }
     } catch (err) {
       this.#log('warn', { err, height: h.height, round }, 'qbft could not build a proposal')
       return

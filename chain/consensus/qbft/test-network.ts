@@ -84,11 +84,6 @@ export interface SimOptions {
   blockPeriodMs?: number
   /** a node still below a height this long after someone decided it imports it ("sync") */
   syncAfterMs?: number | null
-  /**
-   * true (default): blocks carry their round like Besu's extraData; reproposeBlock rewrites
-   * it and digestAtRound undoes it. false: the engine's defaults (block reused as-is).
-   */
-  roundInBlock?: boolean
   engine?: Partial<Omit<QbftOptions, 'chainId'>>
 }
 
@@ -112,11 +107,17 @@ type SimEvent =
   | { at: number; seq: number; type: 'startHeight'; node: number; height: bigint }
   | { at: number; seq: number; type: 'sync'; node: number; height: bigint; block: ProposedBlock }
 
+type SimEventInput = SimEvent extends infer E
+  ? E extends SimEvent
+    ? Omit<E, 'seq'>
+    : never
+  : never
+
 export class SimNetwork {
   now = 0
   readonly nodes: SimNode[] = []
   readonly validators: Uint8Array[]
-  readonly options: Required<Omit<SimOptions, 'engine'>> & { engine: SimOptions['engine'] }
+  readonly options: Required<Omit<SimOptions, 'engine'>> & Pick<SimOptions, 'engine'>
   filter: Filter = () => 'deliver'
   /** proposals for these digests fail validateBlock */
   readonly invalidBlocks = new Set<string>()
@@ -130,7 +131,6 @@ export class SimNetwork {
       latencyMs: [5, 20],
       blockPeriodMs: 100,
       syncAfterMs: null,
-      roundInBlock: true,
       ...options,
     }
     this.#random = prng(options.seed)
@@ -145,7 +145,6 @@ export class SimNetwork {
   }
 
   #makeNode(index: number, key: Uint8Array, address: Uint8Array): SimNode {
-    const roundInBlock = this.options.roundInBlock
     const node: SimNode = {
       index,
       key,
@@ -177,19 +176,14 @@ export class SimNetwork {
       },
       buildBlock: async (height, round) =>
         testBlock({ height, round, proposer: address, salt: Uint8Array.of(index, round) }),
-      validateBlock: async (block, height, round) => {
+      validateBlock: async (block, height, round, preparedRound) => {
         if (this.invalidBlocks.has(bytesToHex(block.hash))) return false
         const decoded = decodeTestBlock(block.encoded)
-        return decoded.height === height && (!roundInBlock || decoded.round === round)
+        // Like extraData: a fresh block carries its round; a re-proposed one its first round.
+        const roundOk =
+          preparedRound === null ? decoded.round === round : decoded.round <= preparedRound
+        return decoded.height === height && roundOk
       },
-      ...(roundInBlock
-        ? {
-            reproposeBlock: async (block: ProposedBlock, _h: bigint, _from: number, to: number) =>
-              testBlock({ ...decodeTestBlock(block.encoded), round: to }),
-            digestAtRound: (block: ProposedBlock, _h: bigint, round: number) =>
-              testBlock({ ...decodeTestBlock(block.encoded), round }).hash,
-          }
-        : {}),
       broadcast: (bytes) => {
         node.broadcasts.push(bytes)
         this.#broadcast(index, bytes)
@@ -229,11 +223,12 @@ export class SimNetwork {
     return node
   }
 
-  #schedule(event: Omit<SimEvent, 'seq'> & { at: number }): void {
-    this.#events.push({ ...event, seq: this.#seq++ } as SimEvent)
+  #schedule(event: SimEventInput): void {
+    this.#events.push({ ...event, seq: this.#seq++ })
   }
 
   #broadcast(from: number, bytes: Uint8Array): void {
+    if (!this.nodes[from]!.online) return
     const message = decodeMessage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER })
     for (const to of this.nodes) {
       if (to.index === from) continue

@@ -175,22 +175,26 @@ export function highestPrepared<T extends { payload: RoundChangePayload }>(
 /**
  * isValidProposalJustification. Round 0: no justification. Round r > 0: q..n ROUND-CHANGE
  * payloads for (height, r) from distinct validators; if any reports a prepared round, the
- * proposed block must be the block of the highest prepared round (compared through
- * `digestAtRound`, since the embedder may rewrite the round inside the block) and the
- * PREPAREs must certify it; otherwise there must be no PREPAREs.
+ * proposal must carry the block of the highest prepared round, unchanged (same digest),
+ * and PREPAREs certifying it; otherwise there must be no PREPAREs.
+ *
+ * The block is re-proposed byte for byte, never re-made with a new round: our block hash
+ * covers extraData (and so the round), and a node that already decided the block in the
+ * earlier round must end up with the same hash as everyone else.
+ *
+ * Returns the prepared round the proposal re-proposes from, or null for a fresh block.
  */
 export function verifyProposalJustification(
   message: ProposalMessage,
   set: ValidatorSet,
   chainId: bigint,
-  digestAtRound: (preparedRound: number) => Uint8Array,
-): void {
-  const { height, round } = message.signed.payload
+): number | null {
+  const { height, round, digest } = message.signed.payload
   if (round === 0) {
     if (message.roundChanges.length !== 0 || message.prepares.length !== 0) {
       throw new QbftError('QBFT_BAD_JUSTIFICATION', 'round-0 proposal carries a justification')
     }
-    return
+    return null
   }
   for (const { payload } of message.roundChanges) {
     if (payload.height !== height || payload.round !== round) {
@@ -206,16 +210,10 @@ export function verifyProposalJustification(
     if (message.prepares.length !== 0) {
       throw new QbftError('QBFT_BAD_JUSTIFICATION', 'prepares without a prepared round change')
     }
-    return
+    return null
   }
   const preparedRound = highest[0]!.payload.prepared!.round
-  let expected: Uint8Array
-  try {
-    expected = digestAtRound(preparedRound)
-  } catch (cause) {
-    throw new QbftError('QBFT_BAD_JUSTIFICATION', 'cannot compute the prepared digest', { cause })
-  }
-  if (!highest.some((rc) => equalsBytes(rc.payload.prepared!.digest, expected))) {
+  if (!highest.some((rc) => equalsBytes(rc.payload.prepared!.digest, digest))) {
     throw new QbftError(
       'QBFT_BAD_JUSTIFICATION',
       'proposal does not re-propose the block of the highest prepared round',
@@ -224,11 +222,12 @@ export function verifyProposalJustification(
   }
   verifyPrepareCertificate(
     message.prepares,
-    { height, round: preparedRound, digest: expected },
+    { height, round: preparedRound, digest },
     set,
     chainId,
     'QBFT_BAD_JUSTIFICATION',
   )
+  return preparedRound
 }
 
 /** validCommit: the commit seal is the author's signature over (digest, round). */
