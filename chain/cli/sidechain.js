@@ -1,4 +1,4 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 // The CLI is TypeScript run by Node's type stripping (Node >= 22.18); this shim is the
 // package's `bin` entry.
-import '../chain/cli/main.ts'
+import './main.ts'

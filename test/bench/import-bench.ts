@@ -5,13 +5,13 @@
  */
 import { createBlockFromRLP } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
-import { ConsensusRules, StaticValidatorSet } from '../chain/consensus/rules.ts'
-import { emptyVanity, encodeExtraData } from '../chain/consensus/extra-data.ts'
-import { signCommitSeal } from '../chain/consensus/seals.ts'
-import { Ledger } from '../chain/ledger/ledger.ts'
-import { ChainDb } from '../chain/storage/chain-db.ts'
-import { startAnvil } from '../chain/util/foundry.ts'
-import { makeGenesis, tempDir, transfer } from '../test/helpers/chain.ts'
+import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
+import { emptyVanity, encodeExtraData } from '../../chain/consensus/extra-data.ts'
+import { signCommitSeal } from '../../chain/consensus/seals.ts'
+import { Ledger } from '../../chain/ledger/ledger.ts'
+import { ChainDb } from '../../chain/storage/chain-db.ts'
+import { startAnvil } from '../../chain/util/foundry.ts'
+import { makeGenesis, tempDir, transfer } from '../helpers/chain.ts'
 
 export interface ImportBenchResult {
   blocks: number
