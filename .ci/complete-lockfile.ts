@@ -21,7 +21,13 @@ interface LockEntry {
 const path = process.argv[2] ?? 'package-lock.json'
 const lock = JSON.parse(readFileSync(path, 'utf8')) as { packages: Record<string, LockEntry> }
 const OS = ['android', 'darwin', 'win32', 'linux', 'freebsd', 'openbsd', 'sunos', 'aix']
-const CPU: Record<string, string> = { arm64: 'arm64', x64: 'x64', amd64: 'x64', ia32: 'ia32', arm: 'arm' }
+const CPU: Record<string, string> = {
+  arm64: 'arm64',
+  x64: 'x64',
+  amd64: 'x64',
+  ia32: 'ia32',
+  arm: 'arm',
+}
 let added = 0
 for (const meta of Object.values(lock.packages)) {
   for (const [dep, range] of Object.entries(meta.optionalDependencies ?? {})) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { SidechainError, isSidechainError } from './errors.ts'
+import { isSidechainError, SidechainError } from './errors.ts'
 
 t.test('SidechainError carries code, details and cause', (t) => {
   const cause = new Error('low level')

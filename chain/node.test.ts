@@ -5,13 +5,13 @@
  */
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
+import { makeGenesis, tempDir, transfer, waitFor } from '../test/helpers/chain.ts'
 import { ConsensusRules, StaticValidatorSet } from './consensus/rules.ts'
 import type { SingleValidatorEngine } from './consensus/single-validator.ts'
 import { Ledger } from './ledger/ledger.ts'
 import { SidechainNode } from './node.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { ManualScheduler } from './util/scheduler.ts'
-import { makeGenesis, tempDir, transfer, waitFor } from '../test/helpers/chain.ts'
 
 const PERIOD = 1000
 
@@ -26,7 +26,10 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
   t.teardown(() => dir.remove())
   const scheduler = new ManualScheduler(1_700_000_100_000)
   const start = () =>
-    new SidechainNode({ genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] }, { scheduler })
+    new SidechainNode(
+      { genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] },
+      { scheduler },
+    )
   let node = start()
   await node.start()
   t.teardown(() => node.stop())
@@ -46,7 +49,11 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
   })
 
   t.test('transfers land with exact balances, nonces, receipts and gasUsed', async (t) => {
-    const [alice, bob, carol] = setup.accounts as [typeof setup.accounts[0], typeof setup.accounts[0], typeof setup.accounts[0]]
+    const [alice, bob, carol] = setup.accounts as [
+      (typeof setup.accounts)[0],
+      (typeof setup.accounts)[0],
+      (typeof setup.accounts)[0],
+    ]
     const validator = setup.validators[0]!
     const before = {
       alice: await balanceOf(node, alice.address),
@@ -91,13 +98,25 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
     t.equal(after.bob.balance, before.bob.balance + 1_000n - 3n * 10n ** 18n - 21_000n * gasPrice)
     t.equal(after.bob.nonce, 1n)
     t.equal(after.carol.balance, before.carol.balance + 2_000n + 3n * 10n ** 18n)
-    t.equal(after.validator.balance, before.validator.balance + 63_000n * tip, 'the proposer earns the tips')
+    t.equal(
+      after.validator.balance,
+      before.validator.balance + 63_000n * tip,
+      'the proposer earns the tips',
+    )
     t.equal(node.txpool.size, 0, 'included transactions leave the pool')
     const location = await node.ledger.getTxLocation(txs[2]!.hash())
-    const index = block.transactions.findIndex((tx) => bytesToHex(tx.hash()) === bytesToHex(txs[2]!.hash()))
+    const index = block.transactions.findIndex(
+      (tx) => bytesToHex(tx.hash()) === bytesToHex(txs[2]!.hash()),
+    )
     t.same(location, { blockHash: block.hash(), blockNumber: target, index })
-    const aliceOrder = block.transactions.filter((tx) => tx.getSenderAddress().equals(new Address(alice.address)))
-    t.same(aliceOrder.map((tx) => tx.nonce), [0n, 1n], "a sender's transactions keep nonce order")
+    const aliceOrder = block.transactions.filter((tx) =>
+      tx.getSenderAddress().equals(new Address(alice.address)),
+    )
+    t.same(
+      aliceOrder.map((tx) => tx.nonce),
+      [0n, 1n],
+      "a sender's transactions keep nonce order",
+    )
   })
 
   t.test('every header state root equals a re-execution from genesis', async (t) => {
@@ -115,7 +134,11 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
       const seals = (await node.ledger.getSeals(block.hash()))!
       // Import re-executes the block and refuses it unless state, receipts and gas match.
       await replay.importBlock(block, { seals })
-      t.same(bytesToHex(replay.head.stateRoot), bytesToHex(block.header.stateRoot), `state root of block ${n}`)
+      t.same(
+        bytesToHex(replay.head.stateRoot),
+        bytesToHex(block.header.stateRoot),
+        `state root of block ${n}`,
+      )
     }
   })
 
@@ -129,7 +152,9 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
     t.same(node.ledger.head.hash(), head.hash())
     t.same(await balanceOf(node, setup.accounts[0]!.address), alice)
     scheduler.advance(PERIOD)
-    await waitFor(() => node.ledger.head.number === head.number + 1n, { what: 'next block after restart' })
+    await waitFor(() => node.ledger.head.number === head.number + 1n, {
+      what: 'next block after restart',
+    })
     void (node.engine as SingleValidatorEngine)
   })
 })

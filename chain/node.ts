@@ -6,20 +6,21 @@
  */
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Genesis } from '../genesis/schema.ts'
 import type { KeyPair } from './config/keys.ts'
 import type { ConsensusEngine } from './consensus/engine.ts'
 import { ConsensusRules, StaticValidatorSet } from './consensus/rules.ts'
 import { SingleValidatorEngine } from './consensus/single-validator.ts'
+import { hexToBytes } from './crypto/index.ts'
 import { SidechainError } from './errors.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
 import { BlockProducer } from './producer/block-producer.ts'
+import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { TxPool } from './txpool/txpool.ts'
 import { type Logger, silentLogger } from './util/logger.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
-import { hexToBytes } from './crypto/index.ts'
 
 export interface NodeOptions {
   genesis: Genesis
@@ -28,6 +29,8 @@ export interface NodeOptions {
   validatorKey?: KeyPair
   /** Produce blocks when this node is the only validator (default true). */
   mine?: boolean
+  /** JSON-RPC over HTTP and WebSocket on one port (chain/rpc/service.ts has every limit); absent = no RPC. */
+  rpc?: RpcOptionsInput
 }
 
 export interface NodeModules {
@@ -43,6 +46,8 @@ export class SidechainNode {
   readonly ledger: Ledger
   readonly txpool: TxPool
   readonly producer: BlockProducer
+  /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
+  readonly rpc: RpcService | undefined
   engine: ConsensusEngine | undefined
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   private readonly onHead: (imported: { block: { transactions: readonly never[] } }) => void
@@ -58,7 +63,11 @@ export class SidechainNode {
     const rules = new ConsensusRules(new StaticValidatorSet(validators))
     this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
     this.txpool = new TxPool(
-      { common: this.ledger.common, maxTxSize: genesis.config.maxTxSize, baseFeeFloor: genesis.config.baseFeeFloor },
+      {
+        common: this.ledger.common,
+        maxTxSize: genesis.config.maxTxSize,
+        baseFeeFloor: genesis.config.baseFeeFloor,
+      },
       {
         state: {
           getAccount: async (address: Address) => {
@@ -75,6 +84,17 @@ export class SidechainNode {
       { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 2)) },
       { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
     )
+    this.rpc =
+      options.rpc === undefined
+        ? undefined
+        : new RpcService(options.rpc, {
+            ledger: this.ledger,
+            txpool: this.txpool,
+            logger: this.logger,
+            // p2p/sync replace these providers once they exist.
+            syncStatus: () => false,
+            peerCount: () => 0,
+          })
     this.onHead = (imported) => {
       this.txpool.onNewHead(imported.block.transactions).catch((err) => {
         this.logger.warn({ err: (err as Error).message }, 'txpool update after new head failed')
@@ -100,6 +120,16 @@ export class SidechainNode {
     this.ledger.on('head', this.onHead as never)
     this.engine = this.createEngine()
     await this.engine?.start()
+    try {
+      await this.rpc?.start()
+    } catch (err) {
+      await this.engine?.stop()
+      this.ledger.off('head', this.onHead as never)
+      await this.ledger.waitIdle()
+      await this.db.close()
+      this.state = 'stopped'
+      throw err
+    }
     this.state = 'running'
     this.logger.info(
       {
@@ -107,6 +137,7 @@ export class SidechainNode {
         genesis: bytesToHex(this.ledger.genesisHash),
         head: Number(this.ledger.head.number),
         validator: this.options.validatorKey?.addressHex,
+        rpc: this.rpc?.url,
       },
       'node started',
     )
@@ -118,21 +149,37 @@ export class SidechainNode {
     const validators = this.ledger.rules.validatorSet.validatorsAt(this.ledger.head.number + 1n)
     const isValidator = validators.some((v) => equalsBytes(v, key.address))
     if (!isValidator) {
-      this.logger.warn({ address: key.addressHex }, 'validator key is not in the validator set; running as a full node')
+      this.logger.warn(
+        { address: key.addressHex },
+        'validator key is not in the validator set; running as a full node',
+      )
       return undefined
     }
     if (validators.length === 1) {
       return new SingleValidatorEngine(
-        { blockPeriodMs: this.options.genesis.config.blockPeriodMs, validatorKey: key.privateKey, validatorAddress: key.address },
-        { ledger: this.ledger, producer: this.producer, scheduler: this.scheduler, logger: this.logger },
+        {
+          blockPeriodMs: this.options.genesis.config.blockPeriodMs,
+          validatorKey: key.privateKey,
+          validatorAddress: key.address,
+        },
+        {
+          ledger: this.ledger,
+          producer: this.producer,
+          scheduler: this.scheduler,
+          logger: this.logger,
+        },
       )
     }
-    throw new SidechainError('NODE_MULTI_VALIDATOR_UNSUPPORTED', 'multi-validator consensus (QBFT) is not wired in yet')
+    throw new SidechainError(
+      'NODE_MULTI_VALIDATOR_UNSUPPORTED',
+      'multi-validator consensus (QBFT) is not wired in yet',
+    )
   }
 
   async stop(): Promise<void> {
     if (this.state !== 'running') return
     this.state = 'stopping'
+    await this.rpc?.stop()
     await this.engine?.stop()
     this.ledger.off('head', this.onHead as never)
     await this.ledger.waitIdle()

@@ -36,7 +36,10 @@ export function createGenesis(params: CreateGenesisParams): CreatedGenesis {
   mkdirSync(params.outDir, { recursive: true })
   const genesisPath = path.join(params.outDir, 'genesis.json')
   if (existsSync(genesisPath)) {
-    throw new SidechainError('GENESIS_EXISTS', `${genesisPath} already exists; refusing to overwrite it`)
+    throw new SidechainError(
+      'GENESIS_EXISTS',
+      `${genesisPath} already exists; refusing to overwrite it`,
+    )
   }
   const validatorKeys: CreatedGenesis['validatorKeys'] = []
   for (let i = 0; i < params.newValidators; i++) {
@@ -45,7 +48,10 @@ export function createGenesis(params: CreateGenesisParams): CreatedGenesis {
   }
   const alloc: NonNullable<GenesisInput['alloc']> = { ...(params.alloc ?? {}) }
   for (const { address, balanceWei } of params.fund ?? []) {
-    alloc[address.toLowerCase()] = { ...(alloc[address.toLowerCase()] ?? {}), balance: `0x${balanceWei.toString(16)}` }
+    alloc[address.toLowerCase()] = {
+      ...(alloc[address.toLowerCase()] ?? {}),
+      balance: `0x${balanceWei.toString(16)}`,
+    }
   }
   const genesis = parseGenesis(
     {
@@ -55,7 +61,10 @@ export function createGenesis(params: CreateGenesisParams): CreatedGenesis {
         ...params.config,
       },
       timestamp: params.timestamp ?? Math.floor(Date.now() / 1000),
-      validators: [...(params.validatorAddresses ?? []), ...validatorKeys.map((v) => bytesToHex(v.keyPair.address))],
+      validators: [
+        ...(params.validatorAddresses ?? []),
+        ...validatorKeys.map((v) => bytesToHex(v.keyPair.address)),
+      ],
       alloc,
     },
     'generated genesis',

@@ -14,7 +14,11 @@ export function loadGenesisFile(path: string): Genesis {
   try {
     json = JSON.parse(text)
   } catch (cause) {
-    throw new SidechainError('GENESIS_INVALID', `${path} is not valid JSON: ${(cause as Error).message}`, { cause })
+    throw new SidechainError(
+      'GENESIS_INVALID',
+      `${path} is not valid JSON: ${(cause as Error).message}`,
+      { cause },
+    )
   }
   return parseGenesis(json, path)
 }

@@ -8,7 +8,11 @@ import { parseGenesis } from './schema.ts'
 
 const V1 = '0x1111111111111111111111111111111111111111'
 const V2 = '0x2222222222222222222222222222222222222222'
-const valid = () => ({ config: { chainId: 1337 }, validators: [V1], alloc: { [V2]: { balance: '1000' } } })
+const valid = () => ({
+  config: { chainId: 1337 },
+  validators: [V1],
+  alloc: { [V2]: { balance: '1000' } },
+})
 const CLI = path.resolve(import.meta.dirname, '../chain/cli/main.ts')
 
 function runCli(args: string[]) {
@@ -27,10 +31,22 @@ t.test('bad genesis files fail with a message naming the field and value', (t) =
   const cases: Array<[string, unknown, RegExp]> = [
     ['missing chain id', { ...valid(), config: {} }, /config\.chainId/],
     ['bad validator address', { ...valid(), validators: ['0x1234'] }, /validators\.0.*0x1234/],
-    ['duplicate validator', { ...valid(), validators: [V1, V1.toUpperCase().replace('0X', '0x')] }, /validators\.1: duplicate validator/],
+    [
+      'duplicate validator',
+      { ...valid(), validators: [V1, V1.toUpperCase().replace('0X', '0x')] },
+      /validators\.1: duplicate validator/,
+    ],
     ['no validators', { ...valid(), validators: [] }, /validators: at least one validator/],
-    ['bad alloc address', { ...valid(), alloc: { '0xnothex': { balance: '1' } } }, /alloc\.0xnothex/],
-    ['bad alloc balance', { ...valid(), alloc: { [V2]: { balance: '-5' } } }, new RegExp(`alloc\\.${V2}\\.balance.*-5`)],
+    [
+      'bad alloc address',
+      { ...valid(), alloc: { '0xnothex': { balance: '1' } } },
+      /alloc\.0xnothex/,
+    ],
+    [
+      'bad alloc balance',
+      { ...valid(), alloc: { [V2]: { balance: '-5' } } },
+      new RegExp(`alloc\\.${V2}\\.balance.*-5`),
+    ],
     ['unknown field', { ...valid(), extra: 1 }, /extra|Unrecognized/i],
     ['odd-length code', { ...valid(), alloc: { [V2]: { code: '0x123' } } }, /code/],
   ]
@@ -60,7 +76,19 @@ t.test('sidechain genesis writes a genesis and 0600 validator keys, never printi
   const dir = tempDir()
   t.teardown(() => dir.remove())
   const out = path.join(dir.path, 'net')
-  const result = runCli(['genesis', '--out', out, '--validators', '2', '--fund', `${V2}=1.5`, '--chain-id', '4242', '--block-period', '500'])
+  const result = runCli([
+    'genesis',
+    '--out',
+    out,
+    '--validators',
+    '2',
+    '--fund',
+    `${V2}=1.5`,
+    '--chain-id',
+    '4242',
+    '--block-period',
+    '500',
+  ])
   t.equal(result.status, 0, result.stderr)
   const genesis = parseGenesis(JSON.parse(readFileSync(path.join(out, 'genesis.json'), 'utf8')))
   t.equal(genesis.config.chainId, 4242)

@@ -14,11 +14,16 @@ export const addressSchema = z
   .regex(ADDRESS_RE, 'must be a 0x-prefixed 20-byte hex address')
   .transform((a) => a.toLowerCase() as `0x${string}`)
 
-const hexDataSchema = z.string().regex(HEX_RE, 'must be 0x-prefixed hex with an even number of digits')
+const hexDataSchema = z
+  .string()
+  .regex(HEX_RE, 'must be 0x-prefixed hex with an even number of digits')
 
 /** A non-negative integer given as decimal string, 0x-hex string or safe JS number. */
 const quantitySchema = z
-  .union([z.string().regex(QUANTITY_RE, 'must be a decimal or 0x-hex integer'), z.number().int().nonnegative()])
+  .union([
+    z.string().regex(QUANTITY_RE, 'must be a decimal or 0x-hex integer'),
+    z.number().int().nonnegative(),
+  ])
   .transform((v) => BigInt(v))
 
 const storageKeySchema = z
@@ -38,7 +43,11 @@ export const HARDFORKS = ['prague', 'osaka'] as const
 
 export const genesisConfigSchema = z
   .object({
-    chainId: z.number().int().positive().max(2 ** 53 - 1),
+    chainId: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 53 - 1),
     /** The newest hardfork ethereumjs ships as stable: PUSH0, MCOPY, TSTORE, CLZ... */
     hardfork: z.enum(HARDFORKS).default('osaka'),
     blockPeriodMs: z.number().int().min(50).max(60_000).default(1000),
@@ -51,7 +60,12 @@ export const genesisConfigSchema = z
     initialBaseFee: quantitySchema.default(100_000_000n),
     baseFeeFloor: quantitySchema.default(100_000_000n),
     /** Upper bound on an encoded transaction (bytes); larger ones are refused. */
-    maxTxSize: z.number().int().min(1024).max(4 * 1024 * 1024).default(128 * 1024),
+    maxTxSize: z
+      .number()
+      .int()
+      .min(1024)
+      .max(4 * 1024 * 1024)
+      .default(128 * 1024),
   })
   .strict()
 
@@ -67,20 +81,36 @@ export const genesisSchema = z
     const seen = new Set<string>()
     genesis.validators.forEach((validator, i) => {
       if (seen.has(validator)) {
-        ctx.addIssue({ code: 'custom', path: ['validators', i], message: `duplicate validator ${validator}` })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['validators', i],
+          message: `duplicate validator ${validator}`,
+        })
       }
       seen.add(validator)
     })
     for (const address of Object.keys(genesis.alloc)) {
       if (!ADDRESS_RE.test(address)) {
-        ctx.addIssue({ code: 'custom', path: ['alloc', address], message: 'alloc key must be a 0x-prefixed 20-byte hex address' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alloc', address],
+          message: 'alloc key must be a 0x-prefixed 20-byte hex address',
+        })
       }
     }
     if (genesis.config.baseFeeFloor > genesis.config.initialBaseFee) {
-      ctx.addIssue({ code: 'custom', path: ['config', 'baseFeeFloor'], message: 'must not exceed initialBaseFee' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['config', 'baseFeeFloor'],
+        message: 'must not exceed initialBaseFee',
+      })
     }
     if (genesis.config.roundTimeoutMaxMs < genesis.config.roundTimeoutMs) {
-      ctx.addIssue({ code: 'custom', path: ['config', 'roundTimeoutMaxMs'], message: 'must be at least roundTimeoutMs' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['config', 'roundTimeoutMaxMs'],
+        message: 'must be at least roundTimeoutMs',
+      })
     }
   })
 
@@ -109,7 +139,9 @@ export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
     return { field, message: issue.message, value: describeValue(input, issue.path) }
   })
   const summary = problems.map((p) => `${p.field}: ${p.message} (got ${p.value})`).join('; ')
-  throw new SidechainError('GENESIS_INVALID', `${source} is invalid: ${summary}`, { details: { problems } })
+  throw new SidechainError('GENESIS_INVALID', `${source} is invalid: ${summary}`, {
+    details: { problems },
+  })
 }
 
 /** JSON form of a parsed genesis (bigints as decimal strings), for writing files. */

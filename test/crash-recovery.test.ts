@@ -51,7 +51,9 @@ t.test('SIGKILL during block import: restart at the last complete block', async 
   let lastHead = 0n
   let blocksWithTxs = 0
   for (let kill = 0; kill < KILLS; kill++) {
-    const proc = spawn(process.execPath, [FIXTURE, genesisPath, datadir, keyPath, accountsPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, [FIXTURE, genesisPath, datadir, keyPath, accountsPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     child = proc
     let reported = -1n
     let stderr = ''
@@ -68,7 +70,10 @@ t.test('SIGKILL during block import: restart at the last complete block', async 
     })
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
     // Let it import a couple of full blocks, then kill it at a random moment.
-    await waitFor(() => reported >= lastHead + 2n || proc.exitCode !== null, { timeoutMs: 60_000, what: 'blocks from the busy node' })
+    await waitFor(() => reported >= lastHead + 2n || proc.exitCode !== null, {
+      timeoutMs: 60_000,
+      what: 'blocks from the busy node',
+    })
     t.equal(proc.exitCode, null, `process alive before kill ${kill}: ${stderr}`)
     await new Promise((r) => setTimeout(r, Math.floor(random() * 250)))
     proc.kill('SIGKILL')
@@ -78,7 +83,10 @@ t.test('SIGKILL during block import: restart at the last complete block', async 
     await db.open()
     await ledger.open()
     const head = ledger.head
-    t.ok(head.number >= lastHead, `kill ${kill}: head ${head.number} did not go back (was ${lastHead})`)
+    t.ok(
+      head.number >= lastHead,
+      `kill ${kill}: head ${head.number} did not go back (was ${lastHead})`,
+    )
     // Every block up to the head is complete.
     for (let n = lastHead; n <= head.number; n++) {
       const block = await ledger.getBlockByNumber(n)
@@ -111,7 +119,11 @@ t.test('SIGKILL during block import: restart at the last complete block', async 
     txs += block.transactions.length
     await replay.ledger.importBlock(block, { seals: (await source.ledger.getSeals(block.hash()))! })
   }
-  t.same(replay.ledger.head.stateRoot, source.ledger.head.stateRoot, `re-execution of ${source.ledger.head.number} blocks (${txs} txs) matches`)
+  t.same(
+    replay.ledger.head.stateRoot,
+    source.ledger.head.stateRoot,
+    `re-execution of ${source.ledger.head.number} blocks (${txs} txs) matches`,
+  )
   await source.db.close()
   await replay.db.close()
 })

@@ -5,9 +5,9 @@
  */
 import { Command, CommanderError } from 'commander'
 import { errorMessage, isSidechainError } from '../errors.ts'
+import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'
-import { registerDevnetCommand } from './devnet-command.ts'
 
 export function buildCli(): Command {
   const program = new Command()
@@ -32,7 +32,8 @@ async function main(): Promise<void> {
     }
     const code = isSidechainError(err) ? ` [${err.code}]` : ''
     process.stderr.write(`error${code}: ${errorMessage(err)}\n`)
-    process.exitCode = isSidechainError(err) && /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
+    process.exitCode =
+      isSidechainError(err) && /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
   }
 }
 

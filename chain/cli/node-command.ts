@@ -18,9 +18,15 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
   const validatorKey = opts.validatorKey === undefined ? undefined : readKeyFile(opts.validatorKey)
   const logger = createLogger({ level: opts.logLevel })
   if (opts.validatorKey !== undefined && keyFileIsExposed(opts.validatorKey)) {
-    logger.warn({ path: opts.validatorKey }, 'validator key file is readable by other users; chmod 600 it')
+    logger.warn(
+      { path: opts.validatorKey },
+      'validator key file is readable by other users; chmod 600 it',
+    )
   }
-  const node = new SidechainNode({ genesis, datadir: path.resolve(opts.datadir), validatorKey }, { logger })
+  const node = new SidechainNode(
+    { genesis, datadir: path.resolve(opts.datadir), validatorKey },
+    { logger },
+  )
   await node.start()
   await new Promise<void>((resolve) => {
     let stopping = false
@@ -44,7 +50,10 @@ export function registerNodeCommand(program: Command): void {
     .description('run a sidechain node (a validator when --validator-key is given)')
     .requiredOption('--genesis <file>', 'genesis JSON file')
     .requiredOption('--datadir <dir>', 'folder for the chain database and node key')
-    .option('--validator-key <file>', 'validator key file (JSON with privateKey), makes this node a validator')
+    .option(
+      '--validator-key <file>',
+      'validator key file (JSON with privateKey), makes this node a validator',
+    )
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
     .action(async (opts: NodeCommandOptions) => {
       await runNode(opts)

@@ -23,7 +23,10 @@ export function keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair {
   const pair = { address, addressHex: bytesToHex(address) as `0x${string}`, privateKey }
   // Keep the secret out of JSON.stringify / util.inspect (logs, error details).
   Object.defineProperty(pair, 'privateKey', { enumerable: false, value: privateKey })
-  Object.defineProperty(pair, 'toJSON', { enumerable: false, value: () => ({ address: pair.addressHex }) })
+  Object.defineProperty(pair, 'toJSON', {
+    enumerable: false,
+    value: () => ({ address: pair.addressHex }),
+  })
   return pair
 }
 
@@ -44,7 +47,8 @@ export function readKeyFile(path: string): KeyPair {
     throw keyError('key file has no valid privateKey (0x + 64 hex digits)', path)
   }
   const privateKey = hexToBytes(parsed.privateKey as `0x${string}`)
-  if (!isValidPrivateKey(privateKey)) throw keyError('privateKey is not a valid secp256k1 key', path)
+  if (!isValidPrivateKey(privateKey))
+    throw keyError('privateKey is not a valid secp256k1 key', path)
   const pair = keyPairFromPrivateKey(privateKey)
   if (typeof parsed.address === 'string' && parsed.address.toLowerCase() !== pair.addressHex) {
     throw keyError('key file address does not match its private key', path)
@@ -59,10 +63,14 @@ export function keyFileIsExposed(path: string): boolean {
 
 export function writeKeyFile(path: string, pair: KeyPair): void {
   try {
-    writeFileSync(path, `${JSON.stringify({ address: pair.addressHex, privateKey: bytesToHex(pair.privateKey) }, null, 2)}\n`, {
-      mode: 0o600,
-      flag: 'wx',
-    })
+    writeFileSync(
+      path,
+      `${JSON.stringify({ address: pair.addressHex, privateKey: bytesToHex(pair.privateKey) }, null, 2)}\n`,
+      {
+        mode: 0o600,
+        flag: 'wx',
+      },
+    )
     chmodSync(path, 0o600)
   } catch (cause) {
     throw keyError('cannot write key file (it must not exist yet)', path, cause)

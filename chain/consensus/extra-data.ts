@@ -35,7 +35,9 @@ export interface ConsensusExtraData {
 }
 
 function badExtra(message: string, details?: Record<string, unknown>): SidechainError {
-  return new SidechainError('CONSENSUS_BAD_EXTRA_DATA', `invalid extraData: ${message}`, { details })
+  return new SidechainError('CONSENSUS_BAD_EXTRA_DATA', `invalid extraData: ${message}`, {
+    details,
+  })
 }
 
 function encodeUint(value: number): Uint8Array {
@@ -54,8 +56,17 @@ function decodeUint(bytes: Uint8Array, field: string): number {
 
 export function encodeExtraData(extra: ConsensusExtraData): Uint8Array {
   if (extra.vanity.length !== EXTRA_VANITY_LENGTH) throw badExtra('vanity must be 32 bytes')
-  const vote = extra.vote === null ? [] : [extra.vote.address, extra.vote.add ? Uint8Array.of(1) : new Uint8Array(0)]
-  return RLP.encode([extra.vanity, encodeUint(extra.round), vote, extra.validators, extra.parentCommitSeals])
+  const vote =
+    extra.vote === null
+      ? []
+      : [extra.vote.address, extra.vote.add ? Uint8Array.of(1) : new Uint8Array(0)]
+  return RLP.encode([
+    extra.vanity,
+    encodeUint(extra.round),
+    vote,
+    extra.validators,
+    extra.parentCommitSeals,
+  ])
 }
 
 export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
@@ -67,7 +78,8 @@ export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
   }
   if (!Array.isArray(decoded) || decoded.length !== 5) throw badExtra('expected a list of 5 items')
   const [vanity, round, vote, validators, seals] = decoded as unknown[]
-  if (!(vanity instanceof Uint8Array) || vanity.length !== EXTRA_VANITY_LENGTH) throw badExtra('vanity must be 32 bytes')
+  if (!(vanity instanceof Uint8Array) || vanity.length !== EXTRA_VANITY_LENGTH)
+    throw badExtra('vanity must be 32 bytes')
   if (!(round instanceof Uint8Array)) throw badExtra('round must be bytes')
   if (!Array.isArray(vote)) throw badExtra('vote must be a list')
   let parsedVote: ValidatorVote | null = null
@@ -77,16 +89,20 @@ export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
       throw badExtra('vote must be [address, kind]')
     }
     if (address.length !== ADDRESS_LENGTH) throw badExtra('vote address must be 20 bytes')
-    if (kind.length > 1 || (kind.length === 1 && kind[0] !== 1)) throw badExtra('vote kind must be 0x01 or empty')
+    if (kind.length > 1 || (kind.length === 1 && kind[0] !== 1))
+      throw badExtra('vote kind must be 0x01 or empty')
     parsedVote = { address, add: kind.length === 1 }
   }
-  if (!Array.isArray(validators) || validators.length > MAX_EXTRA_VALIDATORS) throw badExtra('bad validator list')
+  if (!Array.isArray(validators) || validators.length > MAX_EXTRA_VALIDATORS)
+    throw badExtra('bad validator list')
   for (const v of validators) {
-    if (!(v instanceof Uint8Array) || v.length !== ADDRESS_LENGTH) throw badExtra('validator must be 20 bytes')
+    if (!(v instanceof Uint8Array) || v.length !== ADDRESS_LENGTH)
+      throw badExtra('validator must be 20 bytes')
   }
   if (!Array.isArray(seals) || seals.length > MAX_EXTRA_VALIDATORS) throw badExtra('bad seal list')
   for (const s of seals) {
-    if (!(s instanceof Uint8Array) || s.length !== SEAL_LENGTH) throw badExtra('seal must be 65 bytes')
+    if (!(s instanceof Uint8Array) || s.length !== SEAL_LENGTH)
+      throw badExtra('seal must be 65 bytes')
   }
   return {
     vanity,

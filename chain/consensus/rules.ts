@@ -24,7 +24,11 @@ export interface ValidatorSetSource {
 }
 
 /** Round-robin proposer: validators[(height + round) mod n]. */
-export function proposerFor(validators: readonly Uint8Array[], height: bigint, round: number): Uint8Array {
+export function proposerFor(
+  validators: readonly Uint8Array[],
+  height: bigint,
+  round: number,
+): Uint8Array {
   const n = BigInt(validators.length)
   return validators[Number((height + BigInt(round)) % n)]!
 }
@@ -60,20 +64,42 @@ export class ConsensusRules {
     const validators = this.validatorSet.validatorsAt(header.number)
     const proposer = proposerFor(validators, header.number, extra.round)
     if (!equalsBytes(header.coinbase.bytes, proposer)) {
-      throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_WRONG_PROPOSER', 'block was not proposed by the proposer of its round', {
-        details: { number: header.number, round: extra.round, coinbase: header.coinbase.toString(), expected: bytesToHex(proposer) },
-      })
+      throw new SidechainError<ConsensusRuleErrorCode>(
+        'CONSENSUS_WRONG_PROPOSER',
+        'block was not proposed by the proposer of its round',
+        {
+          details: {
+            number: header.number,
+            round: extra.round,
+            coinbase: header.coinbase.toString(),
+            expected: bytesToHex(proposer),
+          },
+        },
+      )
     }
     if (parent.number === 0n) {
       if (extra.parentCommitSeals.length !== 0) {
-        throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_PARENT_SEALS', 'the genesis block has no commit seals')
+        throw new SidechainError<ConsensusRuleErrorCode>(
+          'CONSENSUS_BAD_PARENT_SEALS',
+          'the genesis block has no commit seals',
+        )
       }
     } else {
       const parentExtra = decodeExtraData(parent.extraData)
       try {
-        verifyCommitSeals(parent.hash(), parentExtra.round, extra.parentCommitSeals, this.validatorSet.validatorsAt(parent.number), { strict: true })
+        verifyCommitSeals(
+          parent.hash(),
+          parentExtra.round,
+          extra.parentCommitSeals,
+          this.validatorSet.validatorsAt(parent.number),
+          { strict: true },
+        )
       } catch (cause) {
-        throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_PARENT_SEALS', 'parent commit seals in the header are invalid', { cause })
+        throw new SidechainError<ConsensusRuleErrorCode>(
+          'CONSENSUS_BAD_PARENT_SEALS',
+          'parent commit seals in the header are invalid',
+          { cause },
+        )
       }
     }
     return extra
@@ -82,12 +108,22 @@ export class ConsensusRules {
   /** Checks the seals that finalize `header` itself (kept beside the tip). */
   verifySeals(header: BlockHeader, round: number, seals: readonly Uint8Array[]): void {
     try {
-      verifyCommitSeals(header.hash(), round, seals, this.validatorSet.validatorsAt(header.number), { strict: true })
+      verifyCommitSeals(
+        header.hash(),
+        round,
+        seals,
+        this.validatorSet.validatorsAt(header.number),
+        { strict: true },
+      )
     } catch (cause) {
-      throw new SidechainError<ConsensusRuleErrorCode>('CONSENSUS_BAD_SEALS', 'block commit seals are invalid', {
-        details: { number: header.number },
-        cause,
-      })
+      throw new SidechainError<ConsensusRuleErrorCode>(
+        'CONSENSUS_BAD_SEALS',
+        'block commit seals are invalid',
+        {
+          details: { number: header.number },
+          cause,
+        },
+      )
     }
   }
 }

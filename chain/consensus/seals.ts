@@ -26,10 +26,16 @@ function roundBytes(round: number): Uint8Array {
 
 /** The 32-byte message a commit seal signs. Domain-separated from other signed messages. */
 export function commitSealDigest(blockHash: Uint8Array, round: number): Uint8Array {
-  return keccak256(RLP.encode([Uint8Array.from(Buffer.from('qbft-commit-seal')), blockHash, roundBytes(round)]))
+  return keccak256(
+    RLP.encode([Uint8Array.from(Buffer.from('qbft-commit-seal')), blockHash, roundBytes(round)]),
+  )
 }
 
-export function signCommitSeal(blockHash: Uint8Array, round: number, privateKey: Uint8Array): Uint8Array {
+export function signCommitSeal(
+  blockHash: Uint8Array,
+  round: number,
+  privateKey: Uint8Array,
+): Uint8Array {
   return sign(commitSealDigest(blockHash, round), privateKey)
 }
 
@@ -60,24 +66,41 @@ export function verifyCommitSeals(
     try {
       signer = bytesToHex(recoverAddress(digest, seal))
     } catch (cause) {
-      if (options.strict) throw new SidechainError<SealErrorCode>('SEAL_INVALID_SIGNATURE', 'commit seal has an invalid signature', { cause })
+      if (options.strict)
+        throw new SidechainError<SealErrorCode>(
+          'SEAL_INVALID_SIGNATURE',
+          'commit seal has an invalid signature',
+          { cause },
+        )
       continue
     }
     if (!members.has(signer)) {
-      if (options.strict) throw new SidechainError<SealErrorCode>('SEAL_NOT_VALIDATOR', 'commit seal from a non-validator', { details: { signer } })
+      if (options.strict)
+        throw new SidechainError<SealErrorCode>(
+          'SEAL_NOT_VALIDATOR',
+          'commit seal from a non-validator',
+          { details: { signer } },
+        )
       continue
     }
     if (signers.has(signer)) {
-      if (options.strict) throw new SidechainError<SealErrorCode>('SEAL_DUPLICATE_SIGNER', 'duplicate commit seal', { details: { signer } })
+      if (options.strict)
+        throw new SidechainError<SealErrorCode>('SEAL_DUPLICATE_SIGNER', 'duplicate commit seal', {
+          details: { signer },
+        })
       continue
     }
     signers.add(signer)
   }
   const needed = quorumSize(validators.length)
   if (signers.size < needed) {
-    throw new SidechainError<SealErrorCode>('SEAL_INSUFFICIENT', `block has ${signers.size} valid commit seals, needs ${needed}`, {
-      details: { blockHash: bytesToHex(blockHash), valid: signers.size, needed },
-    })
+    throw new SidechainError<SealErrorCode>(
+      'SEAL_INSUFFICIENT',
+      `block has ${signers.size} valid commit seals, needs ${needed}`,
+      {
+        details: { blockHash: bytesToHex(blockHash), valid: signers.size, needed },
+      },
+    )
   }
   return [...signers]
 }

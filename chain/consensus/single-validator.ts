@@ -57,13 +57,16 @@ export class SingleValidatorEngine implements ConsensusEngine {
   private schedule(): void {
     if (!this.running) return
     const due = this.lastBlockAt + this.options.blockPeriodMs
-    this.timer = this.scheduler.setTimeout(() => {
-      this.timer = undefined
-      this.inFlight = this.produce().finally(() => {
-        this.inFlight = undefined
-        this.schedule()
-      })
-    }, Math.max(0, due - this.scheduler.now()))
+    this.timer = this.scheduler.setTimeout(
+      () => {
+        this.timer = undefined
+        this.inFlight = this.produce().finally(() => {
+          this.inFlight = undefined
+          this.schedule()
+        })
+      },
+      Math.max(0, due - this.scheduler.now()),
+    )
   }
 
   /** Proposes, seals and imports one block. Exposed for tests and tools. */
@@ -82,7 +85,11 @@ export class SingleValidatorEngine implements ConsensusEngine {
       const seal = signCommitSeal(block.hash(), 0, this.options.validatorKey)
       await this.ledger.importBlock(block, { seals: [seal], execution, sealsVerified: true })
       this.logger?.info(
-        { number: Number(block.header.number), txs: block.transactions.length, gasUsed: Number(block.header.gasUsed) },
+        {
+          number: Number(block.header.number),
+          txs: block.transactions.length,
+          gasUsed: Number(block.header.gasUsed),
+        },
         'sealed block',
       )
     } catch (err) {

@@ -1,8 +1,16 @@
-import { ecrecover as jsEcrecover, bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { bytesToHex, hexToBytes, ecrecover as jsEcrecover } from '@ethereumjs/util'
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import t from 'tap'
 import { privateKeyToAccount } from 'viem/accounts'
-import { SECP256K1_N, ecrecover, keccak256, privateKeyToAddress, randomPrivateKey, recoverAddress, sign } from './index.ts'
+import {
+  ecrecover,
+  keccak256,
+  privateKeyToAddress,
+  randomPrivateKey,
+  recoverAddress,
+  SECP256K1_N,
+  sign,
+} from './index.ts'
 
 t.test('native keccak equals the reference implementation', (t) => {
   for (const size of [0, 1, 31, 32, 33, 136, 1000]) {

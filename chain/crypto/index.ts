@@ -4,10 +4,10 @@
  * what makes block import reach four-digit transfers per second.
  */
 import nodeCrypto from 'node:crypto'
-import type { CustomCrypto } from '@ethereumjs/common'
-import { bytesToHex, calculateSigRecovery, hexToBytes } from '@ethereumjs/util'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import type { CustomCrypto } from '@ethereumjs/common'
+import { bytesToHex, calculateSigRecovery, hexToBytes } from '@ethereumjs/util'
 import secp256k1 from 'secp256k1'
 import { SidechainError } from '../errors.ts'
 
@@ -31,7 +31,9 @@ interface NativeKeccakState {
  */
 function loadNativeKeccak(): new () => NativeKeccakState {
   const require = createRequire(import.meta.url)
-  return require('node-gyp-build')(path.dirname(require.resolve('keccak/package.json'))) as new () => NativeKeccakState
+  return require('node-gyp-build')(
+    path.dirname(require.resolve('keccak/package.json')),
+  ) as new () => NativeKeccakState
 }
 
 function hashWith(state: NativeKeccakState, data: Uint8Array): Uint8Array {
@@ -55,17 +57,26 @@ export function keccak256(data: Uint8Array): Uint8Array {
 
 function bytes32(value: Uint8Array): Uint8Array {
   if (value.length === 32) return value
-  if (value.length > 32) throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature component longer than 32 bytes')
+  if (value.length > 32)
+    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature component longer than 32 bytes')
   const out = new Uint8Array(32)
   out.set(value, 32 - value.length)
   return out
 }
 
 /** ethereumjs-compatible ecrecover: returns the 64-byte uncompressed public key (no 0x04). */
-export function ecrecover(msgHash: Uint8Array, v: bigint, r: Uint8Array, s: Uint8Array, chainId?: bigint): Uint8Array {
+export function ecrecover(
+  msgHash: Uint8Array,
+  v: bigint,
+  r: Uint8Array,
+  s: Uint8Array,
+  chainId?: bigint,
+): Uint8Array {
   const recovery = calculateSigRecovery(v, chainId)
   if (recovery !== 0n && recovery !== 1n) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'invalid signature v value', { details: { v } })
+    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'invalid signature v value', {
+      details: { v },
+    })
   }
   const signature = new Uint8Array(64)
   signature.set(bytes32(r), 0)
@@ -73,7 +84,9 @@ export function ecrecover(msgHash: Uint8Array, v: bigint, r: Uint8Array, s: Uint
   try {
     return secp256k1.ecdsaRecover(signature, Number(recovery), msgHash, false).subarray(1)
   } catch (cause) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', { cause })
+    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
+      cause,
+    })
   }
 }
 
@@ -115,13 +128,18 @@ export function recoverAddress(msgHash: Uint8Array, signature: Uint8Array): Uint
   }
   const s = BigInt(bytesToHex(signature.subarray(32, 64)))
   if (s === 0n || s > SECP256K1_N_DIV_2) {
-    throw new SidechainError('CRYPTO_HIGH_S', 'signature s value is not in the lower half of the curve order')
+    throw new SidechainError(
+      'CRYPTO_HIGH_S',
+      'signature s value is not in the lower half of the curve order',
+    )
   }
   let publicKey: Uint8Array
   try {
     publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), recid, msgHash, false)
   } catch (cause) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', { cause })
+    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
+      cause,
+    })
   }
   return publicKeyToAddress(publicKey)
 }

@@ -16,23 +16,25 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import {
   Account,
   Address,
-  KECCAK256_RLP,
-  ValueEncoding,
   bytesToHex,
   equalsBytes,
   hexToBytes,
+  KECCAK256_RLP,
   setLengthLeft,
+  ValueEncoding,
 } from '@ethereumjs/util'
-import { Bloom, type VM, createVM, runTx } from '@ethereumjs/vm'
+import { Bloom, createVM, runTx, type VM } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
-import { type StoredReceipt, consensusReceiptBytes } from './receipts.ts'
+import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
 
 /** QBFT's well-known mixHash ("Istanbul BFT"), so PREVRANDAO is a fixed, documented value. */
-export const BFT_MIX_HASH = hexToBytes('0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365')
+export const BFT_MIX_HASH = hexToBytes(
+  '0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365',
+)
 export const EMPTY_REQUESTS_HASH = genRequestsRoot([], sha256)
 export const ZERO_HASH = new Uint8Array(32)
 
@@ -84,12 +86,21 @@ export interface BuildOptions {
   onRejected?: (tx: TypedTransaction, error: unknown) => void
 }
 
-function execError(code: ExecutionErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+function execError(
+  code: ExecutionErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+) {
   return new SidechainError<ExecutionErrorCode>(code, message, { details, cause })
 }
 
 /** Creates the MPT over the node's state store, at `root`. */
-export function createStateTrie(common: Common, store: StateStore, root?: Uint8Array): MerklePatriciaTrie {
+export function createStateTrie(
+  common: Common,
+  store: StateStore,
+  root?: Uint8Array,
+): MerklePatriciaTrie {
   return new MerklePatriciaTrie({
     db: store,
     useKeyHashing: true,
@@ -100,12 +111,22 @@ export function createStateTrie(common: Common, store: StateStore, root?: Uint8A
 }
 
 /** A fresh state manager reading `root` (RPC queries, eth_call): writes stay in a scratch overlay. */
-export function createStateManagerAt(common: Common, store: StateStore, root: Uint8Array): MerkleStateManager {
-  return new MerkleStateManager({ common, trie: createStateTrie(common, store.scratchView(), root) })
+export function createStateManagerAt(
+  common: Common,
+  store: StateStore,
+  root: Uint8Array,
+): MerkleStateManager {
+  return new MerkleStateManager({
+    common,
+    trie: createStateTrie(common, store.scratchView(), root),
+  })
 }
 
 /** Writes the genesis alloc into `stateManager` and returns the state root. */
-export async function applyAlloc(stateManager: MerkleStateManager, alloc: Record<string, AllocAccount>): Promise<Uint8Array> {
+export async function applyAlloc(
+  stateManager: MerkleStateManager,
+  alloc: Record<string, AllocAccount>,
+): Promise<Uint8Array> {
   for (const [addressHex, account] of Object.entries(alloc)) {
     const address = new Address(hexToBytes(addressHex as `0x${string}`))
     await stateManager.putAccount(address, new Account(account.nonce, account.balance))
@@ -130,7 +151,13 @@ export class BlockExecutor {
   private readonly stateManager: MerkleStateManager
   private currentRoot: Uint8Array
 
-  private constructor(common: Common, vm: VM, store: StateStore, stateManager: MerkleStateManager, root: Uint8Array) {
+  private constructor(
+    common: Common,
+    vm: VM,
+    store: StateStore,
+    stateManager: MerkleStateManager,
+    root: Uint8Array,
+  ) {
     this.common = common
     this.vm = vm
     this.store = store
@@ -148,13 +175,22 @@ export class BlockExecutor {
     const stateManager = new MerkleStateManager({
       common,
       trie: createStateTrie(common, store),
-      caches: new Caches({ account: { size: 200_000 }, storage: { size: 200_000 }, code: { size: 20_000 } }),
+      caches: new Caches({
+        account: { size: 200_000 },
+        storage: { size: 200_000 },
+        code: { size: 20_000 },
+      }),
     })
     if (!equalsBytes(stateRoot, KECCAK256_RLP)) {
       try {
         await stateManager.setStateRoot(stateRoot)
       } catch (cause) {
-        throw execError('EXEC_PARENT_STATE_MISSING', 'state for the head block is missing', { stateRoot: bytesToHex(stateRoot) }, cause)
+        throw execError(
+          'EXEC_PARENT_STATE_MISSING',
+          'state for the head block is missing',
+          { stateRoot: bytesToHex(stateRoot) },
+          cause,
+        )
       }
     }
     const blockchain = {
@@ -201,13 +237,16 @@ export class BlockExecutor {
   }
 
   /** Header for a new block on `parent`; roots and gasUsed are filled in after execution. */
-  headerTemplate(fields: HeaderFields, computed?: Partial<{
-    stateRoot: Uint8Array
-    transactionsTrie: Uint8Array
-    receiptTrie: Uint8Array
-    logsBloom: Uint8Array
-    gasUsed: bigint
-  }>): BlockHeader {
+  headerTemplate(
+    fields: HeaderFields,
+    computed?: Partial<{
+      stateRoot: Uint8Array
+      transactionsTrie: Uint8Array
+      receiptTrie: Uint8Array
+      logsBloom: Uint8Array
+      gasUsed: bigint
+    }>,
+  ): BlockHeader {
     return createBlockHeader(
       {
         parentHash: fields.parent.hash(),
@@ -243,7 +282,8 @@ export class BlockExecutor {
       const { header } = block
       if (execution.gasUsed !== header.gasUsed) {
         throw execError('EXEC_GAS_USED_MISMATCH', 'gasUsed in header does not match execution', {
-          header: header.gasUsed, executed: execution.gasUsed,
+          header: header.gasUsed,
+          executed: execution.gasUsed,
         })
       }
       if (!equalsBytes(execution.receiptsRoot, header.receiptTrie)) {
@@ -254,7 +294,8 @@ export class BlockExecutor {
       }
       if (!equalsBytes(execution.stateRoot, header.stateRoot)) {
         throw execError('EXEC_STATE_ROOT_MISMATCH', 'state root does not match execution', {
-          header: bytesToHex(header.stateRoot), executed: bytesToHex(execution.stateRoot),
+          header: bytesToHex(header.stateRoot),
+          executed: bytesToHex(execution.stateRoot),
         })
       }
       execution.blockHash = block.hash()
@@ -271,13 +312,21 @@ export class BlockExecutor {
    * order given, skipping those that are invalid now. The state is left at the new block's
    * post-state.
    */
-  async build(fields: HeaderFields, candidates: Iterable<TypedTransaction>, options: BuildOptions = {}): Promise<BuildResult> {
+  async build(
+    fields: HeaderFields,
+    candidates: Iterable<TypedTransaction>,
+    options: BuildOptions = {},
+  ): Promise<BuildResult> {
     const preRoot = this.currentRoot
     try {
       const template = new Block(this.headerTemplate(fields), [], [], [], { common: this.common })
       const included: TypedTransaction[] = []
       const rejected: BuildResult['rejected'] = []
-      const execution = await this.runTransactions(template, candidates, { included, rejected, options })
+      const execution = await this.runTransactions(template, candidates, {
+        included,
+        rejected,
+        options,
+      })
       const transactionsTrie = this.transactionsRoot(included)
       const header = this.headerTemplate(fields, {
         stateRoot: execution.stateRoot,
@@ -299,7 +348,9 @@ export class BlockExecutor {
   private async runTransactions(
     block: Block,
     txs: Iterable<TypedTransaction>,
-    building: { included: TypedTransaction[]; rejected: BuildResult['rejected']; options: BuildOptions } | undefined,
+    building:
+      | { included: TypedTransaction[]; rejected: BuildResult['rejected']; options: BuildOptions }
+      | undefined,
   ): Promise<BlockExecution> {
     const bloom = new Bloom(undefined, this.common)
     const receipts: StoredReceipt[] = []
@@ -308,7 +359,10 @@ export class BlockExecutor {
     let cumulativeGasUsed = 0n
     const gasLimit = block.header.gasLimit
     const now = building?.options.now ?? Date.now
-    const deadline = building?.options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : now() + building.options.deadlineMs
+    const deadline =
+      building?.options.deadlineMs === undefined
+        ? Number.POSITIVE_INFINITY
+        : now() + building.options.deadlineMs
     for (const tx of txs) {
       if (building !== undefined) {
         if (gasLimit - gasUsed < 21_000n) break
@@ -316,18 +370,32 @@ export class BlockExecutor {
         if (tx.gasLimit > gasLimit - gasUsed) continue
         if (building.options.accept !== undefined && !building.options.accept(tx)) continue
       } else if (tx.gasLimit > gasLimit - gasUsed) {
-        throw execError('EXEC_INVALID_TX', 'transaction gas limit exceeds the gas left in the block', {
-          tx: bytesToHex(tx.hash()),
-        })
+        throw execError(
+          'EXEC_INVALID_TX',
+          'transaction gas limit exceeds the gas left in the block',
+          {
+            tx: bytesToHex(tx.hash()),
+          },
+        )
       }
       let result: Awaited<ReturnType<typeof runTx>>
       try {
-        result = await runTx(this.vm, { tx, block, blockGasUsed: cumulativeGasUsed, skipHardForkValidation: true })
+        result = await runTx(this.vm, {
+          tx,
+          block,
+          blockGasUsed: cumulativeGasUsed,
+          skipHardForkValidation: true,
+        })
       } catch (error) {
         if (building === undefined) {
-          throw execError('EXEC_INVALID_TX', `invalid transaction in block: ${(error as Error).message}`, {
-            tx: bytesToHex(tx.hash()),
-          }, error)
+          throw execError(
+            'EXEC_INVALID_TX',
+            `invalid transaction in block: ${(error as Error).message}`,
+            {
+              tx: bytesToHex(tx.hash()),
+            },
+            error,
+          )
         }
         building.rejected.push({ tx, error })
         building.options.onRejected?.(tx, error)

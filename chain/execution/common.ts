@@ -4,7 +4,7 @@
  * VM, headers and transactions; we never switch hardforks at runtime.
  */
 import { paramsBlock } from '@ethereumjs/block'
-import { Common, Mainnet, createCustomCommon } from '@ethereumjs/common'
+import { type Common, createCustomCommon, Mainnet } from '@ethereumjs/common'
 import { paramsEVM } from '@ethereumjs/evm'
 import { paramsTx } from '@ethereumjs/tx'
 import { paramsVM } from '@ethereumjs/vm'
@@ -13,7 +13,9 @@ import { nativeCustomCrypto } from '../crypto/index.ts'
 
 export function createChainCommon(config: Pick<GenesisConfig, 'chainId' | 'hardfork'>): Common {
   const last = Mainnet.hardforks.findIndex((h) => h.name === config.hardfork)
-  const hardforks = Mainnet.hardforks.slice(0, last + 1).map((h) => ({ name: h.name, block: 0, timestamp: 0 }))
+  const hardforks = Mainnet.hardforks
+    .slice(0, last + 1)
+    .map((h) => ({ name: h.name, block: 0, timestamp: 0 }))
   const common = createCustomCommon(
     { name: `sidechain-${config.chainId}`, chainId: config.chainId, hardforks, bootstrapNodes: [] },
     Mainnet,

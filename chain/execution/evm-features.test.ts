@@ -7,10 +7,10 @@ import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { createVM } from '@ethereumjs/vm'
 import t from 'tap'
 import { decodeFunctionResult, encodeFunctionData } from 'viem'
-import { SidechainNode } from '../node.ts'
-import { ManualScheduler } from '../util/scheduler.ts'
 import { makeGenesis, tempDir, waitFor } from '../../test/helpers/chain.ts'
 import { compileSolidity } from '../../test/helpers/solc.ts'
+import { SidechainNode } from '../node.ts'
+import { ManualScheduler } from '../util/scheduler.ts'
 
 const SOURCE = `
 // SPDX-License-Identifier: MIT
@@ -46,7 +46,11 @@ function opcodes(code: Uint8Array): number[] {
 t.test('PUSH0, MCOPY and TSTORE/TLOAD from solc default EVM version deploy and run', async (t) => {
   const { Features } = compileSolidity({ 'Features.sol': SOURCE })
   const contract = Features!
-  t.match(contract.evmVersion, /^(prague|osaka|cancun)$/, `solc default EVM version is ${contract.evmVersion}`)
+  t.match(
+    contract.evmVersion,
+    /^(prague|osaka|cancun)$/,
+    `solc default EVM version is ${contract.evmVersion}`,
+  )
   const ops = opcodes(hexToBytes(contract.deployedBytecode))
   t.ok(ops.includes(0x5f), 'bytecode uses PUSH0')
   t.ok(ops.includes(0x5e), 'bytecode uses MCOPY')
@@ -56,14 +60,26 @@ t.test('PUSH0, MCOPY and TSTORE/TLOAD from solc default EVM version deploy and r
   const dir = tempDir()
   t.teardown(() => dir.remove())
   const scheduler = new ManualScheduler()
-  const node = new SidechainNode({ genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] }, { scheduler })
+  const node = new SidechainNode(
+    { genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] },
+    { scheduler },
+  )
   await node.start()
   t.teardown(() => node.stop())
   const deployer = setup.accounts[0]!
   const common = node.ledger.common
   const send = async (nonce: bigint, to: Uint8Array | undefined, data: `0x${string}`) => {
     const tx = createTx(
-      { type: 2, chainId: 1337n, nonce, to, data: hexToBytes(data), gasLimit: 1_000_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n },
+      {
+        type: 2,
+        chainId: 1337n,
+        nonce,
+        to,
+        data: hexToBytes(data),
+        gasLimit: 1_000_000n,
+        maxFeePerGas: 10n ** 10n,
+        maxPriorityFeePerGas: 1n,
+      },
       { common },
     ).sign(deployer.privateKey)
     await node.txpool.addRaw(tx.serialize())
@@ -81,10 +97,17 @@ t.test('PUSH0, MCOPY and TSTORE/TLOAD from solc default EVM version deploy and r
   t.ok(address, 'contract address recorded in the receipt')
 
   const payload = `0x${'ab'.repeat(70)}` as const
-  const callReceipt = await send(1n, address, encodeFunctionData({ abi: contract.abi, functionName: 'run', args: [41n, payload] }))
+  const callReceipt = await send(
+    1n,
+    address,
+    encodeFunctionData({ abi: contract.abi, functionName: 'run', args: [41n, payload] }),
+  )
   t.equal(callReceipt.status, 1, 'run() succeeded')
 
-  const vm = await createVM({ common, stateManager: node.ledger.stateAt(node.ledger.head.stateRoot) })
+  const vm = await createVM({
+    common,
+    stateManager: node.ledger.stateAt(node.ledger.head.stateRoot),
+  })
   const call = async (functionName: string) => {
     const result = await vm.evm.runCall({
       to: new Address(address),
@@ -93,7 +116,11 @@ t.test('PUSH0, MCOPY and TSTORE/TLOAD from solc default EVM version deploy and r
       gasLimit: 1_000_000n,
     })
     t.equal(result.execResult.exceptionError, undefined, `${functionName} did not revert`)
-    return decodeFunctionResult({ abi: contract.abi, functionName, data: bytesToHex(result.execResult.returnValue) })
+    return decodeFunctionResult({
+      abi: contract.abi,
+      functionName,
+      data: bytesToHex(result.execResult.returnValue),
+    })
   }
   t.equal(await call('lastTransient'), 42n, 'TLOAD read what TSTORE wrote in the same tx')
   t.equal(await call('copied'), payload, 'MCOPY copied the bytes')

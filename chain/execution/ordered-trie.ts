@@ -38,12 +38,16 @@ interface Entry {
   value: Uint8Array
 }
 
-export function orderedTrieRoot(values: readonly Uint8Array[], keccak256: (data: Uint8Array) => Uint8Array): Uint8Array {
+export function orderedTrieRoot(
+  values: readonly Uint8Array[],
+  keccak256: (data: Uint8Array) => Uint8Array,
+): Uint8Array {
   if (values.length === 0) return KECCAK256_RLP
   const entries: Entry[] = values.map((value, i) => ({ nibbles: toNibbles(RLP.encode(i)), value }))
   entries.sort((a, b) => {
     const n = Math.min(a.nibbles.length, b.nibbles.length)
-    for (let i = 0; i < n; i++) if (a.nibbles[i] !== b.nibbles[i]) return a.nibbles[i]! - b.nibbles[i]!
+    for (let i = 0; i < n; i++)
+      if (a.nibbles[i] !== b.nibbles[i]) return a.nibbles[i]! - b.nibbles[i]!
     return a.nibbles.length - b.nibbles.length
   })
   const reference = (node: Nested): Nested => {
@@ -60,9 +64,17 @@ export function orderedTrieRoot(values: readonly Uint8Array[], keccak256: (data:
     const last = entries[hi - 1]!.nibbles
     let shared = 0
     // Sorted: the prefix common to the first and last entries is common to all.
-    while (depth + shared < first.length && depth + shared < last.length && first[depth + shared] === last[depth + shared]) shared++
+    while (
+      depth + shared < first.length &&
+      depth + shared < last.length &&
+      first[depth + shared] === last[depth + shared]
+    )
+      shared++
     if (shared > 0) {
-      return [hexPrefix(first, depth, depth + shared, false), reference(build(lo, hi, depth + shared))]
+      return [
+        hexPrefix(first, depth, depth + shared, false),
+        reference(build(lo, hi, depth + shared)),
+      ]
     }
     const branch: Nested[] = new Array(17).fill(new Uint8Array(0))
     let i = lo

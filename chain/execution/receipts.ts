@@ -3,9 +3,10 @@
  * the receipts root commits to) plus the few derived fields RPC needs without re-executing
  * (gas used by the tx, created contract address).
  */
+
+import type { Log } from '@ethereumjs/evm'
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToBytes, bytesToBigInt } from '@ethereumjs/util'
-import type { Log } from '@ethereumjs/evm'
 import { encodeReceipt } from '@ethereumjs/vm'
 import { SidechainError } from '../errors.ts'
 
@@ -21,7 +22,12 @@ export interface StoredReceipt {
 
 export function consensusReceiptBytes(receipt: StoredReceipt): Uint8Array {
   return encodeReceipt(
-    { status: receipt.status, cumulativeBlockGasUsed: receipt.cumulativeGasUsed, bitvector: receipt.logsBloom, logs: receipt.logs },
+    {
+      status: receipt.status,
+      cumulativeBlockGasUsed: receipt.cumulativeGasUsed,
+      bitvector: receipt.logsBloom,
+      logs: receipt.logs,
+    },
     receipt.txType as Parameters<typeof encodeReceipt>[1],
   )
 }
@@ -42,7 +48,8 @@ export function encodeStoredReceipts(receipts: readonly StoredReceipt[]): Uint8A
 
 export function decodeStoredReceipts(data: Uint8Array): StoredReceipt[] {
   const decoded = RLP.decode(data) as unknown
-  if (!Array.isArray(decoded)) throw new SidechainError('STORAGE_CORRUPT', 'stored receipts are not a list')
+  if (!Array.isArray(decoded))
+    throw new SidechainError('STORAGE_CORRUPT', 'stored receipts are not a list')
   return decoded.map((item) => {
     const [txType, status, cumulative, gasUsed, bloom, logs, contract] = item as [
       Uint8Array,

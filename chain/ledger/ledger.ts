@@ -18,30 +18,46 @@ import {
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { MerkleStateManager } from '@ethereumjs/statemanager'
+import { MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { KECCAK256_RLP, KECCAK256_RLP_ARRAY, bytesToBigInt, bytesToHex, equalsBytes, intToBytes } from '@ethereumjs/util'
+import {
+  bytesToBigInt,
+  bytesToHex,
+  equalsBytes,
+  intToBytes,
+  KECCAK256_RLP,
+  KECCAK256_RLP_ARRAY,
+} from '@ethereumjs/util'
 import type { Genesis } from '../../genesis/schema.ts'
-import { type ConsensusExtraData, decodeExtraData, emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
+import {
+  type ConsensusExtraData,
+  decodeExtraData,
+  emptyVanity,
+  encodeExtraData,
+} from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
 import { SidechainError } from '../errors.ts'
 import {
+  applyAlloc,
   BFT_MIX_HASH,
-  BlockExecutor,
   type BlockExecution,
+  BlockExecutor,
   type BuildOptions,
   type BuildResult,
+  createStateManagerAt,
+  createStateTrie,
   EMPTY_REQUESTS_HASH,
   type HeaderFields,
   ZERO_HASH,
-  applyAlloc,
-  createStateManagerAt,
-  createStateTrie,
 } from '../execution/block-executor.ts'
-import { type StoredReceipt, decodeStoredReceipts, encodeStoredReceipts } from '../execution/receipts.ts'
+import { createChainCommon } from '../execution/common.ts'
+import {
+  decodeStoredReceipts,
+  encodeStoredReceipts,
+  type StoredReceipt,
+} from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
-import { createChainCommon } from '../execution/common.ts'
-import { MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
 
 export type LedgerErrorCode =
   | 'LEDGER_GENESIS_MISMATCH'
@@ -90,7 +106,12 @@ interface LedgerEvents {
   head: [ImportedBlock]
 }
 
-function ledgerError(code: LedgerErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+function ledgerError(
+  code: LedgerErrorCode,
+  message: string,
+  details?: Record<string, unknown>,
+  cause?: unknown,
+) {
   return new SidechainError<LedgerErrorCode>(code, message, { details, cause })
 }
 
@@ -148,11 +169,15 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.db.putMeta(META_KEYS.genesis, genesisBlock.hash())
       await this.db.putMeta(META_KEYS.schema, intToBytes(STORAGE_SCHEMA_VERSION))
     } else if (!equalsBytes(storedGenesis, genesisBlock.hash())) {
-      throw ledgerError('LEDGER_GENESIS_MISMATCH', 'the datadir holds a different chain than this genesis file', {
-        datadir: this.db.path,
-        stored: bytesToHex(storedGenesis),
-        genesis: bytesToHex(genesisBlock.hash()),
-      })
+      throw ledgerError(
+        'LEDGER_GENESIS_MISMATCH',
+        'the datadir holds a different chain than this genesis file',
+        {
+          datadir: this.db.path,
+          stored: bytesToHex(storedGenesis),
+          genesis: bytesToHex(genesisBlock.hash()),
+        },
+      )
     } else {
       this.store.discardPending()
     }
@@ -171,7 +196,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   private async buildGenesis(): Promise<Block> {
     const { genesis } = this
-    const sm = new StateManagerClass({ common: this.common, trie: createStateTrie(this.common, this.store) })
+    const sm = new StateManagerClass({
+      common: this.common,
+      trie: createStateTrie(this.common, this.store),
+    })
     const stateRoot = await applyAlloc(sm, genesis.alloc)
     const header = createBlockHeader(
       {
@@ -252,7 +280,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * Builds a block on the head from candidate transactions. The executor is left at the
    * block's post-state so that importing this exact block does not execute it again.
    */
-  buildBlock(fields: HeaderFields, candidates: Iterable<TypedTransaction>, options?: BuildOptions): Promise<BuildResult> {
+  buildBlock(
+    fields: HeaderFields,
+    candidates: Iterable<TypedTransaction>,
+    options?: BuildOptions,
+  ): Promise<BuildResult> {
     return this.exclusive(async () => {
       if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
         throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
@@ -286,7 +318,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (header.number <= this.headHeader.number) {
       const known = await this.db.getCanonicalHash(header.number)
       if (known !== undefined && equalsBytes(known, header.hash())) {
-        throw ledgerError('LEDGER_KNOWN_BLOCK', 'block is already imported', { number: header.number })
+        throw ledgerError('LEDGER_KNOWN_BLOCK', 'block is already imported', {
+          number: header.number,
+        })
       }
     }
     const extra = this.verifyHeaderAgainstHead(block)
@@ -295,7 +329,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       this.rules.verifySeals(header, extra.round, seals)
     }
     let execution = options.execution
-    if (execution === undefined || !equalsBytes(execution.blockHash, header.hash()) || !equalsBytes(this.executor.stateRoot, header.stateRoot)) {
+    if (
+      execution === undefined ||
+      !equalsBytes(execution.blockHash, header.hash()) ||
+      !equalsBytes(this.executor.stateRoot, header.stateRoot)
+    ) {
       await this.verifyBody(block)
       await this.rewindExecutor()
       execution = await this.executor.execute(block)
@@ -352,20 +390,34 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (header.timestamp < minTimestamp) throw fail('timestamp is before its parent')
     const maxTimestamp = BigInt(Math.floor(this.clock.now() / 1000) + this.maxFutureSeconds)
     if (header.timestamp > maxTimestamp) throw fail('timestamp is too far in the future')
-    if (header.gasLimit !== this.genesis.config.gasLimit) throw fail('gas limit differs from the genesis gas limit')
-    if (header.baseFeePerGas !== nextBaseFee(parent, this.genesis.config.baseFeeFloor)) throw fail('wrong base fee')
+    if (header.gasLimit !== this.genesis.config.gasLimit)
+      throw fail('gas limit differs from the genesis gas limit')
+    if (header.baseFeePerGas !== nextBaseFee(parent, this.genesis.config.baseFeeFloor))
+      throw fail('wrong base fee')
     if (header.difficulty !== 1n) throw fail('difficulty must be 1')
     if (!equalsBytes(header.nonce, new Uint8Array(8))) throw fail('nonce must be zero')
     if (!equalsBytes(header.mixHash, BFT_MIX_HASH)) throw fail('mixHash must be the BFT constant')
     if (!equalsBytes(header.uncleHash, KECCAK256_RLP_ARRAY)) throw fail('blocks have no uncles')
-    if (header.withdrawalsRoot === undefined || !equalsBytes(header.withdrawalsRoot, KECCAK256_RLP)) throw fail('blocks have no withdrawals')
-    if (header.blobGasUsed !== 0n || header.excessBlobGas !== 0n) throw fail('blob transactions are not supported')
-    if (header.parentBeaconBlockRoot === undefined || !equalsBytes(header.parentBeaconBlockRoot, ZERO_HASH)) throw fail('parentBeaconBlockRoot must be zero')
-    if (header.requestsHash === undefined || !equalsBytes(header.requestsHash, EMPTY_REQUESTS_HASH)) throw fail('blocks carry no execution requests')
+    if (header.withdrawalsRoot === undefined || !equalsBytes(header.withdrawalsRoot, KECCAK256_RLP))
+      throw fail('blocks have no withdrawals')
+    if (header.blobGasUsed !== 0n || header.excessBlobGas !== 0n)
+      throw fail('blob transactions are not supported')
+    if (
+      header.parentBeaconBlockRoot === undefined ||
+      !equalsBytes(header.parentBeaconBlockRoot, ZERO_HASH)
+    )
+      throw fail('parentBeaconBlockRoot must be zero')
+    if (header.requestsHash === undefined || !equalsBytes(header.requestsHash, EMPTY_REQUESTS_HASH))
+      throw fail('blocks carry no execution requests')
     try {
       return this.rules.verifyHeader(header, parent)
     } catch (cause) {
-      throw ledgerError('LEDGER_INVALID_HEADER', `invalid block ${header.number}: ${(cause as Error).message}`, undefined, cause)
+      throw ledgerError(
+        'LEDGER_INVALID_HEADER',
+        `invalid block ${header.number}: ${(cause as Error).message}`,
+        undefined,
+        cause,
+      )
     }
   }
 
@@ -375,10 +427,14 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     }
     const root = this.executor.transactionsRoot(block.transactions)
     if (!equalsBytes(root, block.header.transactionsTrie)) {
-      throw ledgerError('LEDGER_INVALID_BODY', 'transactions do not match the header transactions root')
+      throw ledgerError(
+        'LEDGER_INVALID_BODY',
+        'transactions do not match the header transactions root',
+      )
     }
     for (const tx of block.transactions) {
-      if (tx.type === 3) throw ledgerError('LEDGER_INVALID_BODY', 'blob transactions are not supported')
+      if (tx.type === 3)
+        throw ledgerError('LEDGER_INVALID_BODY', 'blob transactions are not supported')
     }
   }
 
@@ -403,7 +459,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private async requireHeader(hash: Uint8Array): Promise<BlockHeader> {
     const header = await this.getHeader(hash)
     if (header === undefined) {
-      throw new SidechainError('STORAGE_CORRUPT', 'header referenced by the database is missing', { details: { hash: bytesToHex(hash) } })
+      throw new SidechainError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
+        details: { hash: bytesToHex(hash) },
+      })
     }
     return header
   }
@@ -413,7 +471,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (cached !== undefined) return cached.header
     const raw = await this.db.getHeader(hash)
     if (raw === undefined) return undefined
-    return createBlockHeaderFromRLP(raw, { common: this.common, skipConsensusFormatValidation: true })
+    return createBlockHeaderFromRLP(raw, {
+      common: this.common,
+      skipConsensusFormatValidation: true,
+    })
   }
 
   async getBlock(hash: Uint8Array): Promise<Block | undefined> {
@@ -421,10 +482,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (cached !== undefined) return cached
     const [header, body] = await Promise.all([this.db.getHeader(hash), this.db.getBody(hash)])
     if (header === undefined || body === undefined) return undefined
-    const block = createBlockFromBytesArray([RLP.decode(header) as never, ...(RLP.decode(body) as never[])] as never, {
-      common: this.common,
-      skipConsensusFormatValidation: true,
-    })
+    const block = createBlockFromBytesArray(
+      [RLP.decode(header) as never, ...(RLP.decode(body) as never[])] as never,
+      {
+        common: this.common,
+        skipConsensusFormatValidation: true,
+      },
+    )
     this.rememberBlock(block)
     return block
   }
@@ -455,7 +519,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const header = await this.getHeader(hash)
     if (header === undefined) return undefined
     const child = await this.getBlockByNumber(header.number + 1n)
-    return child === undefined ? undefined : decodeExtraData(child.header.extraData).parentCommitSeals
+    return child === undefined
+      ? undefined
+      : decodeExtraData(child.header.extraData).parentCommitSeals
   }
 
   /**

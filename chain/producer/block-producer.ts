@@ -4,7 +4,7 @@
  */
 import type { TypedTransaction } from '@ethereumjs/tx'
 import type { Logger } from 'pino'
-import { type ValidatorVote, emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
+import { emptyVanity, encodeExtraData, type ValidatorVote } from '../consensus/extra-data.ts'
 import type { BuildResult } from '../execution/block-executor.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { TxPool } from '../txpool/txpool.ts'
@@ -64,10 +64,14 @@ export class BlockProducer {
       accept: (tx) => !failedSenders.has(tx.getSenderAddress().toString()),
       onRejected: (tx, error) => {
         failedSenders.add(tx.getSenderAddress().toString())
-        this.logger?.debug({ tx: tx.hash(), err: (error as Error).message }, 'dropping transaction that cannot run')
+        this.logger?.debug(
+          { tx: tx.hash(), err: (error as Error).message },
+          'dropping transaction that cannot run',
+        )
       },
     })
-    for (const { tx } of result.rejected) this.txpool.drop(`0x${Buffer.from(tx.hash()).toString('hex')}`)
+    for (const { tx } of result.rejected)
+      this.txpool.drop(`0x${Buffer.from(tx.hash()).toString('hex')}`)
     return result
   }
 }

@@ -58,15 +58,22 @@ export class ChainDb {
   constructor(path: string) {
     this.path = path
     this.db = new ClassicLevel<string, Bytes>(path, { keyEncoding: 'utf8', valueEncoding: 'view' })
-    const bytesLevel = (name: string) => this.db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })
+    const bytesLevel = (name: string) =>
+      this.db.sublevel<Bytes, Bytes>(name, { keyEncoding: 'view', valueEncoding: 'view' })
     this.headers = bytesLevel('headers')
     this.bodies = bytesLevel('bodies')
     this.receipts = bytesLevel('receipts')
     this.canonical = bytesLevel('canonical')
     this.txLookup = bytesLevel('txlookup')
     this.seals = bytesLevel('seals')
-    this.state = this.db.sublevel<string, Bytes>('state', { keyEncoding: 'utf8', valueEncoding: 'view' })
-    this.meta = this.db.sublevel<string, Bytes>('meta', { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.state = this.db.sublevel<string, Bytes>('state', {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+    })
+    this.meta = this.db.sublevel<string, Bytes>('meta', {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+    })
   }
 
   async open(): Promise<void> {
@@ -76,7 +83,9 @@ export class ChainDb {
       const locked = (cause as { cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED'
       throw new SidechainError<StorageErrorCode>(
         'STORAGE_OPEN_FAILED',
-        locked ? `datadir ${this.path} is in use by another process` : `cannot open database at ${this.path}`,
+        locked
+          ? `datadir ${this.path} is in use by another process`
+          : `cannot open database at ${this.path}`,
         { cause },
       )
     }
@@ -125,7 +134,8 @@ export class ChainDb {
   async write(block: BlockWrite): Promise<void> {
     // Sublevel batch ops keep the whole block in one LevelDB write batch.
     const ops: Array<{ type: 'put'; sublevel: unknown; key: unknown; value: Bytes }> = []
-    const put = (sublevel: unknown, key: unknown, value: Bytes) => ops.push({ type: 'put', sublevel, key, value })
+    const put = (sublevel: unknown, key: unknown, value: Bytes) =>
+      ops.push({ type: 'put', sublevel, key, value })
     for (const [key, value] of block.stateNodes) put(this.state, key, value)
     put(this.headers, block.hash, block.header)
     put(this.bodies, block.hash, block.body)

@@ -5,27 +5,39 @@
  */
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { type TypedTransaction, createTxFromRLP } from '@ethereumjs/tx'
+import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToBigInt } from '@ethereumjs/util'
 import { SECP256K1_N_DIV_2 } from '../crypto/index.ts'
 import { TxPoolError } from './errors.ts'
 
 const SUPPORTED_TYPES = new Set([0, 1, 2, 4])
 
-export function decodeRawTransaction(raw: Uint8Array, common: Common, maxSize: number): TypedTransaction {
+export function decodeRawTransaction(
+  raw: Uint8Array,
+  common: Common,
+  maxSize: number,
+): TypedTransaction {
   if (raw.length > maxSize) {
-    throw new TxPoolError('TX_OVERSIZED', 'oversized data', { details: { size: raw.length, max: maxSize } })
+    throw new TxPoolError('TX_OVERSIZED', 'oversized data', {
+      details: { size: raw.length, max: maxSize },
+    })
   }
   if (raw.length === 0) throw new TxPoolError('TX_INVALID_ENCODING', 'empty transaction')
   const typed = raw[0]! <= 0x7f
   const type = typed ? raw[0]! : 0
   if (!SUPPORTED_TYPES.has(type)) {
-    throw new TxPoolError('TX_UNSUPPORTED_TYPE', 'transaction type not supported', { details: { type } })
+    throw new TxPoolError('TX_UNSUPPORTED_TYPE', 'transaction type not supported', {
+      details: { type },
+    })
   }
   let fields: Uint8Array[]
   try {
     const decoded = RLP.decode(typed ? raw.subarray(1) : raw)
-    if (!Array.isArray(decoded) || decoded.some((f) => !(f instanceof Uint8Array) && !Array.isArray(f))) throw new Error('not a list')
+    if (
+      !Array.isArray(decoded) ||
+      decoded.some((f) => !(f instanceof Uint8Array) && !Array.isArray(f))
+    )
+      throw new Error('not a list')
     fields = decoded as Uint8Array[]
   } catch (cause) {
     throw new TxPoolError('TX_INVALID_ENCODING', 'rlp: transaction is not valid RLP', { cause })
@@ -35,26 +47,36 @@ export function decodeRawTransaction(raw: Uint8Array, common: Common, maxSize: n
   let s: Uint8Array | undefined
   if (typed) {
     const first = fields[0]
-    if (!(first instanceof Uint8Array)) throw new TxPoolError('TX_INVALID_ENCODING', 'bad chain id field')
+    if (!(first instanceof Uint8Array))
+      throw new TxPoolError('TX_INVALID_ENCODING', 'bad chain id field')
     const txChainId = bytesToBigInt(first)
     if (txChainId !== chainId) {
-      throw new TxPoolError('TX_WRONG_CHAIN_ID', 'invalid chain id for signer', { details: { expected: chainId, got: txChainId } })
+      throw new TxPoolError('TX_WRONG_CHAIN_ID', 'invalid chain id for signer', {
+        details: { expected: chainId, got: txChainId },
+      })
     }
     s = fields[fields.length - 1]
     v = bytesToBigInt(fields[fields.length - 3] as Uint8Array)
   } else {
-    if (fields.length !== 9) throw new TxPoolError('TX_INVALID_ENCODING', 'legacy transaction must have 9 fields')
+    if (fields.length !== 9)
+      throw new TxPoolError('TX_INVALID_ENCODING', 'legacy transaction must have 9 fields')
     v = bytesToBigInt(fields[6] as Uint8Array)
     s = fields[8]
     if (v === 27n || v === 28n) {
-      throw new TxPoolError('TX_UNPROTECTED', 'only replay-protected (EIP-155) transactions allowed over RPC')
+      throw new TxPoolError(
+        'TX_UNPROTECTED',
+        'only replay-protected (EIP-155) transactions allowed over RPC',
+      )
     }
     const txChainId = (v - 35n) / 2n
     if (v < 35n || txChainId !== chainId) {
-      throw new TxPoolError('TX_WRONG_CHAIN_ID', 'invalid chain id for signer', { details: { expected: chainId, v } })
+      throw new TxPoolError('TX_WRONG_CHAIN_ID', 'invalid chain id for signer', {
+        details: { expected: chainId, v },
+      })
     }
   }
-  if (!(s instanceof Uint8Array) || s.length > 32) throw new TxPoolError('TX_INVALID_SIGNATURE', 'invalid signature')
+  if (!(s instanceof Uint8Array) || s.length > 32)
+    throw new TxPoolError('TX_INVALID_SIGNATURE', 'invalid signature')
   const sValue = bytesToBigInt(s)
   if (sValue === 0n) throw new TxPoolError('TX_INVALID_SIGNATURE', 'transaction is not signed')
   if (sValue > SECP256K1_N_DIV_2) {
@@ -65,12 +87,18 @@ export function decodeRawTransaction(raw: Uint8Array, common: Common, maxSize: n
   try {
     tx = createTxFromRLP(raw, { common })
   } catch (cause) {
-    throw new TxPoolError('TX_INVALID_ENCODING', `invalid transaction: ${(cause as Error).message}`, { cause })
+    throw new TxPoolError(
+      'TX_INVALID_ENCODING',
+      `invalid transaction: ${(cause as Error).message}`,
+      { cause },
+    )
   }
   try {
     tx.getSenderAddress()
   } catch (cause) {
-    throw new TxPoolError('TX_INVALID_SIGNATURE', 'invalid signature: sender cannot be recovered', { cause })
+    throw new TxPoolError('TX_INVALID_SIGNATURE', 'invalid signature: sender cannot be recovered', {
+      cause,
+    })
   }
   return tx
 }

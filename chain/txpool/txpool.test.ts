@@ -1,13 +1,19 @@
 import { RLP } from '@ethereumjs/rlp'
 import { createTx } from '@ethereumjs/tx'
-import { Address, bigIntToUnpaddedBytes, bytesToBigInt, bytesToHex, concatBytes } from '@ethereumjs/util'
+import {
+  Address,
+  bigIntToUnpaddedBytes,
+  bytesToBigInt,
+  bytesToHex,
+  concatBytes,
+} from '@ethereumjs/util'
 import t from 'tap'
+import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
 import { keyPairFromPrivateKey } from '../config/keys.ts'
-import { SECP256K1_N, randomPrivateKey } from '../crypto/index.ts'
+import { randomPrivateKey, SECP256K1_N } from '../crypto/index.ts'
 import { createChainCommon } from '../execution/common.ts'
 import { SidechainNode } from '../node.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
-import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
 import { type PoolAccount, TxPool } from './txpool.ts'
 
 /** Re-signs nothing: flips s to n - s and the parity bit, the malleable twin of a signature. */
@@ -25,11 +31,14 @@ t.test('refused transactions get distinct codes and change nothing', async (t) =
   const dir = tempDir()
   t.teardown(() => dir.remove())
   const scheduler = new ManualScheduler()
-  const node = new SidechainNode({ genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] }, { scheduler })
+  const node = new SidechainNode(
+    { genesis: setup.genesis, datadir: dir.path, validatorKey: setup.validators[0] },
+    { scheduler },
+  )
   await node.start()
   t.teardown(() => node.stop())
   const common = node.ledger.common
-  const [alice, bob] = setup.accounts as [typeof setup.accounts[0], typeof setup.accounts[0]]
+  const [alice, bob] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
 
   // Land nonce 0 so that "nonce too low" is a real state fact.
   await node.txpool.addRaw(transfer(common, alice, bob.address, 0n, 1n).serialize())
@@ -41,32 +50,73 @@ t.test('refused transactions get distinct codes and change nothing', async (t) =
   const legacy = (chainId: bigint | undefined, nonce: bigint) =>
     createTx(
       { type: 0, nonce, to: bob.address, value: 1n, gasLimit: 21_000n, gasPrice: 10n ** 10n },
-      { common: chainId === undefined ? createChainCommon({ chainId: 1337, hardfork: 'osaka' }) : common },
+      {
+        common:
+          chainId === undefined ? createChainCommon({ chainId: 1337, hardfork: 'osaka' }) : common,
+      },
     ).sign(alice.privateKey)
   const cases: Array<[string, Uint8Array, string]> = [
-    ['wrong chain id', transfer(otherChain, alice, bob.address, 1n, 1n).serialize(), 'TX_WRONG_CHAIN_ID'],
-    ['high-s signature', highSTwin(transfer(common, alice, bob.address, 1n, 1n).serialize()), 'TX_HIGH_S'],
+    [
+      'wrong chain id',
+      transfer(otherChain, alice, bob.address, 1n, 1n).serialize(),
+      'TX_WRONG_CHAIN_ID',
+    ],
+    [
+      'high-s signature',
+      highSTwin(transfer(common, alice, bob.address, 1n, 1n).serialize()),
+      'TX_HIGH_S',
+    ],
     ['nonce too low', transfer(common, alice, bob.address, 0n, 5n).serialize(), 'TX_NONCE_TOO_LOW'],
-    ['insufficient funds', transfer(common, poor, bob.address, 0n, 1n).serialize(), 'TX_INSUFFICIENT_FUNDS'],
-    ['intrinsic gas too low', transfer(common, alice, bob.address, 1n, 1n, { gasLimit: 20_999n }).serialize(), 'TX_INTRINSIC_GAS_TOO_LOW'],
+    [
+      'insufficient funds',
+      transfer(common, poor, bob.address, 0n, 1n).serialize(),
+      'TX_INSUFFICIENT_FUNDS',
+    ],
+    [
+      'intrinsic gas too low',
+      transfer(common, alice, bob.address, 1n, 1n, { gasLimit: 20_999n }).serialize(),
+      'TX_INTRINSIC_GAS_TOO_LOW',
+    ],
     [
       'oversized',
       createTx(
-        { type: 2, chainId: 1337n, nonce: 1n, to: bob.address, data: new Uint8Array(200_000), gasLimit: 16_000_000n, maxFeePerGas: 10n ** 10n, maxPriorityFeePerGas: 1n },
+        {
+          type: 2,
+          chainId: 1337n,
+          nonce: 1n,
+          to: bob.address,
+          data: new Uint8Array(200_000),
+          gasLimit: 16_000_000n,
+          maxFeePerGas: 10n ** 10n,
+          maxPriorityFeePerGas: 1n,
+        },
         { common },
-      ).sign(alice.privateKey).serialize(),
+      )
+        .sign(alice.privateKey)
+        .serialize(),
       'TX_OVERSIZED',
     ],
-    ['fee cap below the base fee floor', transfer(common, alice, bob.address, 1n, 1n, { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }).serialize(), 'TX_FEE_CAP_TOO_LOW'],
+    [
+      'fee cap below the base fee floor',
+      transfer(common, alice, bob.address, 1n, 1n, {
+        maxFeePerGas: 1n,
+        maxPriorityFeePerGas: 1n,
+      }).serialize(),
+      'TX_FEE_CAP_TOO_LOW',
+    ],
     ['garbage bytes', Uint8Array.of(0x02, 0xc1, 0xff), 'TX_INVALID_ENCODING'],
     ['blob transaction type', Uint8Array.of(0x03, 0xc0), 'TX_UNSUPPORTED_TYPE'],
-    ['legacy without replay protection', (() => {
-      const tx = legacy(undefined, 1n)
-      const fields = tx.raw()
-      // Pre-EIP-155 form: v = 27/28 over the unprotected hash is what old tools send.
-      fields[6] = Uint8Array.of(27)
-      return RLP.encode(fields)
-    })(), 'TX_UNPROTECTED'],
+    [
+      'legacy without replay protection',
+      (() => {
+        const tx = legacy(undefined, 1n)
+        const fields = tx.raw()
+        // Pre-EIP-155 form: v = 27/28 over the unprotected hash is what old tools send.
+        fields[6] = Uint8Array.of(27)
+        return RLP.encode(fields)
+      })(),
+      'TX_UNPROTECTED',
+    ],
   ]
   const codes = new Set<string>()
   const stateRoot = bytesToHex(node.ledger.head.stateRoot)
@@ -84,9 +134,17 @@ t.test('refused transactions get distinct codes and change nothing', async (t) =
   const tx1 = transfer(common, alice, bob.address, 1n, 1n)
   await node.txpool.addRaw(tx1.serialize())
   await t.rejects(node.txpool.addRaw(tx1.serialize()), { code: 'TX_ALREADY_KNOWN' })
-  const cheapReplacement = transfer(common, alice, bob.address, 1n, 2n, { maxFeePerGas: 10n ** 10n + 1n, maxPriorityFeePerGas: 10n ** 9n + 1n })
-  await t.rejects(node.txpool.addRaw(cheapReplacement.serialize()), { code: 'TX_REPLACEMENT_UNDERPRICED' })
-  const replacement = transfer(common, alice, bob.address, 1n, 3n, { maxFeePerGas: 11n * 10n ** 9n, maxPriorityFeePerGas: 11n * 10n ** 8n })
+  const cheapReplacement = transfer(common, alice, bob.address, 1n, 2n, {
+    maxFeePerGas: 10n ** 10n + 1n,
+    maxPriorityFeePerGas: 10n ** 9n + 1n,
+  })
+  await t.rejects(node.txpool.addRaw(cheapReplacement.serialize()), {
+    code: 'TX_REPLACEMENT_UNDERPRICED',
+  })
+  const replacement = transfer(common, alice, bob.address, 1n, 3n, {
+    maxFeePerGas: 11n * 10n ** 9n,
+    maxPriorityFeePerGas: 11n * 10n ** 8n,
+  })
   await node.txpool.addRaw(replacement.serialize())
   t.equal(node.txpool.size, 1)
   t.ok(node.txpool.has(bytesToHex(replacement.hash())), 'a 10% fee bump replaces')
@@ -97,7 +155,8 @@ t.test('candidates: highest tip first, nonce order per sender; eviction when ful
   const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
   const accounts = new Map<string, PoolAccount>()
   const keys = Array.from({ length: 4 }, () => keyPairFromPrivateKey(randomPrivateKey()))
-  for (const k of keys) accounts.set(new Address(k.address).toString(), { nonce: 0n, balance: 10n ** 24n })
+  for (const k of keys)
+    accounts.set(new Address(k.address).toString(), { nonce: 0n, balance: 10n ** 24n })
   const pool = new TxPool(
     { common, maxTxSize: 128 * 1024, baseFeeFloor: 1n, maxTransactions: 5 },
     {
@@ -118,10 +177,17 @@ t.test('candidates: highest tip first, nonce order per sender; eviction when ful
   await pool.add(tipped(keys[2]!, 0n, 50n))
   await pool.add(tipped(keys[2]!, 2n, 1000n)) // gap: not executable
   const order: string[] = []
-  for await (const entry of pool.candidates(1n)) order.push(`${keys.findIndex((k) => new Address(k.address).toString() === entry.sender)}:${entry.nonce}`)
+  for await (const entry of pool.candidates(1n))
+    order.push(
+      `${keys.findIndex((k) => new Address(k.address).toString() === entry.sender)}:${entry.nonce}`,
+    )
   t.same(order, ['1:0', '2:0', '0:0', '0:1'], 'by tip, nonce order kept, gapped tx left out')
 
-  await t.rejects(pool.add(tipped(keys[1]!, 1n, 5n)), { code: 'TX_POOL_FULL' }, 'a cheaper tx cannot evict')
+  await t.rejects(
+    pool.add(tipped(keys[1]!, 1n, 5n)),
+    { code: 'TX_POOL_FULL' },
+    'a cheaper tx cannot evict',
+  )
   await pool.add(tipped(keys[1]!, 1n, 5_000n))
   t.equal(pool.size, 5, 'a better-paying tx evicts the cheapest tail')
 })

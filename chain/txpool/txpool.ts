@@ -67,7 +67,9 @@ function feeCap(tx: TypedTransaction): bigint {
 }
 
 function tipCap(tx: TypedTransaction): bigint {
-  return 'maxPriorityFeePerGas' in tx ? tx.maxPriorityFeePerGas : (tx as { gasPrice: bigint }).gasPrice
+  return 'maxPriorityFeePerGas' in tx
+    ? tx.maxPriorityFeePerGas
+    : (tx as { gasPrice: bigint }).gasPrice
 }
 
 /** EIP-7825 (Osaka): no single transaction may use more than 2^24 gas. */
@@ -105,6 +107,17 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     return this.byHash.get(hash)
   }
 
+  /**
+   * Next nonce of `sender` (lowercase 0x address) counting its pool transactions that
+   * continue `accountNonce` without a gap (eth_getTransactionCount with "pending").
+   */
+  pendingNonce(sender: string, accountNonce: bigint): bigint {
+    const queue = this.bySender.get(sender)
+    let next = accountNonce
+    while (queue?.has(next) === true) next++
+    return next
+  }
+
   /** Decodes, validates and adds a raw transaction. Returns its hash. */
   async addRaw(raw: Uint8Array): Promise<PoolTx> {
     const tx = decodeRawTransaction(raw, this.options.common, this.options.maxTxSize)
@@ -114,21 +127,31 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   /** Validates against head state and adds. Throws TxPoolError; on error nothing changes. */
   async add(tx: TypedTransaction, size = tx.serialize().length): Promise<PoolTx> {
     const hash = bytesToHex(tx.hash())
-    if (this.byHash.has(hash)) throw new TxPoolError('TX_ALREADY_KNOWN', 'already known', { details: { hash } })
+    if (this.byHash.has(hash))
+      throw new TxPoolError('TX_ALREADY_KNOWN', 'already known', { details: { hash } })
     if (size > this.options.maxTxSize) {
-      throw new TxPoolError('TX_OVERSIZED', 'oversized data', { details: { size, max: this.options.maxTxSize } })
+      throw new TxPoolError('TX_OVERSIZED', 'oversized data', {
+        details: { size, max: this.options.maxTxSize },
+      })
     }
     const senderAddress = tx.getSenderAddress()
     const sender = senderAddress.toString()
     const intrinsic = tx.getMinimumGasLimit()
     if (tx.gasLimit < intrinsic) {
-      throw new TxPoolError('TX_INTRINSIC_GAS_TOO_LOW', 'intrinsic gas too low', { details: { gas: tx.gasLimit, intrinsic } })
+      throw new TxPoolError('TX_INTRINSIC_GAS_TOO_LOW', 'intrinsic gas too low', {
+        details: { gas: tx.gasLimit, intrinsic },
+      })
     }
     if (tx.gasLimit > this.state.blockGasLimit() || tx.gasLimit > TX_GAS_CAP) {
-      throw new TxPoolError('TX_GAS_LIMIT_EXCEEDED', 'exceeds block gas limit', { details: { gas: tx.gasLimit } })
+      throw new TxPoolError('TX_GAS_LIMIT_EXCEEDED', 'exceeds block gas limit', {
+        details: { gas: tx.gasLimit },
+      })
     }
     if (tipCap(tx) > feeCap(tx)) {
-      throw new TxPoolError('TX_TIP_ABOVE_FEE_CAP', 'max priority fee per gas higher than max fee per gas')
+      throw new TxPoolError(
+        'TX_TIP_ABOVE_FEE_CAP',
+        'max priority fee per gas higher than max fee per gas',
+      )
     }
     if (feeCap(tx) < this.options.baseFeeFloor) {
       throw new TxPoolError('TX_FEE_CAP_TOO_LOW', 'max fee per gas less than block base fee', {
@@ -137,10 +160,14 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     }
     const account = await this.state.getAccount(senderAddress)
     if (tx.nonce < account.nonce) {
-      throw new TxPoolError('TX_NONCE_TOO_LOW', 'nonce too low', { details: { nonce: tx.nonce, next: account.nonce } })
+      throw new TxPoolError('TX_NONCE_TOO_LOW', 'nonce too low', {
+        details: { nonce: tx.nonce, next: account.nonce },
+      })
     }
     if (tx.nonce > account.nonce + BigInt(this.options.maxNonceGap)) {
-      throw new TxPoolError('TX_NONCE_TOO_HIGH', 'nonce too high', { details: { nonce: tx.nonce, next: account.nonce } })
+      throw new TxPoolError('TX_NONCE_TOO_HIGH', 'nonce too high', {
+        details: { nonce: tx.nonce, next: account.nonce },
+      })
     }
     const cost = tx.gasLimit * feeCap(tx) + tx.value
     if (account.balance < cost) {
@@ -152,14 +179,19 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     const existing = queue?.get(tx.nonce)
     if (existing !== undefined) {
       const bump = BigInt(100 + this.options.priceBumpPercent)
-      if (feeCap(tx) * 100n < feeCap(existing.tx) * bump || tipCap(tx) * 100n < tipCap(existing.tx) * bump) {
+      if (
+        feeCap(tx) * 100n < feeCap(existing.tx) * bump ||
+        tipCap(tx) * 100n < tipCap(existing.tx) * bump
+      ) {
         throw new TxPoolError('TX_REPLACEMENT_UNDERPRICED', 'replacement transaction underpriced', {
           details: { replaces: existing.hash },
         })
       }
     } else {
       if ((queue?.size ?? 0) >= this.options.maxPerSender) {
-        throw new TxPoolError('TX_SENDER_LIMIT', 'too many pending transactions from this sender', { details: { sender } })
+        throw new TxPoolError('TX_SENDER_LIMIT', 'too many pending transactions from this sender', {
+          details: { sender },
+        })
       }
       if (this.byHash.size >= this.options.maxTransactions) this.evictFor(tx)
     }
@@ -182,8 +214,13 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     let cheapest: PoolTx | undefined
     for (const queue of this.bySender.values()) {
       let tail: PoolTx | undefined
-      for (const entry of queue.values()) if (tail === undefined || entry.nonce > tail.nonce) tail = entry
-      if (tail !== undefined && (cheapest === undefined || effectiveTip(tail.tx, baseFee) < effectiveTip(cheapest.tx, baseFee))) {
+      for (const entry of queue.values())
+        if (tail === undefined || entry.nonce > tail.nonce) tail = entry
+      if (
+        tail !== undefined &&
+        (cheapest === undefined ||
+          effectiveTip(tail.tx, baseFee) < effectiveTip(cheapest.tx, baseFee))
+      ) {
         cheapest = tail
       }
     }
@@ -193,7 +230,10 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     this.remove(cheapest, 'evicted')
   }
 
-  private remove(entry: PoolTx, reason: 'included' | 'replaced' | 'evicted' | 'stale' | 'invalid'): void {
+  private remove(
+    entry: PoolTx,
+    reason: 'included' | 'replaced' | 'evicted' | 'stale' | 'invalid',
+  ): void {
     this.byHash.delete(entry.hash)
     const queue = this.bySender.get(entry.sender)
     if (queue?.get(entry.nonce) === entry) {
@@ -312,7 +352,8 @@ class LaneHeap {
       const left = 2 * i + 1
       if (left >= items.length) break
       const right = left + 1
-      const child = right < items.length && this.score(items[right]!) > this.score(items[left]!) ? right : left
+      const child =
+        right < items.length && this.score(items[right]!) > this.score(items[left]!) ? right : left
       if (this.score(items[child]!) <= s) break
       items[i] = items[child]!
       i = child

@@ -8,5 +8,9 @@ t.test('startAnvil runs the real anvil binary on a free port', async (t) => {
   const client = createPublicClient({ transport: http(anvil.url) })
   t.equal(await client.getChainId(), 31337)
   await anvil.stop()
-  t.not(anvil.process.exitCode === null && anvil.process.signalCode === null, true, 'process exited')
+  t.not(
+    anvil.process.exitCode === null && anvil.process.signalCode === null,
+    true,
+    'process exited',
+  )
 })

@@ -20,9 +20,13 @@ const PLATFORM_SUFFIX: Record<string, Record<string, string>> = {
 export function foundryBinary(tool: FoundryTool): string {
   const suffix = PLATFORM_SUFFIX[process.platform]?.[process.arch]
   if (suffix === undefined) {
-    throw new SidechainError('FOUNDRY_UNSUPPORTED_PLATFORM', `no ${tool} binary for this platform`, {
-      details: { platform: process.platform, arch: process.arch },
-    })
+    throw new SidechainError(
+      'FOUNDRY_UNSUPPORTED_PLATFORM',
+      `no ${tool} binary for this platform`,
+      {
+        details: { platform: process.platform, arch: process.arch },
+      },
+    )
   }
   const require = createRequire(import.meta.url)
   try {

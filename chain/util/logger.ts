@@ -14,7 +14,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true
   const base = { level: options.level ?? 'info', name: options.name, base: undefined }
   if (pretty) {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l' } }))
+    return pino(
+      base,
+      pino.transport({
+        target: 'pino-pretty',
+        options: { colorize: true, translateTime: 'HH:MM:ss.l' },
+      }),
+    )
   }
   return pino(base, pino.destination({ dest: 1, sync: true }))
 }

@@ -5,8 +5,8 @@
  */
 import { createBlockFromRLP } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
-import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
 import { emptyVanity, encodeExtraData } from '../../chain/consensus/extra-data.ts'
+import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
 import { signCommitSeal } from '../../chain/consensus/seals.ts'
 import { Ledger } from '../../chain/ledger/ledger.ts'
 import { ChainDb } from '../../chain/storage/chain-db.ts'
@@ -24,7 +24,10 @@ async function openLedger(genesis: ReturnType<typeof makeGenesis>, dir: string) 
   const db = new ChainDb(dir)
   await db.open()
   const rules = new ConsensusRules(new StaticValidatorSet(genesis.validators.map((v) => v.address)))
-  const ledger = new Ledger({ genesis: genesis.genesis }, { db, rules, clock: { now: () => 2_000_000_000_000 } })
+  const ledger = new Ledger(
+    { genesis: genesis.genesis },
+    { db, rules, clock: { now: () => 2_000_000_000_000 } },
+  )
   await ledger.open()
   return { db, ledger }
 }
@@ -41,7 +44,11 @@ export async function runImportBench(params: {
   const log = params.log ?? (() => {})
   const senders = txPerBlock
   const chainId = 31337
-  const setup = makeGenesis({ accounts: senders, chainId, config: { gasLimit: 30_000_000 + txPerBlock * 21_000 } })
+  const setup = makeGenesis({
+    accounts: senders,
+    chainId,
+    config: { gasLimit: 30_000_000 + txPerBlock * 21_000 },
+  })
   const [validator] = setup.validators
   const producerDir = tempDir('bench-producer-')
   const importerDir = tempDir('bench-importer-')
@@ -54,19 +61,37 @@ export async function runImportBench(params: {
     let timestamp = 1_700_000_001_000
     for (let b = 0; b < blocks; b++) {
       const txs = setup.accounts.map((from, i) =>
-        transfer(producer.ledger.common, from, setup.accounts[(i + 1) % senders]!.address, BigInt(b), 1_000n + BigInt(b), {
-          maxFeePerGas: 10n ** 11n,
-          maxPriorityFeePerGas: 1n,
-        }),
+        transfer(
+          producer.ledger.common,
+          from,
+          setup.accounts[(i + 1) % senders]!.address,
+          BigInt(b),
+          1_000n + BigInt(b),
+          {
+            maxFeePerGas: 10n ** 11n,
+            maxPriorityFeePerGas: 1n,
+          },
+        ),
       )
       rawTxs.push(txs.map((tx) => bytesToHex(tx.serialize())))
-      const extra = encodeExtraData({ vanity: emptyVanity(), round: 0, vote: null, validators: [], parentCommitSeals: seals })
+      const extra = encodeExtraData({
+        vanity: emptyVanity(),
+        round: 0,
+        vote: null,
+        validators: [],
+        parentCommitSeals: seals,
+      })
       timestamp += 1000
       const fields = producer.ledger.nextHeaderFields(validator!.address, extra, timestamp)
       const built = await producer.ledger.buildBlock(fields, txs)
-      if (built.block.transactions.length !== txPerBlock) throw new Error(`block ${b} has ${built.block.transactions.length} txs`)
+      if (built.block.transactions.length !== txPerBlock)
+        throw new Error(`block ${b} has ${built.block.transactions.length} txs`)
       const seal = signCommitSeal(built.block.hash(), 0, validator!.privateKey)
-      await producer.ledger.importBlock(built.block, { seals: [seal], execution: built.execution, sealsVerified: true })
+      await producer.ledger.importBlock(built.block, {
+        seals: [seal],
+        execution: built.execution,
+        sealsVerified: true,
+      })
       seals = [seal]
       encoded.push({ rlp: built.block.serialize(), seal })
       log(`built block ${b + 1}/${blocks}`)
@@ -80,7 +105,10 @@ export async function runImportBench(params: {
     const started = performance.now()
     await around(async () => {
       for (const { rlp, seal } of encoded) {
-        const block = createBlockFromRLP(rlp, { common: importer.ledger.common, skipConsensusFormatValidation: true })
+        const block = createBlockFromRLP(rlp, {
+          common: importer.ledger.common,
+          skipConsensusFormatValidation: true,
+        })
         await importer.ledger.importBlock(block, { seals: [seal] })
         gas += block.header.gasUsed
       }
@@ -88,7 +116,11 @@ export async function runImportBench(params: {
     const seconds = (performance.now() - started) / 1000
     await importer.db.close()
     const total = blocks * txPerBlock
-    const ours = { transfersPerSec: total / seconds, mgasPerSec: Number(gas) / 1e6 / seconds, msPerBlock: (seconds * 1000) / blocks }
+    const ours = {
+      transfersPerSec: total / seconds,
+      mgasPerSec: Number(gas) / 1e6 / seconds,
+      msPerBlock: (seconds * 1000) / blocks,
+    }
 
     let anvil: ImportBenchResult['anvil']
     if (params.withAnvil !== false) anvil = await anvilFigures(setup, rawTxs, log)
@@ -99,32 +131,74 @@ export async function runImportBench(params: {
   }
 }
 
-async function anvilFigures(setup: ReturnType<typeof makeGenesis>, rawTxs: string[][], log: (s: string) => void) {
-  const anvil = await startAnvil({ chainId: 31337, extraArgs: ['--no-mining', '--gas-limit', String(setup.genesis.config.gasLimit), '--base-fee', '100000000'] })
+async function anvilFigures(
+  setup: ReturnType<typeof makeGenesis>,
+  rawTxs: string[][],
+  log: (s: string) => void,
+) {
+  const anvil = await startAnvil({
+    chainId: 31337,
+    extraArgs: [
+      '--no-mining',
+      '--gas-limit',
+      String(setup.genesis.config.gasLimit),
+      '--base-fee',
+      '100000000',
+    ],
+  })
   let id = 0
   const rpc = async (body: unknown) => {
-    const res = await fetch(anvil.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const res = await fetch(anvil.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     return res.json() as Promise<unknown>
   }
   try {
     const balance = `0x${(10n ** 24n).toString(16)}`
-    await rpc(setup.accounts.map((a) => ({ jsonrpc: '2.0', id: id++, method: 'anvil_setBalance', params: [a.addressHex, balance] })))
+    await rpc(
+      setup.accounts.map((a) => ({
+        jsonrpc: '2.0',
+        id: id++,
+        method: 'anvil_setBalance',
+        params: [a.addressHex, balance],
+      })),
+    )
     await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
     let gas = 0n
     const started = performance.now()
     for (const batch of rawTxs) {
-      const results = (await rpc(batch.map((raw) => ({ jsonrpc: '2.0', id: id++, method: 'eth_sendRawTransaction', params: [raw] })))) as Array<{ error?: unknown }>
+      const results = (await rpc(
+        batch.map((raw) => ({
+          jsonrpc: '2.0',
+          id: id++,
+          method: 'eth_sendRawTransaction',
+          params: [raw],
+        })),
+      )) as Array<{ error?: unknown }>
       const failed = results.filter((r) => r.error !== undefined)
-      if (failed.length > 0) throw new Error(`anvil refused ${failed.length} txs: ${JSON.stringify(failed[0])}`)
+      if (failed.length > 0)
+        throw new Error(`anvil refused ${failed.length} txs: ${JSON.stringify(failed[0])}`)
       await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
       gas += 21_000n * BigInt(batch.length)
     }
     const seconds = (performance.now() - started) / 1000
-    const block = (await rpc({ jsonrpc: '2.0', id: id++, method: 'eth_getBlockByNumber', params: ['latest', false] })) as { result: { transactions: unknown[] } }
-    if (block.result.transactions.length !== rawTxs.at(-1)!.length) throw new Error('anvil did not mine every transaction')
+    const block = (await rpc({
+      jsonrpc: '2.0',
+      id: id++,
+      method: 'eth_getBlockByNumber',
+      params: ['latest', false],
+    })) as { result: { transactions: unknown[] } }
+    if (block.result.transactions.length !== rawTxs.at(-1)!.length)
+      throw new Error('anvil did not mine every transaction')
     const total = rawTxs.length * rawTxs[0]!.length
     log('anvil done')
-    return { transfersPerSec: total / seconds, mgasPerSec: Number(gas) / 1e6 / seconds, msPerBlock: (seconds * 1000) / rawTxs.length }
+    return {
+      transfersPerSec: total / seconds,
+      mgasPerSec: Number(gas) / 1e6 / seconds,
+      msPerBlock: (seconds * 1000) / rawTxs.length,
+    }
   } finally {
     await anvil.stop()
   }

@@ -11,7 +11,11 @@ async function main() {
   const blocks = Number(process.env.BENCH_BLOCKS ?? 10)
   const txPerBlock = Number(process.env.BENCH_TXS ?? 1000)
   process.stdout.write(`block import: ${blocks} blocks x ${txPerBlock} ETH transfers\n`)
-  const r = await runImportBench({ blocks, txPerBlock, log: (s) => process.stderr.write(`  ${s}\r`) })
+  const r = await runImportBench({
+    blocks,
+    txPerBlock,
+    log: (s) => process.stderr.write(`  ${s}\r`),
+  })
   process.stdout.write(
     `\n  ours : ${fmt(r.ours.transfersPerSec)} transfers/s, ${fmt(r.ours.mgasPerSec)} Mgas/s, ${fmt(r.ours.msPerBlock)} ms/block\n`,
   )
@@ -19,7 +23,9 @@ async function main() {
     process.stdout.write(
       `  anvil: ${fmt(r.anvil.transfersPerSec)} transfers/s, ${fmt(r.anvil.mgasPerSec)} Mgas/s, ${fmt(r.anvil.msPerBlock)} ms/block\n`,
     )
-    process.stdout.write(`  ratio ours/anvil: ${(r.ours.transfersPerSec / r.anvil.transfersPerSec).toFixed(2)}x\n`)
+    process.stdout.write(
+      `  ratio ours/anvil: ${(r.ours.transfersPerSec / r.anvil.transfersPerSec).toFixed(2)}x\n`,
+    )
   }
 }
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Common } from '@ethereumjs/common'
-import { type TypedTransaction, createTx } from '@ethereumjs/tx'
+import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import { type KeyPair, keyPairFromPrivateKey } from '../../chain/config/keys.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
@@ -23,16 +23,22 @@ export interface TestGenesis {
   accounts: KeyPair[]
 }
 
-export function makeGenesis(params: {
-  validators?: number
-  accounts?: number
-  balanceWei?: bigint
-  chainId?: number
-  config?: Partial<GenesisInput['config']>
-  alloc?: GenesisInput['alloc']
-} = {}): TestGenesis {
-  const validators = Array.from({ length: params.validators ?? 1 }, () => keyPairFromPrivateKey(randomPrivateKey()))
-  const accounts = Array.from({ length: params.accounts ?? 4 }, () => keyPairFromPrivateKey(randomPrivateKey()))
+export function makeGenesis(
+  params: {
+    validators?: number
+    accounts?: number
+    balanceWei?: bigint
+    chainId?: number
+    config?: Partial<GenesisInput['config']>
+    alloc?: GenesisInput['alloc']
+  } = {},
+): TestGenesis {
+  const validators = Array.from({ length: params.validators ?? 1 }, () =>
+    keyPairFromPrivateKey(randomPrivateKey()),
+  )
+  const accounts = Array.from({ length: params.accounts ?? 4 }, () =>
+    keyPairFromPrivateKey(randomPrivateKey()),
+  )
   const balance = `0x${(params.balanceWei ?? 10n ** 24n).toString(16)}`
   const alloc: NonNullable<GenesisInput['alloc']> = { ...(params.alloc ?? {}) }
   for (const a of accounts) alloc[a.addressHex] = { balance }
@@ -76,7 +82,8 @@ export async function waitFor<T>(
   for (;;) {
     const value = await check()
     if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }

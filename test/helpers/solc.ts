@@ -13,14 +13,21 @@ export interface CompiledContract {
   evmVersion: string
 }
 
-export function compileSolidity(sources: Record<string, string>, options: { optimize?: boolean } = {}): Record<string, CompiledContract> {
+export function compileSolidity(
+  sources: Record<string, string>,
+  options: { optimize?: boolean } = {},
+): Record<string, CompiledContract> {
   const require = createRequire(import.meta.url)
   const input = {
     language: 'Solidity',
-    sources: Object.fromEntries(Object.entries(sources).map(([name, content]) => [name, { content }])),
+    sources: Object.fromEntries(
+      Object.entries(sources).map(([name, content]) => [name, { content }]),
+    ),
     settings: {
       optimizer: { enabled: options.optimize ?? true, runs: 200 },
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'metadata'] } },
+      outputSelection: {
+        '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'metadata'] },
+      },
     },
   }
   const findImports = (importPath: string) => {
@@ -32,7 +39,17 @@ export function compileSolidity(sources: Record<string, string>, options: { opti
   }
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
     errors?: Array<{ severity: string; formattedMessage: string }>
-    contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string }; deployedBytecode: { object: string } }; metadata: string }>>
+    contracts: Record<
+      string,
+      Record<
+        string,
+        {
+          abi: unknown[]
+          evm: { bytecode: { object: string }; deployedBytecode: { object: string } }
+          metadata: string
+        }
+      >
+    >
   }
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))
@@ -43,7 +60,8 @@ export function compileSolidity(sources: Record<string, string>, options: { opti
         abi: c.abi,
         bytecode: `0x${c.evm.bytecode.object}`,
         deployedBytecode: `0x${c.evm.deployedBytecode.object}`,
-        evmVersion: (JSON.parse(c.metadata) as { settings: { evmVersion: string } }).settings.evmVersion,
+        evmVersion: (JSON.parse(c.metadata) as { settings: { evmVersion: string } }).settings
+          .evmVersion,
       }
     }
   }
