@@ -20,7 +20,7 @@
  * The engine's own messages are queued and processed through the same path as peers'.
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
-import { keccak256 } from '../../crypto/index.ts'
+import { sha256 } from '../../crypto/index.ts'
 import { SidechainError } from '../../errors.ts'
 import { commitSealDigest } from '../seals.ts'
 import { QbftError, type QbftErrorCode, type QbftUsageErrorCode } from './errors.ts'
@@ -231,7 +231,7 @@ interface HeightState {
   readonly proposedRounds: Set<number>
   readonly ownBlocks: Set<string>
   readonly knownBlocks: Map<string, ProposedBlock>
-  /** keccak of accepted raw messages */
+  /** sha256 of accepted raw messages (a local id, not a protocol hash) */
   readonly seen: Set<string>
   readonly inFlight: Set<string>
   readonly reported: Set<string>
@@ -456,7 +456,7 @@ export class QbftEngine {
       if (height > h.height + BigInt(this.#options.futureHeightWindow)) {
         throw ignore('QBFT_FUTURE_HEIGHT', 'message beyond the future-height window')
       }
-      const id = bytesToHex(keccak256(bytes))
+      const id = bytesToHex(sha256(bytes))
       if (h.seen.has(id) || h.inFlight.has(id)) throw ignore('QBFT_DUPLICATE', 'message seen')
       const author = recoverAuthor(message.signed, this.#options.chainId)
       context.author = author

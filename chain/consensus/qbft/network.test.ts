@@ -7,7 +7,7 @@
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
 import { privateKeyToAddress, sign } from '../../crypto/index.ts'
-import { commitSealDigest, quorumSize, verifyCommitSeals } from '../seals.ts'
+import { commitSealDigest, verifyCommitSeals } from '../seals.ts'
 import { verifyEvidence } from './engine.ts'
 import {
   decodeMessage,
@@ -404,4 +404,71 @@ t.test('2 of 4 online decide nothing; a third returns, progress resumes, no fork
     rcRounds.some((r) => r >= roundBefore),
     `node 2 jumped (RC rounds ${rcRounds.join(',')})`,
   )
+})
+
+t.test('random drops, delays and reordering: safe, and live once sync fills gaps', async (t) => {
+  const scenarios = [
+    { validators: 4, seed: 101, offline: [] as number[], drop: 0.2 },
+    { validators: 4, seed: 102, offline: [], drop: 0.3 },
+    { validators: 4, seed: 103, offline: [3], drop: 0.1 },
+    { validators: 7, seed: 104, offline: [6], drop: 0.1 },
+    // f silent and q = exactly the online nodes: any lost message costs a round, so only
+    // delays and reordering here (QBFT itself never retransmits PREPARE/COMMIT).
+    { validators: 7, seed: 105, offline: [5, 6], drop: 0 },
+  ]
+  for (const { validators, seed, offline, drop } of scenarios) {
+    const net = new SimNetwork({ validators, seed, syncAfterMs: 20_000, latencyMs: [1, 50] })
+    for (const i of offline) net.nodes[i]!.online = false
+    net.filter = () => {
+      const r = net.random()
+      if (r < drop) return 'drop'
+      return r < drop + 0.2 ? { delayMs: Math.floor(net.random() * 800) } : 'deliver'
+    }
+    net.start(1n)
+    const live = net.nodes.filter((n) => n.online)
+    const ok = await net.run(() => net.minHead(live) >= 4n, 600_000)
+    t.ok(ok, `n=${validators} seed=${seed}: 4 heights (at ${net.now} ms)`)
+    t.same(chainProblems(net, 4n, live), [], `n=${validators} seed=${seed}: no fork, valid seals`)
+  }
+})
+
+t.test('flood: future-message buffers stay bounded and progress continues', async (t) => {
+  const limits = { perHeight: 40, perAuthor: 5, futureRounds: 4 }
+  const net = new SimNetwork({
+    validators: 4,
+    seed: 9,
+    engine: { futureHeightWindow: 4, bufferLimits: limits },
+  })
+  net.start(1n)
+  const byzantine = net.nodes[3]!.key
+  const counts = new Map<string, number>()
+  let maxBuffered = 0
+  for (let wave = 0; wave < 6; wave++) {
+    const base = net.nodes[0]!.engine.status().height!
+    for (let i = 0; i < 100; i++) {
+      const digest = new Uint8Array(32).fill(i)
+      digest[0] = wave
+      const bytes =
+        i % 4 === 0
+          ? prepareBy(byzantine, base + BigInt(1 + ((i / 4) % 4)), i, digest) // near-future heights
+          : i % 4 === 1
+            ? prepareBy(byzantine, base, 100 + i, digest) // far-future rounds
+            : i % 4 === 2
+              ? prepareBy(testKey(1000 + i), base + 1n, 0, digest) // outsiders
+              : Uint8Array.from([0xf8, 0x40, wave, ...new Uint8Array(63).fill(i)]) // junk
+      const outcome = await net.nodes[0]!.engine.onMessage(bytes)
+      const c = outcome.action === 'ACCEPT' ? 'ACCEPT' : outcome.error.code
+      counts.set(c, (counts.get(c) ?? 0) + 1)
+      maxBuffered = Math.max(maxBuffered, net.nodes[0]!.engine.status().bufferedFutureMessages)
+    }
+    await net.run(() => net.nodes[0]!.engine.status().height! > base, 60_000)
+  }
+  t.comment(JSON.stringify(Object.fromEntries(counts)))
+  t.ok(maxBuffered <= 4 * limits.perHeight, `buffer stayed bounded (max ${maxBuffered})`)
+  t.ok((counts.get('QBFT_BUFFER_FULL') ?? 0) > 0, 'per-author cap hit')
+  t.equal(counts.get('QBFT_FUTURE_ROUND'), 150)
+  t.equal(counts.get('QBFT_NOT_VALIDATOR'), 150)
+  t.equal(counts.get('QBFT_MALFORMED'), 150)
+  t.ok(await net.run(() => net.minHead() >= 7n, 60_000))
+  t.same(chainProblems(net, 7n), [])
 })
