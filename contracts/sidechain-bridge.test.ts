@@ -1,7 +1,9 @@
+import { gunzipSync } from 'node:zlib'
 import t from 'tap'
 import {
   type Address,
   encodeDeployData,
+  getAddress,
   getContract,
   getContractAddress,
   type Hex,
@@ -566,4 +568,79 @@ t.test('the constructor needs an L1 vault and a guardian', async (t) => {
       label,
     )
   }
+})
+
+t.test('a copy of its code and storage works at another address (genesis predeploy)', async (t) => {
+  // What a genesis tool does: run the constructor elsewhere, then place code and storage at a fixed address.
+  const scratch = await deploySidechainBridge(ownerWallet, c.publicClient, {
+    owner: owner.address,
+    guardian: guardian.address,
+    relayers: [r0.address, r1.address],
+    threshold: 2,
+    l1ChainId: c.chain.id,
+    l1Vault: vaultAddress,
+    l1SignerEpoch: 4,
+  })
+  const dump = (await c.publicClient.request({ method: 'anvil_dumpState' } as never)) as Hex
+  const state = JSON.parse(gunzipSync(Buffer.from(dump.slice(2), 'hex')).toString()) as {
+    accounts: Record<string, { code: Hex; storage: Record<string, Hex> }>
+  }
+  const account = Object.entries(state.accounts).find(
+    ([address]) => address.toLowerCase() === scratch.address.toLowerCase(),
+  )?.[1]
+  if (account === undefined) throw new Error('bridge missing from the state dump')
+  const predeploy = getAddress('0x0000000000000000000000000000000000b41d6e')
+  await c.testClient.setCode({ address: predeploy, bytecode: account.code })
+  for (const [slot, value] of Object.entries(account.storage)) {
+    await c.testClient.setStorageAt({
+      address: predeploy,
+      index: pad(slot as Hex, { size: 32 }),
+      value: pad(value, { size: 32 }),
+    })
+  }
+
+  const moved = getContract({
+    address: predeploy,
+    abi: sidechainBridgeAbi,
+    client: c.wallet(alice),
+  })
+  t.equal(await moved.read.owner(), owner.address)
+  t.equal(await moved.read.guardian(), guardian.address)
+  t.same(await moved.read.relayers(), [r0.address, r1.address])
+  t.equal(await moved.read.threshold(), 2n)
+  t.equal(await moved.read.l1SignerEpoch(), 4n)
+  t.equal(await moved.read.l1Vault(), vaultAddress)
+  t.equal(
+    await moved.read.l1DomainSeparator(),
+    await c.publicClient.readContract({
+      address: vaultAddress,
+      abi: bridgeVaultAbi,
+      functionName: 'domainSeparator',
+    }),
+  )
+
+  for (const relayer of [r0, r1]) {
+    await c.mined(
+      getContract({
+        address: predeploy,
+        abi: sidechainBridgeAbi,
+        client: c.wallet(relayer),
+      }).write.confirmDeposit([0n, zeroAddress, alice.address, 7n]),
+    )
+  }
+  const token = await moved.read.wrappedTokenOf([zeroAddress])
+  t.equal(
+    token,
+    getContractAddress({
+      opcode: 'CREATE2',
+      from: predeploy,
+      salt: pad(zeroAddress),
+      bytecode: wrappedTokenBytecode,
+    }),
+    'wrapped tokens are created from the predeploy address',
+  )
+  t.equal(await tokenAt(token).read.bridge(), predeploy)
+  t.equal(await tokenAt(token).read.balanceOf([alice.address]), 7n)
+  await c.mined(moved.write.withdraw([token, 3n, bob.address]))
+  t.equal(await tokenAt(token).read.totalSupply(), 4n)
 })
