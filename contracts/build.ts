@@ -354,4 +354,9 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main()
+// `import.meta.main` exists from Node 22.18 / 24.2; compare paths on older runtimes.
+const isMain =
+  (import.meta as { main?: boolean }).main ??
+  (process.argv[1] !== undefined &&
+    path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+if (isMain) await main()

@@ -430,6 +430,14 @@ t.test(
     })
     t.match(await revertOf(vault.simulate.release([w, sigs])), { name: 'EnforcedPause' })
 
+    // A compromised signer set can still be replaced while paused.
+    const update = { signers: signers.map((s) => s.address), threshold: 3n, epoch: 1n }
+    const rotation = await Promise.all([s0, s1].map((s) => signSignerSetUpdate(s, domain, update)))
+    await c.mined(vault.write.rotateSigners([update.signers, 3n, rotation]))
+    t.equal(await vault.read.threshold(), 3n, 'rotation works while paused')
+    const w1 = { ...w, epoch: 1n }
+    const sigs1 = await signAll(signers, w1)
+
     t.match(await revertOf(vaultAs(guardian).simulate.unpause()), {
       name: 'OwnableUnauthorizedAccount',
       args: [guardian.address],
@@ -439,7 +447,7 @@ t.test(
     })
     await c.mined(vaultAs(owner).write.unpause())
     t.equal(await vault.read.paused(), false)
-    await c.mined(vault.write.release([w, sigs]))
+    await c.mined(vault.write.release([w1, sigs1]))
     await c.mined(vault.write.depositETH([bob.address], { value: 1n }))
   },
 )

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { createGenesis } from '../../genesis/create.ts'
-import { runNode } from './node-command.ts'
+import { addRpcOptions, runNode } from './node-command.ts'
 
 /** Well-known dev accounts (the Foundry/Hardhat test mnemonic), funded on the devnet. */
 export const DEV_ACCOUNTS = [
@@ -21,13 +21,23 @@ export const DEV_ACCOUNTS = [
 ] as const
 
 export function registerDevnetCommand(program: Command): void {
-  program
+  const command = program
     .command('devnet')
     .description('run a local single-validator devnet under --datadir (resumes unless --fresh)')
     .option('--datadir <dir>', 'devnet folder', '.devnet')
     .option('--fresh', 'delete the devnet folder first')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-    .action(async (opts: { datadir: string; fresh?: boolean; logLevel: string }) => {
+  // A local devnet serves browser dapps too (like anvil): any origin unless --rpc-cors says otherwise.
+  addRpcOptions(command, { cors: ['*'] }).action(
+    async (opts: {
+      datadir: string
+      fresh?: boolean
+      logLevel: string
+      rpc?: boolean
+      rpcPort?: number
+      rpcHost?: string
+      rpcCors?: string[]
+    }) => {
       const root = path.resolve(opts.datadir)
       if (opts.fresh === true) rmSync(root, { recursive: true, force: true })
       const genesisPath = path.join(root, 'genesis.json')
@@ -46,6 +56,11 @@ export function registerDevnetCommand(program: Command): void {
         datadir: path.join(root, 'node-0'),
         validatorKey: path.join(root, 'validator-0.key'),
         logLevel: opts.logLevel,
+        rpc: opts.rpc,
+        rpcPort: opts.rpcPort,
+        rpcHost: opts.rpcHost,
+        rpcCors: opts.rpcCors,
       })
-    })
+    },
+  )
 }

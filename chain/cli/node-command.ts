@@ -1,15 +1,59 @@
 import path from 'node:path'
 import type { Command } from 'commander'
+import { InvalidArgumentError } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
 import { keyFileIsExposed, readKeyFile } from '../config/keys.ts'
 import { SidechainNode } from '../node.ts'
 import { createLogger } from '../util/logger.ts'
+import { parseIntegerOption } from './options.ts'
 
 export interface NodeCommandOptions {
   genesis: string
   datadir: string
   validatorKey?: string
   logLevel: string
+  /** JSON-RPC (HTTP + WebSocket on one port); `rpc: false` (--no-rpc) turns it off. */
+  rpc?: boolean
+  rpcPort?: number
+  rpcHost?: string
+  rpcCors?: string[]
+}
+
+/** `--rpc-cors` takes a comma-separated list of origins, or '*'. */
+export function parseCorsOption(value: string): string[] {
+  const origins = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0)
+  for (const origin of origins) {
+    if (origin !== '*' && !/^[a-z][a-z0-9+.-]*:\/\/[^/\s]+$/i.test(origin)) {
+      throw new InvalidArgumentError(`${origin} is not an origin (scheme://host[:port]) or *`)
+    }
+  }
+  return origins
+}
+
+/** Adds the JSON-RPC flags shared by `node` and `devnet`. */
+export function addRpcOptions(command: Command, defaults: { cors?: string[] } = {}): Command {
+  return command
+    .option(
+      '--rpc-port <port>',
+      'JSON-RPC port (HTTP and WebSocket)',
+      parseIntegerOption('--rpc-port', 0, 65_535),
+      8545,
+    )
+    .option(
+      '--rpc-host <host>',
+      'JSON-RPC listen address (0.0.0.0 opens it to the network)',
+      '127.0.0.1',
+    )
+    .option(
+      '--rpc-cors <origins>',
+      'browser origins allowed to call the RPC, comma-separated, or *',
+      parseCorsOption,
+      defaults.cors,
+    )
+    .option('--no-rpc', 'do not serve JSON-RPC')
 }
 
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
@@ -23,8 +67,16 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       'validator key file is readable by other users; chmod 600 it',
     )
   }
+  const rpc =
+    opts.rpc === false
+      ? undefined
+      : {
+          host: opts.rpcHost ?? '127.0.0.1',
+          port: opts.rpcPort ?? 8545,
+          corsOrigins: opts.rpcCors ?? [],
+        }
   const node = new SidechainNode(
-    { genesis, datadir: path.resolve(opts.datadir), validatorKey },
+    { genesis, datadir: path.resolve(opts.datadir), validatorKey, rpc },
     { logger },
   )
   await node.start()
@@ -45,7 +97,7 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
 }
 
 export function registerNodeCommand(program: Command): void {
-  program
+  const command = program
     .command('node')
     .description('run a sidechain node (a validator when --validator-key is given)')
     .requiredOption('--genesis <file>', 'genesis JSON file')
@@ -55,7 +107,7 @@ export function registerNodeCommand(program: Command): void {
       'validator key file (JSON with privateKey), makes this node a validator',
     )
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-    .action(async (opts: NodeCommandOptions) => {
-      await runNode(opts)
-    })
+  addRpcOptions(command).action(async (opts: NodeCommandOptions) => {
+    await runNode(opts)
+  })
 }

@@ -1,0 +1,88 @@
+/**
+ * JSON-RPC errors. `RpcError` is what a handler throws when it means a specific JSON-RPC
+ * error; `toRpcError` is the one place where domain errors (txpool, ledger, storage...)
+ * become JSON-RPC errors. Anything unexpected becomes -32603 and is logged by the caller.
+ */
+import { SidechainError } from '../errors.ts'
+
+export const RPC_ERROR = {
+  PARSE: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL: -32603,
+  /** geth's generic server error: refused transactions, unknown blocks, failed calls. */
+  SERVER: -32000,
+  /** EIP-1474 "limit exceeded": range caps, result caps, subscription caps. */
+  LIMIT_EXCEEDED: -32005,
+  /** EIP-1474 "resource not found". */
+  RESOURCE_NOT_FOUND: -32001,
+  /** Reverted eth_call / eth_estimateGas, with the revert data in `data` (geth, anvil). */
+  EXECUTION_REVERTED: 3,
+} as const
+
+export class RpcError extends Error {
+  override readonly name = 'RpcError'
+  readonly code: number
+  readonly data: unknown
+
+  constructor(code: number, message: string, data?: unknown) {
+    super(message)
+    this.code = code
+    this.data = data
+  }
+
+  toJSON(): { code: number; message: string; data?: unknown } {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data }
+  }
+}
+
+export function invalidParams(message: string): RpcError {
+  return new RpcError(RPC_ERROR.INVALID_PARAMS, message)
+}
+
+export function limitExceeded(message: string): RpcError {
+  return new RpcError(RPC_ERROR.LIMIT_EXCEEDED, message)
+}
+
+export function serverError(message: string, data?: unknown): RpcError {
+  return new RpcError(RPC_ERROR.SERVER, message, data)
+}
+
+export function headerNotFound(): RpcError {
+  return new RpcError(RPC_ERROR.SERVER, 'header not found')
+}
+
+/** Reverted call: "execution reverted[: reason]" with the raw revert data (hex). */
+export function executionReverted(reason: string | undefined, data: `0x${string}`): RpcError {
+  return new RpcError(
+    RPC_ERROR.EXECUTION_REVERTED,
+    reason === undefined ? 'execution reverted' : `execution reverted: ${reason}`,
+    data,
+  )
+}
+
+/**
+ * Domain error codes that surface to clients as -32000 with the domain message, which is
+ * already the wording tools match on ("nonce too low", "already known", ...).
+ */
+const SERVER_ERROR_PREFIXES = ['TX_', 'LEDGER_NOT_NEXT_BLOCK', 'LEDGER_CLOSED'] as const
+
+export interface MappedError {
+  error: RpcError
+  /** True when the error was not an expected, client-caused one (log it). */
+  unexpected: boolean
+}
+
+/** The single mapping from anything thrown by a handler to a JSON-RPC error. */
+export function toRpcError(err: unknown): MappedError {
+  if (err instanceof RpcError) return { error: err, unexpected: false }
+  if (err instanceof SidechainError) {
+    if (SERVER_ERROR_PREFIXES.some((prefix) => err.code.startsWith(prefix))) {
+      return { error: new RpcError(RPC_ERROR.SERVER, err.message), unexpected: false }
+    }
+  }
+  return { error: new RpcError(RPC_ERROR.INTERNAL, 'internal error'), unexpected: true }
+}

@@ -1,0 +1,284 @@
+/**
+ * Transport-independent JSON-RPC 2.0 dispatch: a registry of namespace modules, request
+ * and batch validation, parameter parsing at the edge, and error mapping. The HTTP/WS
+ * server (transport.ts) hands it raw message text; tests and in-process callers can call
+ * `handleValue` / `call` directly.
+ *
+ * Registering a namespace (e.g. the QBFT work adding `qbft_*`):
+ *
+ *   rpc.handler.register({
+ *     namespace: 'qbft',
+ *     methods: {
+ *       getValidatorsByBlockNumber: defineMethod([p.blockRef('block')], async ([block]) => ...),
+ *     },
+ *   })
+ *
+ * Methods are `${namespace}_${name}`; parameters are declared as a tuple of `Param`s
+ * (params.ts), so `run` receives typed, validated values. Throw `RpcError` for a specific
+ * JSON-RPC error; domain errors are mapped in errors.ts; anything else is -32603.
+ */
+import type { Logger } from 'pino'
+import { RPC_ERROR, RpcError, toRpcError } from './errors.ts'
+import { type Param, ParamError, type ParamValues } from './params.ts'
+
+/** A long-lived client connection (WebSocket) that can receive notifications. */
+export interface RpcConnection {
+  readonly id: string
+  readonly closed: boolean
+  notify(method: string, params: unknown): void
+  onClose(listener: () => void): void
+}
+
+export interface RpcCallContext {
+  transport: 'http' | 'ws' | 'internal'
+  /** Present on WebSocket calls: subscriptions live on it. */
+  connection?: RpcConnection
+  remoteAddress?: string
+}
+
+export interface RpcMethod {
+  readonly params: readonly Param<unknown>[]
+  run(args: unknown[], ctx: RpcCallContext): unknown
+}
+
+export interface RpcModule {
+  namespace: string
+  methods: Record<string, RpcMethod>
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the tuple element type is inferred per method
+export function defineMethod<const S extends readonly Param<any>[]>(
+  params: S,
+  run: (args: ParamValues<S>, ctx: RpcCallContext) => unknown,
+): RpcMethod {
+  return { params, run: run as RpcMethod['run'] }
+}
+
+export type JsonRpcId = string | number | null
+
+export interface JsonRpcResponse {
+  jsonrpc: '2.0'
+  id: JsonRpcId
+  result?: unknown
+  error?: { code: number; message: string; data?: unknown }
+}
+
+export interface RpcHandlerOptions {
+  /** Maximum number of requests in one batch. */
+  maxBatchLength: number
+}
+
+const METHOD_NAME = /^[a-zA-Z][a-zA-Z0-9]*_[a-zA-Z][a-zA-Z0-9]*$/
+
+function errorResponse(id: JsonRpcId, error: RpcError): JsonRpcResponse {
+  return { jsonrpc: '2.0', id, error: error.toJSON() }
+}
+
+function isValidId(id: unknown): id is JsonRpcId {
+  return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
+}
+
+function bigintReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? `0x${value.toString(16)}` : value
+}
+
+export class RpcHandler {
+  private readonly options: RpcHandlerOptions
+  private readonly logger: Logger | undefined
+  private readonly methods = new Map<string, RpcMethod>()
+
+  constructor(options: RpcHandlerOptions, modules: { logger?: Logger } = {}) {
+    this.options = options
+    this.logger = modules.logger
+  }
+
+  /** Adds every method of `module` as `${namespace}_${name}`; refuses duplicates. */
+  register(module: RpcModule): void {
+    const names = Object.keys(module.methods).map((name) => `${module.namespace}_${name}`)
+    for (const name of names) {
+      if (!METHOD_NAME.test(name)) throw new Error(`invalid RPC method name ${name}`)
+      if (this.methods.has(name)) throw new Error(`RPC method ${name} is already registered`)
+    }
+    for (const [name, method] of Object.entries(module.methods))
+      this.methods.set(`${module.namespace}_${name}`, method)
+  }
+
+  /** Removes every method of a namespace (tests, optional features switched off). */
+  unregister(namespace: string): void {
+    for (const name of [...this.methods.keys()])
+      if (name.startsWith(`${namespace}_`)) this.methods.delete(name)
+  }
+
+  has(method: string): boolean {
+    return this.methods.has(method)
+  }
+
+  methodNames(): string[] {
+    return [...this.methods.keys()].sort()
+  }
+
+  namespaces(): string[] {
+    return [...new Set([...this.methods.keys()].map((m) => m.slice(0, m.indexOf('_'))))].sort()
+  }
+
+  /**
+   * Handles one raw message (a request or a batch). Returns the response text, or
+   * undefined when nothing must be sent back (only notifications).
+   */
+  async handleText(text: string, ctx: RpcCallContext): Promise<string | undefined> {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return this.serialize(
+        errorResponse(null, new RpcError(RPC_ERROR.PARSE, 'parse error: invalid JSON')),
+      )
+    }
+    const response = await this.handleValue(value, ctx)
+    return response === undefined ? undefined : this.serialize(response)
+  }
+
+  async handleValue(
+    value: unknown,
+    ctx: RpcCallContext,
+  ): Promise<JsonRpcResponse | JsonRpcResponse[] | undefined> {
+    if (!Array.isArray(value)) return this.handleRequest(value, ctx)
+    if (value.length === 0)
+      return errorResponse(
+        null,
+        new RpcError(RPC_ERROR.INVALID_REQUEST, 'invalid request: empty batch'),
+      )
+    if (value.length > this.options.maxBatchLength) {
+      return errorResponse(
+        null,
+        new RpcError(
+          RPC_ERROR.INVALID_REQUEST,
+          `batch of ${value.length} requests exceeds the limit of ${this.options.maxBatchLength}`,
+        ),
+      )
+    }
+    const responses: JsonRpcResponse[] = []
+    // Sequential on purpose: deterministic order of side effects (nonce-ordered sends) and
+    // one batch cannot monopolize the node with parallel executions.
+    for (const item of value) {
+      const response = await this.handleRequest(item, ctx)
+      if (response !== undefined) responses.push(response)
+    }
+    return responses.length === 0 ? undefined : responses
+  }
+
+  async handleRequest(request: unknown, ctx: RpcCallContext): Promise<JsonRpcResponse | undefined> {
+    if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+      return errorResponse(
+        null,
+        new RpcError(
+          RPC_ERROR.INVALID_REQUEST,
+          'invalid request: expected a JSON-RPC request object',
+        ),
+      )
+    }
+    const { jsonrpc, method, params, id } = request as Record<string, unknown>
+    const isNotification = !('id' in request)
+    if (!isNotification && !isValidId(id)) {
+      return errorResponse(
+        null,
+        new RpcError(
+          RPC_ERROR.INVALID_REQUEST,
+          'invalid request: id must be a string, number or null',
+        ),
+      )
+    }
+    const replyId: JsonRpcId = isNotification ? null : (id as JsonRpcId)
+    if (jsonrpc !== '2.0') {
+      return errorResponse(
+        replyId,
+        new RpcError(RPC_ERROR.INVALID_REQUEST, 'invalid request: jsonrpc must be "2.0"'),
+      )
+    }
+    if (typeof method !== 'string' || method.length === 0) {
+      return errorResponse(
+        replyId,
+        new RpcError(
+          RPC_ERROR.INVALID_REQUEST,
+          'invalid request: method must be a non-empty string',
+        ),
+      )
+    }
+    if (params !== undefined && !Array.isArray(params)) {
+      return errorResponse(
+        replyId,
+        new RpcError(
+          RPC_ERROR.INVALID_PARAMS,
+          'invalid params: expected an array of positional parameters',
+        ),
+      )
+    }
+    const result = await this.call(method, params ?? [], ctx).then(
+      (value): JsonRpcResponse => ({
+        jsonrpc: '2.0',
+        id: replyId,
+        result: value === undefined ? null : value,
+      }),
+      (err: unknown): JsonRpcResponse => {
+        const { error, unexpected } = toRpcError(err)
+        if (unexpected) this.logger?.error({ method, err }, 'RPC method failed unexpectedly')
+        return errorResponse(replyId, error)
+      },
+    )
+    return isNotification ? undefined : result
+  }
+
+  /** Parses `args` with the method's params and runs it. Throws RpcError (and domain errors). */
+  async call(
+    method: string,
+    args: readonly unknown[],
+    ctx: RpcCallContext = { transport: 'internal' },
+  ): Promise<unknown> {
+    const entry = this.methods.get(method)
+    if (entry === undefined) {
+      const shown = method.length > 64 ? `${method.slice(0, 61)}...` : method
+      throw new RpcError(
+        RPC_ERROR.METHOD_NOT_FOUND,
+        `the method ${shown} does not exist/is not available`,
+      )
+    }
+    if (args.length > entry.params.length) {
+      throw new RpcError(
+        RPC_ERROR.INVALID_PARAMS,
+        `too many arguments, want at most ${entry.params.length}${entry.params.length === 0 ? '' : ` (${entry.params.map((p) => p.name).join(', ')})`}`,
+      )
+    }
+    const parsed: unknown[] = []
+    for (let i = 0; i < entry.params.length; i++) {
+      const spec = entry.params[i]!
+      const raw = args[i]
+      if (!spec.optional && (raw === undefined || raw === null)) {
+        throw new RpcError(
+          RPC_ERROR.INVALID_PARAMS,
+          `missing value for required argument ${i} (${spec.name})`,
+        )
+      }
+      try {
+        parsed.push(spec.parse(raw))
+      } catch (err) {
+        if (err instanceof ParamError) {
+          throw new RpcError(
+            RPC_ERROR.INVALID_PARAMS,
+            `invalid argument ${i} (${spec.name}): ${err.message}`,
+          )
+        }
+        throw err
+      }
+    }
+    return entry.run(parsed, ctx)
+  }
+
+  private serialize(response: JsonRpcResponse | JsonRpcResponse[]): string {
+    try {
+      return JSON.stringify(response)
+    } catch {
+      // A handler returned a bigint somewhere: encode it as a quantity rather than failing.
+      return JSON.stringify(response, bigintReplacer)
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * Test fixture for RPC tests: a single-validator node in a temp folder with the dev
+ * accounts funded and JSON-RPC on a free port. Blocks come either from the real engine
+ * timer (`blockPeriodMs`) or, with `manual: true`, only when the test calls `produce()`.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { bytesToHex } from '@ethereumjs/util'
+import { type Genesis, type GenesisInput, parseGenesis } from '../../genesis/schema.ts'
+import { DEV_ACCOUNTS } from '../cli/devnet-command.ts'
+import { keyPairFromPrivateKey } from '../config/keys.ts'
+import { randomPrivateKey } from '../crypto/index.ts'
+import { SidechainNode } from '../node.ts'
+import { ManualScheduler } from '../util/scheduler.ts'
+import type { RpcOptionsInput } from './service.ts'
+
+export const DEV_BALANCE = 10_000n * 10n ** 18n
+
+export interface RpcTestNode {
+  node: SidechainNode
+  genesis: Genesis
+  url: string
+  wsUrl: string
+  scheduler: ManualScheduler | undefined
+  /** Manual mode: moves the clock one period and waits for the block; timer mode: waits for the next block. */
+  produce(): Promise<void>
+  /** Raw JSON-RPC over HTTP; returns the parsed response envelope. */
+  request(
+    method: string,
+    params?: unknown[],
+  ): Promise<{ result?: unknown; error?: { code: number; message: string; data?: unknown } }>
+  stop(): Promise<void>
+}
+
+export async function startRpcNode(
+  params: {
+    chainId?: number
+    blockPeriodMs?: number
+    manual?: boolean
+    rpc?: RpcOptionsInput
+    config?: Partial<GenesisInput['config']>
+    alloc?: GenesisInput['alloc']
+  } = {},
+): Promise<RpcTestNode> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sidechain-rpc-'))
+  const validator = keyPairFromPrivateKey(randomPrivateKey())
+  const alloc: NonNullable<GenesisInput['alloc']> = { ...(params.alloc ?? {}) }
+  for (const a of DEV_ACCOUNTS)
+    alloc[a.address.toLowerCase()] = { balance: `0x${DEV_BALANCE.toString(16)}` }
+  const scheduler = params.manual === true ? new ManualScheduler(Date.now()) : undefined
+  const genesis = parseGenesis({
+    config: {
+      chainId: params.chainId ?? 1337,
+      blockPeriodMs: params.blockPeriodMs ?? 1000,
+      ...params.config,
+    },
+    timestamp: Math.floor((scheduler?.now() ?? Date.now()) / 1000) - 10,
+    validators: [bytesToHex(validator.address)],
+    alloc,
+  })
+  const node = new SidechainNode(
+    { genesis, datadir: dir, validatorKey: validator, rpc: { port: 0, ...params.rpc } },
+    scheduler === undefined ? {} : { scheduler },
+  )
+  await node.start()
+  const rpc = node.rpc!
+  let id = 0
+  return {
+    node,
+    genesis,
+    url: rpc.url,
+    wsUrl: rpc.wsUrl,
+    scheduler,
+    async produce() {
+      const target = node.ledger.head.number + 1n
+      // The engine's own timer seals the block when the clock reaches the period.
+      scheduler?.advance(genesis.config.blockPeriodMs)
+      await pollUntil(() => node.ledger.head.number >= target, `block ${target}`)
+    },
+    async request(method, requestParams = []) {
+      const response = await fetch(rpc.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params: requestParams }),
+      })
+      return (await response.json()) as {
+        result?: unknown
+        error?: { code: number; message: string; data?: unknown }
+      }
+    },
+    async stop() {
+      await node.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function pollUntil<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** A small contract exercising storage, events, reverts, nested calls and loops. */
+export const PROBE_SOURCE = `// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+contract Probe {
+    uint256 public value;
+    mapping(address => uint256) public credits;
+
+    event Stored(address indexed by, uint256 indexed value, bytes note);
+    error Nope(uint256 code);
+
+    constructor(uint256 initial) payable {
+        value = initial;
+    }
+
+    function store(uint256 v, bytes calldata note) external {
+        value = v;
+        credits[msg.sender] += 1;
+        emit Stored(msg.sender, v, note);
+    }
+
+    function fail(string calldata reason) external pure {
+        revert(reason);
+    }
+
+    function failCustom(uint256 code) external pure {
+        revert Nope(code);
+    }
+
+    function divide(uint256 a, uint256 b) external pure returns (uint256) {
+        return a / b;
+    }
+
+    function spin(uint256 n) external view returns (uint256 acc) {
+        for (uint256 i; i < n; i++) acc += i ^ value;
+    }
+
+    function callOther(address target, bytes calldata data) external returns (bytes memory) {
+        (bool ok, bytes memory out) = target.call(data);
+        require(ok, "inner call failed");
+        return out;
+    }
+
+    function whoami() external view returns (address) {
+        return msg.sender;
+    }
+
+    receive() external payable {}
+}
+`
+
+export interface CompiledArtifact {
+  abi: unknown[]
+  bytecode: `0x${string}`
+}
+
+/**
+ * Compiles Solidity with the solc-js from node_modules (OpenZeppelin imports resolved from
+ * node_modules), caching the output in the temp folder keyed by the sources, so repeated
+ * test runs skip the ~1-2 s compile.
+ */
+export function compileContracts(sources: Record<string, string>): Record<string, CompiledArtifact> {
+  const require = createRequire(import.meta.url)
+  const solcVersion = (require('solc/package.json') as { version: string }).version
+  const key = createHash('sha256').update(solcVersion).update(JSON.stringify(sources)).digest('hex').slice(0, 24)
+  const cacheFile = path.join(tmpdir(), `sidechain-solc-${key}.json`)
+  if (existsSync(cacheFile)) {
+    try {
+      return JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, CompiledArtifact>
+    } catch {
+      // fall through and recompile
+    }
+  }
+  const solc = require('solc') as { compile(input: string, callbacks: unknown): string }
+  const input = {
+    language: 'Solidity',
+    sources: Object.fromEntries(Object.entries(sources).map(([name, content]) => [name, { content }])),
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
+    },
+  }
+  const findImports = (importPath: string) => {
+    try {
+      return { contents: readFileSync(require.resolve(importPath), 'utf8') }
+    } catch {
+      return { error: `not found: ${importPath}` }
+    }
+  }
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
+    errors?: Array<{ severity: string; formattedMessage: string }>
+    contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>
+  }
+  const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
+  if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))
+  const result: Record<string, CompiledArtifact> = {}
+  for (const file of Object.values(output.contracts)) {
+    for (const [name, c] of Object.entries(file)) result[name] = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` }
+  }
+  const temp = `${cacheFile}.${process.pid}.tmp`
+  writeFileSync(temp, JSON.stringify(result))
+  renameSync(temp, cacheFile)
+  return result
+}
+
+export function compileProbe(): CompiledArtifact {
+  return compileContracts({ 'Probe.sol': PROBE_SOURCE }).Probe!
+}
