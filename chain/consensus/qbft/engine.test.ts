@@ -24,7 +24,7 @@ import {
   type Signed,
   signPayload,
 } from './messages.ts'
-import { CHAIN_ID, testBlock, testKey } from './test-network.ts'
+import { CHAIN_ID, decodeTestBlock as decodeBlock, testBlock, testKey } from './test-network.ts'
 
 interface Setup {
   engine: QbftEngine
@@ -107,8 +107,6 @@ function setup(
   )
   return s
 }
-
-import { decodeTestBlock as decodeBlock } from './test-network.ts'
 
 const signer = (key: Uint8Array): QbftSigner => ({
   address: privateKeyToAddress(key),

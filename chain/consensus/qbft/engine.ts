@@ -18,6 +18,19 @@
  * JavaScript. Only the embedder's async hooks (buildBlock, validateBlock)
  * run outside; their continuations re-check that height and round are still current.
  * The engine's own messages are queued and processed through the same path as peers'.
+ *
+ * Wiring (embedding code):
+ * - timers: keep one timer; on `timerSet(deadline)` re-arm it for `deadline` (clock ms) or
+ *   clear it on null; when it fires call `onTick()`. Stale or early ticks are harmless.
+ * - gossip: `broadcast(bytes)` publishes on the consensus topic; the topic validator calls
+ *   `onMessage(bytes, peerId)` and maps the outcome to ACCEPT / IGNORE / REJECT.
+ * - blocks: `blockHash` decodes the header and hashes it; `validateBlock` executes the
+ *   block on its parent (cache by hash: the same block may come back re-proposed);
+ *   `buildBlock` builds on the head (it may wait for the block timestamp; the engine does
+ *   not block while it runs).
+ * - decide: import `decision.block` with `decision.commitSeals`, which sign
+ *   (hash, decision.round); then, after the block period, `startHeight(height + 1)`.
+ *   After sync imports blocks, `startHeight(head + 1)` moves the engine forward too.
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { sha256 } from '../../crypto/index.ts'
@@ -230,7 +243,6 @@ interface HeightState {
   readonly committers: Set<string>
   readonly proposedRounds: Set<number>
   readonly ownBlocks: Set<string>
-  readonly knownBlocks: Map<string, ProposedBlock>
   /** sha256 of accepted raw messages (a local id, not a protocol hash) */
   readonly seen: Set<string>
   readonly inFlight: Set<string>
@@ -357,7 +369,6 @@ export class QbftEngine {
       committers: new Set(),
       proposedRounds: new Set(),
       ownBlocks: new Set(),
-      knownBlocks: new Map(),
       seen: new Set(),
       inFlight: new Set(),
       reported: new Set(),
@@ -593,7 +604,6 @@ export class QbftEngine {
     if (round > h.round) this.#moveToRound(h, round)
     rs.proposal = message.signed
     rs.block = block
-    h.knownBlocks.set(bytesToHex(digest), block)
     this.#statsOf(authorHex).proposalsMade++
     if (current && h.isValidator) {
       const signed = signPayload(
@@ -766,7 +776,7 @@ export class QbftEngine {
       }
       for (const [digest, authors] of byDigest) {
         if (authors.length < h.set.quorum) continue
-        const block = h.knownBlocks.get(digest)
+        const block = this.#blockFor(h, digest)
         if (block === undefined) continue
         this.#decide(h, rs, block, authors)
         return true
@@ -943,6 +953,14 @@ export class QbftEngine {
       h.rounds.set(round, rs)
     }
     return rs
+  }
+
+  /** A validated block with this digest from any retained round of the height. */
+  #blockFor(h: HeightState, digestHex: string): ProposedBlock | undefined {
+    for (const rs of h.rounds.values()) {
+      if (rs.block !== null && bytesToHex(rs.block.hash) === digestHex) return rs.block
+    }
+    return undefined
   }
 
   #proposer(h: HeightState, round: number): string {

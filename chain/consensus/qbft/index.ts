@@ -1,0 +1,48 @@
+/** QBFT consensus: pure engine, wire messages, validity rules. See engine.ts for wiring. */
+export {
+  DEFAULT_QBFT_OPTIONS,
+  type EquivocationEvidence,
+  type MessageOutcome,
+  type QbftBufferLimits,
+  type QbftDecision,
+  QbftEngine,
+  type QbftLogger,
+  type QbftModules,
+  type QbftOptions,
+  type QbftStatus,
+  type ValidatorStats,
+  verifyEvidence,
+} from './engine.ts'
+export {
+  isQbftError,
+  QBFT_ERROR_ACTIONS,
+  type QbftAction,
+  QbftError,
+  type QbftErrorCode,
+  type QbftUsageErrorCode,
+} from './errors.ts'
+export {
+  type CommitMessage,
+  type CommitPayload,
+  decodeMessage,
+  decodeSignedPayload,
+  encodeMessage,
+  encodeSignedPayload,
+  MESSAGE_CODES,
+  type MessageKind,
+  messageSigningHash,
+  type Payload,
+  type PrepareMessage,
+  type PreparePayload,
+  type ProposalMessage,
+  type ProposalPayload,
+  type ProposedBlock,
+  type QbftMessage,
+  type QbftSigner,
+  type RoundChangeMessage,
+  type RoundChangePayload,
+  recoverAuthor,
+  type Signed,
+  signPayload,
+} from './messages.ts'
+export { type ProposerPolicy, roundRobinProposer, roundTimeoutMs } from './validation.ts'
