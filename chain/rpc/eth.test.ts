@@ -30,10 +30,10 @@ t.test('eth namespace on a live node', async (t) => {
   t.teardown(() => n.stop())
   const chainId = Number(n.genesis.config.chainId)
 
-  const ok = async (method: string, params: unknown[] = []) => {
+  const ok = async <T = never>(method: string, params: unknown[] = []): Promise<T> => {
     const r = await n.request(method, params)
     if (r.error !== undefined) throw new Error(`${method}: ${r.error.code} ${r.error.message}`)
-    return r.result as never
+    return r.result as T
   }
   const fail = async (method: string, params: unknown[]) => {
     const r = await n.request(method, params)
@@ -78,37 +78,72 @@ t.test('eth namespace on a live node', async (t) => {
     gas: 1_000_000n,
   })
   const pending = await ok('eth_getTransactionByHash', [deployHash])
-  t.match(pending, { hash: deployHash, blockHash: null, blockNumber: null, transactionIndex: null, to: null, from: alice.address.toLowerCase(), nonce: '0x0', type: '0x2' })
-  t.equal(await ok('eth_getTransactionCount', [alice.address, 'pending']), '0x1', 'pending nonce counts the pool')
+  t.match(pending, {
+    hash: deployHash,
+    blockHash: null,
+    blockNumber: null,
+    transactionIndex: null,
+    to: null,
+    from: alice.address.toLowerCase(),
+    nonce: '0x0',
+    type: '0x2',
+  })
+  t.equal(
+    await ok('eth_getTransactionCount', [alice.address, 'pending']),
+    '0x1',
+    'pending nonce counts the pool',
+  )
   t.equal(await ok('eth_getTransactionCount', [alice.address, 'latest']), '0x0')
   t.same(await ok('txpool_status'), { pending: '0x1', queued: '0x0' })
-  const content = await ok<Record<string, Record<string, Record<string, unknown>>>>('txpool_content')
+  const content =
+    await ok<Record<string, Record<string, Record<string, unknown>>>>('txpool_content')
   t.match(content.pending[alice.address]!['0']!, { hash: deployHash })
   t.equal(await ok('eth_getTransactionReceipt', [deployHash]), null, 'no receipt while pending')
 
   await n.produce()
   t.same(await ok('txpool_status'), { pending: '0x0', queued: '0x0' })
   const deployReceipt = await ok<Record<string, unknown>>('eth_getTransactionReceipt', [deployHash])
-  t.match(deployReceipt, { status: '0x1', blockNumber: '0x1', transactionIndex: '0x0', to: null, type: '0x2', logs: [] })
+  t.match(deployReceipt, {
+    status: '0x1',
+    blockNumber: '0x1',
+    transactionIndex: '0x0',
+    to: null,
+    type: '0x2',
+    logs: [],
+  })
   const probeAddress = deployReceipt.contractAddress as Hex
   t.match(probeAddress, /^0x[0-9a-f]{40}$/)
   const mined = await ok<Record<string, unknown>>('eth_getTransactionByHash', [deployHash])
   t.equal(mined.blockHash, deployReceipt.blockHash)
-  const baseFee1 = BigInt((await ok<Record<string, Hex>>('eth_getBlockByNumber', ['0x1', false])).baseFeePerGas!)
-  t.equal(BigInt(mined.gasPrice as Hex), baseFee1 + 10n ** 8n, 'gasPrice of a mined 1559 tx is the effective price')
+  const baseFee1 = BigInt(
+    (await ok<Record<string, Hex>>('eth_getBlockByNumber', ['0x1', false])).baseFeePerGas!,
+  )
+  t.equal(
+    BigInt(mined.gasPrice as Hex),
+    baseFee1 + 10n ** 8n,
+    'gasPrice of a mined 1559 tx is the effective price',
+  )
   t.equal(deployReceipt.effectiveGasPrice, mined.gasPrice)
 
   // ---- store(): logs
-  const storeData = (v: bigint, note: Hex) => encodeFunctionData({ abi, functionName: 'store', args: [v, note] })
+  const storeData = (v: bigint, note: Hex) =>
+    encodeFunctionData({ abi, functionName: 'store', args: [v, note] })
   const storeHash = await send(alice, { to: probeAddress, data: storeData(42n, '0xbeef') })
   await send(bob, { to: probeAddress, data: storeData(43n, '0x') })
   await n.produce()
-  const storeReceipt = await ok<{ logs: Array<Record<string, unknown>>; blockHash: Hex }>('eth_getTransactionReceipt', [storeHash])
+  const storeReceipt = await ok<{ logs: Array<Record<string, unknown>>; blockHash: Hex }>(
+    'eth_getTransactionReceipt',
+    [storeHash],
+  )
   t.equal(storeReceipt.logs.length, 1)
   const topic0 = keccak256(toHex('Stored(address,uint256,bytes)'))
   t.match(storeReceipt.logs[0], {
     address: probeAddress,
-    topics: [topic0, `0x${alice.address.slice(2).toLowerCase().padStart(64, '0')}`, toHex(42n, { size: 32 })],
+    topics: [
+      topic0,
+      `0x${alice.address.slice(2).toLowerCase().padStart(64, '0')}`,
+      toHex(42n, { size: 32 }),
+    ],
     blockNumber: '0x2',
     logIndex: '0x0',
     transactionIndex: '0x0',
@@ -120,48 +155,89 @@ t.test('eth namespace on a live node', async (t) => {
     const txs = block.transactions as Array<Record<string, unknown>>
     t.equal(txs.length, 2)
     t.equal(txs[0]!.hash, storeHash)
-    t.match(block, { number: '0x2', difficulty: '0x1', totalDifficulty: '0x3', uncles: [], withdrawals: [], sha3Uncles: /^0x/, size: /^0x[1-9a-f]/ })
+    t.match(block, {
+      number: '0x2',
+      difficulty: '0x1',
+      totalDifficulty: '0x3',
+      uncles: [],
+      withdrawals: [],
+      sha3Uncles: /^0x/,
+      size: /^0x[1-9a-f]/,
+    })
     const byHash = await ok<Record<string, unknown>>('eth_getBlockByHash', [block.hash, false])
-    t.same(byHash.transactions, txs.map((tx) => tx.hash))
+    t.same(
+      byHash.transactions,
+      txs.map((tx) => tx.hash),
+    )
     t.equal(await ok('eth_getBlockTransactionCountByNumber', ['0x2']), '0x2')
     t.equal(await ok('eth_getBlockTransactionCountByHash', [block.hash]), '0x2')
     t.equal(await ok('eth_getBlockTransactionCountByNumber', ['0x99']), null)
-    t.match(await ok('eth_getTransactionByBlockNumberAndIndex', ['0x2', '0x1']), { from: bob.address.toLowerCase(), transactionIndex: '0x1' })
-    t.match(await ok('eth_getTransactionByBlockHashAndIndex', [block.hash, '0x0']), { hash: storeHash })
+    t.match(await ok('eth_getTransactionByBlockNumberAndIndex', ['0x2', '0x1']), {
+      from: bob.address.toLowerCase(),
+      transactionIndex: '0x1',
+    })
+    t.match(await ok('eth_getTransactionByBlockHashAndIndex', [block.hash, '0x0']), {
+      hash: storeHash,
+    })
     t.equal(await ok('eth_getTransactionByBlockNumberAndIndex', ['0x2', '0x5']), null)
     t.equal(await ok('eth_getUncleCountByBlockNumber', ['0x2']), '0x0')
     const receipts = await ok<Array<Record<string, unknown>>>('eth_getBlockReceipts', ['0x2'])
     t.equal(receipts.length, 2)
-    t.match(receipts[1], { transactionIndex: '0x1', logs: [{ logIndex: '0x1' }] }, 'log index counts across the block')
+    t.match(
+      receipts[1],
+      { transactionIndex: '0x1', logs: [{ logIndex: '0x1' }] },
+      'log index counts across the block',
+    )
     t.same(await ok('eth_getBlockReceipts', [{ blockHash: block.hash }]), receipts)
     t.equal(await ok('eth_getBlockByNumber', ['0x10', false]), null)
     for (const tag of ['latest', 'pending', 'safe', 'finalized']) {
-      t.equal((await ok<Record<string, unknown>>('eth_getBlockByNumber', [tag, false])).number, '0x2', tag)
+      t.equal(
+        (await ok<Record<string, unknown>>('eth_getBlockByNumber', [tag, false])).number,
+        '0x2',
+        tag,
+      )
     }
-    t.equal((await ok<Record<string, unknown>>('eth_getBlockByNumber', ['earliest', false])).number, '0x0')
+    t.equal(
+      (await ok<Record<string, unknown>>('eth_getBlockByNumber', ['earliest', false])).number,
+      '0x0',
+    )
   })
 
   t.test('logs: criteria, ranges and limits', async (t) => {
-    const all = await ok<unknown[]>('eth_getLogs', [{ fromBlock: '0x0', toBlock: 'latest', address: probeAddress }])
+    const all = await ok<unknown[]>('eth_getLogs', [
+      { fromBlock: '0x0', toBlock: 'latest', address: probeAddress },
+    ])
     t.equal(all.length, 2)
     const byAlice = await ok<unknown[]>('eth_getLogs', [
-      { fromBlock: '0x0', topics: [topic0, `0x${alice.address.slice(2).toLowerCase().padStart(64, '0')}`] },
+      {
+        fromBlock: '0x0',
+        topics: [topic0, `0x${alice.address.slice(2).toLowerCase().padStart(64, '0')}`],
+      },
     ])
     t.equal(byAlice.length, 1)
     const eitherValue = await ok<unknown[]>('eth_getLogs', [
-      { fromBlock: 'earliest', topics: [null, null, [toHex(43n, { size: 32 }), toHex(42n, { size: 32 })]] },
+      {
+        fromBlock: 'earliest',
+        topics: [null, null, [toHex(43n, { size: 32 }), toHex(42n, { size: 32 })]],
+      },
     ])
     t.equal(eitherValue.length, 2)
     t.equal((await ok<unknown[]>('eth_getLogs', [{ blockHash: storeReceipt.blockHash }])).length, 2)
     t.same(await ok('eth_getLogs', [{ fromBlock: '0x0', address: bob.address }]), [])
-    t.same(await ok('eth_getLogs', [{ fromBlock: '0x100', toBlock: '0x101' }]), [], 'future range is empty')
+    t.same(
+      await ok('eth_getLogs', [{ fromBlock: '0x100', toBlock: '0x101' }]),
+      [],
+      'future range is empty',
+    )
     const reversed = await fail('eth_getLogs', [{ fromBlock: '0x2', toBlock: '0x1' }])
     t.equal(reversed.code, -32602)
     t.match(reversed.message, /fromBlock \(2\) is after toBlock \(1\)/)
     const wide = await fail('eth_getLogs', [{ fromBlock: '0x0', toBlock: '0x100' }])
     t.equal(wide.code, -32005)
     t.match(wide.message, /257 blocks exceeds the limit of 50/)
-    const both = await fail('eth_getLogs', [{ blockHash: storeReceipt.blockHash, fromBlock: '0x1' }])
+    const both = await fail('eth_getLogs', [
+      { blockHash: storeReceipt.blockHash, fromBlock: '0x1' },
+    ])
     t.equal(both.code, -32602)
     // Two more logs: four in total, above the result cap of three.
     await send(alice, { to: probeAddress, data: storeData(1n, '0x') })
@@ -183,11 +259,18 @@ t.test('eth namespace on a live node', async (t) => {
     t.match(await ok('eth_getCode', [probeAddress, 'latest']), /^0x6080/)
     const missing = await fail('eth_getBalance', [alice.address, '0x99'])
     t.same(missing, { code: -32000, message: 'header not found' })
-    const unknownHash = await fail('eth_getBalance', [alice.address, { blockHash: `0x${'11'.repeat(32)}` }])
+    const unknownHash = await fail('eth_getBalance', [
+      alice.address,
+      { blockHash: `0x${'11'.repeat(32)}` },
+    ])
     t.equal(unknownHash.code, -32000)
     t.equal(await ok('eth_getTransactionCount', [bob.address, '0x1']), '0x0')
     t.equal(await ok('eth_getTransactionCount', [bob.address, 'latest']), '0x2')
-    const proof = await ok<Record<string, unknown>>('eth_getProof', [probeAddress, ['0x0'], 'latest'])
+    const proof = await ok<Record<string, unknown>>('eth_getProof', [
+      probeAddress,
+      ['0x0'],
+      'latest',
+    ])
     t.match(proof, { address: probeAddress, accountProof: Array, storageProof: [{ value: /^0x/ }] })
   })
 
@@ -197,8 +280,13 @@ t.test('eth namespace on a live node', async (t) => {
     const value = encodeFunctionData({ abi, functionName: 'value' })
     t.equal(BigInt((await call(value)).result as Hex), 2n)
     t.equal(BigInt((await call(value, {}, '0x1')).result as Hex), 7n, 'at an older block')
-    const who = await call(encodeFunctionData({ abi, functionName: 'whoami' }), { from: bob.address })
-    t.equal(decodeFunctionResult({ abi, functionName: 'whoami', data: who.result as Hex }), bob.address)
+    const who = await call(encodeFunctionData({ abi, functionName: 'whoami' }), {
+      from: bob.address,
+    })
+    t.equal(
+      decodeFunctionResult({ abi, functionName: 'whoami', data: who.result as Hex }),
+      bob.address,
+    )
     const overridden = await call(value, {}, 'latest', {
       [probeAddress]: { stateDiff: { [`0x${'00'.repeat(32)}`]: toHex(99n, { size: 32 }) } },
     })
@@ -230,28 +318,54 @@ t.test('eth namespace on a live node', async (t) => {
     const poor = await call(value, { from: `0x${'12'.repeat(20)}`, value: '0x1' })
     t.equal(poor.error?.code, -32000)
     t.match(poor.error?.message, /insufficient funds/)
-    const fromContract = await call(encodeFunctionData({ abi, functionName: 'whoami' }), { from: probeAddress })
-    t.equal(decodeFunctionResult({ abi, functionName: 'whoami', data: fromContract.result as Hex }).toLowerCase(), probeAddress, 'calls from a contract address work')
+    const fromContract = await call(encodeFunctionData({ abi, functionName: 'whoami' }), {
+      from: probeAddress,
+    })
+    t.equal(
+      (
+        decodeFunctionResult({
+          abi,
+          functionName: 'whoami',
+          data: fromContract.result as Hex,
+        }) as string
+      ).toLowerCase(),
+      probeAddress,
+      'calls from a contract address work',
+    )
     const blockOverride = await n.request('eth_call', [
       { data: '0x4360005260206000f3' /* NUMBER; return it */ },
       'latest',
       null,
       { number: '0x1234' },
     ])
-    t.equal(BigInt(blockOverride.result as Hex), 0x1234n, 'block override (init code returns NUMBER)')
+    t.equal(
+      BigInt(blockOverride.result as Hex),
+      0x1234n,
+      'block override (init code returns NUMBER)',
+    )
     t.equal(await ok('eth_blockNumber'), '0x3', 'still serving after failures')
   })
 
   t.test('eth_estimateGas: minimal gas, reverts', async (t) => {
     const data = storeData(77n, '0x0102')
-    const estimate = BigInt(await ok<Hex>('eth_estimateGas', [{ from: alice.address, to: probeAddress, data }]))
+    const estimate = BigInt(
+      await ok<Hex>('eth_estimateGas', [{ from: alice.address, to: probeAddress, data }]),
+    )
     t.ok(estimate > 21_000n && estimate < 200_000n, `estimate ${estimate}`)
-    const at = (gas: bigint) => n.request('eth_call', [{ from: alice.address, to: probeAddress, data, gas: toHex(gas) }])
+    const at = (gas: bigint) =>
+      n.request('eth_call', [{ from: alice.address, to: probeAddress, data, gas: toHex(gas) }])
     t.notOk((await at(estimate)).error, 'succeeds with the estimate')
     t.ok((await at(estimate - 1n)).error, 'fails with one gas less')
-    t.equal(await ok('eth_estimateGas', [{ from: alice.address, to: bob.address, value: '0x1' }]), '0x5208')
+    t.equal(
+      await ok('eth_estimateGas', [{ from: alice.address, to: bob.address, value: '0x1' }]),
+      '0x5208',
+    )
     const reverted = await fail('eth_estimateGas', [
-      { from: alice.address, to: probeAddress, data: encodeFunctionData({ abi, functionName: 'fail', args: ['why'] }) },
+      {
+        from: alice.address,
+        to: probeAddress,
+        data: encodeFunctionData({ abi, functionName: 'fail', args: ['why'] }),
+      },
     ])
     t.equal(reverted.code, 3)
     t.equal(reverted.message, 'execution reverted: why')
@@ -272,8 +386,16 @@ t.test('eth namespace on a live node', async (t) => {
     t.equal(history.oldestBlock, '0x1')
     t.equal((history.baseFeePerGas as unknown[]).length, 4)
     t.equal((history.gasUsedRatio as unknown[]).length, 3)
-    t.same(history.reward, [['0x5f5e100', '0x5f5e100'], ['0x5f5e100', '0x5f5e100'], ['0x5f5e100', '0x5f5e100']])
-    t.equal((await ok<Record<string, unknown>>('eth_feeHistory', [3, '0x1', []])).oldestBlock, '0x0', 'decimal count, clipped at genesis')
+    t.same(history.reward, [
+      ['0x5f5e100', '0x5f5e100'],
+      ['0x5f5e100', '0x5f5e100'],
+      ['0x5f5e100', '0x5f5e100'],
+    ])
+    t.equal(
+      (await ok<Record<string, unknown>>('eth_feeHistory', [3, '0x1', []])).oldestBlock,
+      '0x0',
+      'decimal count, clipped at genesis',
+    )
     t.equal((await fail('eth_feeHistory', ['0x1', '0x99', []])).code, -32000)
     t.equal((await fail('eth_feeHistory', ['0x1', 'latest', [50, 10]])).code, -32602)
   })

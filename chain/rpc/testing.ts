@@ -174,10 +174,16 @@ export interface CompiledArtifact {
  * node_modules), caching the output in the temp folder keyed by the sources, so repeated
  * test runs skip the ~1-2 s compile.
  */
-export function compileContracts(sources: Record<string, string>): Record<string, CompiledArtifact> {
+export function compileContracts(
+  sources: Record<string, string>,
+): Record<string, CompiledArtifact> {
   const require = createRequire(import.meta.url)
   const solcVersion = (require('solc/package.json') as { version: string }).version
-  const key = createHash('sha256').update(solcVersion).update(JSON.stringify(sources)).digest('hex').slice(0, 24)
+  const key = createHash('sha256')
+    .update(solcVersion)
+    .update(JSON.stringify(sources))
+    .digest('hex')
+    .slice(0, 24)
   const cacheFile = path.join(tmpdir(), `sidechain-solc-${key}.json`)
   if (existsSync(cacheFile)) {
     try {
@@ -189,7 +195,9 @@ export function compileContracts(sources: Record<string, string>): Record<string
   const solc = require('solc') as { compile(input: string, callbacks: unknown): string }
   const input = {
     language: 'Solidity',
-    sources: Object.fromEntries(Object.entries(sources).map(([name, content]) => [name, { content }])),
+    sources: Object.fromEntries(
+      Object.entries(sources).map(([name, content]) => [name, { content }]),
+    ),
     settings: {
       optimizer: { enabled: true, runs: 200 },
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
@@ -204,13 +212,17 @@ export function compileContracts(sources: Record<string, string>): Record<string
   }
   const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
     errors?: Array<{ severity: string; formattedMessage: string }>
-    contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>
+    contracts: Record<
+      string,
+      Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>
+    >
   }
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
   if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))
   const result: Record<string, CompiledArtifact> = {}
   for (const file of Object.values(output.contracts)) {
-    for (const [name, c] of Object.entries(file)) result[name] = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` }
+    for (const [name, c] of Object.entries(file))
+      result[name] = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` }
   }
   const temp = `${cacheFile}.${process.pid}.tmp`
   writeFileSync(temp, JSON.stringify(result))
