@@ -131,9 +131,9 @@ t.test('single validator: period, transfers, receipts, re-execution, restart', a
     t.same(replay.genesisHash, node.ledger.genesisHash, 'same genesis')
     for (let n = 1n; n <= node.ledger.head.number; n++) {
       const block = (await node.ledger.getBlockByNumber(n))!
-      const seals = (await node.ledger.getSeals(block.hash()))!
+      const commit = (await node.ledger.getCommit(block.hash()))!
       // Import re-executes the block and refuses it unless state, receipts and gas match.
-      await replay.importBlock(block, { seals })
+      await replay.importBlock(block, { seals: commit.seals, sealRound: commit.round })
       t.same(
         bytesToHex(replay.head.stateRoot),
         bytesToHex(block.header.stateRoot),

@@ -117,7 +117,8 @@ t.test('SIGKILL during block import: restart at the last complete block', async 
   for (let n = 1n; n <= source.ledger.head.number; n++) {
     const block = (await source.ledger.getBlockByNumber(n))!
     txs += block.transactions.length
-    await replay.ledger.importBlock(block, { seals: (await source.ledger.getSeals(block.hash()))! })
+    const commit = (await source.ledger.getCommit(block.hash()))!
+    await replay.ledger.importBlock(block, { seals: commit.seals, sealRound: commit.round })
   }
   t.same(
     replay.ledger.head.stateRoot,

@@ -2,11 +2,14 @@
  * Consensus data carried in the header's `extraData`, RLP-encoded so the block hash stays
  * the ordinary keccak of the RLP header:
  *
- *   rlp([vanity(32), round, vote, validators, parentCommitSeals])
+ *   rlp([vanity(32), round, vote, validators, parentCommitRound, parentCommitSeals])
  *
  * - `round`: the QBFT round in which this block was proposed (0 on the happy path).
  * - `vote`: [] or [address(20), 0x01 add | 0x (empty) remove] — one validator-set vote.
  * - `validators`: the full validator list at genesis and on epoch blocks, else [].
+ * - `parentCommitRound`: the round in which the parent was committed; its seals sign
+ *   (parent hash, that round). It can differ from the parent's own `round`: a block
+ *   prepared in one round is re-proposed unchanged (same hash) in a later one.
  * - `parentCommitSeals`: the commit seals that finalized the parent block. A block's own
  *   seals cannot be inside it (they sign its hash), so they travel in the child and are kept
  *   beside the tip (storage `seals`) until the child exists.
@@ -31,6 +34,7 @@ export interface ConsensusExtraData {
   round: number
   vote: ValidatorVote | null
   validators: Uint8Array[]
+  parentCommitRound: number
   parentCommitSeals: Uint8Array[]
 }
 
@@ -65,6 +69,7 @@ export function encodeExtraData(extra: ConsensusExtraData): Uint8Array {
     encodeUint(extra.round),
     vote,
     extra.validators,
+    encodeUint(extra.parentCommitRound),
     extra.parentCommitSeals,
   ])
 }
@@ -76,11 +81,12 @@ export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
   } catch (cause) {
     throw new SidechainError('CONSENSUS_BAD_EXTRA_DATA', 'invalid extraData: not RLP', { cause })
   }
-  if (!Array.isArray(decoded) || decoded.length !== 5) throw badExtra('expected a list of 5 items')
-  const [vanity, round, vote, validators, seals] = decoded as unknown[]
+  if (!Array.isArray(decoded) || decoded.length !== 6) throw badExtra('expected a list of 6 items')
+  const [vanity, round, vote, validators, parentRound, seals] = decoded as unknown[]
   if (!(vanity instanceof Uint8Array) || vanity.length !== EXTRA_VANITY_LENGTH)
     throw badExtra('vanity must be 32 bytes')
   if (!(round instanceof Uint8Array)) throw badExtra('round must be bytes')
+  if (!(parentRound instanceof Uint8Array)) throw badExtra('parent commit round must be bytes')
   if (!Array.isArray(vote)) throw badExtra('vote must be a list')
   let parsedVote: ValidatorVote | null = null
   if (vote.length !== 0) {
@@ -109,6 +115,7 @@ export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
     round: decodeUint(round, 'round'),
     vote: parsedVote,
     validators: validators as Uint8Array[],
+    parentCommitRound: decodeUint(parentRound, 'parentCommitRound'),
     parentCommitSeals: seals as Uint8Array[],
   }
 }

@@ -78,18 +78,17 @@ export class ConsensusRules {
       )
     }
     if (parent.number === 0n) {
-      if (extra.parentCommitSeals.length !== 0) {
+      if (extra.parentCommitSeals.length !== 0 || extra.parentCommitRound !== 0) {
         throw new SidechainError<ConsensusRuleErrorCode>(
           'CONSENSUS_BAD_PARENT_SEALS',
           'the genesis block has no commit seals',
         )
       }
     } else {
-      const parentExtra = decodeExtraData(parent.extraData)
       try {
         verifyCommitSeals(
           parent.hash(),
-          parentExtra.round,
+          extra.parentCommitRound,
           extra.parentCommitSeals,
           this.validatorSet.validatorsAt(parent.number),
           { strict: true },
@@ -105,7 +104,7 @@ export class ConsensusRules {
     return extra
   }
 
-  /** Checks the seals that finalize `header` itself (kept beside the tip). */
+  /** Checks the seals that finalize `header` itself (kept beside the tip), signed in `round`. */
   verifySeals(header: BlockHeader, round: number, seals: readonly Uint8Array[]): void {
     try {
       verifyCommitSeals(

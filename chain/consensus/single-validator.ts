@@ -80,7 +80,8 @@ export class SingleValidatorEngine implements ConsensusEngine {
       const { block, execution } = await this.producer.propose({
         round: 0,
         coinbase: this.options.validatorAddress,
-        parentCommitSeals: this.ledger.headSeals,
+        parentCommitRound: this.ledger.headCommit.round,
+        parentCommitSeals: this.ledger.headCommit.seals,
       })
       const seal = signCommitSeal(block.hash(), 0, this.options.validatorKey)
       await this.ledger.importBlock(block, { seals: [seal], execution, sealsVerified: true })

@@ -29,12 +29,16 @@ interface NativeKeccakState {
  * hash (trie nodes, addresses): we drive its native state object directly and reuse it.
  * Each hasher owns its state; calls are synchronous, so reuse is safe.
  */
-function loadNativeKeccak(): new () => NativeKeccakState {
+/**
+ * The native keccak state class. Loaded once per module instance: node-gyp-build reads the
+ * disk to find the binary, far too slow to repeat per hash. (A loaded class, not state.)
+ */
+const NativeKeccak: new () => NativeKeccakState = (() => {
   const require = createRequire(import.meta.url)
   return require('node-gyp-build')(
     path.dirname(require.resolve('keccak/package.json')),
   ) as new () => NativeKeccakState
-}
+})()
 
 function hashWith(state: NativeKeccakState, data: Uint8Array): Uint8Array {
   state.initialize(1088, 512)
@@ -46,13 +50,13 @@ function hashWith(state: NativeKeccakState, data: Uint8Array): Uint8Array {
 
 /** A keccak256 function with its own reusable native state (hot paths: trie, tx hashes). */
 export function createKeccak256(): (data: Uint8Array) => Uint8Array {
-  const state = new (loadNativeKeccak())()
+  const state = new NativeKeccak()
   return (data) => hashWith(state, data)
 }
 
 /** keccak256 for code outside ethereumjs (seals, addresses); fresh state per call. */
 export function keccak256(data: Uint8Array): Uint8Array {
-  return hashWith(new (loadNativeKeccak())(), data)
+  return hashWith(new NativeKeccak(), data)
 }
 
 function bytes32(value: Uint8Array): Uint8Array {

@@ -70,6 +70,8 @@ export type LedgerErrorCode =
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
   seals?: readonly Uint8Array[]
+  /** Round the seals were signed in (default: the round in the block's extraData). */
+  sealRound?: number
   /** Execution already done on the executor's current state for exactly this block. */
   execution?: BlockExecution
   /** Trust the caller for seals (own block produced by a single validator that just sealed it). */
@@ -80,6 +82,21 @@ export interface ImportedBlock {
   block: Block
   receipts: StoredReceipt[]
   extra: ConsensusExtraData
+}
+
+/** The commit that finalized a block: q seals over (block hash, round). */
+export interface BlockCommit {
+  round: number
+  seals: Uint8Array[]
+}
+
+function encodeCommit(commit: BlockCommit): Uint8Array {
+  return RLP.encode([intToBytes(commit.round), commit.seals])
+}
+
+function decodeCommit(raw: Uint8Array): BlockCommit {
+  const [round, seals] = RLP.decode(raw) as [Uint8Array, Uint8Array[]]
+  return { round: Number(bytesToBigInt(round)), seals }
 }
 
 export interface TxLocation {
@@ -137,7 +154,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private writeQueue: Promise<unknown> = Promise.resolve()
   private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
   /** Seals of the tip block, until its child carries them. */
-  private tipSeals: Uint8Array[] = []
+  private tipCommit: BlockCommit = { round: 0, seals: [] }
 
   constructor(options: LedgerOptions, modules: LedgerModules) {
     super()
@@ -184,8 +201,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.genesisHeader = genesisBlock.header
     const headHash = (await this.db.getMeta(META_KEYS.head)) ?? genesisBlock.hash()
     this.headHeader = await this.requireHeader(headHash)
-    const seals = await this.db.getSeals(headHash)
-    this.tipSeals = seals === undefined ? [] : (RLP.decode(seals) as Uint8Array[])
+    const commit = await this.db.getSeals(headHash)
+    this.tipCommit = commit === undefined ? { round: 0, seals: [] } : decodeCommit(commit)
     this.executor = await BlockExecutor.create({
       common: this.common,
       store: this.store,
@@ -213,6 +230,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
           round: 0,
           vote: null,
           validators: this.rules.validatorSet.validatorsAt(0n),
+          parentCommitRound: 0,
           parentCommitSeals: [],
         }),
         difficulty: 1n,
@@ -244,7 +262,12 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /** Seals finalizing the head block (empty for genesis). */
   get headSeals(): readonly Uint8Array[] {
-    return this.tipSeals
+    return this.tipCommit.seals
+  }
+
+  /** The commit (round and seals) finalizing the head block; empty for genesis. */
+  get headCommit(): BlockCommit {
+    return this.tipCommit
   }
 
   // ---------------------------------------------------------------- writes
@@ -325,8 +348,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     }
     const extra = this.verifyHeaderAgainstHead(block)
     const seals = options.seals ?? []
+    const sealRound = options.sealRound ?? extra.round
     if (options.seals !== undefined && options.sealsVerified !== true) {
-      this.rules.verifySeals(header, extra.round, seals)
+      this.rules.verifySeals(header, sealRound, seals)
     }
     let execution = options.execution
     if (
@@ -351,7 +375,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         body: RLP.encode(block.raw().slice(1)),
         receipts: encodeStoredReceipts(execution.receipts),
         txLookups,
-        seals: seals.length > 0 ? RLP.encode([...seals]) : undefined,
+        seals: seals.length > 0 ? encodeCommit({ round: sealRound, seals: [...seals] }) : undefined,
         stateNodes: this.executor.takeStateNodes(),
         setHead: true,
       })
@@ -360,7 +384,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       throw cause
     }
     this.headHeader = header
-    this.tipSeals = [...seals]
+    this.tipCommit = { round: sealRound, seals: [...seals] }
     this.rememberBlock(block)
     this.rules.validatorSet.onBlockImported?.(header, extra)
     const imported: ImportedBlock = { block, receipts: execution.receipts, extra }
@@ -512,16 +536,21 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return { blockHash, blockNumber: header.number, index: Number(bytesToBigInt(index)) }
   }
 
-  /** Seals that finalize block `hash`: beside the tip, or in the child's header. */
-  async getSeals(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+  /** The commit (round and seals) that finalizes block `hash`: beside the tip, or in the child's header. */
+  async getCommit(hash: Uint8Array): Promise<BlockCommit | undefined> {
     const raw = await this.db.getSeals(hash)
-    if (raw !== undefined) return RLP.decode(raw) as Uint8Array[]
+    if (raw !== undefined) return decodeCommit(raw)
     const header = await this.getHeader(hash)
     if (header === undefined) return undefined
     const child = await this.getBlockByNumber(header.number + 1n)
-    return child === undefined
-      ? undefined
-      : decodeExtraData(child.header.extraData).parentCommitSeals
+    if (child === undefined) return undefined
+    const extra = decodeExtraData(child.header.extraData)
+    return { round: extra.parentCommitRound, seals: extra.parentCommitSeals }
+  }
+
+  /** Seals that finalize block `hash` (see getCommit for their round). */
+  async getSeals(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
+    return (await this.getCommit(hash))?.seals
   }
 
   /**

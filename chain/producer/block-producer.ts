@@ -13,6 +13,8 @@ import type { Scheduler } from '../util/scheduler.ts'
 export interface ProposalRequest {
   round: number
   coinbase: Uint8Array
+  /** The commit finalizing the parent (the ledger's head). */
+  parentCommitRound: number
   parentCommitSeals: readonly Uint8Array[]
   vote?: ValidatorVote | null
   /** Full validator list, on epoch blocks only. */
@@ -48,6 +50,7 @@ export class BlockProducer {
       round: request.round,
       vote: request.vote ?? null,
       validators: request.validators ?? [],
+      parentCommitRound: request.parentCommitRound,
       parentCommitSeals: [...request.parentCommitSeals],
     })
     const fields = this.ledger.nextHeaderFields(request.coinbase, extraData, this.scheduler.now())

@@ -79,6 +79,7 @@ export async function runImportBench(params: {
         round: 0,
         vote: null,
         validators: [],
+        parentCommitRound: 0,
         parentCommitSeals: seals,
       })
       timestamp += 1000
