@@ -308,7 +308,7 @@ t.test('eth namespace on a live node', async (t) => {
     t.match(reverted.error?.data, /^0x08c379a0/)
     const custom = await call(encodeFunctionData({ abi, functionName: 'failCustom', args: [5n] }))
     t.equal(custom.error?.message, 'execution reverted')
-    t.equal((custom.error?.data as string).length, 2 + 8 + 64)
+    t.equal(String(custom.error?.data).length, 2 + 8 + 64)
     const panic = await call(encodeFunctionData({ abi, functionName: 'divide', args: [1n, 0n] }))
     t.same(panic.error?.message, 'execution reverted: division or modulo by zero')
     const oog = await call(storeData(5n, '0x'), { from: alice.address, gas: '0x7530' })

@@ -228,12 +228,6 @@ export class FilterSystem {
         'notifications not supported: use a WebSocket connection for eth_subscribe',
       )
     }
-    let ids = this.perConnection.get(connection)
-    if ((ids?.size ?? 0) >= this.options.maxSubscriptionsPerConnection) {
-      throw limitExceeded(
-        `too many subscriptions on this connection (limit ${this.options.maxSubscriptionsPerConnection})`,
-      )
-    }
     let sub: Subscription
     const extra = (i: number) => {
       if (args.length > i) throw invalidParams(`too many arguments for a ${kind} subscription`)
@@ -270,6 +264,12 @@ export class FilterSystem {
       if (err instanceof ParamError)
         throw invalidParams(`invalid argument 1 (options): ${err.message}`)
       throw err
+    }
+    let ids = this.perConnection.get(connection)
+    if ((ids?.size ?? 0) >= this.options.maxSubscriptionsPerConnection) {
+      throw limitExceeded(
+        `too many subscriptions on this connection (limit ${this.options.maxSubscriptionsPerConnection})`,
+      )
     }
     const id = newId()
     this.subscriptions.set(id, sub)
