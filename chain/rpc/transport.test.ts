@@ -77,7 +77,7 @@ t.test('HTTP', async (t) => {
   const charset = await post(server.url, '{"jsonrpc":"2.0","id":2,"method":"test_hold"}', {
     'content-type': 'application/json; charset=utf-8',
   })
-  t.same((await charset.json()).result, 'http')
+  t.same(((await charset.json()) as { result: unknown }).result, 'http')
   const get = await fetch(server.url)
   t.equal(get.status, 405)
   const text = await post(server.url, '{}', { 'content-type': 'text/plain' })
@@ -107,7 +107,7 @@ t.test('HTTP', async (t) => {
     server.url,
     '{"jsonrpc":"2.0","id":3,"method":"test_echo","params":["still here"]}',
   )
-  t.same((await after.json()).result, 'still here', 'serves after refusals')
+  t.same(((await after.json()) as { result: unknown }).result, 'still here', 'serves after refusals')
 })
 
 t.test('CORS', async (t) => {
