@@ -1,0 +1,346 @@
+/**
+ * Runs the pure QBFT engine inside a node: block building and validation through the
+ * ledger, decisions imported with their commit seals, the round timer on the node's
+ * scheduler, and consensus messages over a transport (the p2p consensus topic, or an
+ * in-process hub in tests).
+ *
+ * Height cadence: after any new head (decided here or imported by sync) the engine starts
+ * the next height one block period later, so the proposer builds when the period is over
+ * and round timers of the next height start then too.
+ */
+import { type Block, createBlockFromRLP } from '@ethereumjs/block'
+import { RLP } from '@ethereumjs/rlp'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import type { Logger } from 'pino'
+import type { KeyPair } from '../config/keys.ts'
+import { keccak256, sign } from '../crypto/index.ts'
+import { errorMessage, isSidechainError } from '../errors.ts'
+import type { BlockExecution } from '../execution/block-executor.ts'
+import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
+import type { BlockProducer } from '../producer/block-producer.ts'
+import type { Scheduler } from '../util/scheduler.ts'
+import type { ConsensusEngine } from './engine.ts'
+import { decodeExtraData } from './extra-data.ts'
+import {
+  DEFAULT_QBFT_OPTIONS,
+  type EquivocationEvidence,
+  type ProposedBlock,
+  type QbftDecision,
+  QbftEngine,
+  type QbftStatus,
+} from './qbft/index.ts'
+
+export type ConsensusVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
+export type ConsensusMessageHandler = (
+  data: Uint8Array,
+  fromPeer: string,
+) => Promise<ConsensusVerdict>
+
+/** Where consensus messages come from and go to. */
+export interface ConsensusTransport {
+  attach(handler: ConsensusMessageHandler): ConsensusChannel
+}
+
+export interface ConsensusChannel {
+  publish(data: Uint8Array): void
+  detach(): void
+}
+
+export interface QbftServiceOptions {
+  chainId: bigint
+  validatorKey: KeyPair
+  blockPeriodMs: number
+  roundTimeoutMs: number
+  roundTimeoutMaxMs: number
+  maxMessageBytes?: number
+}
+
+export interface QbftServiceModules {
+  ledger: Ledger
+  producer: BlockProducer
+  scheduler: Scheduler
+  transport: ConsensusTransport
+  logger?: Logger
+}
+
+/** Errors that say "not decidable by us now" rather than "this block is invalid". */
+const UNDECIDABLE = new Set(['LEDGER_NOT_NEXT_BLOCK', 'LEDGER_KNOWN_BLOCK'])
+
+interface PreparedBlock {
+  block: Block
+  execution?: BlockExecution
+}
+
+export class QbftService implements ConsensusEngine {
+  private readonly options: QbftServiceOptions
+  private readonly ledger: Ledger
+  private readonly producer: BlockProducer
+  private readonly scheduler: Scheduler
+  private readonly transport: ConsensusTransport
+  private readonly logger: Logger | undefined
+  readonly engine: QbftEngine
+  private channel: ConsensusChannel | undefined
+  private roundTimer: unknown
+  private heightTimer: unknown
+  private running = false
+  /** Blocks we built or validated for the current height, by hash. */
+  private readonly candidates = new Map<string, PreparedBlock>()
+  private readonly onHead: (imported: ImportedBlock) => void
+
+  constructor(options: QbftServiceOptions, modules: QbftServiceModules) {
+    this.options = options
+    this.ledger = modules.ledger
+    this.producer = modules.producer
+    this.scheduler = modules.scheduler
+    this.transport = modules.transport
+    this.logger = modules.logger
+    const key = options.validatorKey
+    this.engine = new QbftEngine(
+      {
+        ...DEFAULT_QBFT_OPTIONS,
+        chainId: options.chainId,
+        roundTimeoutBaseMs: options.roundTimeoutMs,
+        roundTimeoutMaxMs: options.roundTimeoutMaxMs,
+        maxMessageBytes: options.maxMessageBytes ?? DEFAULT_QBFT_OPTIONS.maxMessageBytes,
+      },
+      {
+        signer: { address: key.address, sign: (hash) => sign(hash, key.privateKey) },
+        clock: { now: () => this.scheduler.now() },
+        validatorsAt: (height) => this.validatorsAt(height),
+        blockHash: (encoded) => blockHashOf(encoded),
+        buildBlock: (height, round) => this.buildBlock(height, round),
+        validateBlock: (block, height, round, preparedRound) =>
+          this.validateBlock(block, height, round, preparedRound),
+        broadcast: (message) => this.channel?.publish(message),
+        decide: (decision) => {
+          this.decide(decision).catch((err) =>
+            this.logger?.error({ err: errorMessage(err) }, 'importing a decided block failed'),
+          )
+        },
+        evidence: (record) => this.onEvidence(record),
+        timerSet: (deadline) => this.setRoundTimer(deadline),
+        logger: this.logger,
+      },
+    )
+    this.onHead = (imported) => {
+      this.candidates.clear()
+      this.scheduleNextHeight(imported.block.header.number + 1n, this.options.blockPeriodMs)
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.engine.start()
+    this.channel = this.transport.attach((data, from) => this.onMessage(data, from))
+    this.ledger.on('head', this.onHead)
+    this.scheduleNextHeight(this.ledger.head.number + 1n, 0)
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.ledger.off('head', this.onHead)
+    this.channel?.detach()
+    this.channel = undefined
+    if (this.heightTimer !== undefined) this.scheduler.clearTimeout(this.heightTimer)
+    if (this.roundTimer !== undefined) this.scheduler.clearTimeout(this.roundTimer)
+    this.heightTimer = undefined
+    this.roundTimer = undefined
+    await this.engine.stop()
+  }
+
+  status(): QbftStatus {
+    return this.engine.status()
+  }
+
+  evidence(): EquivocationEvidence[] {
+    return this.engine.evidence()
+  }
+
+  /** Feeds a consensus message from the network; the verdict drives peer scoring. */
+  async onMessage(data: Uint8Array, fromPeer: string): Promise<ConsensusVerdict> {
+    const outcome = await this.engine.onMessage(data, fromPeer)
+    return outcome.action
+  }
+
+  private validatorsAt(height: bigint): readonly Uint8Array[] | null {
+    // Sets are known up to the next block; later ones may change by vote.
+    if (height > this.ledger.head.number + 1n) return null
+    return this.ledger.rules.validatorSet.validatorsAt(height)
+  }
+
+  private scheduleNextHeight(height: bigint, delayMs: number): void {
+    if (!this.running) return
+    if (this.heightTimer !== undefined) this.scheduler.clearTimeout(this.heightTimer)
+    this.heightTimer = this.scheduler.setTimeout(() => {
+      this.heightTimer = undefined
+      if (!this.running || this.ledger.head.number + 1n !== height) return
+      const current = this.engine.status().height
+      if (current !== null && current >= height) return
+      this.engine.startHeight(height)
+    }, delayMs)
+  }
+
+  private setRoundTimer(deadline: number | null): void {
+    if (this.roundTimer !== undefined) this.scheduler.clearTimeout(this.roundTimer)
+    this.roundTimer = undefined
+    if (deadline === null || !this.running) return
+    this.roundTimer = this.scheduler.setTimeout(
+      () => {
+        this.roundTimer = undefined
+        this.engine.onTick()
+      },
+      Math.max(0, deadline - this.scheduler.now()),
+    )
+  }
+
+  private async buildBlock(height: bigint, round: number): Promise<ProposedBlock> {
+    if (this.ledger.head.number + 1n !== height) {
+      throw new Error(`cannot build height ${height}: head is ${this.ledger.head.number}`)
+    }
+    const commit = this.ledger.headCommit
+    const { block, execution } = await this.producer.propose({
+      round,
+      coinbase: this.options.validatorKey.address,
+      parentCommitRound: commit.round,
+      parentCommitSeals: commit.seals,
+    })
+    const hash = block.hash()
+    this.candidates.set(bytesToHex(hash), { block, execution })
+    this.logger?.debug(
+      { height: Number(height), round, txs: block.transactions.length },
+      'proposing block',
+    )
+    return { hash, encoded: block.serialize() }
+  }
+
+  private async validateBlock(
+    proposed: ProposedBlock,
+    height: bigint,
+    round: number,
+    preparedRound: number | null,
+  ): Promise<boolean> {
+    const key = bytesToHex(proposed.hash)
+    if (this.candidates.has(key)) return true
+    let block: Block
+    try {
+      block = createBlockFromRLP(proposed.encoded, {
+        common: this.ledger.common,
+        skipConsensusFormatValidation: true,
+      })
+    } catch {
+      return false
+    }
+    if (!equalsBytes(block.hash(), proposed.hash) || block.header.number !== height) return false
+    if (this.ledger.head.number + 1n !== height)
+      throw new Error('proposal is not for the next block; cannot validate now')
+    const blockRound = decodeExtraData(block.header.extraData).round
+    if (preparedRound === null ? blockRound !== round : blockRound > preparedRound) return false
+    try {
+      const execution = await this.ledger.validateBlock(block)
+      this.candidates.set(key, { block, execution })
+      return true
+    } catch (err) {
+      if (isSidechainError(err) && UNDECIDABLE.has(err.code)) throw err
+      if (isSidechainError(err) && /too far in the future/.test(err.message)) throw err
+      this.logger?.warn(
+        { height: Number(height), round, err: errorMessage(err) },
+        'invalid proposal',
+      )
+      return false
+    }
+  }
+
+  private async decide(decision: QbftDecision): Promise<void> {
+    const key = bytesToHex(decision.block.hash)
+    const prepared = this.candidates.get(key)
+    const block =
+      prepared?.block ??
+      createBlockFromRLP(decision.block.encoded, {
+        common: this.ledger.common,
+        skipConsensusFormatValidation: true,
+      })
+    try {
+      await this.ledger.importBlock(block, {
+        seals: decision.commitSeals,
+        sealRound: decision.round,
+        execution: prepared?.execution,
+      })
+      this.logger?.info(
+        {
+          number: Number(decision.height),
+          round: decision.round,
+          txs: block.transactions.length,
+          seals: decision.commitSeals.length,
+          hash: key,
+        },
+        'finalized block',
+      )
+    } catch (err) {
+      if (isSidechainError(err, 'LEDGER_KNOWN_BLOCK')) return
+      throw err
+    }
+  }
+
+  private onEvidence(record: EquivocationEvidence): void {
+    this.logger?.warn(
+      {
+        author: bytesToHex(record.author),
+        height: Number(record.height),
+        round: record.round,
+        kind: record.kind,
+      },
+      'validator equivocated',
+    )
+  }
+}
+
+/** Header hash of an RLP-encoded block, without decoding its transactions. */
+export function blockHashOf(encoded: Uint8Array): Uint8Array {
+  const decoded = RLP.decode(encoded) as unknown
+  if (!Array.isArray(decoded) || !Array.isArray(decoded[0])) throw new Error('not an RLP block')
+  return keccak256(RLP.encode(decoded[0] as Uint8Array[]))
+}
+
+/** Delivers consensus messages between services in one process (tests, simulations). */
+export class LocalConsensusHub {
+  private readonly members = new Map<
+    string,
+    { handler: ConsensusMessageHandler; online: boolean }
+  >()
+  private nextId = 0
+
+  transport(name?: string): ConsensusTransport & { readonly id: string } {
+    const id = name ?? `member-${this.nextId++}`
+    return {
+      id,
+      attach: (handler) => {
+        this.members.set(id, { handler, online: true })
+        return {
+          publish: (data) => this.deliver(id, data),
+          detach: () => {
+            this.members.delete(id)
+          },
+        }
+      },
+    }
+  }
+
+  /** Cut a member off (messages to and from it are dropped) or bring it back. */
+  setOnline(id: string, online: boolean): void {
+    const member = this.members.get(id)
+    if (member !== undefined) member.online = online
+  }
+
+  private deliver(from: string, data: Uint8Array): void {
+    const sender = this.members.get(from)
+    if (sender === undefined || !sender.online) return
+    for (const [id, member] of this.members) {
+      if (id === from || !member.online) continue
+      queueMicrotask(() => {
+        member.handler(data, from).catch(() => undefined)
+      })
+    }
+  }
+}
