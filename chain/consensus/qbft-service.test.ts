@@ -122,3 +122,109 @@ t.test(
     t.ok(commit !== undefined && commit.seals.length >= 3, 'blocks carry a quorum of commit seals')
   },
 )
+
+t.test(
+  'adding and then removing a validator by vote takes effect at the same height on all nodes',
+  async (t) => {
+    const setup = makeGenesis({
+      validators: 5,
+      accounts: 1,
+      config: {
+        blockPeriodMs: 100,
+        roundTimeoutMs: 600,
+        roundTimeoutMaxMs: 2_000,
+        epochLength: 12,
+      },
+    })
+    const newcomer = setup.validators[4]!
+    // The genesis names only the first four; the fifth key waits to be voted in.
+    const genesis = {
+      ...setup.genesis,
+      validators: setup.genesis.validators.filter((v) => v !== newcomer.addressHex),
+    }
+    const hub = new LocalConsensusHub()
+    const nodes = setup.validators.map((key, i) => {
+      const dir = tempDir(`vote-${i}-`)
+      t.teardown(() => dir.remove())
+      return new SidechainNode({
+        genesis,
+        datadir: dir.path,
+        validatorKey: key,
+        consensusTransport: hub.transport(`v${i}`),
+      })
+    })
+    for (const node of nodes) await node.start()
+    relayBlocks(nodes)
+    t.teardown(async () => {
+      for (const node of nodes) await node.stop()
+    })
+    const member = (node: SidechainNode, n: bigint) =>
+      node.ledger.rules.validatorSet
+        .validatorsAt(n)
+        .some((v) => bytesToHex(v) === newcomer.addressHex)
+    /** First height (searching the chain) at which `wanted` membership holds on `node`. */
+    const firstHeight = (node: SidechainNode, wanted: boolean, from: bigint) => {
+      for (let n = from; n <= node.ledger.head.number + 1n; n++)
+        if (member(node, n) === wanted) return n
+      return undefined
+    }
+    t.notOk(member(nodes[0]!, 1n), 'the fifth key is not a validator at first')
+
+    for (const node of nodes.slice(0, 4)) node.votes.propose(newcomer.address, true)
+    await waitFor(() => nodes.every((node) => member(node, node.ledger.head.number + 1n)), {
+      timeoutMs: 60_000,
+      what: 'validator added on all nodes',
+    })
+    const added = nodes.map((node) => firstHeight(node, true, 1n))
+    t.equal(
+      new Set(added.map(String)).size,
+      1,
+      `added from the same height on all nodes (${added[0]})`,
+    )
+
+    // The newcomer proposes and seals once it is in the set.
+    await waitFor(
+      async () => {
+        const head = nodes[0]!.ledger.head
+        if (head.number < added[0]! + 6n) return false
+        for (let n = added[0]!; n <= head.number; n++) {
+          const block = await nodes[0]!.ledger.getBlockByNumber(n)
+          if (
+            block !== undefined &&
+            bytesToHex(block.header.coinbase.bytes) === newcomer.addressHex
+          )
+            return true
+        }
+        return false
+      },
+      { timeoutMs: 60_000, what: 'a block proposed by the new validator' },
+    )
+    t.pass('the new validator proposed a block')
+
+    for (const node of nodes) node.votes.propose(newcomer.address, false)
+    await waitFor(() => nodes.every((node) => !member(node, node.ledger.head.number + 1n)), {
+      timeoutMs: 60_000,
+      what: 'validator removed on all nodes',
+    })
+    const removed = nodes.map((node) => firstHeight(node, false, added[0]!))
+    t.equal(
+      new Set(removed.map(String)).size,
+      1,
+      `removed from the same height on all nodes (${removed[0]})`,
+    )
+    const head = nodes[0]!.ledger.head.number
+    await waitFor(() => nodes.slice(0, 4).every((node) => node.ledger.head.number >= head + 3n), {
+      timeoutMs: 60_000,
+      what: 'blocks after the removal',
+    })
+    for (let n = 1n; n <= head; n++) {
+      const hashes = new Set(
+        await Promise.all(
+          nodes.map(async (node) => bytesToHex((await node.ledger.getCanonicalHash(n))!)),
+        ),
+      )
+      if (hashes.size !== 1) t.fail(`fork at ${n}`)
+    }
+    t.pass('no fork across the changes (epoch blocks included)')
+  },
+)

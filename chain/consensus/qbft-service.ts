@@ -29,6 +29,7 @@ import {
   QbftEngine,
   type QbftStatus,
 } from './qbft/index.ts'
+import { VoteProposals, VoteTally } from './validator-votes.ts'
 
 export type ConsensusVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
 export type ConsensusMessageHandler = (
@@ -57,6 +58,8 @@ export interface QbftServiceOptions {
 
 export interface QbftServiceModules {
   ledger: Ledger
+  /** This node's validator-set wishes, put into the blocks it proposes. */
+  votes?: VoteProposals
   producer: BlockProducer
   scheduler: Scheduler
   transport: ConsensusTransport
@@ -78,6 +81,7 @@ export class QbftService implements ConsensusEngine {
   private readonly scheduler: Scheduler
   private readonly transport: ConsensusTransport
   private readonly logger: Logger | undefined
+  private readonly votes: VoteProposals
   readonly engine: QbftEngine
   private channel: ConsensusChannel | undefined
   private roundTimer: unknown
@@ -94,6 +98,7 @@ export class QbftService implements ConsensusEngine {
     this.scheduler = modules.scheduler
     this.transport = modules.transport
     this.logger = modules.logger
+    this.votes = modules.votes ?? new VoteProposals()
     const key = options.validatorKey
     this.engine = new QbftEngine(
       {
@@ -200,11 +205,15 @@ export class QbftService implements ConsensusEngine {
       throw new Error(`cannot build height ${height}: head is ${this.ledger.head.number}`)
     }
     const commit = this.ledger.headCommit
+    const set = this.ledger.rules.validatorSet
+    const tally = set instanceof VoteTally ? set : undefined
     const { block, execution } = await this.producer.propose({
       round,
       coinbase: this.options.validatorKey.address,
       parentCommitRound: commit.round,
       parentCommitSeals: commit.seals,
+      vote: tally === undefined ? null : this.votes.voteFor(height, tally),
+      validators: set.isEpochBlock?.(height) === true ? set.validatorsAt(height) : [],
     })
     const hash = block.hash()
     this.candidates.set(bytesToHex(hash), { block, execution })

@@ -14,6 +14,7 @@ export type ConsensusRuleErrorCode =
   | 'CONSENSUS_BAD_PARENT_SEALS'
   | 'CONSENSUS_BAD_SEALS'
   | 'CONSENSUS_BAD_VALIDATOR_LIST'
+  | 'CONSENSUS_BAD_VOTE'
 
 /** Validator set at each height. Static today; the QBFT vote tally implements the same shape. */
 export interface ValidatorSetSource {
@@ -21,6 +22,18 @@ export interface ValidatorSetSource {
   validatorsAt(number: bigint): Uint8Array[]
   /** Called by the ledger after a block is imported, so vote tallies can advance. */
   onBlockImported?(header: BlockHeader, extra: ConsensusExtraData): void
+  /**
+   * The set's state after `header`, not yet applied: the ledger writes `snapshot` in the
+   * block's atomic batch and calls `apply()` once the write succeeded.
+   */
+  prepareBlock?(
+    header: BlockHeader,
+    extra: ConsensusExtraData,
+  ): { snapshot: Uint8Array; apply(): void }
+  /** Restores the state saved with the head block. */
+  restore?(snapshot: Uint8Array): void
+  /** Epoch blocks reset votes and carry the full validator list. */
+  isEpochBlock?(number: bigint): boolean
 }
 
 /** Round-robin proposer: validators[(height + round) mod n]. */
@@ -74,6 +87,27 @@ export class ConsensusRules {
             coinbase: header.coinbase.toString(),
             expected: bytesToHex(proposer),
           },
+        },
+      )
+    }
+    const epoch = this.validatorSet.isEpochBlock?.(header.number) ?? false
+    const listed = extra.validators.map((v) => bytesToHex(v)).join(',')
+    const expected = epoch ? validators.map((v) => bytesToHex(v)).join(',') : ''
+    if (listed !== expected) {
+      throw new SidechainError<ConsensusRuleErrorCode>(
+        'CONSENSUS_BAD_VALIDATOR_LIST',
+        epoch
+          ? 'epoch block must list the current validators'
+          : 'only epoch blocks list validators',
+        { details: { number: header.number } },
+      )
+    }
+    if (epoch && extra.vote !== null) {
+      throw new SidechainError<ConsensusRuleErrorCode>(
+        'CONSENSUS_BAD_VOTE',
+        'epoch blocks carry no vote',
+        {
+          details: { number: header.number },
         },
       )
     }

@@ -69,6 +69,13 @@ export class SingleValidatorEngine implements ConsensusEngine {
     )
   }
 
+  /** The validator list an epoch block must carry; empty on other blocks. */
+  private epochValidators(): Uint8Array[] {
+    const number = this.ledger.head.number + 1n
+    const set = this.ledger.rules.validatorSet
+    return set.isEpochBlock?.(number) === true ? set.validatorsAt(number) : []
+  }
+
   /** Proposes, seals and imports one block. Exposed for tests and tools. */
   async produce(): Promise<void> {
     // The period is measured from when the block was due, not when it finished, so the
@@ -82,6 +89,7 @@ export class SingleValidatorEngine implements ConsensusEngine {
         coinbase: this.options.validatorAddress,
         parentCommitRound: this.ledger.headCommit.round,
         parentCommitSeals: this.ledger.headCommit.seals,
+        validators: this.epochValidators(),
       })
       const seal = signCommitSeal(block.hash(), 0, this.options.validatorKey)
       await this.ledger.importBlock(block, { seals: [seal], execution, sealsVerified: true })

@@ -201,6 +201,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.genesisHeader = genesisBlock.header
     const headHash = (await this.db.getMeta(META_KEYS.head)) ?? genesisBlock.hash()
     this.headHeader = await this.requireHeader(headHash)
+    const tally = await this.db.getMeta(META_KEYS.validatorTally)
+    if (tally !== undefined) this.rules.validatorSet.restore?.(tally)
     const commit = await this.db.getSeals(headHash)
     this.tipCommit = commit === undefined ? { round: 0, seals: [] } : decodeCommit(commit)
     this.executor = await BlockExecutor.create({
@@ -367,6 +369,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       tx.hash(),
       RLP.encode([hash, intToBytes(index)]),
     ])
+    const nextSet = this.rules.validatorSet.prepareBlock?.(header, extra)
     try {
       await this.db.write({
         hash,
@@ -377,6 +380,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         txLookups,
         seals: seals.length > 0 ? encodeCommit({ round: sealRound, seals: [...seals] }) : undefined,
         stateNodes: this.executor.takeStateNodes(),
+        meta: nextSet === undefined ? [] : [[META_KEYS.validatorTally, nextSet.snapshot]],
         setHead: true,
       })
     } catch (cause) {
@@ -386,6 +390,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.headHeader = header
     this.tipCommit = { round: sealRound, seals: [...seals] }
     this.rememberBlock(block)
+    nextSet?.apply()
     this.rules.validatorSet.onBlockImported?.(header, extra)
     const imported: ImportedBlock = { block, receipts: execution.receipts, extra }
     this.emit('head', imported)

@@ -18,6 +18,7 @@ export const STORAGE_SCHEMA_VERSION = 1
 export const META_KEYS = {
   head: 'head',
   genesis: 'genesis',
+  validatorTally: 'validator-tally',
   schema: 'schema',
 } as const
 
@@ -34,6 +35,8 @@ export interface BlockWrite {
   seals?: Bytes
   /** seals of the parent, now final in this block's header too (rewritten for convenience) */
   stateNodes: Array<[string, Bytes]>
+  /** Metadata written with the block (e.g. the validator vote tally at this block). */
+  meta?: Array<[string, Bytes]>
   setHead: boolean
 }
 
@@ -142,6 +145,7 @@ export class ChainDb {
     put(this.receipts, block.hash, block.receipts)
     for (const [txHash, location] of block.txLookups) put(this.txLookup, txHash, location)
     if (block.seals !== undefined) put(this.seals, block.hash, block.seals)
+    for (const [key, value] of block.meta ?? []) put(this.meta, key, value)
     if (block.setHead) {
       put(this.canonical, numberKey(block.number), block.hash)
       put(this.meta, META_KEYS.head, block.hash)
