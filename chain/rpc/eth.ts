@@ -122,6 +122,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
       blockNumber: block.header.number,
       index: i,
       baseFee: block.header.baseFeePerGas ?? 0n,
+      timestamp: block.header.timestamp,
     })
   }
 
@@ -253,6 +254,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
               blockNumber: location.blockNumber,
               index: location.index,
               baseFee: block.header.baseFeePerGas ?? 0n,
+              timestamp: block.header.timestamp,
             })
           }
         }

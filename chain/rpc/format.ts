@@ -48,6 +48,7 @@ export interface TxPosition {
   index: number
   /** Base fee of the block (for the effective gas price). */
   baseFee: bigint
+  timestamp: bigint
 }
 
 /** Price per gas actually paid in a block with `baseFee`. */
@@ -99,7 +100,13 @@ export function formatBlock(block: Block, fullTransactions: boolean): Record<str
     withdrawals: [],
     transactions: block.transactions.map((tx, index) =>
       fullTransactions
-        ? formatTransaction(tx, { blockHash, blockNumber: header.number, index, baseFee })
+        ? formatTransaction(tx, {
+            blockHash,
+            blockNumber: header.number,
+            index,
+            baseFee,
+            timestamp: header.timestamp,
+          })
         : hex(tx.hash()),
     ),
   }
@@ -167,6 +174,7 @@ export function formatTransaction(
   out.r = quantity(tx.r ?? 0n)
   out.s = quantity(tx.s ?? 0n)
   if (tx.type !== 0) out.yParity = quantity(tx.v ?? 0n)
+  if (position !== undefined) out.blockTimestamp = quantity(position.timestamp)
   return out
 }
 
@@ -234,6 +242,7 @@ export function formatReceipt(
     type: quantity(receipt.txType),
     status: quantity(receipt.status),
     effectiveGasPrice: quantity(effectiveGasPrice(tx, baseFee)),
+    blockTimestamp: quantity(header.timestamp),
   }
 }
 
