@@ -4,6 +4,7 @@
  * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input.
  */
 import { Command, CommanderError } from 'commander'
+import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
 import { errorMessage, isSidechainError } from '../errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
@@ -19,6 +20,7 @@ export function buildCli(): Command {
   registerNodeCommand(program)
   registerGenesisCommand(program)
   registerDevnetCommand(program)
+  registerRelayerCommand(program)
   return program
 }
 

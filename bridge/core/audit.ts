@@ -1,0 +1,417 @@
+/**
+ * Security invariant 7: the wrapped supply on the sidechain never exceeds what the vault holds on L1.
+ *
+ * `auditBridge` is the full check behind `sidechain bridge audit`. L1 is read first (block B1), the sidechain
+ * after it (block B2), so anything in flight between the two reads is on the safe side. Per L1 token:
+ *
+ *   locked          vault balance at B1
+ *   supply          wrapped token totalSupply at B2 (0 before the first mint)
+ *   pendingMints    deposits (Deposited logs up to B1) whose id is not minted at B2
+ *   pendingReleases withdrawals (up to B2) whose id has no Released log up to B1
+ *   surplus         locked - supply - pendingMints - pendingReleases
+ *
+ * A healthy bridge has surplus 0. Below 0 is a DEFICIT: wrapped tokens or claims exist that nothing on L1 backs.
+ * Above 0 is a SURPLUS: the vault got funds outside `deposit*` (a plain transfer); harmless for users, but the
+ * books do not match. Each mint is also matched to the L1 deposit with the same id and payload, each release to
+ * the withdrawal with the same id and payload, and the wrapped supply to minted - burned.
+ *
+ * `supplySnapshot` is the cheap version for the relayer's metrics: balances and supplies only.
+ */
+import {
+  type Address,
+  erc20Abi,
+  getAbiItem,
+  getAddress,
+  type PublicClient,
+  zeroAddress,
+} from 'viem'
+import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../contracts/index.ts'
+
+export interface TokenPair {
+  l1Token: Address
+  /** Wrapped token on the sidechain, zeroAddress if not created yet. */
+  wrappedToken: Address
+}
+
+export interface SupplyRow extends TokenPair {
+  locked: bigint
+  supply: bigint
+}
+
+/** Keeps the list of wrapped tokens from `WrappedTokenCreated` logs, scanning only new blocks each time. */
+export class WrappedTokenIndex {
+  private nextBlock: bigint
+  private readonly tokens = new Map<Address, Address>([[zeroAddress, zeroAddress]])
+  private readonly options: { bridge: Address; fromBlock?: bigint; maxBlockRange?: bigint }
+  private readonly sidechain: PublicClient
+
+  constructor(
+    options: { bridge: Address; fromBlock?: bigint; maxBlockRange?: bigint },
+    modules: { sidechain: PublicClient },
+  ) {
+    this.options = options
+    this.sidechain = modules.sidechain
+    this.nextBlock = options.fromBlock ?? 0n
+  }
+
+  async refresh(): Promise<TokenPair[]> {
+    const head = await this.sidechain.getBlockNumber({ cacheTime: 0 })
+    const logs = await getLogsChunked(this.sidechain, {
+      address: this.options.bridge,
+      event: getAbiItem({ abi: sidechainBridgeAbi, name: 'WrappedTokenCreated' }),
+      fromBlock: this.nextBlock,
+      toBlock: head,
+      maxRange: this.options.maxBlockRange ?? 5_000n,
+    })
+    for (const log of logs) {
+      const args = (log as unknown as { args: { l1Token: Address; token: Address } }).args
+      this.tokens.set(getAddress(args.l1Token), getAddress(args.token))
+    }
+    this.nextBlock = head + 1n
+    return [...this.tokens].map(([l1Token, wrappedToken]) => ({ l1Token, wrappedToken }))
+  }
+}
+
+/** Vault balance and wrapped supply per token (L1 read first). */
+export async function supplySnapshot(params: {
+  l1: PublicClient
+  sidechain: PublicClient
+  vault: Address
+  bridge: Address
+  tokens: readonly TokenPair[]
+  l1Block?: bigint
+  sidechainBlock?: bigint
+}): Promise<SupplyRow[]> {
+  const l1Block = params.l1Block ?? (await params.l1.getBlockNumber({ cacheTime: 0 }))
+  const locked = await Promise.all(
+    params.tokens.map((t) => vaultBalance(params.l1, params.vault, t.l1Token, l1Block)),
+  )
+  const sidechainBlock =
+    params.sidechainBlock ?? (await params.sidechain.getBlockNumber({ cacheTime: 0 }))
+  const rows: SupplyRow[] = []
+  for (const [i, t] of params.tokens.entries()) {
+    let wrapped = t.wrappedToken
+    if (wrapped === zeroAddress) {
+      wrapped = await params.sidechain.readContract({
+        address: params.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'wrappedTokenOf',
+        args: [t.l1Token],
+        blockNumber: sidechainBlock,
+      })
+    }
+    const supply =
+      wrapped === zeroAddress
+        ? 0n
+        : await params.sidechain.readContract({
+            address: wrapped,
+            abi: wrappedTokenAbi,
+            functionName: 'totalSupply',
+            blockNumber: sidechainBlock,
+          })
+    rows.push({ l1Token: t.l1Token, wrappedToken: wrapped, locked: locked[i]!, supply })
+  }
+  return rows
+}
+
+export type TokenAuditStatus = 'ok' | 'surplus' | 'deficit' | 'mismatch'
+
+export interface TokenAudit extends SupplyRow {
+  deposited: bigint
+  released: bigint
+  minted: bigint
+  burned: bigint
+  pendingMints: bigint
+  pendingReleases: bigint
+  surplus: bigint
+  status: TokenAuditStatus
+  problems: string[]
+}
+
+export interface AuditReport {
+  l1Block: bigint
+  sidechainBlock: bigint
+  tokens: TokenAudit[]
+  /** Problems not tied to one token (mints or releases without a counterpart). */
+  problems: string[]
+  ok: boolean
+  hasSurplus: boolean
+}
+
+export interface AuditParams {
+  l1: PublicClient
+  sidechain: PublicClient
+  vault: Address
+  bridge: Address
+  l1FromBlock?: bigint
+  sidechainFromBlock?: bigint
+  maxBlockRange?: bigint
+  /** Tokens to report even without activity (e.g. the network file's list). */
+  extraTokens?: readonly Address[]
+}
+
+interface Payload {
+  token: Address
+  account: Address
+  amount: bigint
+}
+
+export async function auditBridge(params: AuditParams): Promise<AuditReport> {
+  const { l1, sidechain, vault, bridge } = params
+  const maxRange = params.maxBlockRange ?? 5_000n
+  const problems: string[] = []
+
+  // ---- L1 first
+  const l1Block = await l1.getBlockNumber({ cacheTime: 0 })
+  const depositLogs = await getLogsChunked(l1, {
+    address: vault,
+    event: getAbiItem({ abi: bridgeVaultAbi, name: 'Deposited' }),
+    fromBlock: params.l1FromBlock ?? 0n,
+    toBlock: l1Block,
+    maxRange,
+  })
+  const releasedLogs = await getLogsChunked(l1, {
+    address: vault,
+    event: getAbiItem({ abi: bridgeVaultAbi, name: 'Released' }),
+    fromBlock: params.l1FromBlock ?? 0n,
+    toBlock: l1Block,
+    maxRange,
+  })
+  const deposits = new Map<bigint, Payload>()
+  for (const log of depositLogs) {
+    const a = (
+      log as unknown as { args: { depositId: bigint; token: Address; to: Address; amount: bigint } }
+    ).args
+    deposits.set(a.depositId, {
+      token: getAddress(a.token),
+      account: getAddress(a.to),
+      amount: a.amount,
+    })
+  }
+  const releases = new Map<bigint, Payload>()
+  for (const log of releasedLogs) {
+    const a = (
+      log as unknown as {
+        args: { withdrawalId: bigint; token: Address; recipient: Address; amount: bigint }
+      }
+    ).args
+    releases.set(a.withdrawalId, {
+      token: getAddress(a.token),
+      account: getAddress(a.recipient),
+      amount: a.amount,
+    })
+  }
+
+  // ---- then the sidechain
+  const sidechainBlock = await sidechain.getBlockNumber({ cacheTime: 0 })
+  const sidechainFrom = params.sidechainFromBlock ?? 0n
+  const mintedLogs = await getLogsChunked(sidechain, {
+    address: bridge,
+    event: getAbiItem({ abi: sidechainBridgeAbi, name: 'DepositMinted' }),
+    fromBlock: sidechainFrom,
+    toBlock: sidechainBlock,
+    maxRange,
+  })
+  const burnedLogs = await getLogsChunked(sidechain, {
+    address: bridge,
+    event: getAbiItem({ abi: sidechainBridgeAbi, name: 'WithdrawalInitiated' }),
+    fromBlock: sidechainFrom,
+    toBlock: sidechainBlock,
+    maxRange,
+  })
+  const createdLogs = await getLogsChunked(sidechain, {
+    address: bridge,
+    event: getAbiItem({ abi: sidechainBridgeAbi, name: 'WrappedTokenCreated' }),
+    fromBlock: sidechainFrom,
+    toBlock: sidechainBlock,
+    maxRange,
+  })
+  const mints = new Map<bigint, Payload>()
+  for (const log of mintedLogs) {
+    const a = (
+      log as unknown as {
+        args: { depositId: bigint; l1Token: Address; to: Address; amount: bigint }
+      }
+    ).args
+    mints.set(a.depositId, {
+      token: getAddress(a.l1Token),
+      account: getAddress(a.to),
+      amount: a.amount,
+    })
+  }
+  const burns = new Map<bigint, Payload>()
+  for (const log of burnedLogs) {
+    const a = (
+      log as unknown as {
+        args: { withdrawalId: bigint; l1Token: Address; l1Recipient: Address; amount: bigint }
+      }
+    ).args
+    burns.set(a.withdrawalId, {
+      token: getAddress(a.l1Token),
+      account: getAddress(a.l1Recipient),
+      amount: a.amount,
+    })
+  }
+
+  // ---- tokens
+  const wrappedOf = new Map<Address, Address>()
+  for (const log of createdLogs) {
+    const a = (log as unknown as { args: { l1Token: Address; token: Address } }).args
+    wrappedOf.set(getAddress(a.l1Token), getAddress(a.token))
+  }
+  const l1Tokens = new Set<Address>([zeroAddress])
+  for (const t of params.extraTokens ?? []) l1Tokens.add(getAddress(t))
+  for (const p of deposits.values()) l1Tokens.add(p.token)
+  for (const t of wrappedOf.keys()) l1Tokens.add(t)
+  const pairs = [...l1Tokens].map((l1Token) => ({
+    l1Token,
+    wrappedToken: wrappedOf.get(l1Token) ?? zeroAddress,
+  }))
+  const rows = await supplySnapshot({
+    l1,
+    sidechain,
+    vault,
+    bridge,
+    tokens: pairs,
+    l1Block,
+    sidechainBlock,
+  })
+
+  // ---- cross-chain matching
+  const perToken = new Map<Address, { problems: string[]; unbacked: bigint }>()
+  const tokenEntry = (t: Address) => {
+    let e = perToken.get(t)
+    if (e === undefined) {
+      e = { problems: [], unbacked: 0n }
+      perToken.set(t, e)
+    }
+    return e
+  }
+  for (const [id, m] of mints) {
+    const d = deposits.get(id)
+    if (d === undefined || !samePayload(d, m)) {
+      const e = tokenEntry(m.token)
+      e.problems.push(
+        d === undefined
+          ? `deposit ${id} minted ${m.amount} to ${m.account} on the sidechain, but no such deposit exists on L1`
+          : `deposit ${id} minted with a payload different from the L1 deposit`,
+      )
+      e.unbacked += m.amount
+    }
+  }
+  for (const [id, r] of releases) {
+    const b = burns.get(id)
+    if (b === undefined || !samePayload(b, r)) {
+      tokenEntry(r.token).problems.push(
+        b === undefined
+          ? `withdrawal ${id} released ${r.amount} to ${r.account} on L1, but no such withdrawal exists on the sidechain`
+          : `withdrawal ${id} released with a payload different from the sidechain withdrawal`,
+      )
+    }
+  }
+
+  const tokens: TokenAudit[] = rows.map((row) => {
+    const sum = (m: Map<bigint, Payload>, keep: (id: bigint) => boolean = () => true) => {
+      let total = 0n
+      for (const [id, p] of m) if (p.token === row.l1Token && keep(id)) total += p.amount
+      return total
+    }
+    const deposited = sum(deposits)
+    const released = sum(releases)
+    const minted = sum(mints)
+    const burned = sum(burns)
+    const pendingMints = sum(deposits, (id) => !mints.has(id))
+    const pendingReleases = sum(burns, (id) => !releases.has(id))
+    const surplus = row.locked - row.supply - pendingMints - pendingReleases
+    const entry = perToken.get(row.l1Token)
+    const tokenProblems = [...(entry?.problems ?? [])]
+    if (row.supply !== minted - burned) {
+      tokenProblems.push(
+        `wrapped supply ${row.supply} differs from minted - burned (${minted} - ${burned}): the token changed outside the bridge`,
+      )
+    }
+    let status: TokenAuditStatus = 'ok'
+    if (surplus < 0n) {
+      status = 'deficit'
+      tokenProblems.push(
+        `vault holds ${row.locked} but ${row.supply + pendingMints + pendingReleases} is owed (supply ${row.supply} + pending mints ${pendingMints} + pending releases ${pendingReleases}): deficit ${-surplus}`,
+      )
+    } else if (tokenProblems.length > 0) status = 'mismatch'
+    else if (surplus > 0n) status = 'surplus'
+    return {
+      ...row,
+      deposited,
+      released,
+      minted,
+      burned,
+      pendingMints,
+      pendingReleases,
+      surplus,
+      status,
+      problems: tokenProblems,
+    }
+  })
+  const ok =
+    tokens.every((t) => t.status === 'ok' || t.status === 'surplus') && problems.length === 0
+  return {
+    l1Block,
+    sidechainBlock,
+    tokens,
+    problems,
+    ok,
+    hasSurplus: tokens.some((t) => t.surplus > 0n),
+  }
+}
+
+function samePayload(a: Payload, b: Payload): boolean {
+  return a.token === b.token && a.account === b.account && a.amount === b.amount
+}
+
+async function vaultBalance(
+  l1: PublicClient,
+  vault: Address,
+  token: Address,
+  blockNumber: bigint,
+): Promise<bigint> {
+  if (token === zeroAddress) return l1.getBalance({ address: vault, blockNumber })
+  return l1.readContract({
+    address: token,
+    abi: erc20Abi,
+    functionName: 'balanceOf',
+    args: [vault],
+    blockNumber,
+  })
+}
+
+type AbiEvent = Parameters<PublicClient['getLogs']>[0] extends infer P
+  ? P extends { event?: infer E }
+    ? NonNullable<E>
+    : never
+  : never
+
+/** eth_getLogs in ranges of at most `maxRange` blocks. */
+export async function getLogsChunked(
+  client: PublicClient,
+  params: {
+    address: Address
+    event: AbiEvent
+    fromBlock: bigint
+    toBlock: bigint
+    maxRange: bigint
+  },
+) {
+  const out: Awaited<ReturnType<PublicClient['getLogs']>> = []
+  for (let from = params.fromBlock; from <= params.toBlock; from += params.maxRange) {
+    const to =
+      from + params.maxRange - 1n < params.toBlock ? from + params.maxRange - 1n : params.toBlock
+    const logs = await client.getLogs({
+      address: params.address,
+      event: params.event,
+      fromBlock: from,
+      toBlock: to,
+      strict: true,
+    } as Parameters<PublicClient['getLogs']>[0])
+    out.push(...logs)
+  }
+  return out
+}

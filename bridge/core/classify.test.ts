@@ -1,0 +1,144 @@
+import t from 'tap'
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  encodeErrorResult,
+  HttpRequestError,
+  RpcRequestError,
+  TimeoutError,
+} from 'viem'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { classifyError } from './classify.ts'
+import { BridgeError } from './errors.ts'
+
+function revert(
+  abi: typeof bridgeVaultAbi | typeof sidechainBridgeAbi,
+  errorName: string,
+  args: unknown[],
+) {
+  const data = encodeErrorResult({ abi, errorName, args } as never)
+  return new ContractFunctionRevertedError({ abi, data, functionName: 'release' })
+}
+
+function rpcError(message: string, code = -32000) {
+  return new RpcRequestError({ body: {}, error: { code, message }, url: 'http://x' })
+}
+
+t.test('network errors and timeouts are retryable', async (t) => {
+  const fetchFailed = new HttpRequestError({
+    url: 'http://127.0.0.1:1',
+    cause: Object.assign(new TypeError('fetch failed'), {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    }),
+  })
+  t.match(classifyError(fetchFailed), { disposition: 'retryable', kind: 'network' })
+  t.match(classifyError(new TimeoutError({ body: {}, url: 'http://x' })), {
+    disposition: 'retryable',
+    kind: 'timeout',
+  })
+  t.match(classifyError(new HttpRequestError({ url: 'http://x', status: 502 })), {
+    disposition: 'retryable',
+  })
+})
+
+t.test('nonce races and fee refusals are retryable', async (t) => {
+  for (const message of ['nonce too low', 'nonce too high', 'already known']) {
+    t.match(classifyError(rpcError(message)), { disposition: 'retryable', kind: 'nonce' }, message)
+  }
+  for (const message of [
+    'replacement transaction underpriced',
+    'max fee per gas less than block base fee',
+  ]) {
+    t.match(
+      classifyError(rpcError(message)),
+      { disposition: 'retryable', kind: 'underpriced' },
+      message,
+    )
+  }
+  t.match(classifyError(rpcError('txpool is full')), { disposition: 'retryable', kind: 'busy' })
+})
+
+t.test('WithdrawalAlreadyProcessed means done', async (t) => {
+  const err = new BaseError('call failed', {
+    cause: revert(bridgeVaultAbi, 'WithdrawalAlreadyProcessed', [3n]),
+  })
+  t.match(classifyError(err), {
+    disposition: 'done',
+    kind: 'already-processed',
+    detail: 'WithdrawalAlreadyProcessed',
+  })
+  // Raw revert data somewhere in the chain (no ABI at the call site) decodes the same.
+  const data = encodeErrorResult({
+    abi: bridgeVaultAbi,
+    errorName: 'WithdrawalAlreadyProcessed',
+    args: [3n],
+  })
+  t.match(classifyError(Object.assign(new Error('execution reverted'), { data })), {
+    disposition: 'done',
+  })
+  t.match(
+    classifyError(
+      new BridgeError('RELAYER_TX_REVERTED', 'x', {
+        details: { errorName: 'WithdrawalAlreadyProcessed' },
+      }),
+    ),
+    {
+      disposition: 'done',
+    },
+  )
+})
+
+t.test('passing contract states are retryable, other reverts permanent', async (t) => {
+  t.match(classifyError(revert(bridgeVaultAbi, 'EnforcedPause', [])), {
+    disposition: 'retryable',
+    kind: 'paused',
+  })
+  t.match(
+    classifyError(revert(bridgeVaultAbi, 'WindowLimitExceeded', ['0x' + '00'.repeat(20), 1n, 0n])),
+    {
+      disposition: 'retryable',
+      kind: 'rate-limited',
+    },
+  )
+  t.match(classifyError(revert(bridgeVaultAbi, 'InsufficientSignatures', [1n, 2n])), {
+    disposition: 'retryable',
+  })
+  t.match(
+    classifyError(
+      revert(bridgeVaultAbi, 'TransactionLimitExceeded', ['0x' + '00'.repeat(20), 2n, 1n]),
+    ),
+    {
+      disposition: 'permanent',
+      kind: 'revert',
+      detail: 'TransactionLimitExceeded',
+    },
+  )
+  t.match(classifyError(revert(sidechainBridgeAbi, 'NotRelayer', ['0x' + '11'.repeat(20)])), {
+    disposition: 'permanent',
+  })
+  t.match(classifyError(rpcError('execution reverted', 3)), {
+    disposition: 'permanent',
+    kind: 'revert',
+  })
+})
+
+t.test('relayer errors', async (t) => {
+  t.match(classifyError(new BridgeError('RELAYER_SPEND_CAP', 'cap')), {
+    disposition: 'permanent',
+    kind: 'spend-cap',
+  })
+  t.match(classifyError(new BridgeError('RELAYER_PAYLOAD_CONFLICT', 'c')), {
+    disposition: 'permanent',
+    kind: 'conflict',
+  })
+  t.match(classifyError(new BridgeError('RELAYER_OUT_OF_GAS', 'g')), {
+    disposition: 'retryable',
+    kind: 'out-of-gas',
+  })
+  t.match(classifyError(new BridgeError('RELAYER_STOPPED', 's')), { kind: 'aborted' })
+  t.match(classifyError(rpcError('insufficient funds for gas * price + value')), {
+    disposition: 'permanent',
+    kind: 'insufficient-funds',
+  })
+  t.match(classifyError(new Error('something odd')), { disposition: 'permanent', kind: 'unknown' })
+})

@@ -1,0 +1,49 @@
+/**
+ * `sidechain relayer --config FILE`: runs one relayer until SIGINT/SIGTERM, then stops it cleanly (in-flight
+ * actions finish or are abandoned at a safe point; the journal and the contracts make a restart pick them up).
+ */
+import type { Command } from 'commander'
+import { keyFileIsExposed } from '../../chain/config/keys.ts'
+import { createLogger } from '../../chain/util/logger.ts'
+import { loadRelayerConfig } from './config.ts'
+import { Relayer } from './relayer.ts'
+
+export function registerRelayerCommand(program: Command): void {
+  program
+    .command('relayer')
+    .description('run a bridge relayer: one process per relayer key (see README, "Bridge")')
+    .requiredOption('--config <file>', 'relayer config JSON file')
+    .option('--log-level <level>', 'trace|debug|info|warn|error (overrides the config)')
+    .action(async (opts: { config: string; logLevel?: string }) => {
+      const config = loadRelayerConfig(opts.config)
+      const logger = createLogger({ level: opts.logLevel ?? config.logLevel, name: 'relayer' })
+      if (keyFileIsExposed(config.relayer.keyFile)) {
+        logger.warn(
+          { path: config.relayer.keyFile },
+          'relayer key file is readable by other users; chmod 600 it',
+        )
+      }
+      const relayer = new Relayer(config, { logger })
+      let stopRequested = false
+      const stopped = new Promise<void>((resolve) => {
+        const onSignal = (signal: string) => {
+          if (stopRequested) return
+          stopRequested = true
+          logger.info({ signal }, 'shutting down')
+          relayer.stop().then(resolve, (err: unknown) => {
+            logger.error({ err: (err as Error).message }, 'error during shutdown')
+            resolve()
+          })
+        }
+        process.once('SIGINT', () => onSignal('SIGINT'))
+        process.once('SIGTERM', () => onSignal('SIGTERM'))
+      })
+      try {
+        await relayer.start()
+      } catch (err) {
+        // A signal during start (e.g. while waiting for the chains) is a normal stop, not a failure.
+        if (!stopRequested) throw err
+      }
+      await stopped
+    })
+}

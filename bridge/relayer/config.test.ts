@@ -1,0 +1,87 @@
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import t from 'tap'
+import { parseEther } from 'viem'
+import { tempDir } from '../../test/helpers/chain.ts'
+import { loadRelayerConfig, parseRelayerConfig } from './config.ts'
+import { releaseTurnDelay } from './withdrawal-pipeline.ts'
+
+const minimal = {
+  l1: {
+    rpcUrl: 'http://127.0.0.1:8545',
+    chainId: 1,
+    vault: '0x1111111111111111111111111111111111111111',
+  },
+  sidechain: {
+    rpcUrl: 'http://127.0.0.1:9545',
+    bridge: '0x2222222222222222222222222222222222222222',
+  },
+  relayer: { keyFile: 'relayer.key', index: 0, count: 3 },
+  datadir: 'data',
+}
+
+t.test('defaults live in the schema and paths resolve against the config folder', async (t) => {
+  const c = parseRelayerConfig(minimal, '/etc/relayer')
+  t.equal(c.l1.confirmations, 12)
+  t.equal(c.l1.spendCap, parseEther('1'))
+  t.equal(c.metrics.port, 9464)
+  t.equal(c.releaseTurnTimeoutMs, 60_000)
+  t.equal(c.datadir, '/etc/relayer/data')
+  t.equal(c.relayer.keyFile, '/etc/relayer/relayer.key')
+  t.equal(c.l1.vault, '0x1111111111111111111111111111111111111111')
+  t.ok(Object.isFrozen(c))
+  t.equal(
+    parseRelayerConfig({
+      ...minimal,
+      l1: { ...minimal.l1, confirmations: 'finalized', spendCap: '0.25' },
+    }).l1.spendCap,
+    parseEther('0.25'),
+  )
+})
+
+t.test('bad fields are refused, each one named', async (t) => {
+  const bad = {
+    ...minimal,
+    l1: { ...minimal.l1, vault: '0x1234', confirmations: 0, rpcUrl: 'ftp://x' },
+    relayer: { keyFile: 'k', index: 3, count: 3 },
+    extra: true,
+  }
+  try {
+    parseRelayerConfig(bad)
+    t.fail('should throw')
+  } catch (err) {
+    const e = err as { code: string; message: string }
+    t.equal(e.code, 'RELAYER_CONFIG_INVALID')
+    for (const field of ['l1.vault', 'l1.confirmations', 'l1.rpcUrl', 'relayer.index', '(root)']) {
+      t.match(e.message, field, field)
+    }
+  }
+  t.throws(() => parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, spendCap: '-1' } }), {
+    code: 'RELAYER_CONFIG_INVALID',
+  })
+  t.throws(() => parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, bumpPercent: 5 } }), {
+    code: 'RELAYER_CONFIG_INVALID',
+  })
+})
+
+t.test('loadRelayerConfig reads JSON files', async (t) => {
+  const dir = tempDir('relayer-config-')
+  t.teardown(dir.remove)
+  const file = path.join(dir.path, 'relayer.json')
+  writeFileSync(file, JSON.stringify(minimal))
+  t.equal(loadRelayerConfig(file).datadir, path.join(dir.path, 'data'))
+  writeFileSync(file, '{ nope')
+  t.throws(() => loadRelayerConfig(file), { code: 'RELAYER_CONFIG_INVALID', message: /not JSON/ })
+  t.throws(() => loadRelayerConfig(path.join(dir.path, 'missing.json')), {
+    code: 'RELAYER_CONFIG_INVALID',
+  })
+})
+
+t.test('release turns: owner first, then around the ring', async (t) => {
+  t.equal(releaseTurnDelay(0n, 0, 3), 0)
+  t.equal(releaseTurnDelay(0n, 1, 3), 1)
+  t.equal(releaseTurnDelay(0n, 2, 3), 2)
+  t.equal(releaseTurnDelay(4n, 1, 3), 0)
+  t.equal(releaseTurnDelay(4n, 0, 3), 2)
+  t.equal(releaseTurnDelay(5n, 0, 3), 1)
+})

@@ -1,0 +1,140 @@
+/**
+ * Relayer configuration: one JSON file per relayer process, validated once here (defaults live in the schema)
+ * and read-only afterwards. Relative paths (key file, datadir) are resolved against the config file's folder.
+ */
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { type Address, getAddress, isAddress, parseEther } from 'viem'
+import { z } from 'zod'
+import { BridgeError } from '../core/errors.ts'
+
+const address = z
+  .string()
+  .refine((v) => isAddress(v, { strict: false }), 'not an address')
+  .transform((v) => getAddress(v) as Address)
+
+const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s):// URL')
+const positive = z.number().int().positive()
+const ether = z
+  .string()
+  .regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal amount of ether, e.g. "0.5"')
+  .transform((v) => parseEther(v))
+
+export const relayerConfigSchema = z
+  .object({
+    l1: z
+      .object({
+        rpcUrl: httpUrl,
+        chainId: positive,
+        /** The BridgeVault: the only contract whose `Deposited` logs are trusted. */
+        vault: address,
+        /**
+         * Blocks a deposit needs (its own block counts as 1) before it is confirmed on the sidechain, or
+         * "finalized" to follow the L1 `finalized` tag.
+         */
+        confirmations: z
+          .union([z.number().int().min(1).max(10_000), z.literal('finalized')])
+          .default(12),
+        /** First block to scan on a fresh datadir (the vault's deployment block). */
+        startBlock: z.number().int().min(0).default(0),
+        pollIntervalMs: positive.default(2_000),
+        /** Largest eth_getLogs range per request. */
+        maxBlockRange: positive.default(2_000),
+        /** A release not mined after this long is replaced with higher fees. */
+        stuckAfterMs: positive.default(45_000),
+        /** Fee increase per replacement, in percent (nodes require at least 10). */
+        bumpPercent: z.number().int().min(10).max(500).default(25),
+        /** Never bid more than this per gas, in gwei (absent: no cap besides the spend cap). */
+        maxFeePerGasGwei: z.number().positive().optional(),
+        /** Total L1 gas this relayer may spend (receipts of its own transactions), in ether. */
+        spendCap: ether.default(parseEther('1')),
+      })
+      .strict(),
+    sidechain: z
+      .object({
+        rpcUrl: httpUrl,
+        /** Checked against eth_chainId at start when given. */
+        chainId: positive.optional(),
+        /** The SidechainBridge. */
+        bridge: address,
+        pollIntervalMs: positive.default(1_000),
+        stuckAfterMs: positive.default(15_000),
+      })
+      .strict(),
+    relayer: z
+      .object({
+        /** JSON key file `{ address, privateKey }` (0600), as `sidechain genesis` writes them. */
+        keyFile: z.string().min(1),
+        /** This relayer's position for release turns: withdrawal id mod `count` == `index` releases first. */
+        index: z.number().int().min(0),
+        count: z.number().int().min(1).max(32),
+      })
+      .strict()
+      .refine((r) => r.index < r.count, {
+        message: 'index must be less than count',
+        path: ['index'],
+      }),
+    /** Cursor and journal (classic-level). One datadir per relayer; it is locked while the relayer runs. */
+    datadir: z.string().min(1),
+    metrics: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Prometheus `/metrics`, `/health` and `/ready`; 0 picks a free port (logged). */
+        port: z.number().int().min(0).max(65_535).default(9464),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 9464 }),
+    /**
+     * After M signatures are stored, relayer (id mod count) releases at once; the next one in the ring after one
+     * timeout, the one after it after two, and so on.
+     */
+    releaseTurnTimeoutMs: positive.default(60_000),
+    /** Timeout of a single JSON-RPC request. */
+    rpcTimeoutMs: positive.default(10_000),
+    /** How often locked vs wrapped supply is exported as metrics (0 = never). */
+    auditIntervalMs: z.number().int().min(0).default(60_000),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+      .default('info'),
+  })
+  .strict()
+
+export type RelayerConfigInput = z.input<typeof relayerConfigSchema>
+export type RelayerConfig = z.output<typeof relayerConfigSchema>
+
+/** Validates `input`; `baseDir` resolves relative paths. Throws RELAYER_CONFIG_INVALID naming every bad field. */
+export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): RelayerConfig {
+  const result = relayerConfigSchema.safeParse(input)
+  if (!result.success) {
+    const summary = result.error.issues
+      .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+      .join('; ')
+    throw new BridgeError('RELAYER_CONFIG_INVALID', `invalid relayer config: ${summary}`, {
+      details: {
+        issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      },
+    })
+  }
+  const config = result.data
+  return Object.freeze({
+    ...config,
+    datadir: path.resolve(baseDir, config.datadir),
+    relayer: { ...config.relayer, keyFile: path.resolve(baseDir, config.relayer.keyFile) },
+  })
+}
+
+export function loadRelayerConfig(file: string): RelayerConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (cause) {
+    throw new BridgeError('RELAYER_CONFIG_INVALID', `cannot read relayer config ${file}`, { cause })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    throw new BridgeError('RELAYER_CONFIG_INVALID', `relayer config ${file} is not JSON`, { cause })
+  }
+  return parseRelayerConfig(json, path.dirname(path.resolve(file)))
+}

@@ -1,0 +1,316 @@
+/**
+ * L1 -> sidechain. `scan` reads `Deposited` logs of the vault only, up to the last block with the configured
+ * confirmations (or the `finalized` block), keeps only logs that `verifyDepositLogs` believes, takes deposit ids
+ * gap-free, cross-checks the count with the vault's `depositCount` at that block, and journals the deposits with
+ * the cursor in one batch. `dispatch` then votes for each journaled deposit on the sidechain, after checking the
+ * contract (minted? already voted?), and forgets it once it is minted.
+ */
+import {
+  type Address,
+  encodeAbiParameters,
+  getAbiItem,
+  type Hash,
+  keccak256,
+  type PublicClient,
+  parseEventLogs,
+  type TransactionReceipt,
+  zeroAddress,
+  zeroHash,
+} from 'viem'
+import type { Logger } from '../../chain/util/logger.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { takeContiguous, verifyDepositLogs } from '../core/deposits.ts'
+import { BridgeError } from '../core/errors.ts'
+import type { DepositRecord, RelayerJournal, ScanCursor } from '../journal/journal.ts'
+import type { CrashHook } from './crash-hook.ts'
+import type { ItemRunner } from './item-runner.ts'
+import type { RelayerMetrics } from './metrics.ts'
+import type { TxSender } from './tx-sender.ts'
+
+export interface DepositPipelineOptions {
+  vault: Address
+  bridge: Address
+  confirmations: number | 'finalized'
+  startBlock: bigint
+  maxBlockRange: bigint
+  /** Ranges scanned per call at most (catching up is spread over ticks). */
+  maxRangesPerScan?: number
+}
+
+export interface DepositPipelineModules {
+  l1: PublicClient
+  sidechain: PublicClient
+  sender: TxSender
+  journal: RelayerJournal
+  metrics: RelayerMetrics
+  logger: Logger
+  crash: CrashHook
+}
+
+const depositedEvent = getAbiItem({ abi: bridgeVaultAbi, name: 'Deposited' })
+
+/** Gas floors of a confirmation that mints: with the wrapped token's deployment, and without. */
+export const FIRST_MINT_GAS = 2_000_000n
+export const MINT_GAS = 250_000n
+
+export function depositPayloadHash(d: {
+  depositId: bigint
+  token: Address
+  to: Address
+  amount: bigint
+}): Hash {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: 'uint256' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }],
+      [d.depositId, d.token, d.to, d.amount],
+    ),
+  )
+}
+
+export class DepositPipeline {
+  private readonly options: DepositPipelineOptions
+  private readonly m: DepositPipelineModules
+  private cursor: ScanCursor | undefined
+  private readonly pending = new Map<bigint, DepositRecord>()
+
+  constructor(options: DepositPipelineOptions, modules: DepositPipelineModules) {
+    this.options = options
+    this.m = modules
+  }
+
+  async load(): Promise<void> {
+    this.cursor = (await this.m.journal.getCursor('l1')) ?? {
+      nextBlock: this.options.startBlock,
+      nextId: 0n,
+    }
+    for (const d of await this.m.journal.pendingDeposits()) this.pending.set(d.depositId, d)
+    this.m.metrics.pendingDeposits.set(this.pending.size)
+    this.m.metrics.lastScannedBlock.set({ chain: 'l1' }, Number(this.cursor.nextBlock - 1n))
+  }
+
+  get pendingCount(): number {
+    return this.pending.size
+  }
+
+  get scanCursor(): ScanCursor | undefined {
+    return this.cursor
+  }
+
+  /** Scans newly confirmed L1 blocks into the journal. */
+  async scan(): Promise<void> {
+    const { l1 } = this.m
+    const safe = await this.safeBlock()
+    for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
+      const cursor = this.cursor!
+      if (safe < cursor.nextBlock) return
+      await this.checkDeepReorg(cursor)
+      const from = cursor.nextBlock
+      const to = min(safe, from + this.options.maxBlockRange - 1n)
+      const logs = await l1.getLogs({
+        address: this.options.vault,
+        event: depositedEvent,
+        fromBlock: from,
+        toBlock: to,
+      })
+      const receipts = new Map<string, TransactionReceipt | undefined>()
+      await Promise.all(
+        [...new Set(logs.map((l) => l.transactionHash))].map(async (hash) => {
+          receipts.set(
+            hash.toLowerCase(),
+            await l1.getTransactionReceipt({ hash }).catch(() => undefined),
+          )
+        }),
+      )
+      const verdict = verifyDepositLogs({ vault: this.options.vault, logs, receipts })
+      for (const r of verdict.rejected) {
+        this.m.metrics.errors.inc({ kind: 'rejected-log' })
+        this.m.logger.warn(
+          {
+            reason: r.reason,
+            address: r.log.address,
+            tx: r.log.transactionHash,
+            block: r.log.blockNumber?.toString(),
+          },
+          'ignored a Deposited log',
+        )
+      }
+      if (verdict.retry !== undefined) {
+        throw new BridgeError(
+          'RELAYER_INCONSISTENT_VIEW',
+          `L1 view changed while scanning: ${verdict.retry}`,
+        )
+      }
+      const taken = takeContiguous(verdict.deposits, cursor.nextId)
+      let nextBlock = to + 1n
+      let missing = taken.missing
+      if (missing === undefined) {
+        const count = await l1.readContract({
+          address: this.options.vault,
+          abi: bridgeVaultAbi,
+          functionName: 'depositCount',
+          blockNumber: to,
+        })
+        if (count > taken.nextId) missing = taken.nextId
+        else if (count < taken.nextId) {
+          throw new BridgeError(
+            'RELAYER_INCONSISTENT_VIEW',
+            `vault reports ${count} deposits at block ${to} but logs up to id ${taken.nextId - 1n} were found`,
+          )
+        }
+      }
+      let lastBlockHash: Hash | undefined
+      if (missing !== undefined) {
+        // Never skip an id: keep what is contiguous and rescan from the block of the last one taken.
+        nextBlock = taken.accepted.at(-1)?.blockNumber ?? from
+        this.m.metrics.errors.inc({ kind: 'gap' })
+        this.m.logger.warn(
+          {
+            missingDepositId: missing.toString(),
+            fromBlock: from.toString(),
+            toBlock: to.toString(),
+          },
+          'deposit id missing from the logs; stopping before it and retrying',
+        )
+      } else {
+        lastBlockHash = (await l1.getBlock({ blockNumber: to })).hash
+      }
+      const records: DepositRecord[] = taken.accepted.map((d) => ({ ...d, state: 'pending' }))
+      const next: ScanCursor = { nextBlock, nextId: taken.nextId, lastBlockHash }
+      await this.m.journal.recordDeposits(records, next)
+      this.cursor = next
+      for (const r of records) {
+        this.pending.set(r.depositId, r)
+        this.m.logger.info(
+          {
+            depositId: r.depositId.toString(),
+            token: r.token,
+            to: r.to,
+            amount: r.amount.toString(),
+            l1Tx: r.transactionHash,
+            l1Block: r.blockNumber.toString(),
+          },
+          'deposit confirmed on L1',
+        )
+      }
+      this.m.metrics.pendingDeposits.set(this.pending.size)
+      this.m.metrics.lastScannedBlock.set({ chain: 'l1' }, Number(nextBlock - 1n))
+      if (missing !== undefined || to >= safe) return
+    }
+  }
+
+  /** Starts (or continues) the sidechain work of every journaled deposit. */
+  dispatch(runner: ItemRunner): void {
+    for (const record of this.pending.values()) {
+      runner.run(`deposit:${record.depositId}`, () => this.confirm(record.depositId))
+    }
+  }
+
+  private async confirm(depositId: bigint): Promise<void> {
+    const record = this.pending.get(depositId)
+    if (record === undefined) return
+    const { sidechain } = this.m
+    const bridge = this.options.bridge
+    const payload = depositPayloadHash(record)
+    const minted = await sidechain.readContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'mintedPayload',
+      args: [depositId],
+    })
+    if (minted !== zeroHash) {
+      if (minted !== payload) throw this.conflict(record, minted, 'minted')
+      return this.complete(record)
+    }
+    const myVote = await sidechain.readContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'voteOf',
+      args: [depositId, this.m.sender.address],
+    })
+    if (myVote === payload) {
+      if (record.state !== 'voted') await this.update({ ...record, state: 'voted' })
+      return
+    }
+    if (myVote !== zeroHash) throw this.conflict(record, myVote, 'voted')
+
+    // Any vote may turn out to be the minting one (votes of other relayers land first), and the first mint of
+    // a token also deploys its wrapped token: never send less gas than that path needs.
+    const wrapped = await sidechain.readContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'wrappedTokenOf',
+      args: [record.token],
+    })
+    const receipt = await this.m.sender.send({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'confirmDeposit',
+      args: [depositId, record.token, record.to, record.amount],
+      label: `confirmDeposit(${depositId})`,
+      minGas: wrapped === zeroAddress ? FIRST_MINT_GAS : MINT_GAS,
+    })
+    this.m.crash('after-confirm')
+    this.m.metrics.depositsConfirmed.inc()
+    const mintedNow = parseEventLogs({
+      abi: sidechainBridgeAbi,
+      eventName: 'DepositMinted',
+      logs: receipt.logs,
+    }).some((l) => l.args.depositId === depositId)
+    this.m.logger.info(
+      { depositId: depositId.toString(), tx: receipt.transactionHash, minted: mintedNow },
+      'deposit confirmed on the sidechain',
+    )
+    if (mintedNow) return this.complete(record)
+    await this.update({ ...record, state: 'voted', voteTx: receipt.transactionHash })
+  }
+
+  private async update(record: DepositRecord): Promise<void> {
+    await this.m.journal.updateDeposit(record)
+    this.pending.set(record.depositId, record)
+  }
+
+  private async complete(record: DepositRecord): Promise<void> {
+    await this.m.journal.completeDeposit(record.depositId)
+    this.pending.delete(record.depositId)
+    this.m.metrics.pendingDeposits.set(this.pending.size)
+    this.m.logger.info({ depositId: record.depositId.toString() }, 'deposit minted')
+  }
+
+  private conflict(record: DepositRecord, found: Hash, what: string): BridgeError {
+    return new BridgeError(
+      'RELAYER_PAYLOAD_CONFLICT',
+      `deposit ${record.depositId}: the sidechain has ${what} a different payload than L1 shows`,
+      {
+        details: {
+          depositId: record.depositId.toString(),
+          expected: depositPayloadHash(record),
+          found,
+        },
+      },
+    )
+  }
+
+  private async safeBlock(): Promise<bigint> {
+    if (this.options.confirmations === 'finalized') {
+      return (await this.m.l1.getBlock({ blockTag: 'finalized' })).number
+    }
+    const latest = await this.m.l1.getBlockNumber({ cacheTime: 0 })
+    return latest - BigInt(this.options.confirmations) + 1n
+  }
+
+  private async checkDeepReorg(cursor: ScanCursor): Promise<void> {
+    if (cursor.lastBlockHash === undefined || cursor.nextBlock === 0n) return
+    const block = await this.m.l1.getBlock({ blockNumber: cursor.nextBlock - 1n })
+    if (block.hash === cursor.lastBlockHash) return
+    this.m.metrics.errors.inc({ kind: 'deep-reorg' })
+    this.m.logger.error(
+      { block: (cursor.nextBlock - 1n).toString(), scanned: cursor.lastBlockHash, now: block.hash },
+      'L1 reorganized deeper than the configured confirmations after the block was scanned',
+    )
+    this.cursor = { ...cursor, lastBlockHash: block.hash }
+  }
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b
+}

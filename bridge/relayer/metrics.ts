@@ -1,0 +1,179 @@
+/**
+ * Prometheus metrics of one relayer, on a registry of its own (several relayers can run in one process in tests),
+ * and the HTTP endpoint that serves them with `/health` (the loops are alive) and `/ready` (started and both
+ * chains answered recently).
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+
+export class RelayerMetrics {
+  readonly registry = new Registry()
+  readonly lastScannedBlock: Gauge<'chain'>
+  readonly pendingDeposits: Gauge
+  readonly pendingWithdrawals: Gauge
+  readonly depositsConfirmed: Counter
+  readonly signaturesSubmitted: Counter
+  readonly releases: Counter
+  readonly gasSpentWei: Gauge<'chain'>
+  readonly spendCapWei: Gauge
+  readonly errors: Counter<'kind'>
+  readonly replacements: Counter<'chain'>
+  readonly lockedOnL1: Gauge<'token'>
+  readonly wrappedSupply: Gauge<'token'>
+  readonly supplyBacked: Gauge<'token'>
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry]
+    this.lastScannedBlock = new Gauge({
+      name: 'bridge_relayer_last_scanned_block',
+      help: 'Last block fully scanned, per chain (l1 counts only blocks past the confirmations)',
+      labelNames: ['chain'],
+      registers,
+    })
+    this.pendingDeposits = new Gauge({
+      name: 'bridge_relayer_pending_deposits',
+      help: 'L1 deposits past the confirmations and not yet minted on the sidechain',
+      registers,
+    })
+    this.pendingWithdrawals = new Gauge({
+      name: 'bridge_relayer_pending_withdrawals',
+      help: 'Sidechain withdrawals not yet released on L1',
+      registers,
+    })
+    this.depositsConfirmed = new Counter({
+      name: 'bridge_relayer_deposits_confirmed_total',
+      help: 'Deposit confirmations (votes) this relayer got mined on the sidechain',
+      registers,
+    })
+    this.signaturesSubmitted = new Counter({
+      name: 'bridge_relayer_signatures_submitted_total',
+      help: 'Withdrawal signatures this relayer stored on the sidechain',
+      registers,
+    })
+    this.releases = new Counter({
+      name: 'bridge_relayer_releases_total',
+      help: 'Releases this relayer executed on L1',
+      registers,
+    })
+    this.gasSpentWei = new Gauge({
+      name: 'bridge_relayer_gas_spent_wei',
+      help: "Total gas cost of this relayer's mined transactions, in wei (l1 is what the spend cap limits)",
+      labelNames: ['chain'],
+      registers,
+    })
+    this.spendCapWei = new Gauge({
+      name: 'bridge_relayer_spend_cap_wei',
+      help: 'Configured L1 spend cap, in wei',
+      registers,
+    })
+    this.errors = new Counter({
+      name: 'bridge_relayer_errors_total',
+      help: 'Failures by kind (network, timeout, nonce, underpriced, paused, revert, spend-cap, conflict, ...)',
+      labelNames: ['kind'],
+      registers,
+    })
+    this.replacements = new Counter({
+      name: 'bridge_relayer_tx_replacements_total',
+      help: 'Stuck transactions replaced with higher fees',
+      labelNames: ['chain'],
+      registers,
+    })
+    this.lockedOnL1 = new Gauge({
+      name: 'bridge_locked_on_l1',
+      help: 'Balance of the vault per L1 token (base units), from the periodic audit',
+      labelNames: ['token'],
+      registers,
+    })
+    this.wrappedSupply = new Gauge({
+      name: 'bridge_wrapped_supply',
+      help: 'Total supply of the wrapped token per L1 token (base units), from the periodic audit',
+      labelNames: ['token'],
+      registers,
+    })
+    this.supplyBacked = new Gauge({
+      name: 'bridge_supply_backed',
+      help: '1 when the audit found the wrapped supply backed by the vault (security invariant 7), else 0',
+      labelNames: ['token'],
+      registers,
+    })
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+}
+
+export interface ProbeStatus {
+  ok: boolean
+  details: Record<string, unknown>
+}
+
+export interface MetricsServerModules {
+  metrics: RelayerMetrics
+  health: () => ProbeStatus
+  ready: () => ProbeStatus
+}
+
+/** `/metrics`, `/health`, `/ready` over plain HTTP. */
+export class MetricsServer {
+  private server: Server | undefined
+  private readonly options: { host: string; port: number }
+  private readonly modules: MetricsServerModules
+
+  constructor(options: { host: string; port: number }, modules: MetricsServerModules) {
+    this.options = options
+    this.modules = modules
+  }
+
+  get port(): number | undefined {
+    return (this.server?.address() as AddressInfo | null)?.port
+  }
+
+  async start(): Promise<void> {
+    if (this.server !== undefined) return
+    const server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0]
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405).end()
+        return
+      }
+      if (url === '/metrics') {
+        this.modules.metrics.registry.metrics().then(
+          (body) => {
+            res
+              .writeHead(200, { 'content-type': this.modules.metrics.registry.contentType })
+              .end(body)
+          },
+          (err: unknown) => {
+            res.writeHead(500).end(String(err))
+          },
+        )
+        return
+      }
+      if (url === '/health' || url === '/ready') {
+        const status = url === '/health' ? this.modules.health() : this.modules.ready()
+        res
+          .writeHead(status.ok ? 200 : 503, { 'content-type': 'application/json' })
+          .end(
+            `${JSON.stringify({ status: status.ok ? 'ok' : 'unavailable', ...status.details })}\n`,
+          )
+        return
+      }
+      res.writeHead(404).end()
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    this.server = server
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server
+    if (server === undefined) return
+    this.server = undefined
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}

@@ -1,0 +1,500 @@
+/**
+ * One bridge relayer: composition root of the pipelines for one key.
+ *
+ *   L1 loop (l1.pollIntervalMs):              scan confirmed Deposited logs -> vote on the sidechain
+ *   sidechain loop (sidechain.pollIntervalMs): scan withdrawals -> sign, store signature -> release on L1 by turn
+ *   audit loop (auditIntervalMs):              vault balance vs wrapped supply per token -> metrics
+ *
+ * Start: open the journal, check both chains against the config (chain ids, the bridge points at this vault),
+ * resume journaled work and in-flight L1 transactions, serve metrics, start the loops. Stop: abort, wait for
+ * the loops and in-flight actions, close. Nothing is module-level: several relayers can run in one process.
+ */
+import path from 'node:path'
+import { bytesToHex } from '@ethereumjs/util'
+import { type Address, getAddress, type LocalAccount, type PublicClient, parseGwei } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { readKeyFile } from '../../chain/config/keys.ts'
+import type { Logger } from '../../chain/util/logger.ts'
+import { silentLogger } from '../../chain/util/logger.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { supplySnapshot, WrappedTokenIndex } from '../core/audit.ts'
+import { classifyError } from '../core/classify.ts'
+import { makePublicClient } from '../core/clients.ts'
+import { BridgeError } from '../core/errors.ts'
+import { RelayerJournal } from '../journal/journal.ts'
+import type { RelayerConfig } from './config.ts'
+import { type CrashHook, crashHookFromEnv } from './crash-hook.ts'
+import { DepositPipeline } from './deposit-pipeline.ts'
+import { ItemRunner } from './item-runner.ts'
+import { MetricsServer, type ProbeStatus, RelayerMetrics } from './metrics.ts'
+import { sleep, TxSender } from './tx-sender.ts'
+import { WithdrawalPipeline } from './withdrawal-pipeline.ts'
+
+export interface RelayerModules {
+  logger?: Logger
+  /** Defaults to the key file of the config. */
+  account?: LocalAccount
+  l1?: PublicClient
+  sidechain?: PublicClient
+  crash?: CrashHook
+  /** Serve /metrics, /health, /ready (default true). */
+  serveMetrics?: boolean
+  metrics?: RelayerMetrics
+}
+
+type LoopName = 'l1' | 'sidechain' | 'audit'
+
+export class Relayer {
+  readonly config: RelayerConfig
+  readonly logger: Logger
+  readonly account: LocalAccount
+  readonly metrics: RelayerMetrics
+  readonly journal: RelayerJournal
+  readonly l1: PublicClient
+  readonly sidechain: PublicClient
+  private readonly metricsServer: MetricsServer | undefined
+  private readonly crash: CrashHook
+  private abort = new AbortController()
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
+  private loops: Promise<void>[] = []
+  private readonly lastOk = new Map<LoopName, number>()
+  private readonly lastTick = new Map<LoopName, number>()
+  private readonly lastError = new Map<LoopName, string>()
+  private startupChecked = false
+  private runner: ItemRunner | undefined
+  private deposits: DepositPipeline | undefined
+  private withdrawals: WithdrawalPipeline | undefined
+  private l1Sender: TxSender | undefined
+  private starting: Promise<void> | undefined
+
+  constructor(config: RelayerConfig, modules: RelayerModules = {}) {
+    this.config = config
+    this.logger = (modules.logger ?? silentLogger()).child({ relayer: config.relayer.index })
+    if (modules.account !== undefined) this.account = modules.account
+    else {
+      const key = readKeyFile(config.relayer.keyFile)
+      this.account = privateKeyToAccount(bytesToHex(key.privateKey) as `0x${string}`)
+    }
+    this.metrics = modules.metrics ?? new RelayerMetrics()
+    this.journal = new RelayerJournal(path.join(config.datadir, 'journal'))
+    this.l1 =
+      modules.l1 ??
+      makePublicClient({
+        url: config.l1.rpcUrl,
+        chainId: config.l1.chainId,
+        name: 'l1',
+        timeoutMs: config.rpcTimeoutMs,
+        pollingIntervalMs: Math.min(config.l1.pollIntervalMs, 1_000),
+      })
+    this.sidechain =
+      modules.sidechain ??
+      makePublicClient({
+        url: config.sidechain.rpcUrl,
+        chainId: config.sidechain.chainId ?? 1,
+        name: 'sidechain',
+        timeoutMs: config.rpcTimeoutMs,
+        pollingIntervalMs: Math.min(config.sidechain.pollIntervalMs, 1_000),
+      })
+    this.crash = modules.crash ?? crashHookFromEnv(config.datadir)
+    this.metricsServer =
+      modules.serveMetrics === false
+        ? undefined
+        : new MetricsServer(config.metrics, {
+            metrics: this.metrics,
+            health: () => this.health(),
+            ready: () => this.readiness(),
+          })
+  }
+
+  get address(): Address {
+    return this.account.address
+  }
+
+  /** Port the metrics server listens on (useful with port 0). */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port
+  }
+
+  get pendingDeposits(): number {
+    return this.deposits?.pendingCount ?? 0
+  }
+
+  get pendingWithdrawals(): number {
+    return this.withdrawals?.pendingCount ?? 0
+  }
+
+  get parkedItems(): ReadonlyMap<string, string> {
+    return this.runner?.parked ?? new Map()
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new' && this.state !== 'stopped') return
+    this.state = 'starting'
+    this.abort = new AbortController()
+    this.starting = this.startUp()
+    await this.starting
+  }
+
+  private async startUp(): Promise<void> {
+    const signal = this.abort.signal
+    const config = this.config
+    await this.journal.open()
+    try {
+      await this.metricsServer?.start()
+      const sidechainChainId = await this.untilReachable(() => this.startupChecks())
+      const sidechainSender = new TxSender(
+        {
+          chain: 'sidechain',
+          chainId: sidechainChainId,
+          stuckAfterMs: config.sidechain.stuckAfterMs,
+          bumpPercent: config.l1.bumpPercent,
+          receiptPollMs: Math.min(250, config.sidechain.pollIntervalMs),
+        },
+        {
+          client: this.sidechain,
+          account: this.account,
+          logger: this.logger,
+          signal,
+          metrics: this.senderMetrics(),
+        },
+      )
+      this.l1Sender = new TxSender(
+        {
+          chain: 'l1',
+          chainId: config.l1.chainId,
+          stuckAfterMs: config.l1.stuckAfterMs,
+          bumpPercent: config.l1.bumpPercent,
+          receiptPollMs: Math.min(250, config.l1.pollIntervalMs),
+          maxFeePerGas:
+            config.l1.maxFeePerGasGwei === undefined
+              ? undefined
+              : parseGwei(String(config.l1.maxFeePerGasGwei)),
+          spendCapWei: config.l1.spendCap,
+        },
+        {
+          client: this.l1,
+          account: this.account,
+          logger: this.logger,
+          signal,
+          journal: this.journal,
+          metrics: this.senderMetrics(),
+        },
+      )
+      this.metrics.spendCapWei.set(Number(config.l1.spendCap))
+      await this.untilReachable(() => this.l1Sender!.init())
+      this.runner = new ItemRunner(
+        { backoffBaseMs: 500, backoffMaxMs: 30_000 },
+        { logger: this.logger, onError: (kind) => this.metrics.errors.inc({ kind }) },
+      )
+      this.deposits = new DepositPipeline(
+        {
+          vault: config.l1.vault,
+          bridge: config.sidechain.bridge,
+          confirmations: config.l1.confirmations,
+          startBlock: BigInt(config.l1.startBlock),
+          maxBlockRange: BigInt(config.l1.maxBlockRange),
+        },
+        {
+          l1: this.l1,
+          sidechain: this.sidechain,
+          sender: sidechainSender,
+          journal: this.journal,
+          metrics: this.metrics,
+          logger: this.logger,
+          crash: this.crash,
+        },
+      )
+      this.withdrawals = new WithdrawalPipeline(
+        {
+          vault: config.l1.vault,
+          bridge: config.sidechain.bridge,
+          l1ChainId: config.l1.chainId,
+          index: config.relayer.index,
+          count: config.relayer.count,
+          releaseTurnTimeoutMs: config.releaseTurnTimeoutMs,
+        },
+        {
+          l1: this.l1,
+          sidechain: this.sidechain,
+          account: this.account,
+          sidechainSender,
+          l1Sender: this.l1Sender,
+          journal: this.journal,
+          metrics: this.metrics,
+          logger: this.logger,
+          crash: this.crash,
+        },
+      )
+      await this.deposits.load()
+      await this.withdrawals.load()
+    } catch (err) {
+      await this.metricsServer?.stop()
+      await this.journal.close()
+      this.state = 'stopped'
+      throw err
+    }
+    const deposits = this.deposits
+    const withdrawals = this.withdrawals
+    const runner = this.runner
+    this.loops = [
+      this.loop('l1', config.l1.pollIntervalMs, async () => {
+        await deposits.scan()
+        deposits.dispatch(runner)
+      }),
+      this.loop('sidechain', config.sidechain.pollIntervalMs, async () => {
+        await withdrawals.scan()
+        await withdrawals.refreshVault()
+        withdrawals.dispatch(runner)
+      }),
+    ]
+    if (config.auditIntervalMs > 0) {
+      const index = new WrappedTokenIndex(
+        { bridge: config.sidechain.bridge },
+        { sidechain: this.sidechain },
+      )
+      this.loops.push(
+        this.loop('audit', config.auditIntervalMs, async () => {
+          const tokens = await index.refresh()
+          const rows = await supplySnapshot({
+            l1: this.l1,
+            sidechain: this.sidechain,
+            vault: config.l1.vault,
+            bridge: config.sidechain.bridge,
+            tokens,
+          })
+          for (const row of rows) {
+            this.metrics.lockedOnL1.set({ token: row.l1Token }, Number(row.locked))
+            this.metrics.wrappedSupply.set({ token: row.l1Token }, Number(row.supply))
+            this.metrics.supplyBacked.set({ token: row.l1Token }, row.supply <= row.locked ? 1 : 0)
+            if (row.supply > row.locked) {
+              this.logger.error(
+                {
+                  l1Token: row.l1Token,
+                  locked: row.locked.toString(),
+                  supply: row.supply.toString(),
+                },
+                'wrapped supply exceeds what the vault holds',
+              )
+            }
+          }
+        }),
+      )
+    }
+    this.state = 'running'
+    this.logger.info(
+      {
+        address: this.address,
+        vault: config.l1.vault,
+        bridge: config.sidechain.bridge,
+        confirmations: config.l1.confirmations,
+        turn: `${config.relayer.index}/${config.relayer.count}`,
+        metricsPort: this.metricsPort,
+        pendingDeposits: deposits.pendingCount,
+        pendingWithdrawals: withdrawals.pendingCount,
+        l1Cursor: deposits.scanCursor?.nextBlock.toString(),
+        nextWithdrawalId: withdrawals.scanCursor?.nextId.toString(),
+      },
+      'relayer started',
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'starting') {
+      // start() cleans up after itself when aborted.
+      this.abort.abort()
+      await this.starting?.catch(() => {})
+      return
+    }
+    if (this.state !== 'running') return
+    this.state = 'stopping'
+    this.abort.abort()
+    await Promise.allSettled(this.loops)
+    await this.runner?.idle()
+    await this.metricsServer?.stop()
+    await this.journal.close()
+    this.loops = []
+    this.state = 'stopped'
+    this.logger.info('relayer stopped')
+  }
+
+  /** Resolves once both loops completed a tick without error after `since` (tests, readiness). */
+  caughtUpSince(since: number): boolean {
+    return (this.lastOk.get('l1') ?? 0) >= since && (this.lastOk.get('sidechain') ?? 0) >= since
+  }
+
+  private loop(name: LoopName, intervalMs: number, tick: () => Promise<void>): Promise<void> {
+    const signal = this.abort.signal
+    return (async () => {
+      while (!signal.aborted) {
+        const started = Date.now()
+        try {
+          await tick()
+          this.lastOk.set(name, Date.now())
+          this.lastError.delete(name)
+        } catch (err) {
+          const c = classifyError(err)
+          if (c.kind === 'aborted') break
+          this.metrics.errors.inc({ kind: c.kind })
+          this.lastError.set(name, `${c.kind}: ${c.detail}`)
+          const log = c.disposition === 'retryable' ? this.logger.warn : this.logger.error
+          log.call(this.logger, { loop: name, kind: c.kind, detail: c.detail }, 'tick failed')
+        }
+        this.lastTick.set(name, Date.now())
+        try {
+          await sleep(Math.max(0, intervalMs - (Date.now() - started)), signal)
+        } catch {
+          break
+        }
+      }
+    })()
+  }
+
+  /** Checks both chains against the config. Returns the sidechain chain id. */
+  private async startupChecks(): Promise<number> {
+    const c = this.config
+    const [l1ChainId, sidechainChainId] = await Promise.all([
+      this.l1.getChainId(),
+      this.sidechain.getChainId(),
+    ])
+    const mismatch = (message: string, details: Record<string, unknown>) =>
+      new BridgeError('RELAYER_CHAIN_MISMATCH', message, { details })
+    if (l1ChainId !== c.l1.chainId) {
+      throw mismatch(`L1 RPC serves chain ${l1ChainId}, config says ${c.l1.chainId}`, { l1ChainId })
+    }
+    if (c.sidechain.chainId !== undefined && sidechainChainId !== c.sidechain.chainId) {
+      throw mismatch(
+        `sidechain RPC serves chain ${sidechainChainId}, config says ${c.sidechain.chainId}`,
+        {
+          sidechainChainId,
+        },
+      )
+    }
+    const [vaultCode, bridgeCode] = await Promise.all([
+      this.l1.getCode({ address: c.l1.vault }),
+      this.sidechain.getCode({ address: c.sidechain.bridge }),
+    ])
+    if (vaultCode === undefined || vaultCode === '0x')
+      throw mismatch(`no contract at vault ${c.l1.vault}`, {})
+    if (bridgeCode === undefined || bridgeCode === '0x')
+      throw mismatch(`no contract at bridge ${c.sidechain.bridge}`, {})
+    const [bridgeVault, bridgeL1ChainId, isRelayer, relayers, isSigner] = await Promise.all([
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'l1Vault',
+      }),
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'l1ChainId',
+      }),
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'isRelayer',
+        args: [this.address],
+      }),
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'relayers',
+      }),
+      this.l1.readContract({
+        address: c.l1.vault,
+        abi: bridgeVaultAbi,
+        functionName: 'isSigner',
+        args: [this.address],
+      }),
+    ])
+    if (getAddress(bridgeVault) !== c.l1.vault || bridgeL1ChainId !== BigInt(c.l1.chainId)) {
+      throw mismatch('the sidechain bridge is linked to another vault or L1 chain', {
+        bridgeVault,
+        bridgeL1ChainId: bridgeL1ChainId.toString(),
+      })
+    }
+    if (!isRelayer)
+      this.logger.warn(
+        { address: this.address },
+        'this key is not a relayer of the sidechain bridge',
+      )
+    if (!isSigner)
+      this.logger.warn({ address: this.address }, 'this key is not a signer of the L1 vault')
+    if (relayers.length !== c.relayer.count) {
+      this.logger.warn(
+        { configured: c.relayer.count, onChain: relayers.length },
+        'relayer.count differs from the number of relayers on the bridge; release turns may overlap or leave gaps',
+      )
+    }
+    this.startupChecked = true
+    return sidechainChainId
+  }
+
+  /** Runs `fn` until it succeeds, retrying retryable failures (chains still starting); permanent ones throw. */
+  private async untilReachable<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn()
+      } catch (err) {
+        const c = classifyError(err)
+        if (c.disposition !== 'retryable') throw err
+        this.metrics.errors.inc({ kind: c.kind })
+        this.logger.warn({ kind: c.kind, detail: c.detail }, 'chains not reachable yet; retrying')
+        await sleep(Math.min(5_000, 250 * 2 ** attempt), this.abort.signal)
+      }
+    }
+  }
+
+  private senderMetrics() {
+    return {
+      replaced: (chain: string) => this.metrics.replacements.inc({ chain }),
+      spent: (chain: string, totalWei: bigint) =>
+        this.metrics.gasSpentWei.set({ chain }, Number(totalWei)),
+    }
+  }
+
+  private health(): ProbeStatus {
+    const now = Date.now()
+    const stale: string[] = []
+    if (this.state === 'running') {
+      const limits: Array<[LoopName, number]> = [
+        ['l1', this.config.l1.pollIntervalMs],
+        ['sidechain', this.config.sidechain.pollIntervalMs],
+      ]
+      for (const [name, interval] of limits) {
+        // A tick may wait on RPC timeouts; a loop silent for much longer than that is wedged.
+        const last = this.lastTick.get(name) ?? 0
+        if (now - last > interval * 3 + this.config.rpcTimeoutMs * 3) stale.push(name)
+      }
+    }
+    return {
+      ok: this.state !== 'stopped' && stale.length === 0,
+      details: { state: this.state, staleLoops: stale },
+    }
+  }
+
+  private readiness(): ProbeStatus {
+    const now = Date.now()
+    const reasons: string[] = []
+    if (this.state !== 'running') reasons.push(`state ${this.state}`)
+    if (!this.startupChecked) reasons.push('startup checks pending')
+    for (const [name, interval] of [
+      ['l1', this.config.l1.pollIntervalMs],
+      ['sidechain', this.config.sidechain.pollIntervalMs],
+    ] as const) {
+      const ok = this.lastOk.get(name)
+      if (ok === undefined || now - ok > interval * 3 + this.config.rpcTimeoutMs) {
+        reasons.push(`${name}: ${this.lastError.get(name) ?? 'no successful tick yet'}`)
+      }
+    }
+    return {
+      ok: reasons.length === 0,
+      details: {
+        address: this.address,
+        reasons,
+        pendingDeposits: this.pendingDeposits,
+        pendingWithdrawals: this.pendingWithdrawals,
+        parked: Object.fromEntries(this.parkedItems),
+      },
+    }
+  }
+}
