@@ -3,6 +3,9 @@
  * order. No module-level state, so several nodes can run in one process (tests).
  *
  *   storage -> ledger (execution + consensus rules) -> txpool -> producer -> consensus engine
+ *
+ * Start order: storage, ledger, p2p (libp2p host, gossip, req/resp), sync (block and
+ * transaction gossip, range sync), consensus engine, RPC; stop in reverse.
  */
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
@@ -15,9 +18,12 @@ import { SingleValidatorEngine } from './consensus/single-validator.ts'
 import { hexToBytes } from './crypto/index.ts'
 import { SidechainError } from './errors.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
+import { type P2POptionsInput, P2PService } from './p2p/p2p-service.ts'
 import { BlockProducer } from './producer/block-producer.ts'
 import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
+import { LedgerChainServer } from './sync/chain-server.ts'
+import { SyncService } from './sync/sync-service.ts'
 import { TxPool } from './txpool/txpool.ts'
 import { type Logger, silentLogger } from './util/logger.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
@@ -31,7 +37,17 @@ export interface NodeOptions {
   mine?: boolean
   /** JSON-RPC over HTTP and WebSocket on one port (chain/rpc/service.ts has every limit); absent = no RPC. */
   rpc?: RpcOptionsInput
+  /**
+   * libp2p networking and sync (chain/p2p/p2p-service.ts has every option); absent = no
+   * networking. The node key defaults to `<datadir>/nodekey`.
+   */
+  p2p?: NodeP2POptions
 }
+
+export type NodeP2POptions = Omit<P2POptionsInput, 'nodeKeyFile'> & { nodeKeyFile?: string }
+
+/** Cap on a gossiped block with its seals (a full 30M-gas block of calldata stays below it). */
+const MAX_BLOCK_MESSAGE_BYTES = 10 * 1024 * 1024
 
 export interface NodeModules {
   logger?: Logger
@@ -48,6 +64,9 @@ export class SidechainNode {
   readonly producer: BlockProducer
   /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
   readonly rpc: RpcService | undefined
+  /** Present when `options.p2p` is set. */
+  readonly p2p: P2PService | undefined
+  readonly sync: SyncService | undefined
   engine: ConsensusEngine | undefined
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   private readonly onHead: (imported: { block: { transactions: readonly never[] } }) => void
@@ -84,6 +103,29 @@ export class SidechainNode {
       { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 2)) },
       { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
     )
+    if (options.p2p !== undefined) {
+      this.p2p = new P2PService(
+        {
+          ...options.p2p,
+          nodeKeyFile: options.p2p.nodeKeyFile ?? path.join(options.datadir, 'nodekey'),
+        },
+        {
+          chain: new LedgerChainServer(this.ledger),
+          logger: this.logger,
+          scheduler: this.scheduler,
+        },
+      )
+      this.sync = new SyncService(
+        { maxBlockMessageBytes: MAX_BLOCK_MESSAGE_BYTES, maxTxBytes: genesis.config.maxTxSize },
+        {
+          network: this.p2p,
+          ledger: this.ledger,
+          txpool: this.txpool,
+          logger: this.logger,
+          scheduler: this.scheduler,
+        },
+      )
+    }
     this.rpc =
       options.rpc === undefined
         ? undefined
@@ -91,9 +133,8 @@ export class SidechainNode {
             ledger: this.ledger,
             txpool: this.txpool,
             logger: this.logger,
-            // p2p/sync replace these providers once they exist.
-            syncStatus: () => false,
-            peerCount: () => 0,
+            syncStatus: () => this.sync?.syncStatus() ?? false,
+            peerCount: () => this.p2p?.peerCount() ?? 0,
           })
     this.onHead = (imported) => {
       this.txpool.onNewHead(imported.block.transactions).catch((err) => {
@@ -118,12 +159,26 @@ export class SidechainNode {
       throw err
     }
     this.ledger.on('head', this.onHead as never)
+    try {
+      await this.p2p?.start()
+      this.sync?.start()
+    } catch (err) {
+      await this.sync?.stop()
+      await this.p2p?.stop()
+      this.ledger.off('head', this.onHead as never)
+      await this.ledger.waitIdle()
+      await this.db.close()
+      this.state = 'stopped'
+      throw err
+    }
     this.engine = this.createEngine()
     await this.engine?.start()
     try {
       await this.rpc?.start()
     } catch (err) {
       await this.engine?.stop()
+      await this.sync?.stop()
+      await this.p2p?.stop()
       this.ledger.off('head', this.onHead as never)
       await this.ledger.waitIdle()
       await this.db.close()
@@ -138,6 +193,7 @@ export class SidechainNode {
         head: Number(this.ledger.head.number),
         validator: this.options.validatorKey?.addressHex,
         rpc: this.rpc?.url,
+        p2p: this.p2p?.listenAddresses(),
       },
       'node started',
     )
@@ -181,6 +237,8 @@ export class SidechainNode {
     this.state = 'stopping'
     await this.rpc?.stop()
     await this.engine?.stop()
+    await this.sync?.stop()
+    await this.p2p?.stop()
     this.ledger.off('head', this.onHead as never)
     await this.ledger.waitIdle()
     await this.db.close()

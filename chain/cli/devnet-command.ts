@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { createGenesis } from '../../genesis/create.ts'
-import { addRpcOptions, runNode } from './node-command.ts'
+import { addP2POptions, addRpcOptions, runNode } from './node-command.ts'
 
 /** Well-known dev accounts (the Foundry/Hardhat test mnemonic), funded on the devnet. */
 export const DEV_ACCOUNTS = [
@@ -28,7 +28,7 @@ export function registerDevnetCommand(program: Command): void {
     .option('--fresh', 'delete the devnet folder first')
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
   // A local devnet serves browser dapps too (like anvil): any origin unless --rpc-cors says otherwise.
-  addRpcOptions(command, { cors: ['*'] }).action(
+  addP2POptions(addRpcOptions(command, { cors: ['*'] })).action(
     async (opts: {
       datadir: string
       fresh?: boolean
@@ -37,6 +37,9 @@ export function registerDevnetCommand(program: Command): void {
       rpcPort?: number
       rpcHost?: string
       rpcCors?: string[]
+      p2pPort?: number
+      p2pHost?: string
+      bootnodes?: string[]
     }) => {
       const root = path.resolve(opts.datadir)
       if (opts.fresh === true) rmSync(root, { recursive: true, force: true })
@@ -60,6 +63,9 @@ export function registerDevnetCommand(program: Command): void {
         rpcPort: opts.rpcPort,
         rpcHost: opts.rpcHost,
         rpcCors: opts.rpcCors,
+        p2pPort: opts.p2pPort,
+        p2pHost: opts.p2pHost,
+        bootnodes: opts.bootnodes,
       })
     },
   )

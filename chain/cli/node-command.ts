@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
 import { keyFileIsExposed, readKeyFile } from '../config/keys.ts'
 import { SidechainNode } from '../node.ts'
+import { parsePeerMultiaddr } from '../p2p/libp2p.ts'
 import { createLogger } from '../util/logger.ts'
 import { parseIntegerOption } from './options.ts'
 
@@ -17,6 +18,49 @@ export interface NodeCommandOptions {
   rpcPort?: number
   rpcHost?: string
   rpcCors?: string[]
+  /** libp2p listen port and address, and the peers dialed at start. */
+  p2pPort?: number
+  p2pHost?: string
+  bootnodes?: string[]
+}
+
+/** `--bootnodes` takes comma-separated multiaddrs, each with its /p2p/<peer id>. */
+export function parseBootnodesOption(value: string): string[] {
+  const addresses = value
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0)
+  for (const address of addresses) {
+    let peerId: string | undefined
+    try {
+      peerId = parsePeerMultiaddr(address).peerId
+    } catch {
+      throw new InvalidArgumentError(`${address} is not a multiaddr`)
+    }
+    if (peerId === undefined) throw new InvalidArgumentError(`${address} has no /p2p/<peer id>`)
+  }
+  return addresses
+}
+
+/** Adds the p2p flags shared by `node` and `devnet`. */
+export function addP2POptions(command: Command): Command {
+  return command
+    .option(
+      '--p2p-port <port>',
+      'libp2p TCP port (0 picks a free one)',
+      parseIntegerOption('--p2p-port', 0, 65_535),
+      30303,
+    )
+    .option(
+      '--p2p-host <host>',
+      'libp2p listen address (0.0.0.0 opens it to the network)',
+      '127.0.0.1',
+    )
+    .option(
+      '--bootnodes <multiaddrs>',
+      'peers to connect to, comma-separated /ip4/.../tcp/.../p2p/<id>',
+      parseBootnodesOption,
+    )
 }
 
 /** `--rpc-cors` takes a comma-separated list of origins, or '*'. */
@@ -76,7 +120,17 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
           corsOrigins: opts.rpcCors ?? [],
         }
   const node = new SidechainNode(
-    { genesis, datadir: path.resolve(opts.datadir), validatorKey, rpc },
+    {
+      genesis,
+      datadir: path.resolve(opts.datadir),
+      validatorKey,
+      rpc,
+      p2p: {
+        host: opts.p2pHost ?? '127.0.0.1',
+        port: opts.p2pPort ?? 30303,
+        bootnodes: opts.bootnodes ?? [],
+      },
+    },
     { logger },
   )
   await node.start()
@@ -107,7 +161,7 @@ export function registerNodeCommand(program: Command): void {
       'validator key file (JSON with privateKey), makes this node a validator',
     )
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-  addRpcOptions(command).action(async (opts: NodeCommandOptions) => {
+  addP2POptions(addRpcOptions(command)).action(async (opts: NodeCommandOptions) => {
     await runNode(opts)
   })
 }

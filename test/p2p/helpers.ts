@@ -1,0 +1,278 @@
+/**
+ * Helpers for networking tests: pre-built chains (so tests need not wait for hundreds of
+ * block periods), in-process nodes with p2p on 127.0.0.1, node processes spawned through the
+ * CLI with their JSON log lines parsed, and chain comparison through the datadirs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { Address, bytesToHex } from '@ethereumjs/util'
+import type { KeyPair } from '../../chain/config/keys.ts'
+import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
+import { SingleValidatorEngine } from '../../chain/consensus/single-validator.ts'
+import { hexToBytes } from '../../chain/crypto/index.ts'
+import { Ledger } from '../../chain/ledger/ledger.ts'
+import { type NodeP2POptions, SidechainNode } from '../../chain/node.ts'
+import { Libp2pHost, randomNodeKey } from '../../chain/p2p/libp2p.ts'
+import {
+  type ChainStatus,
+  encodeStatus,
+  RESPONSE_CODES,
+  responseFrame,
+} from '../../chain/p2p/messages.ts'
+import { STATUS_PROTOCOL } from '../../chain/p2p/reqresp.ts'
+import { ChainDb } from '../../chain/storage/chain-db.ts'
+import { type Genesis, genesisToJson } from '../../genesis/schema.ts'
+import { type TestGenesis, transfer } from '../helpers/chain.ts'
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
+export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')
+
+/** Fast p2p settings for tests: random port, short heartbeat and status interval. */
+export function testP2P(overrides: NodeP2POptions = {}): NodeP2POptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    gossip: { heartbeatMs: 200 },
+    reqresp: { statusIntervalMs: 1_000 },
+    bootnodeRedialMs: 500,
+    ...overrides,
+  }
+}
+
+/**
+ * Appends `blocks` blocks to the chain in `datadir` (no networking), sealed by the single
+ * validator, with a transfer every `txEvery` blocks so state roots change.
+ */
+export async function buildChain(
+  setup: TestGenesis,
+  datadir: string,
+  blocks: number,
+  options: { txEvery?: number } = {},
+): Promise<void> {
+  const node = new SidechainNode({
+    genesis: setup.genesis,
+    datadir,
+    validatorKey: setup.validators[0],
+    mine: false,
+  })
+  await node.start()
+  try {
+    const validator = setup.validators[0]!
+    const engine = new SingleValidatorEngine(
+      {
+        blockPeriodMs: setup.genesis.config.blockPeriodMs,
+        validatorKey: validator.privateKey,
+        validatorAddress: validator.address,
+      },
+      { ledger: node.ledger, producer: node.producer, scheduler: node.scheduler },
+    )
+    const txEvery = options.txEvery ?? 10
+    const sender = setup.accounts[0]!
+    const recipient = setup.accounts[1]!
+    let nonce = (await node.ledger.headState().getAccount(new Address(sender.address)))?.nonce ?? 0n
+    const target = node.ledger.head.number + BigInt(blocks)
+    while (node.ledger.head.number < target) {
+      if (txEvery > 0 && Number(node.ledger.head.number + 1n) % txEvery === 0) {
+        await node.txpool.add(
+          transfer(node.ledger.common, sender, recipient.address, nonce++, 1000n),
+        )
+      }
+      const before = node.ledger.head.number
+      await engine.produce()
+      if (node.ledger.head.number !== before + 1n)
+        throw new Error('block production failed while building the chain')
+    }
+  } finally {
+    await node.stop()
+  }
+}
+
+/** Opens a stopped node's chain read-only-ish (no writes) and lists hash and state root per height. */
+export async function readChain(
+  genesis: Genesis,
+  datadir: string,
+): Promise<Array<{ hash: string; stateRoot: string }>> {
+  const db = new ChainDb(path.join(datadir, 'chaindata'))
+  await db.open()
+  try {
+    const rules = new ConsensusRules(
+      new StaticValidatorSet(genesis.validators.map((v) => hexToBytes(v))),
+    )
+    const ledger = new Ledger({ genesis }, { db, rules })
+    await ledger.open()
+    const out: Array<{ hash: string; stateRoot: string }> = []
+    for (let n = 0n; n <= ledger.head.number; n++) {
+      const header = (await ledger.getBlockByNumber(n))!.header
+      out.push({ hash: bytesToHex(header.hash()), stateRoot: bytesToHex(header.stateRoot) })
+    }
+    return out
+  } finally {
+    await db.close()
+  }
+}
+
+export function writeGenesisFile(genesis: Genesis, file: string): void {
+  writeFileSync(file, `${JSON.stringify(genesisToJson(genesis), null, 2)}\n`)
+}
+
+export function writeValidatorKey(key: KeyPair, file: string): void {
+  writeFileSync(
+    file,
+    `${JSON.stringify({ address: key.addressHex, privateKey: bytesToHex(key.privateKey) })}\n`,
+    { mode: 0o600 },
+  )
+}
+
+export interface LogLine {
+  level: number
+  msg: string
+  [key: string]: unknown
+}
+
+/** A node process started through the CLI; its JSON log lines are parsed as they come. */
+export class NodeProcess {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly lines: LogLine[] = []
+  /** Highest block number seen in "sealed block" / "imported block" lines. */
+  head = 0
+  exited: Promise<number | null>
+  private readonly waiters = new Set<() => void>()
+  private stderr = ''
+
+  constructor(name: string, args: string[]) {
+    this.name = name
+    this.child = spawn(process.execPath, [CLI, 'node', ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    })
+    const rl = createInterface({ input: this.child.stdout! })
+    rl.on('line', (text) => {
+      let line: LogLine
+      try {
+        line = JSON.parse(text) as LogLine
+      } catch {
+        return
+      }
+      this.lines.push(line)
+      if (
+        (line.msg === 'sealed block' || line.msg === 'imported block') &&
+        typeof line.number === 'number'
+      ) {
+        this.head = Math.max(this.head, line.number)
+      }
+      if (line.msg === 'sync complete' && typeof line.head === 'number')
+        this.head = Math.max(this.head, line.head)
+      for (const wake of this.waiters) wake()
+    })
+    this.child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000)
+    })
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
+    void this.exited.then(() => {
+      for (const wake of this.waiters) wake()
+    })
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Waits until `check` holds for the lines so far, failing on timeout or process exit. */
+  async waitFor<T>(
+    check: () => T | undefined | false,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const value = check()
+      if (value !== undefined && value !== false) return value
+      if (!this.running)
+        throw new Error(`${this.name} exited while waiting for ${what}; stderr: ${this.stderr}`)
+      const left = deadline - Date.now()
+      if (left <= 0)
+        throw new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`)
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.waiters.delete(wake)
+          clearTimeout(timer)
+          resolve()
+        }
+        const timer = setTimeout(wake, Math.min(left, 500))
+        this.waiters.add(wake)
+      })
+    }
+  }
+
+  waitForLine(
+    match: (line: LogLine) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<LogLine> {
+    return this.waitFor(() => this.lines.find(match), what, timeoutMs)
+  }
+
+  waitForHead(number: number, timeoutMs?: number): Promise<number> {
+    return this.waitFor(
+      () => (this.head >= number ? this.head : undefined),
+      `${this.name} head >= ${number}`,
+      timeoutMs,
+    )
+  }
+
+  /** SIGTERM (clean shutdown), SIGKILL after a grace period. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
+    await this.exited
+    clearTimeout(timer)
+  }
+
+  kill(): void {
+    if (this.running) this.child.kill('SIGKILL')
+  }
+}
+
+/**
+ * A hand-made libp2p peer on our host module (no validation, no scoring of its own): it
+ * passes the status handshake with the given chain and can publish anything. With random
+ * message ids it re-sends identical bytes as new messages (a duplicate flooder) and counts
+ * every copy it receives (an observer of duplicate forwarding).
+ */
+export async function startRawPeer(options: {
+  status: ChainStatus
+  randomIds?: boolean
+}): Promise<Libp2pHost> {
+  const host = new Libp2pHost({
+    privateKey: await randomNodeKey(),
+    listenHost: '127.0.0.1',
+    listenPort: 0,
+    maxConnections: 20,
+    dialTimeoutMs: 5_000,
+    agentVersion: 'rogue/0.0.1',
+    gossip: {
+      heartbeatMs: 200,
+      maxRpcBytes: 12 * 1024 * 1024,
+      thresholds: { gossip: -500, publish: -1000, graylist: -2000 },
+      appScore: () => 0,
+      retainScoreMs: 60_000,
+      messageId: options.randomIds === true ? () => randomBytes(20) : undefined,
+    },
+    gate: { allowPeer: () => true },
+  })
+  host.handle(
+    STATUS_PROTOCOL,
+    async function* () {
+      yield responseFrame(RESPONSE_CODES.OK, encodeStatus(options.status))
+    },
+    { maxRequestBytes: 256, timeoutMs: 5_000, maxInboundStreams: 8 },
+  )
+  await host.start()
+  return host
+}
