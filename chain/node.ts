@@ -20,6 +20,7 @@ import { SidechainError } from './errors.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
 import { type P2POptionsInput, P2PService } from './p2p/p2p-service.ts'
 import { BlockProducer } from './producer/block-producer.ts'
+import { adminModule } from './rpc/admin.ts'
 import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { LedgerChainServer } from './sync/chain-server.ts'
@@ -136,6 +137,9 @@ export class SidechainNode {
             syncStatus: () => this.sync?.syncStatus() ?? false,
             peerCount: () => this.p2p?.peerCount() ?? 0,
           })
+    if (this.rpc !== undefined && this.p2p !== undefined) {
+      this.rpc.handler.register(adminModule({ p2p: this.p2p }))
+    }
     this.onHead = (imported) => {
       this.txpool.onNewHead(imported.block.transactions).catch((err) => {
         this.logger.warn({ err: (err as Error).message }, 'txpool update after new head failed')
