@@ -113,6 +113,13 @@ export class RpcHandler {
     return this.methods.has(method)
   }
 
+  /** Parameters of a method (introspection for docs and fuzzing). */
+  describeParams(method: string): Array<{ name: string; optional: boolean }> | undefined {
+    return this.methods
+      .get(method)
+      ?.params.map((param) => ({ name: param.name, optional: param.optional }))
+  }
+
   methodNames(): string[] {
     return [...this.methods.keys()].sort()
   }
