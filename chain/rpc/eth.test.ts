@@ -266,6 +266,12 @@ t.test('eth namespace on a live node', async (t) => {
     t.equal(unknownHash.code, -32000)
     t.equal(await ok('eth_getTransactionCount', [bob.address, '0x1']), '0x0')
     t.equal(await ok('eth_getTransactionCount', [bob.address, 'latest']), '0x2')
+    const info = await ok<Record<string, Hex>>('eth_getAccountInfo', [probeAddress, 'latest'])
+    t.equal(info.nonce, '0x1', 'contract nonce starts at 1')
+    t.equal(info.code, await ok('eth_getCode', [probeAddress, 'latest']))
+    t.same(await ok('eth_getAccountInfo', [probeAddress, '0x0']), { balance: '0x0', nonce: '0x0', code: '0x' })
+    const acct = await ok<Record<string, Hex>>('eth_getAccount', [alice.address, '0x1'])
+    t.match(acct, { nonce: '0x1', balance: /^0x/, codeHash: keccak256('0x'), storageRoot: /^0x56e81f/ })
     const proof = await ok<Record<string, unknown>>('eth_getProof', [
       probeAddress,
       ['0x0'],

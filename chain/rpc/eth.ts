@@ -6,7 +6,13 @@ import type { BlockHeader } from '@ethereumjs/block'
 import type { MerkleStateManager } from '@ethereumjs/statemanager'
 import { getMerkleStateProof } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { bytesToHex, equalsBytes, setLengthLeft } from '@ethereumjs/util'
+import {
+  bytesToHex,
+  equalsBytes,
+  KECCAK256_NULL,
+  KECCAK256_RLP,
+  setLengthLeft,
+} from '@ethereumjs/util'
 import { keccak256 } from '../crypto/index.ts'
 import type { TxPool } from '../txpool/txpool.ts'
 import { blockLogs, bloomMayMatch, type ChainView } from './chain-view.ts'
@@ -175,6 +181,33 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
           const header = await chain.requireHeader(id)
           const value = await stateOf(header).getStorage(address, slot)
           return hex(setLengthLeft(value, 32))
+        },
+      ),
+      // geth: account fields without code; reth/anvil: balance, nonce and code in one call
+      // (Foundry's fork backend tries it first, saving three round trips per account).
+      getAccount: defineMethod(
+        [p.address('address'), withDefault(p.blockId('block'), LATEST)],
+        async ([address, id]) => {
+          const found = await account(address, id)
+          return {
+            balance: quantity(found?.balance ?? 0n),
+            nonce: quantity(found?.nonce ?? 0n),
+            codeHash: hex(found?.codeHash ?? KECCAK256_NULL),
+            storageRoot: hex(found?.storageRoot ?? KECCAK256_RLP),
+          }
+        },
+      ),
+      getAccountInfo: defineMethod(
+        [p.address('address'), withDefault(p.blockId('block'), LATEST)],
+        async ([address, id]) => {
+          const header = await chain.requireHeader(id)
+          const state = stateOf(header)
+          const found = await state.getAccount(address)
+          return {
+            balance: quantity(found?.balance ?? 0n),
+            nonce: quantity(found?.nonce ?? 0n),
+            code: hex(found === undefined ? new Uint8Array(0) : await state.getCode(address)),
+          }
         },
       ),
       getProof: defineMethod(
