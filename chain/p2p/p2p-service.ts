@@ -98,7 +98,7 @@ export const p2pOptionsSchema = z
           .positive()
           .default(16 * 1024 * 1024),
         maxConcurrentStreams: z.number().int().min(1).default(8),
-        statusRateLimit: rateLimitSchema.default({ capacity: 8, refillPerSecond: 1 }),
+        statusRateLimit: rateLimitSchema.default({ capacity: 16, refillPerSecond: 2 }),
         blocksRateLimit: rateLimitSchema.default({ capacity: 2048, refillPerSecond: 512 }),
       })
       .prefault({}),

@@ -132,6 +132,26 @@ export interface LogLine {
   [key: string]: unknown
 }
 
+/** Node processes still running; killed if the test process exits or is signalled. */
+const liveChildren = new Set<ChildProcess>()
+let reaperInstalled = false
+
+/** If the test process dies (tap timeout, Ctrl-C, crash), its node processes die with it. */
+function installReaper(): void {
+  if (reaperInstalled) return
+  reaperInstalled = true
+  const reap = () => {
+    for (const child of liveChildren) child.kill('SIGKILL')
+  }
+  process.on('exit', reap)
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      reap()
+      process.kill(process.pid, signal)
+    })
+  }
+}
+
 /** A node process started through the CLI; its JSON log lines are parsed as they come. */
 export class NodeProcess {
   readonly name: string
@@ -172,8 +192,11 @@ export class NodeProcess {
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000)
     })
+    liveChildren.add(this.child)
+    installReaper()
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
     void this.exited.then(() => {
+      liveChildren.delete(this.child)
       for (const wake of this.waiters) wake()
     })
   }
