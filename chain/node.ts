@@ -13,14 +13,17 @@ import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Genesis } from '../genesis/schema.ts'
 import type { KeyPair } from './config/keys.ts'
 import type { ConsensusEngine } from './consensus/engine.ts'
-import { ConsensusRules, StaticValidatorSet } from './consensus/rules.ts'
+import { type ConsensusTransport, QbftService } from './consensus/qbft-service.ts'
+import { ConsensusRules } from './consensus/rules.ts'
 import { SingleValidatorEngine } from './consensus/single-validator.ts'
+import { VoteProposals, VoteTally } from './consensus/validator-votes.ts'
 import { hexToBytes } from './crypto/index.ts'
 import { SidechainError } from './errors.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
 import { type P2POptionsInput, P2PService } from './p2p/p2p-service.ts'
 import { BlockProducer } from './producer/block-producer.ts'
 import { adminModule } from './rpc/admin.ts'
+import { qbftModule } from './rpc/qbft.ts'
 import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { LedgerChainServer } from './sync/chain-server.ts'
@@ -43,9 +46,20 @@ export interface NodeOptions {
    * networking. The node key defaults to `<datadir>/nodekey`.
    */
   p2p?: NodeP2POptions
+  /**
+   * Where QBFT consensus messages travel. Defaults to the p2p consensus topic; tests pass
+   * an in-process hub (LocalConsensusHub).
+   */
+  consensusTransport?: ConsensusTransport
 }
 
 export type NodeP2POptions = Omit<P2POptionsInput, 'nodeKeyFile'> & { nodeKeyFile?: string }
+
+/**
+ * Cap on a consensus message: a proposal carries the block and, after round changes, a
+ * justification that may repeat it.
+ */
+const MAX_CONSENSUS_MESSAGE_BYTES = 16 * 1024 * 1024
 
 /** Cap on a gossiped block with its seals (a full 30M-gas block of calldata stays below it). */
 const MAX_BLOCK_MESSAGE_BYTES = 10 * 1024 * 1024
@@ -63,6 +77,8 @@ export class SidechainNode {
   readonly ledger: Ledger
   readonly txpool: TxPool
   readonly producer: BlockProducer
+  /** Validator-set votes this node proposes (qbft_proposeValidatorVote). */
+  readonly votes = new VoteProposals()
   /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
   readonly rpc: RpcService | undefined
   /** Present when `options.p2p` is set. */
@@ -80,7 +96,7 @@ export class SidechainNode {
     mkdirSync(options.datadir, { recursive: true })
     this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
     const validators = genesis.validators.map((v) => hexToBytes(v))
-    const rules = new ConsensusRules(new StaticValidatorSet(validators))
+    const rules = new ConsensusRules(new VoteTally(validators, genesis.config.epochLength))
     this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
     this.txpool = new TxPool(
       {
@@ -177,6 +193,15 @@ export class SidechainNode {
     }
     this.engine = this.createEngine()
     await this.engine?.start()
+    const engine = this.engine
+    this.rpc?.handler.register(
+      qbftModule({
+        head: () => this.ledger.head.number,
+        validatorSet: this.ledger.rules.validatorSet,
+        votes: this.votes,
+        consensus: engine instanceof QbftService ? engine : undefined,
+      }),
+    )
     try {
       await this.rpc?.start()
     } catch (err) {
@@ -208,14 +233,20 @@ export class SidechainNode {
     if (key === undefined || this.options.mine === false) return undefined
     const validators = this.ledger.rules.validatorSet.validatorsAt(this.ledger.head.number + 1n)
     const isValidator = validators.some((v) => equalsBytes(v, key.address))
-    if (!isValidator) {
+    if (!isValidator && validators.length === 1) {
       this.logger.warn(
         { address: key.addressHex },
         'validator key is not in the validator set; running as a full node',
       )
       return undefined
     }
-    if (validators.length === 1) {
+    if (!isValidator) {
+      this.logger.info(
+        { address: key.addressHex },
+        'validator key is not in the validator set yet; following until voted in',
+      )
+    }
+    if (validators.length === 1 && isValidator) {
       return new SingleValidatorEngine(
         {
           blockPeriodMs: this.options.genesis.config.blockPeriodMs,
@@ -230,16 +261,65 @@ export class SidechainNode {
         },
       )
     }
-    throw new SidechainError(
-      'NODE_MULTI_VALIDATOR_UNSUPPORTED',
-      'multi-validator consensus (QBFT) is not wired in yet',
+    const transport = this.options.consensusTransport ?? this.p2pConsensusTransport()
+    if (transport === undefined) {
+      throw new SidechainError(
+        'NODE_NO_CONSENSUS_TRANSPORT',
+        'a validator of a multi-validator network needs p2p networking (--p2p-port, --bootnodes)',
+      )
+    }
+    const { config } = this.options.genesis
+    return new QbftService(
+      {
+        chainId: this.ledger.chainId,
+        validatorKey: key,
+        blockPeriodMs: config.blockPeriodMs,
+        roundTimeoutMs: config.roundTimeoutMs,
+        roundTimeoutMaxMs: config.roundTimeoutMaxMs,
+        maxMessageBytes: MAX_CONSENSUS_MESSAGE_BYTES,
+      },
+      {
+        ledger: this.ledger,
+        producer: this.producer,
+        scheduler: this.scheduler,
+        transport,
+        votes: this.votes,
+        logger: this.logger,
+      },
     )
+  }
+
+  /** The consensus gossip topic as a QBFT transport. */
+  private p2pConsensusTransport(): ConsensusTransport | undefined {
+    const p2p = this.p2p
+    if (p2p === undefined) return undefined
+    return {
+      attach: (handler) => {
+        const topic = p2p.registerTopic({
+          name: 'consensus',
+          maxMessageBytes: MAX_CONSENSUS_MESSAGE_BYTES,
+          concurrency: 8,
+          validate: (data, meta) => handler(data, meta.from),
+        })
+        return {
+          publish: (data) => {
+            topic
+              .publish(data)
+              .catch((err) =>
+                this.logger.debug({ err: (err as Error).message }, 'consensus publish failed'),
+              )
+          },
+          detach: () => topic.unregister(),
+        }
+      },
+    }
   }
 
   async stop(): Promise<void> {
     if (this.state !== 'running') return
     this.state = 'stopping'
     await this.rpc?.stop()
+    this.rpc?.handler.unregister('qbft')
     await this.engine?.stop()
     await this.sync?.stop()
     await this.p2p?.stop()
