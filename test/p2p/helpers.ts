@@ -180,7 +180,9 @@ export class NodeProcess {
       }
       this.lines.push(line)
       if (
-        (line.msg === 'sealed block' || line.msg === 'imported block') &&
+        (line.msg === 'sealed block' ||
+          line.msg === 'imported block' ||
+          line.msg === 'finalized block') &&
         typeof line.number === 'number'
       ) {
         this.head = Math.max(this.head, line.number)
