@@ -81,6 +81,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   private readonly bySender = new Map<string, Map<bigint, PoolTx>>()
   private readonly byHash = new Map<string, PoolTx>()
   private readonly now: () => number
+  private addQueue: Promise<unknown> = Promise.resolve()
 
   constructor(options: TxPoolOptions, modules: { state: PoolState; now?: () => number }) {
     super()
@@ -125,7 +126,18 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   }
 
   /** Validates against head state and adds. Throws TxPoolError; on error nothing changes. */
-  async add(tx: TypedTransaction, size = tx.serialize().length): Promise<PoolTx> {
+  add(tx: TypedTransaction, size = tx.serialize().length): Promise<PoolTx> {
+    // Validation reads account state across an await; adds run one at a time so two
+    // concurrent adds cannot both pass the checks and then both insert.
+    const run = this.addQueue.then(
+      () => this.addNow(tx, size),
+      () => this.addNow(tx, size),
+    )
+    this.addQueue = run.catch(() => undefined)
+    return run
+  }
+
+  private async addNow(tx: TypedTransaction, size: number): Promise<PoolTx> {
     const hash = bytesToHex(tx.hash())
     if (this.byHash.has(hash))
       throw new TxPoolError('TX_ALREADY_KNOWN', 'already known', { details: { hash } })
