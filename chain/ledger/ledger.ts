@@ -18,7 +18,7 @@ import {
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import type { MerkleStateManager } from '@ethereumjs/statemanager'
-import { MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
+import { Caches, MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import {
   bytesToBigInt,
@@ -564,6 +564,18 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   stateAt(stateRoot: Uint8Array): MerkleStateManager {
     return createStateManagerAt(this.common, this.store, stateRoot)
+  }
+
+  /**
+   * stateAt with account/storage/code caches, for executions that read the same slots many
+   * times (eth_call, estimateGas, traces: without caches every SLOAD walks the trie).
+   */
+  cachedStateAt(stateRoot: Uint8Array): MerkleStateManager {
+    return new StateManagerClass({
+      common: this.common,
+      trie: createStateTrie(this.common, this.store.shallowCopy(), stateRoot),
+      caches: new Caches({ account: { size: 10_000 }, storage: { size: 50_000 }, code: { size: 1_000 } }),
+    })
   }
 
   /** Shared read-only state at the head; rebuilt when the head moves. Do not write to it. */

@@ -26,6 +26,7 @@ export type RpcLedger = Pick<
   | 'getReceipts'
   | 'getTxLocation'
   | 'stateAt'
+  | 'cachedStateAt'
   | 'headState'
   | 'on'
   | 'off'

@@ -53,7 +53,8 @@ t.test('tracing', async (t) => {
       nonce,
       gas: 1_000_000n,
       maxFeePerGas: 10n ** 10n,
-      maxPriorityFeePerGas: 1n,
+      // Bob tips more, so the block order (by tip, then nonce) is deterministic.
+      maxPriorityFeePerGas: account === bob ? 10n ** 9n : 1n,
       ...tx,
     })
     const r = await n.request('eth_sendRawTransaction', [raw])

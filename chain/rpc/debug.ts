@@ -439,6 +439,7 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
             header,
             { state: config.stateOverrides, block: config.blockOverrides },
             deadline,
+            false,
           )
           const tx = evm.buildTx(request, evm.callGas(request), prepared.vm.common)
           if (prepared.senderIsContract === true)

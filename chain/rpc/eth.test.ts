@@ -53,7 +53,8 @@ t.test('eth namespace on a live node', async (t) => {
       nonce,
       gas: tx.gas ?? 500_000n,
       maxFeePerGas: 10n ** 10n,
-      maxPriorityFeePerGas: 10n ** 8n,
+      // Bob tips less, so blocks order alice's transaction first (the pool orders by tip).
+      maxPriorityFeePerGas: account === bob ? 5n * 10n ** 7n : 10n ** 8n,
       to: tx.to,
       data: tx.data,
       value: tx.value ?? 0n,
@@ -269,9 +270,18 @@ t.test('eth namespace on a live node', async (t) => {
     const info = await ok<Record<string, Hex>>('eth_getAccountInfo', [probeAddress, 'latest'])
     t.equal(info.nonce, '0x1', 'contract nonce starts at 1')
     t.equal(info.code, await ok('eth_getCode', [probeAddress, 'latest']))
-    t.same(await ok('eth_getAccountInfo', [probeAddress, '0x0']), { balance: '0x0', nonce: '0x0', code: '0x' })
+    t.same(await ok('eth_getAccountInfo', [probeAddress, '0x0']), {
+      balance: '0x0',
+      nonce: '0x0',
+      code: '0x',
+    })
     const acct = await ok<Record<string, Hex>>('eth_getAccount', [alice.address, '0x1'])
-    t.match(acct, { nonce: '0x1', balance: /^0x/, codeHash: keccak256('0x'), storageRoot: /^0x56e81f/ })
+    t.match(acct, {
+      nonce: '0x1',
+      balance: /^0x/,
+      codeHash: keccak256('0x'),
+      storageRoot: /^0x56e81f/,
+    })
     const proof = await ok<Record<string, unknown>>('eth_getProof', [
       probeAddress,
       ['0x0'],
@@ -392,10 +402,11 @@ t.test('eth namespace on a live node', async (t) => {
     t.equal(history.oldestBlock, '0x1')
     t.equal((history.baseFeePerGas as unknown[]).length, 4)
     t.equal((history.gasUsedRatio as unknown[]).length, 3)
+    // Blocks 2 and 3: bob (0.05 gwei tip) and alice (0.1 gwei), weighted by gas used.
     t.same(history.reward, [
       ['0x5f5e100', '0x5f5e100'],
-      ['0x5f5e100', '0x5f5e100'],
-      ['0x5f5e100', '0x5f5e100'],
+      ['0x2faf080', '0x5f5e100'],
+      ['0x2faf080', '0x5f5e100'],
     ])
     t.equal(
       (await ok<Record<string, unknown>>('eth_feeHistory', [3, '0x1', []])).oldestBlock,

@@ -55,20 +55,25 @@ function formatDuration(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
 
-/** JUMP/JUMPI that check the deadline; otherwise the stock implementation. */
-function deadlineOpcodes(common: Common, deadline: Deadline) {
-  const { handlers } = getOpcodesForHF(common)
+type OpcodeHandler = (runState: unknown, common: Common) => unknown
+
+/** JUMP/JUMPI that check the deadline (read from `deadline.current`); otherwise the stock ones. */
+function deadlineOpcodes(
+  common: Common,
+  originals: Map<number, OpcodeHandler>,
+  deadline: { current: Deadline },
+) {
   let jumps = 0
   const wrap = (code: number, name: string) => {
-    const original = handlers.get(code)!
+    const original = originals.get(code)!
     return {
       opcode: code,
       opcodeName: name,
       baseFee: Number(common.param(`${name.toLowerCase()}Gas`)),
       logicFunction: (runState: unknown, c: Common) => {
-        if ((++jumps & 1023) === 0 && Date.now() > deadline.at)
+        if ((++jumps & 1023) === 0 && Date.now() > deadline.current.at)
           throw new ExecutionTimeout('deadline passed')
-        return (original as (r: unknown, c: Common) => unknown)(runState, c)
+        return original(runState, c)
       },
     }
   }
@@ -163,11 +168,27 @@ export interface PreparedVm {
   deadline: Deadline
   /** The call's sender has code (not a 7702 delegation): run as a message, see runFromContract. */
   senderIsContract?: boolean
+  /** Hands a clean VM back for reuse (no-op for VMs with overrides or left dirty). */
+  release(): void
+  /** Set when a run was aborted midway: the VM's journal may be inconsistent. */
+  dirty?: boolean
 }
+
+/** A VM over a cached state view, reusable while its state stays pristine. */
+interface PooledVm {
+  vm: VM
+  stateManager: MerkleStateManager
+  deadline: { current: Deadline }
+}
+
+/** VMs kept per state root (only the head's): building one costs about as much as a small call. */
+const POOL_SIZE = 2
 
 export class EvmRunner {
   readonly options: EvmRunnerOptions
   private readonly chain: ChainView
+  private pool: { root: string; idle: PooledVm[] } | undefined
+  private jumpHandlers: Map<number, OpcodeHandler> | undefined
 
   constructor(options: EvmRunnerOptions, modules: { chain: ChainView }) {
     this.options = options
@@ -200,11 +221,44 @@ export class EvmRunner {
     /** Execute without base fee (calls that specify no fees). */
     noBaseFee?: boolean
     deadline: Deadline
+    /** The caller leaves the state as it found it (checkpoint/revert): the VM may be reused. */
+    reusable?: boolean
   }): Promise<PreparedVm> {
+    const reusable = params.reusable === true && params.stateOverrides === undefined
+    const key = bytesToHex(params.stateRoot)
+    let pooled = reusable && this.pool?.root === key ? this.pool.idle.pop() : undefined
+    if (pooled === undefined) {
+      pooled = await this.createVm(params.stateRoot, params.deadline)
+      if (params.stateOverrides !== undefined)
+        await applyStateOverrides(pooled.stateManager, params.stateOverrides)
+    }
+    pooled.deadline.current = params.deadline
+    const entry = pooled
+    const block = this.contextBlock(
+      params.blockHeader,
+      params.blockOverrides,
+      params.noBaseFee === true,
+      entry.vm.common,
+    )
+    const prepared: PreparedVm = {
+      vm: entry.vm,
+      block,
+      stateManager: entry.stateManager,
+      deadline: params.deadline,
+      release: () => {
+        if (!reusable || prepared.dirty === true) return
+        // Only the head's state is worth keeping warm.
+        if (key !== bytesToHex(this.chain.ledger.head.stateRoot)) return
+        if (this.pool?.root !== key) this.pool = { root: key, idle: [] }
+        if (this.pool.idle.length < POOL_SIZE) this.pool.idle.push(entry)
+      },
+    }
+    return prepared
+  }
+
+  private async createVm(stateRoot: Uint8Array, deadline: Deadline): Promise<PooledVm> {
     const common = this.common.copy()
-    const stateManager = this.chain.ledger.stateAt(params.stateRoot)
-    if (params.stateOverrides !== undefined)
-      await applyStateOverrides(stateManager, params.stateOverrides)
+    const stateManager = this.chain.ledger.cachedStateAt(stateRoot)
     const ledger = this.chain.ledger
     const blockchain = {
       async getBlock(number: number) {
@@ -216,19 +270,15 @@ export class EvmRunner {
         return blockchain
       },
     }
+    this.jumpHandlers ??= getOpcodesForHF(common).handlers as unknown as Map<number, OpcodeHandler>
+    const deadlineRef = { current: deadline }
     const vm = await createVM({
       common,
       stateManager,
       blockchain: blockchain as never,
-      evmOpts: { customOpcodes: deadlineOpcodes(common, params.deadline) as never },
+      evmOpts: { customOpcodes: deadlineOpcodes(common, this.jumpHandlers, deadlineRef) as never },
     })
-    const block = this.contextBlock(
-      params.blockHeader,
-      params.blockOverrides,
-      params.noBaseFee === true,
-      common,
-    )
-    return { vm, block, stateManager, deadline: params.deadline }
+    return { vm, stateManager, deadline: deadlineRef }
   }
 
   private contextBlock(
@@ -350,7 +400,10 @@ export class EvmRunner {
       })
       return outcomeOf(result)
     } catch (err) {
-      if (err instanceof ExecutionTimeout) throw timeoutError(deadline)
+      if (err instanceof ExecutionTimeout) {
+        prepared.dirty = true
+        throw timeoutError(deadline)
+      }
       throw preExecutionError(err)
     } finally {
       await stateManager.revert()
@@ -420,8 +473,12 @@ export class EvmRunner {
     overrides: { state?: StateOverrides; block?: BlockOverrides } = {},
   ): Promise<CallOutcome> {
     const prepared = await this.prepareCall(request, header, overrides)
-    const tx = this.buildTx(request, this.callGas(request), prepared.vm.common)
-    return this.runOnce(prepared, tx)
+    try {
+      const tx = this.buildTx(request, this.callGas(request), prepared.vm.common)
+      return await this.runOnce(prepared, tx)
+    } finally {
+      prepared.release()
+    }
   }
 
   /** VM for a call: state and block context of `header`, overrides, sender kind. */
@@ -430,6 +487,7 @@ export class EvmRunner {
     header: BlockHeader,
     overrides: { state?: StateOverrides; block?: BlockOverrides },
     deadline = deadlineIn(this.options.timeoutMs),
+    reusable = true,
   ): Promise<PreparedVm> {
     const prepared = await this.prepare({
       stateRoot: header.stateRoot,
@@ -438,6 +496,7 @@ export class EvmRunner {
       stateOverrides: overrides.state,
       noBaseFee: noFees(request),
       deadline,
+      reusable,
     })
     if (request.from !== undefined) {
       const account = await prepared.stateManager.getAccount(request.from)
@@ -466,6 +525,14 @@ export class EvmRunner {
     overrides: { state?: StateOverrides; block?: BlockOverrides } = {},
   ): Promise<bigint> {
     const prepared = await this.prepareCall(request, header, overrides)
+    try {
+      return await this.estimateOn(prepared, request)
+    } finally {
+      prepared.release()
+    }
+  }
+
+  private async estimateOn(prepared: PreparedVm, request: CallRequest): Promise<bigint> {
     const common = prepared.vm.common
     let hi =
       request.gas !== undefined && request.gas >= 21_000n

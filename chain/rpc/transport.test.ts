@@ -107,7 +107,11 @@ t.test('HTTP', async (t) => {
     server.url,
     '{"jsonrpc":"2.0","id":3,"method":"test_echo","params":["still here"]}',
   )
-  t.same(((await after.json()) as { result: unknown }).result, 'still here', 'serves after refusals')
+  t.same(
+    ((await after.json()) as { result: unknown }).result,
+    'still here',
+    'serves after refusals',
+  )
 })
 
 t.test('CORS', async (t) => {
