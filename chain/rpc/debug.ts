@@ -394,7 +394,7 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
     if (block === undefined) throw serverError('block not found')
     if (block.transactions.length === 0) return []
     const indices = block.transactions.map((_, i) => i)
-    const results = await traceInBlock(block, indices, config)
+    const results = await evm.withSlot(() => traceInBlock(block, indices, config))
     return results.map((result, i) => ({
       txHash: bytesToHex(block.transactions[i]!.hash()),
       result,
@@ -421,7 +421,7 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
           if (location === undefined) throw new RpcError(RPC_ERROR.SERVER, 'transaction not found')
           const block = await ledger.getBlock(location.blockHash)
           if (block === undefined) throw serverError('block not found')
-          const [result] = await traceInBlock(block, [location.index], config)
+          const [result] = await evm.withSlot(() => traceInBlock(block, [location.index], config))
           return result
         },
       ),
@@ -433,18 +433,20 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
         ],
         async ([request, id, config]) => {
           const header = await chain.requireHeader(id)
-          const deadline = traceDeadline(config, limits)
-          const prepared = await evm.prepareCall(
-            request,
-            header,
-            { state: config.stateOverrides, block: config.blockOverrides },
-            deadline,
-            false,
-          )
-          const tx = evm.buildTx(request, evm.callGas(request), prepared.vm.common)
-          if (prepared.senderIsContract === true)
-            throw serverError('tracing a call from an address with code is not supported')
-          return runTraced(prepared, prepared.block, tx, createTracer(config, limits), true)
+          return evm.withSlot(async () => {
+            const deadline = traceDeadline(config, limits)
+            const prepared = await evm.prepareCall(
+              request,
+              header,
+              { state: config.stateOverrides, block: config.blockOverrides },
+              deadline,
+              false,
+            )
+            const tx = evm.buildTx(request, evm.callGas(request), prepared.vm.common)
+            if (prepared.senderIsContract === true)
+              throw serverError('tracing a call from an address with code is not supported')
+            return runTraced(prepared, prepared.block, tx, createTracer(config, limits), true)
+          })
         },
       ),
       traceBlockByNumber: defineMethod(

@@ -25,7 +25,13 @@ const bob = privateKeyToAccount(DEV_ACCOUNTS[1].privateKey)
 t.test('eth namespace on a live node', async (t) => {
   const n = await startRpcNode({
     manual: true,
-    rpc: { getLogsMaxBlockRange: 50, getLogsMaxResults: 3, callTimeoutMs: 300 },
+    rpc: {
+      getLogsMaxBlockRange: 50,
+      getLogsMaxResults: 3,
+      callTimeoutMs: 300,
+      maxConcurrentExecutions: 1,
+      maxQueuedExecutions: 1,
+    },
   })
   t.teardown(() => n.stop())
   const chainId = Number(n.genesis.config.chainId)
@@ -329,8 +335,24 @@ t.test('eth namespace on a live node', async (t) => {
     t.same(panic.error?.message, 'execution reverted: division or modulo by zero')
     const oog = await call(storeData(5n, '0x'), { from: alice.address, gas: '0x7530' })
     t.same(oog.error, { code: -32000, message: 'out of gas' })
-    const slow = await call(encodeFunctionData({ abi, functionName: 'spin', args: [10n ** 9n] }))
+    const spin = encodeFunctionData({ abi, functionName: 'spin', args: [10n ** 9n] })
+    const slow = await call(spin)
     t.same(slow.error, { code: -32000, message: 'execution aborted (timeout = 300ms)' })
+    // A long call yields the event loop: other requests (and block production) go on.
+    let spinDone = false
+    const spinning = call(spin).finally(() => {
+      spinDone = true
+    })
+    t.equal((await n.request('eth_chainId')).result, toHex(chainId))
+    t.notOk(spinDone, 'answered while the long call was still running')
+    await spinning
+    // One execution at a time, one waiting: a third concurrent one is refused.
+    const three = await Promise.all([call(spin), call(spin), call(spin)])
+    t.same(
+      three.map((r) => r.error?.code).sort(),
+      [-32000, -32000, -32005],
+      'execution slots and queue are bounded',
+    )
     const poor = await call(value, { from: `0x${'12'.repeat(20)}`, value: '0x1' })
     t.equal(poor.error?.code, -32000)
     t.match(poor.error?.message, /insufficient funds/)

@@ -23,7 +23,14 @@ import {
 } from '@ethereumjs/util'
 import { createVM, type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
 import type { ChainView } from './chain-view.ts'
-import { executionReverted, invalidParams, RPC_ERROR, RpcError, serverError } from './errors.ts'
+import {
+  executionReverted,
+  invalidParams,
+  limitExceeded,
+  RPC_ERROR,
+  RpcError,
+  serverError,
+} from './errors.ts'
 import type { BlockOverrides, CallRequest, StateOverrides } from './params.ts'
 
 export interface EvmRunnerOptions {
@@ -31,6 +38,13 @@ export interface EvmRunnerOptions {
   gasCap: bigint
   /** Wall-clock limit of one eth_call / eth_estimateGas (all its runs). */
   timeoutMs: number
+  /**
+   * Executions (calls, estimates, traces) running at once; more wait in line. JavaScript
+   * runs one at a time anyway, so this bounds memory (one VM and state view each), not speed.
+   */
+  maxConcurrent?: number
+  /** Executions allowed to wait; beyond, requests are refused with -32005. */
+  maxQueued?: number
 }
 
 /** Thrown from inside the EVM when the deadline passes (not an EVMError, so it aborts the run). */
@@ -57,11 +71,24 @@ function formatDuration(ms: number): string {
 
 type OpcodeHandler = (runState: unknown, common: Common) => unknown
 
-/** JUMP/JUMPI that check the deadline (read from `deadline.current`); otherwise the stock ones. */
+/** How long an execution may hold the event loop before it lets other work (consensus timers, other requests) run. */
+const YIELD_EVERY_MS = 10
+
+/** Per-VM execution clock: the deadline of the current run and when it last yielded. */
+interface ExecutionClock {
+  current: Deadline
+  lastYield: number
+}
+
+/**
+ * JUMP/JUMPI that, every 1024 jumps, check the deadline and yield to the event loop when
+ * the run has held it for YIELD_EVERY_MS (the interpreter otherwise never gives it back:
+ * a long eth_call would stall block production). Otherwise the stock implementations.
+ */
 function deadlineOpcodes(
   common: Common,
   originals: Map<number, OpcodeHandler>,
-  deadline: { current: Deadline },
+  clock: ExecutionClock,
 ) {
   let jumps = 0
   const wrap = (code: number, name: string) => {
@@ -71,8 +98,16 @@ function deadlineOpcodes(
       opcodeName: name,
       baseFee: Number(common.param(`${name.toLowerCase()}Gas`)),
       logicFunction: (runState: unknown, c: Common) => {
-        if ((++jumps & 1023) === 0 && Date.now() > deadline.current.at)
-          throw new ExecutionTimeout('deadline passed')
+        if ((++jumps & 1023) === 0) {
+          const now = Date.now()
+          if (now > clock.current.at) throw new ExecutionTimeout('deadline passed')
+          if (now - clock.lastYield >= YIELD_EVERY_MS) {
+            return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+              clock.lastYield = Date.now()
+              return original(runState, c)
+            })
+          }
+        }
         return original(runState, c)
       },
     }
@@ -178,7 +213,7 @@ export interface PreparedVm {
 interface PooledVm {
   vm: VM
   stateManager: MerkleStateManager
-  deadline: { current: Deadline }
+  clock: ExecutionClock
 }
 
 /** VMs kept per state root (only the head's): building one costs about as much as a small call. */
@@ -189,6 +224,8 @@ export class EvmRunner {
   private readonly chain: ChainView
   private pool: { root: string; idle: PooledVm[] } | undefined
   private jumpHandlers: Map<number, OpcodeHandler> | undefined
+  private running = 0
+  private readonly queue: Array<() => void> = []
 
   constructor(options: EvmRunnerOptions, modules: { chain: ChainView }) {
     this.options = options
@@ -197,6 +234,29 @@ export class EvmRunner {
 
   private get common(): Common {
     return this.chain.ledger.common
+  }
+
+  /** Runs `fn` when an execution slot is free (see maxConcurrent). */
+  async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    const max = this.options.maxConcurrent ?? 8
+    if (this.running >= max) {
+      if (this.queue.length >= (this.options.maxQueued ?? 256)) {
+        throw limitExceeded(
+          'too many executions in progress (eth_call, eth_estimateGas, debug_trace*); retry later',
+        )
+      }
+      await new Promise<void>((resolve) => this.queue.push(resolve))
+    } else {
+      this.running++
+    }
+    try {
+      return await fn()
+    } finally {
+      const next = this.queue.shift()
+      // The slot passes straight to the next waiter; otherwise it is freed.
+      if (next !== undefined) next()
+      else this.running--
+    }
   }
 
   /** Highest gas a call may use: the configured cap, and EIP-7825's per-tx cap when active. */
@@ -232,7 +292,8 @@ export class EvmRunner {
       if (params.stateOverrides !== undefined)
         await applyStateOverrides(pooled.stateManager, params.stateOverrides)
     }
-    pooled.deadline.current = params.deadline
+    pooled.clock.current = params.deadline
+    pooled.clock.lastYield = Date.now()
     const entry = pooled
     const block = this.contextBlock(
       params.blockHeader,
@@ -271,14 +332,14 @@ export class EvmRunner {
       },
     }
     this.jumpHandlers ??= getOpcodesForHF(common).handlers as unknown as Map<number, OpcodeHandler>
-    const deadlineRef = { current: deadline }
+    const clock: ExecutionClock = { current: deadline, lastYield: Date.now() }
     const vm = await createVM({
       common,
       stateManager,
       blockchain: blockchain as never,
-      evmOpts: { customOpcodes: deadlineOpcodes(common, this.jumpHandlers, deadlineRef) as never },
+      evmOpts: { customOpcodes: deadlineOpcodes(common, this.jumpHandlers, clock) as never },
     })
-    return { vm, stateManager, deadline: deadlineRef }
+    return { vm, stateManager, clock }
   }
 
   private contextBlock(
@@ -472,13 +533,15 @@ export class EvmRunner {
     header: BlockHeader,
     overrides: { state?: StateOverrides; block?: BlockOverrides } = {},
   ): Promise<CallOutcome> {
-    const prepared = await this.prepareCall(request, header, overrides)
-    try {
-      const tx = this.buildTx(request, this.callGas(request), prepared.vm.common)
-      return await this.runOnce(prepared, tx)
-    } finally {
-      prepared.release()
-    }
+    return this.withSlot(async () => {
+      const prepared = await this.prepareCall(request, header, overrides)
+      try {
+        const tx = this.buildTx(request, this.callGas(request), prepared.vm.common)
+        return await this.runOnce(prepared, tx)
+      } finally {
+        prepared.release()
+      }
+    })
   }
 
   /** VM for a call: state and block context of `header`, overrides, sender kind. */
@@ -524,12 +587,14 @@ export class EvmRunner {
     header: BlockHeader,
     overrides: { state?: StateOverrides; block?: BlockOverrides } = {},
   ): Promise<bigint> {
-    const prepared = await this.prepareCall(request, header, overrides)
-    try {
-      return await this.estimateOn(prepared, request)
-    } finally {
-      prepared.release()
-    }
+    return this.withSlot(async () => {
+      const prepared = await this.prepareCall(request, header, overrides)
+      try {
+        return await this.estimateOn(prepared, request)
+      } finally {
+        prepared.release()
+      }
+    })
   }
 
   private async estimateOn(prepared: PreparedVm, request: CallRequest): Promise<bigint> {

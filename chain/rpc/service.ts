@@ -50,6 +50,9 @@ export const rpcOptionsSchema = z
     /** Gas of an eth_call without gas, and the most a call/estimate may use (EIP-7825 caps it further). */
     callGasCap: wei.default(50_000_000n),
     callTimeoutMs: positive.default(5_000),
+    /** eth_call/estimateGas/debug_trace* running at once (each holds a VM), and waiting. */
+    maxConcurrentExecutions: positive.default(8),
+    maxQueuedExecutions: positive.default(256),
     traceTimeoutMs: positive.default(10_000),
     traceMaxTimeoutMs: positive.default(60_000),
     maxStructLogs: positive.default(200_000),
@@ -127,7 +130,12 @@ export class RpcService {
     this.logger = modules.logger
     this.chain = new ChainView(modules.ledger)
     this.evm = new EvmRunner(
-      { gasCap: o.callGasCap, timeoutMs: o.callTimeoutMs },
+      {
+        gasCap: o.callGasCap,
+        timeoutMs: o.callTimeoutMs,
+        maxConcurrent: o.maxConcurrentExecutions,
+        maxQueued: o.maxQueuedExecutions,
+      },
       { chain: this.chain },
     )
     this.fees = new FeeOracle(

@@ -86,7 +86,12 @@ export class RpcServer {
   async start(): Promise<void> {
     if (this.server !== undefined) return
     const server = createServer(
-      { requestTimeout: this.options.requestTimeoutMs, keepAliveTimeout: 5_000 },
+      {
+        requestTimeout: this.options.requestTimeoutMs,
+        // Longer than clients' idle socket reuse (undici keeps sockets ~4-60 s): a server
+        // closing an idle keep-alive socket first makes the client's next request fail.
+        keepAliveTimeout: 65_000,
+      },
       (req, res) => {
         this.track(this.onHttpRequest(req, res))
       },
