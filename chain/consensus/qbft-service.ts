@@ -86,6 +86,8 @@ export class QbftService implements ConsensusEngine {
   private channel: ConsensusChannel | undefined
   private roundTimer: unknown
   private heightTimer: unknown
+  /** When the current height started (scheduler ms), for the block cadence. */
+  private heightStartedAt = 0
   private running = false
   /** Blocks we built or validated for the current height, by hash. */
   private readonly candidates = new Map<string, PreparedBlock>()
@@ -129,7 +131,13 @@ export class QbftService implements ConsensusEngine {
     )
     this.onHead = (imported) => {
       this.candidates.clear()
-      this.scheduleNextHeight(imported.block.header.number + 1n, this.options.blockPeriodMs)
+      // Keep the cadence: the next height starts one period after this one started, not one
+      // period after it was finalized (which would add consensus latency to every block).
+      const due = this.heightStartedAt + this.options.blockPeriodMs
+      this.scheduleNextHeight(
+        imported.block.header.number + 1n,
+        Math.max(0, due - this.scheduler.now()),
+      )
     }
   }
 
@@ -183,6 +191,7 @@ export class QbftService implements ConsensusEngine {
       if (!this.running || this.ledger.head.number + 1n !== height) return
       const current = this.engine.status().height
       if (current !== null && current >= height) return
+      this.heightStartedAt = this.scheduler.now()
       this.engine.startHeight(height)
     }, delayMs)
   }

@@ -155,6 +155,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
   /** Seals of the tip block, until its child carries them. */
   private tipCommit: BlockCommit = { round: 0, seals: [] }
+  /** Execution of the block built or validated last; see importLocked. */
+  private lastExecution: BlockExecution | undefined
 
   constructor(options: LedgerOptions, modules: LedgerModules) {
     super()
@@ -315,7 +317,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
       }
       await this.rewindExecutor()
-      return this.executor.build(fields, candidates, options)
+      const built = await this.executor.build(fields, candidates, options)
+      this.lastExecution = built.execution
+      return built
     })
   }
 
@@ -329,7 +333,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       void extra
       await this.verifyBody(block)
       await this.rewindExecutor()
-      return this.executor.execute(block)
+      const execution = await this.executor.execute(block)
+      this.lastExecution = execution
+      return execution
     })
   }
 
@@ -354,7 +360,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (options.seals !== undefined && options.sealsVerified !== true) {
       this.rules.verifySeals(header, sealRound, seals)
     }
-    let execution = options.execution
+    // Reuse the execution of the block built or validated last (consensus validated it,
+    // then gossip or the engine imports it): the executor still sits on its post-state.
+    let execution =
+      options.execution ??
+      (this.lastExecution !== undefined && equalsBytes(this.lastExecution.blockHash, header.hash())
+        ? this.lastExecution
+        : undefined)
     if (
       execution === undefined ||
       !equalsBytes(execution.blockHash, header.hash()) ||
@@ -574,7 +586,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return new StateManagerClass({
       common: this.common,
       trie: createStateTrie(this.common, this.store.shallowCopy(), stateRoot),
-      caches: new Caches({ account: { size: 10_000 }, storage: { size: 50_000 }, code: { size: 1_000 } }),
+      caches: new Caches({
+        account: { size: 10_000 },
+        storage: { size: 50_000 },
+        code: { size: 1_000 },
+      }),
     })
   }
 

@@ -2,8 +2,11 @@
  * `npm run bench`: performance figures, each against anvil measured in the same run where
  * a comparison makes sense. Targets are reported, never asserted (benchmarks, not tests).
  *   BENCH_BLOCKS, BENCH_TXS: import workload (default 10 blocks x 1000 transfers)
+ *   BENCH_NETWORK_SECONDS, BENCH_NETWORK_TPS: 4-validator network run (default 60 s at 250/s;
+ *   BENCH_NETWORK_SECONDS=0 skips it)
  */
 import { runImportBench } from './import-bench.ts'
+import { runNetworkBench } from './network-bench.ts'
 
 const fmt = (n: number) => n.toFixed(n >= 100 ? 0 : 2)
 
@@ -29,4 +32,24 @@ async function main() {
   }
 }
 
+async function network() {
+  const durationSec = Number(process.env.BENCH_NETWORK_SECONDS ?? 60)
+  const offeredTps = Number(process.env.BENCH_NETWORK_TPS ?? 250)
+  if (durationSec <= 0) return
+  process.stdout.write(
+    `\nnetwork: 4 validator processes (QBFT over libp2p), ${durationSec} s of ERC-20 transfers offered at ${offeredTps}/s\n`,
+  )
+  const r = await runNetworkBench({
+    durationSec,
+    offeredTps,
+    log: (s) => process.stderr.write(`  ${s}\n`),
+  })
+  process.stdout.write(
+    `  sustained: ${fmt(r.tps)} tx/s (${r.included}/${r.submitted} included)\n` +
+      `  block period: p50 ${fmt(r.blockPeriodMs.p50)} ms, p99 ${fmt(r.blockPeriodMs.p99)} ms\n` +
+      `  submit-to-finalized: p50 ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms\n`,
+  )
+}
+
 await main()
+await network()

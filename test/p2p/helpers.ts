@@ -152,7 +152,11 @@ function installReaper(): void {
   }
 }
 
-/** A node process started through the CLI; its JSON log lines are parsed as they come. */
+/**
+ * A node process started through the CLI; its JSON log lines are parsed as they come.
+ * Debugging: SIDECHAIN_TEST_DUMP_NODE=v1 copies that node's log lines to stderr;
+ * SIDECHAIN_TEST_PROFILE_NODE=v1 writes a CPU profile to /tmp/nodeprof when it exits.
+ */
 export class NodeProcess {
   readonly name: string
   readonly child: ChildProcess
@@ -165,11 +169,22 @@ export class NodeProcess {
 
   constructor(name: string, args: string[]) {
     this.name = name
-    this.child = spawn(process.execPath, [CLI, 'node', ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
-    })
+    this.child = spawn(
+      process.execPath,
+      [
+        ...(process.env.SIDECHAIN_TEST_PROFILE_NODE === name
+          ? ['--cpu-prof', '--cpu-prof-dir=/tmp/nodeprof']
+          : []),
+        CLI,
+        'node',
+        ...args,
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_OPTIONS: '' },
+      },
+    )
     const rl = createInterface({ input: this.child.stdout! })
     rl.on('line', (text) => {
       let line: LogLine
@@ -179,6 +194,7 @@ export class NodeProcess {
         return
       }
       this.lines.push(line)
+      if (process.env.SIDECHAIN_TEST_DUMP_NODE === this.name) process.stderr.write(`${text}\n`)
       if (
         (line.msg === 'sealed block' ||
           line.msg === 'imported block' ||

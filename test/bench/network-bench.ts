@@ -1,0 +1,228 @@
+/**
+ * Network benchmark: 4 validators as separate processes on loopback (QBFT over libp2p),
+ * ERC-20 transfers from many senders at a fixed offered rate for a fixed time. Reports
+ * sustained TPS, the achieved block period (p50/p99, as seen by a client) and
+ * submit-to-finalized latency (p50/p99).
+ */
+import { createTx, type TypedTransaction } from '@ethereumjs/tx'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { createPublicClient, createWalletClient, encodeFunctionData, http } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { createChainCommon } from '../../chain/execution/common.ts'
+import { makeGenesis, tempDir, waitFor } from '../helpers/chain.ts'
+import { memberArgs, prepareNetwork } from '../helpers/network.ts'
+import { compileSolidity } from '../helpers/solc.ts'
+import { NodeProcess } from '../p2p/helpers.ts'
+
+const TOKEN_SOURCE = `
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+contract BenchToken is ERC20 {
+    constructor(address[] memory holders, uint256 amount) ERC20("Bench", "BNCH") {
+        for (uint256 i = 0; i < holders.length; i++) _mint(holders[i], amount);
+    }
+}`
+
+export interface NetworkBenchResult {
+  validators: number
+  durationSec: number
+  offeredTps: number
+  submitted: number
+  included: number
+  tps: number
+  blockPeriodMs: { p50: number; p99: number }
+  latencyMs: { p50: number; p99: number }
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+export async function runNetworkBench(params: {
+  durationSec: number
+  offeredTps: number
+  senders?: number
+  log?: (s: string) => void
+}): Promise<NetworkBenchResult> {
+  const log = params.log ?? (() => {})
+  const senders = params.senders ?? 400
+  const setup = makeGenesis({
+    validators: 4,
+    accounts: senders + 1,
+    config: { blockPeriodMs: 1000, roundTimeoutMs: 2000, roundTimeoutMaxMs: 8000 },
+  })
+  const dir = tempDir('netbench-')
+  const procs: NodeProcess[] = []
+  try {
+    const { genesisFile, members } = await prepareNetwork(setup, dir.path)
+    for (let i = 0; i < 4; i++)
+      procs.push(
+        new NodeProcess(
+          members[i]!.name,
+          memberArgs(genesisFile, members, i, [
+            '--log-level',
+            process.env.BENCH_LOG_LEVEL ?? 'warn',
+          ]),
+        ),
+      )
+    const clients = members.map((m) =>
+      createPublicClient({ transport: http(m.rpcUrl, { retryCount: 0 }) }),
+    )
+    await waitFor(
+      async () => {
+        const heads = await Promise.all(clients.map((c) => c.getBlockNumber().catch(() => -1n)))
+        return heads.every((h) => h >= 2n)
+      },
+      { timeoutMs: 120_000, what: 'network up' },
+    )
+    log('network up')
+
+    // Deploy the token with every sender as a holder.
+    const deployer = setup.accounts[senders]!
+    const [holders, token] = [
+      setup.accounts.slice(0, senders),
+      compileSolidity({ 'BenchToken.sol': TOKEN_SOURCE }).BenchToken!,
+    ]
+    const wallet = createWalletClient({
+      account: privateKeyToAccount(bytesToHex(deployer.privateKey) as `0x${string}`),
+      chain: {
+        id: 1337,
+        name: 'bench',
+        nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 },
+        rpcUrls: { default: { http: [members[0]!.rpcUrl] } },
+      },
+      transport: http(members[0]!.rpcUrl),
+    })
+    const deployHash = await wallet.deployContract({
+      abi: token.abi,
+      bytecode: token.bytecode,
+      args: [holders.map((h) => h.addressHex), 10n ** 24n],
+      gas: 16_000_000n,
+    })
+    const receipt = await clients[0]!.waitForTransactionReceipt({
+      hash: deployHash,
+      pollingInterval: 200,
+      timeout: 60_000,
+    })
+    const tokenAddress = receipt.contractAddress!
+    log(`token at ${tokenAddress}`)
+
+    // Pre-sign every transfer so signing does not compete with the validators during the run.
+    const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+    const total = Math.ceil(params.durationSec * params.offeredTps)
+    const txs: TypedTransaction[] = []
+    for (let k = 0; txs.length < total; k++) {
+      for (let s = 0; s < senders && txs.length < total; s++) {
+        const data = encodeFunctionData({
+          abi: token.abi,
+          functionName: 'transfer',
+          args: [holders[(s + 1 + k) % senders]!.addressHex, 1n],
+        })
+        txs.push(
+          createTx(
+            {
+              type: 2,
+              chainId: 1337n,
+              nonce: BigInt(k),
+              to: hexToBytes(tokenAddress),
+              data: hexToBytes(data),
+              gasLimit: 80_000n,
+              maxFeePerGas: 10n ** 10n,
+              maxPriorityFeePerGas: 10n ** 8n,
+            },
+            { common },
+          ).sign(holders[s]!.privateKey),
+        )
+      }
+    }
+    log(`signed ${txs.length} transfers`)
+
+    // Watch blocks on one node: arrival times and included hashes.
+    const submittedAt = new Map<string, number>()
+    const finalizedAt = new Map<string, number>()
+    const blockArrivals: number[] = []
+    let watching = true
+    let lastSeen = await clients[1]!.getBlockNumber()
+    const watcher = (async () => {
+      while (watching) {
+        const head = await clients[1]!.getBlockNumber().catch(() => lastSeen)
+        for (let n = lastSeen + 1n; n <= head; n++) {
+          const block = await clients[1]!.getBlock({ blockNumber: n })
+          const now = performance.now()
+          blockArrivals.push(now)
+          for (const hash of block.transactions) finalizedAt.set(hash, now)
+        }
+        lastSeen = head
+        await new Promise((r) => setTimeout(r, 25))
+      }
+    })()
+
+    // Offer the load in 100 ms slices, round-robin over the nodes' RPC.
+    const sliceMs = 100
+    const perSlice = params.offeredTps / (1000 / sliceMs)
+    const started = performance.now()
+    let sent = 0
+    let slice = 0
+    while (sent < txs.length) {
+      const due = Math.min(txs.length, Math.round((slice + 1) * perSlice))
+      const batch = txs.slice(sent, due)
+      sent = due
+      const node = members[slice % 4]!
+      const body = batch.map((tx, i) => ({
+        jsonrpc: '2.0',
+        id: i,
+        method: 'eth_sendRawTransaction',
+        params: [bytesToHex(tx.serialize())],
+      }))
+      const now = performance.now()
+      for (const tx of batch) submittedAt.set(bytesToHex(tx.hash()), now)
+      void fetch(node.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).catch(() => undefined)
+      slice++
+      const wait = started + slice * sliceMs - performance.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    }
+    const loadEnd = performance.now()
+    log('load offered, waiting for inclusion')
+    await waitFor(
+      () => finalizedAt.size >= submittedAt.size * 0.999 || performance.now() - loadEnd > 20_000,
+      { timeoutMs: 30_000 },
+    )
+    watching = false
+    await watcher
+
+    const latencies: number[] = []
+    let lastInclusion = started
+    for (const [hash, at] of submittedAt) {
+      const done = finalizedAt.get(hash)
+      if (done !== undefined) {
+        latencies.push(done - at)
+        lastInclusion = Math.max(lastInclusion, done)
+      }
+    }
+    const periods = blockArrivals
+      .filter((t) => t >= started && t <= loadEnd)
+      .map((t, i, arr) => (i === 0 ? Number.NaN : t - arr[i - 1]!))
+      .filter((x) => !Number.isNaN(x))
+    const included = latencies.length
+    return {
+      validators: 4,
+      durationSec: params.durationSec,
+      offeredTps: params.offeredTps,
+      submitted: submittedAt.size,
+      included,
+      tps: included / ((lastInclusion - started) / 1000),
+      blockPeriodMs: { p50: percentile(periods, 50), p99: percentile(periods, 99) },
+      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+    }
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()))
+    dir.remove()
+  }
+}
