@@ -90,6 +90,11 @@ t.test('envelopes and error codes', async (t) => {
     id: 9,
     error: { code: -32601, message: 'the method eth_nothing does not exist/is not available' },
   })
+  t.same(
+    (await text('{"jsonrpc":"2.0","id":1,"method":"test_big","params":null}')).result,
+    { value: '0x56bc75e2d63100000' },
+    'null params are none',
+  )
   const named = await text('{"jsonrpc":"2.0","id":1,"method":"test_echo","params":{"n":"0x1"}}')
   t.equal(named.error.code, -32602)
   const tooMany = await text(

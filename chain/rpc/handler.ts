@@ -211,7 +211,8 @@ export class RpcHandler {
         ),
       )
     }
-    if (params !== undefined && !Array.isArray(params)) {
+    // Absent or null params mean none (geth is lenient about null too).
+    if (params !== undefined && params !== null && !Array.isArray(params)) {
       return errorResponse(
         replyId,
         new RpcError(
