@@ -98,6 +98,8 @@ export function classifyError(err: unknown): ErrorClassification {
         return { disposition: 'retryable', kind: 'out-of-gas', detail: err.message }
       case 'RELAYER_INCONSISTENT_VIEW':
         return { disposition: 'retryable', kind: 'reorg', detail: err.message }
+      case 'RELAYER_DEEP_REORG':
+        return { disposition: 'permanent', kind: 'deep-reorg', detail: err.message }
       case 'RELAYER_CHAIN_MISMATCH':
         return { disposition: 'permanent', kind: 'config', detail: err.message }
       case 'RELAYER_TX_REVERTED': {

@@ -14,6 +14,7 @@ export type BridgeErrorCode =
   | 'RELAYER_OUT_OF_GAS'
   | 'RELAYER_TX_LOST'
   | 'RELAYER_INCONSISTENT_VIEW'
+  | 'RELAYER_DEEP_REORG'
   | 'RELAYER_STOPPED'
   // user commands
   | 'BRIDGE_ARGUMENT_INVALID'

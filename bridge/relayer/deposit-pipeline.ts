@@ -152,9 +152,18 @@ export class DepositPipeline {
         })
         if (count > taken.nextId) missing = taken.nextId
         else if (count < taken.nextId) {
+          // Ids this relayer already took are gone from L1: only a reorg deeper than the confirmations does that.
+          // Scanning stops here (nothing after can be matched to the right id) until an operator looks at it.
           throw new BridgeError(
-            'RELAYER_INCONSISTENT_VIEW',
-            `vault reports ${count} deposits at block ${to} but logs up to id ${taken.nextId - 1n} were found`,
+            'RELAYER_DEEP_REORG',
+            `L1 vault has ${count} deposits at block ${to}, fewer than the ${taken.nextId} this relayer has taken: a reorg deeper than the configured confirmations; L1 scanning is halted`,
+            {
+              details: {
+                depositCount: count.toString(),
+                taken: taken.nextId.toString(),
+                block: to.toString(),
+              },
+            },
           )
         }
       }

@@ -4,6 +4,7 @@
  * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input.
  */
 import { Command, CommanderError } from 'commander'
+import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
 import { errorMessage, isSidechainError } from '../errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
@@ -21,6 +22,7 @@ export function buildCli(): Command {
   registerGenesisCommand(program)
   registerDevnetCommand(program)
   registerRelayerCommand(program)
+  registerBridgeCommand(program)
   return program
 }
 

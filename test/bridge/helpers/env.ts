@@ -389,3 +389,28 @@ export async function waitForReceipt(client: PublicClient, hash: Hash) {
 }
 
 export { waitFor }
+
+/** Value of one Prometheus sample from a relayer's /metrics (`labels` must match exactly the given ones). */
+export async function scrapeMetric(
+  port: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)$/.exec(line)
+    if (m === null || m[1] !== name) continue
+    const found = Object.fromEntries(
+      (m[3] ?? '')
+        .split(',')
+        .filter((p) => p.length > 0)
+        .map((p) => {
+          const [k, v] = p.split('=')
+          return [k!, v!.replace(/^"|"$/g, '')]
+        }),
+    )
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(m[4])
+  }
+  return undefined
+}

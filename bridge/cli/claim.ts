@@ -1,0 +1,105 @@
+/**
+ * `sidechain bridge claim ID`: releases a withdrawal on L1 yourself with the relayer signatures stored on the
+ * sidechain (anyone may; the funds go to the withdrawal's recipient whoever sends it). Only signatures of current
+ * vault signers are used, exactly `threshold` of them, sorted by signer as the vault requires.
+ */
+import { type Hash, type Hex, parseEventLogs } from 'viem'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { BridgeError } from '../core/errors.ts'
+import type { BridgeContext } from './context.ts'
+import { withdrawalStatus } from './track.ts'
+import { send, userError } from './util.ts'
+
+export interface ClaimOptions {
+  withdrawalId: bigint
+  /** Called from `withdraw --claim`: the withdraw command renders the stages. */
+  quiet?: boolean
+}
+
+export interface ClaimResult {
+  status: 'released' | 'already-released'
+  withdrawalId: bigint
+  releaseTx: Hash | undefined
+}
+
+export async function runClaim(ctx: BridgeContext, o: ClaimOptions): Promise<ClaimResult> {
+  const id = o.withdrawalId
+  const status = await withdrawalStatus(ctx, id)
+  if (status.released) {
+    if (o.quiet !== true)
+      ctx.reporter.stage('released', 'released on L1', {
+        done: true,
+        info: `${status.releaseTx ?? ''} (already)`,
+      })
+    return { status: 'already-released', withdrawalId: id, releaseTx: status.releaseTx }
+  }
+  const [w, [signers, signatures], vaultSigners, threshold, epoch, paused] = await Promise.all([
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'l1Withdrawal',
+      args: [id],
+    }),
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'getSignatures',
+      args: [id],
+    }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'signers' }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'threshold' }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'signerEpoch' }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'paused' }),
+  ])
+  if (paused)
+    throw new BridgeError(
+      'BRIDGE_PAUSED',
+      'the L1 vault is paused: releases wait until it is unpaused',
+    )
+  if (w.epoch !== epoch) {
+    throw new BridgeError(
+      'BRIDGE_INSUFFICIENT_SIGNATURES',
+      `the stored signatures are for signer epoch ${w.epoch} but the vault is at epoch ${epoch}; wait for the relayers to sign again`,
+    )
+  }
+  const current = new Set(vaultSigners.map((s) => s.toLowerCase()))
+  const usable: Hex[] = []
+  for (let i = 0; i < signers.length && BigInt(usable.length) < threshold; i++) {
+    if (current.has(signers[i]!.toLowerCase())) usable.push(signatures[i]!)
+  }
+  if (BigInt(usable.length) < threshold) {
+    throw new BridgeError(
+      'BRIDGE_INSUFFICIENT_SIGNATURES',
+      `withdrawal ${id} has ${usable.length} of ${threshold} relayer signatures; try again when the relayers have signed`,
+      { details: { signatures: usable.length, threshold: threshold.toString() } },
+    )
+  }
+  const label = 'release on L1'
+  if (o.quiet !== true) ctx.reporter.stage('released', label, { info: 'sending' })
+  let receipt: Awaited<ReturnType<typeof send>>
+  try {
+    receipt = await send(
+      ctx.l1Wallet(),
+      { address: ctx.vault, abi: bridgeVaultAbi, functionName: 'release', args: [w, usable] },
+      'release',
+      (hash) => {
+        if (o.quiet !== true) ctx.reporter.stage('released', label, { info: `${hash} (pending)` })
+      },
+    )
+  } catch (err) {
+    const e = userError(err, 'release')
+    // Someone (a relayer) released it between our check and our transaction: that is the outcome we wanted.
+    if (/WithdrawalAlreadyProcessed/.test(e.message)) {
+      const again = await withdrawalStatus(ctx, id)
+      return { status: 'already-released', withdrawalId: id, releaseTx: again.releaseTx }
+    }
+    throw e
+  }
+  const released =
+    parseEventLogs({ abi: bridgeVaultAbi, eventName: 'Released', logs: receipt.logs }).length > 0
+  if (!released)
+    throw new BridgeError('BRIDGE_TX_REVERTED', 'the release emitted no Released event')
+  if (o.quiet !== true)
+    ctx.reporter.stage('released', label, { done: true, info: receipt.transactionHash })
+  return { status: 'released', withdrawalId: id, releaseTx: receipt.transactionHash }
+}

@@ -1,0 +1,336 @@
+/**
+ * Where a deposit or a withdrawal stands, read from the chains (the source of truth), and a follower that renders
+ * the stages live until the end (`deposit`, `withdraw`, `status --wait`).
+ *
+ *   deposit:    L1 transaction -> L1 confirmations k/N -> relayer confirmations m/M -> minted
+ *   withdrawal: sidechain transaction -> relayer signatures m/M -> released on L1
+ */
+import {
+  type Address,
+  type Hash,
+  parseEventLogs,
+  TransactionReceiptNotFoundError,
+  zeroAddress,
+  zeroHash,
+} from 'viem'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { BridgeError } from '../core/errors.ts'
+import { depositPayloadHash } from '../relayer/deposit-pipeline.ts'
+import type { BridgeContext } from './context.ts'
+import { pollUntil } from './util.ts'
+
+export interface DepositStatus {
+  kind: 'deposit'
+  depositId: bigint
+  token: Address
+  from: Address
+  to: Address
+  amount: bigint
+  l1Tx: Hash
+  l1Block: bigint
+  confirmations: number
+  requiredConfirmations: number | 'finalized'
+  /** Past the configured confirmations (or finalized). */
+  confirmed: boolean
+  votes: bigint
+  threshold: bigint
+  minted: boolean
+  mintTx: Hash | undefined
+  wrappedToken: Address | undefined
+  stage: 'confirming' | 'voting' | 'minted'
+}
+
+export interface WithdrawalStatus {
+  kind: 'withdrawal'
+  withdrawalId: bigint
+  l1Token: Address
+  wrappedToken: Address
+  from: Address
+  recipient: Address
+  amount: bigint
+  sidechainTx: Hash | undefined
+  signatures: number
+  threshold: bigint
+  released: boolean
+  releaseTx: Hash | undefined
+  stage: 'signing' | 'signed' | 'released'
+}
+
+/** Deposit status from its L1 transaction (re-read every time: a reorg may move or drop it). */
+export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise<DepositStatus> {
+  let receipt: Awaited<ReturnType<typeof ctx.l1.getTransactionReceipt>>
+  try {
+    receipt = await ctx.l1.getTransactionReceipt({ hash: l1Tx })
+  } catch (err) {
+    if (err instanceof TransactionReceiptNotFoundError) {
+      throw new BridgeError(
+        'BRIDGE_TX_DROPPED',
+        `deposit transaction ${l1Tx} is no longer on L1 (dropped by a reorg); nothing was locked, send it again`,
+      )
+    }
+    throw err
+  }
+  const log = parseEventLogs({
+    abi: bridgeVaultAbi,
+    eventName: 'Deposited',
+    logs: receipt.logs,
+  }).find((l) => l.address.toLowerCase() === ctx.vault.toLowerCase())
+  if (receipt.status !== 'success' || log === undefined) {
+    throw new BridgeError(
+      'BRIDGE_NOT_FOUND',
+      `transaction ${l1Tx} is not a deposit into vault ${ctx.vault}`,
+    )
+  }
+  const latest = await ctx.l1.getBlockNumber({ cacheTime: 0 })
+  const confirmations = Number(latest - receipt.blockNumber + 1n)
+  let confirmed: boolean
+  if (ctx.confirmations === 'finalized') {
+    const finalized = await ctx.l1.getBlock({ blockTag: 'finalized' })
+    confirmed = finalized.number >= receipt.blockNumber
+  } else {
+    confirmed = confirmations >= ctx.confirmations
+  }
+  const d = {
+    depositId: log.args.depositId,
+    token: log.args.token,
+    to: log.args.to,
+    amount: log.args.amount,
+  }
+  const payload = depositPayloadHash(d)
+  const [mintedPayload, votes, threshold] = await Promise.all([
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'mintedPayload',
+      args: [d.depositId],
+    }),
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'votesFor',
+      args: [d.depositId, payload],
+    }),
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'threshold',
+    }),
+  ])
+  const minted = mintedPayload === payload
+  if (mintedPayload !== zeroHash && !minted) {
+    throw new BridgeError(
+      'BRIDGE_TX_REVERTED',
+      `deposit ${d.depositId} was minted with a different payload`,
+      {
+        details: { expected: payload, minted: mintedPayload },
+      },
+    )
+  }
+  let mintTx: Hash | undefined
+  let wrappedToken: Address | undefined
+  if (minted) {
+    const logs = await ctx.sidechain.getContractEvents({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      eventName: 'DepositMinted',
+      args: { depositId: d.depositId },
+      fromBlock: ctx.sidechainFromBlock,
+      toBlock: 'latest',
+    })
+    mintTx = logs[0]?.transactionHash ?? undefined
+    wrappedToken = logs[0]?.args.token
+  }
+  return {
+    kind: 'deposit',
+    ...d,
+    from: log.args.from,
+    l1Tx,
+    l1Block: receipt.blockNumber,
+    confirmations,
+    requiredConfirmations: ctx.confirmations,
+    confirmed,
+    votes: minted ? threshold : votes,
+    threshold,
+    minted,
+    mintTx,
+    wrappedToken,
+    stage: minted ? 'minted' : confirmed ? 'voting' : 'confirming',
+  }
+}
+
+/** Deposit status from its id (finds its L1 transaction through the indexed `Deposited` log). */
+export async function depositStatusById(
+  ctx: BridgeContext,
+  depositId: bigint,
+): Promise<DepositStatus> {
+  const logs = await ctx.l1.getContractEvents({
+    address: ctx.vault,
+    abi: bridgeVaultAbi,
+    eventName: 'Deposited',
+    args: { depositId },
+    fromBlock: ctx.l1FromBlock,
+    toBlock: 'latest',
+  })
+  const log = logs[0]
+  if (log === undefined)
+    throw new BridgeError('BRIDGE_NOT_FOUND', `no deposit ${depositId} in vault ${ctx.vault}`)
+  return depositStatusByTx(ctx, log.transactionHash)
+}
+
+export async function withdrawalStatus(
+  ctx: BridgeContext,
+  withdrawalId: bigint,
+  sidechainTx?: Hash,
+): Promise<WithdrawalStatus> {
+  const count = await ctx.sidechain.readContract({
+    address: ctx.bridge,
+    abi: sidechainBridgeAbi,
+    functionName: 'withdrawalCount',
+  })
+  if (withdrawalId >= count)
+    throw new BridgeError('BRIDGE_NOT_FOUND', `no withdrawal ${withdrawalId} on the bridge`)
+  const [w, [signers], threshold, vaultSigners, released] = await Promise.all([
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'getWithdrawal',
+      args: [withdrawalId],
+    }),
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'getSignatures',
+      args: [withdrawalId],
+    }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'threshold' }),
+    ctx.l1.readContract({ address: ctx.vault, abi: bridgeVaultAbi, functionName: 'signers' }),
+    ctx.l1.readContract({
+      address: ctx.vault,
+      abi: bridgeVaultAbi,
+      functionName: 'processed',
+      args: [withdrawalId],
+    }),
+  ])
+  const current = new Set(vaultSigners.map((s) => s.toLowerCase()))
+  const signatures = signers.filter((s) => current.has(s.toLowerCase())).length
+  let tx = sidechainTx
+  if (tx === undefined) {
+    const logs = await ctx.sidechain.getContractEvents({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      eventName: 'WithdrawalInitiated',
+      args: { withdrawalId },
+      fromBlock: ctx.sidechainFromBlock,
+      toBlock: 'latest',
+    })
+    tx = logs[0]?.transactionHash ?? undefined
+  }
+  let releaseTx: Hash | undefined
+  if (released) {
+    const logs = await ctx.l1.getContractEvents({
+      address: ctx.vault,
+      abi: bridgeVaultAbi,
+      eventName: 'Released',
+      args: { withdrawalId },
+      fromBlock: ctx.l1FromBlock,
+      toBlock: 'latest',
+    })
+    releaseTx = logs[0]?.transactionHash ?? undefined
+  }
+  return {
+    kind: 'withdrawal',
+    withdrawalId,
+    l1Token: w.l1Token,
+    wrappedToken: w.token,
+    from: w.from,
+    recipient: w.l1Recipient,
+    amount: w.amount,
+    sidechainTx: tx,
+    signatures,
+    threshold,
+    released,
+    releaseTx,
+    stage: released ? 'released' : BigInt(signatures) >= threshold ? 'signed' : 'signing',
+  }
+}
+
+export function renderDeposit(ctx: BridgeContext, s: DepositStatus): void {
+  const r = ctx.reporter
+  r.stage('l1tx', 'L1 deposit', {
+    done: true,
+    info: `${s.l1Tx} (block ${s.l1Block}, deposit #${s.depositId})`,
+  })
+  if (s.requiredConfirmations === 'finalized') {
+    r.stage('confirmations', 'L1 finality', {
+      done: s.confirmed,
+      info: s.confirmed ? 'finalized' : 'waiting',
+    })
+  } else {
+    r.stage('confirmations', 'L1 confirmations', {
+      current: Math.min(s.confirmations, s.requiredConfirmations),
+      total: s.requiredConfirmations,
+      done: s.confirmed,
+    })
+  }
+  r.stage('votes', 'relayer confirmations', {
+    current: Number(s.votes),
+    total: Number(s.threshold),
+    done: s.minted,
+  })
+  r.stage('minted', 'minted on the sidechain', {
+    done: s.minted,
+    info: s.minted ? `${s.mintTx ?? ''}` : undefined,
+  })
+}
+
+export function renderWithdrawal(ctx: BridgeContext, s: WithdrawalStatus): void {
+  const r = ctx.reporter
+  r.stage('burn', 'sidechain withdrawal', {
+    done: true,
+    info: `${s.sidechainTx ?? ''} (withdrawal #${s.withdrawalId})`.trim(),
+  })
+  r.stage('signatures', 'relayer signatures', {
+    current: Math.min(s.signatures, Number(s.threshold)),
+    total: Number(s.threshold),
+    done: BigInt(s.signatures) >= s.threshold,
+  })
+  r.stage('released', 'released on L1', {
+    done: s.released,
+    info: s.released ? (s.releaseTx ?? '') : undefined,
+  })
+}
+
+/** Follows a deposit until minted, rendering every change. */
+export async function followDeposit(ctx: BridgeContext, l1Tx: Hash): Promise<DepositStatus> {
+  return pollUntil(ctx, 'the deposit to be minted', async () => {
+    const s = await depositStatusByTx(ctx, l1Tx)
+    renderDeposit(ctx, s)
+    return s.minted ? s : undefined
+  })
+}
+
+/**
+ * Follows a withdrawal until released. `onSigned` runs once when M signatures are stored (to claim it).
+ */
+export async function followWithdrawal(
+  ctx: BridgeContext,
+  withdrawalId: bigint,
+  sidechainTx: Hash | undefined,
+  onSigned?: (s: WithdrawalStatus) => Promise<void>,
+): Promise<WithdrawalStatus> {
+  let signedHandled = false
+  return pollUntil(ctx, 'the withdrawal to be released', async () => {
+    const s = await withdrawalStatus(ctx, withdrawalId, sidechainTx)
+    renderWithdrawal(ctx, s)
+    if (s.released) return s
+    if (s.stage === 'signed' && onSigned !== undefined && !signedHandled) {
+      signedHandled = true
+      await onSigned(s)
+    }
+    return undefined
+  })
+}
+
+export function isEth(token: Address): boolean {
+  return token === zeroAddress
+}
