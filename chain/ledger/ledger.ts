@@ -585,7 +585,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   cachedStateAt(stateRoot: Uint8Array): MerkleStateManager {
     return new StateManagerClass({
       common: this.common,
-      trie: createStateTrie(this.common, this.store.shallowCopy(), stateRoot),
+      // A scratch view: anything a query writes stays out of the node's state store.
+      trie: createStateTrie(this.common, this.store.scratchView(), stateRoot),
       caches: new Caches({
         account: { size: 10_000 },
         storage: { size: 50_000 },
@@ -594,11 +595,14 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     })
   }
 
-  /** Shared read-only state at the head; rebuilt when the head moves. Do not write to it. */
+  /**
+   * Shared read-only state at the head, with caches (the pool reads every sender's account
+   * on admission and block building); rebuilt when the head moves. Do not write to it.
+   */
   headState(): MerkleStateManager {
     const root = this.headHeader.stateRoot
     if (this.headStateManager === undefined || !equalsBytes(this.headStateManager.root, root)) {
-      this.headStateManager = { root, sm: this.stateAt(root) }
+      this.headStateManager = { root, sm: this.cachedStateAt(root) }
     }
     return this.headStateManager.sm
   }
