@@ -4,7 +4,9 @@
  *   BENCH_BLOCKS, BENCH_TXS: import workload (default 10 blocks x 1000 transfers)
  *   BENCH_NETWORK_SECONDS, BENCH_NETWORK_TPS: 4-validator network run (default 60 s at 250/s;
  *   BENCH_NETWORK_SECONDS=0 skips it)
+ *   BENCH_BRIDGE_ROUNDS: bridge deposit/release latency rounds (default 5; 0 skips it)
  */
+import { formatBridgeBench, runBridgeBench } from './bridge-bench.ts'
 import { runImportBench } from './import-bench.ts'
 import { runNetworkBench } from './network-bench.ts'
 
@@ -51,5 +53,14 @@ async function network() {
   )
 }
 
+async function bridge() {
+  const rounds = Number(process.env.BENCH_BRIDGE_ROUNDS ?? 5)
+  if (rounds <= 0) return
+  process.stdout.write('\n')
+  const r = await runBridgeBench({ rounds, log: (s) => process.stderr.write(`  ${s}\n`) })
+  process.stdout.write(formatBridgeBench(r))
+}
+
 await main()
 await network()
+await bridge()
