@@ -151,11 +151,11 @@ export class RangeSync implements SyncStatusProvider {
     const active = this.active
     if (active === undefined) return false
     const current = this.chain.head.number
-    return {
-      startingBlock: active.startingBlock,
-      currentBlock: current,
-      highestBlock: maxBigInt(active.highestBlock, current),
-    }
+    const highest = maxBigInt(active.highestBlock, current)
+    // A node one block behind is following the tip (gossip is just in flight), not syncing:
+    // tools treat eth_syncing !== false as "not ready".
+    if (highest - current <= 1n) return false
+    return { startingBlock: active.startingBlock, currentBlock: current, highestBlock: highest }
   }
 
   private tick(): void {
