@@ -123,6 +123,12 @@ export class Relayer {
     return this.withdrawals?.pendingCount ?? 0
   }
 
+  /** Last L1 block scanned past the confirmations (undefined before start). */
+  get l1ScannedThrough(): bigint | undefined {
+    const next = this.deposits?.scanCursor?.nextBlock
+    return next === undefined ? undefined : next - 1n
+  }
+
   get parkedItems(): ReadonlyMap<string, string> {
     return this.runner?.parked ?? new Map()
   }

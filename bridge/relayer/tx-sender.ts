@@ -188,9 +188,10 @@ export class TxSender {
     )
     const fees = await this.currentFees()
     const worst = gas * fees.maxFeePerGas
-    this.checkSpend(worst, undefined)
 
     const pending = await this.withLock(async () => {
+      // Checked and reserved under the lock, so concurrent sends cannot overshoot the cap together.
+      this.checkSpend(worst, undefined)
       for (let attempt = 0; ; attempt++) {
         this.throwIfStopped()
         if (this.nextNonce === undefined) {

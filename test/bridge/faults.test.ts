@@ -108,8 +108,13 @@ t.test('relayer crashes, outages and restarts', async (t) => {
       args: [id, env.relayers[relayer]!.address],
     })) !== zeroHash
   const killedBySignal = async (p: RelayerProcess) => {
-    const exit = await p.exited
-    return exit.signal === 'SIGKILL'
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), 30_000)
+    })
+    const exit = await Promise.race([p.exited, deadline])
+    clearTimeout(timer)
+    return exit?.signal === 'SIGKILL'
   }
 
   const r: RelayerProcess[] = [

@@ -70,11 +70,7 @@ t.test('relayers never mint what L1 did not finally and genuinely lock', async (
       },
     )
   }
-  const lastScanned = (r: Relayer) =>
-    BigInt(
-      (r as unknown as { deposits: { scanCursor: { nextBlock: bigint } } }).deposits.scanCursor
-        .nextBlock - 1n,
-    )
+  const lastScanned = (r: Relayer) => r.l1ScannedThrough ?? -1n
 
   await t.test(
     'a deposit dropped by a reorg before its confirmations is never minted',

@@ -112,6 +112,27 @@ export interface BridgeEnv {
 
 export const account = (i: number) => mnemonicToAccount(MNEMONIC, { addressIndex: i })
 
+/**
+ * Relayer children of this process. If the test process ends for any reason (a failed test, a tap timeout's
+ * SIGTERM, Ctrl-C), they are SIGKILLed with it instead of polling dead endpoints forever.
+ */
+const liveChildren = new Set<ChildProcess>()
+let parentHooked = false
+function killChildrenWithParent(): void {
+  if (parentHooked) return
+  parentHooked = true
+  const killAll = () => {
+    for (const c of liveChildren) c.kill('SIGKILL')
+  }
+  process.once('exit', killAll)
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll()
+      process.kill(process.pid, signal)
+    })
+  }
+}
+
 export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEnv> {
   const opts = {
     l1BlockTime: options.l1BlockTime,
@@ -307,11 +328,14 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
       relayerConfigFile,
       spawnRelayer(i, spawnOptions = {}) {
         const file = relayerConfigFile(i, spawnOptions.overrides)
+        killChildrenWithParent()
         const child = spawn(process.execPath, [CLI, 'relayer', '--config', file], {
           cwd: REPO_ROOT,
           env: { ...process.env, ...spawnOptions.env },
           stdio: ['ignore', 'pipe', 'pipe'],
         })
+        liveChildren.add(child)
+        child.once('exit', () => liveChildren.delete(child))
         const lines: string[] = []
         let resolvePort: (port: number) => void = () => {}
         const metricsPort = new Promise<number>((resolve) => {
