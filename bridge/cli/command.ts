@@ -56,7 +56,12 @@ function addCommon(command: Command, options: { key: boolean }): Command {
       'BridgeVault address on L1 (default: the one the bridge is linked to)',
     )
     .option('--json', 'print the result as one JSON object (no progress output)')
-    .option('--timeout <seconds>', 'how long to wait for the transfer to complete', positiveInt('--timeout'), 600)
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for the transfer to complete',
+      positiveInt('--timeout'),
+      600,
+    )
     .option(
       '--l1-from-block <n>',
       'first L1 block to search for bridge logs (the vault deployment)',
