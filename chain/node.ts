@@ -20,6 +20,7 @@ import { VoteProposals, VoteTally } from './consensus/validator-votes.ts'
 import { hexToBytes } from './crypto/index.ts'
 import { SidechainError } from './errors.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
+import { NodeMetrics, type NodeMetricsOptions } from './metrics/node-metrics.ts'
 import { type P2POptionsInput, P2PService } from './p2p/p2p-service.ts'
 import { BlockProducer } from './producer/block-producer.ts'
 import { adminModule } from './rpc/admin.ts'
@@ -41,6 +42,8 @@ export interface NodeOptions {
   mine?: boolean
   /** JSON-RPC over HTTP and WebSocket on one port (chain/rpc/service.ts has every limit); absent = no RPC. */
   rpc?: RpcOptionsInput
+  /** Prometheus metrics, /health and /ready on their own port; absent = none. */
+  metrics?: NodeMetricsOptions
   /**
    * libp2p networking and sync (chain/p2p/p2p-service.ts has every option); absent = no
    * networking. The node key defaults to `<datadir>/nodekey`.
@@ -77,6 +80,8 @@ export class SidechainNode {
   readonly ledger: Ledger
   readonly txpool: TxPool
   readonly producer: BlockProducer
+  /** Present when `options.metrics` is set. */
+  metrics: NodeMetrics | undefined
   /** Validator-set votes this node proposes (qbft_proposeValidatorVote). */
   readonly votes = new VoteProposals()
   /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
@@ -202,9 +207,23 @@ export class SidechainNode {
         consensus: engine instanceof QbftService ? engine : undefined,
       }),
     )
+    if (this.options.metrics !== undefined) {
+      this.metrics = new NodeMetrics(this.options.metrics, {
+        ledger: this.ledger,
+        txpoolSize: () => this.txpool.size,
+        peerCount: () => this.p2p?.peerCount() ?? 0,
+        gossipStats: () => this.p2p?.gossipStats() ?? {},
+        consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
+        evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
+        isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+        logger: this.logger,
+      })
+    }
     try {
       await this.rpc?.start()
+      await this.metrics?.start()
     } catch (err) {
+      await this.rpc?.stop()
       await this.engine?.stop()
       await this.sync?.stop()
       await this.p2p?.stop()
@@ -318,6 +337,7 @@ export class SidechainNode {
   async stop(): Promise<void> {
     if (this.state !== 'running') return
     this.state = 'stopping'
+    await this.metrics?.stop()
     await this.rpc?.stop()
     this.rpc?.handler.unregister('qbft')
     await this.engine?.stop()

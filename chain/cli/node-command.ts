@@ -22,6 +22,9 @@ export interface NodeCommandOptions {
   p2pPort?: number
   p2pHost?: string
   bootnodes?: string[]
+  /** Prometheus metrics port (with /health and /ready); off unless given. */
+  metricsPort?: number
+  metricsHost?: string
 }
 
 /** `--bootnodes` takes comma-separated multiaddrs, each with its /p2p/<peer id>. */
@@ -100,6 +103,17 @@ export function addRpcOptions(command: Command, defaults: { cors?: string[] } = 
     .option('--no-rpc', 'do not serve JSON-RPC')
 }
 
+/** Adds the metrics flags (Prometheus, /health, /ready). */
+export function addMetricsOptions(command: Command): Command {
+  return command
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics, /health and /ready on this port',
+      parseIntegerOption('--metrics-port', 0, 65_535),
+    )
+    .option('--metrics-host <host>', 'metrics listen address', '127.0.0.1')
+}
+
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
 export async function runNode(opts: NodeCommandOptions): Promise<void> {
   const genesis = loadGenesisFile(opts.genesis)
@@ -125,6 +139,10 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       datadir: path.resolve(opts.datadir),
       validatorKey,
       rpc,
+      metrics:
+        opts.metricsPort === undefined
+          ? undefined
+          : { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort },
       p2p: {
         host: opts.p2pHost ?? '127.0.0.1',
         port: opts.p2pPort ?? 30303,
@@ -161,7 +179,9 @@ export function registerNodeCommand(program: Command): void {
       'validator key file (JSON with privateKey), makes this node a validator',
     )
     .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-  addP2POptions(addRpcOptions(command)).action(async (opts: NodeCommandOptions) => {
-    await runNode(opts)
-  })
+  addMetricsOptions(addP2POptions(addRpcOptions(command))).action(
+    async (opts: NodeCommandOptions) => {
+      await runNode(opts)
+    },
+  )
 }
