@@ -178,59 +178,37 @@ export class SidechainNode {
     await this.db.open()
     try {
       await this.ledger.open()
-    } catch (err) {
-      await this.db.close()
-      this.state = 'stopped'
-      throw err
-    }
-    this.ledger.on('head', this.onHead as never)
-    try {
+      this.ledger.on('head', this.onHead as never)
       await this.p2p?.start()
       this.sync?.start()
-    } catch (err) {
-      await this.sync?.stop()
-      await this.p2p?.stop()
-      this.ledger.off('head', this.onHead as never)
-      await this.ledger.waitIdle()
-      await this.db.close()
-      this.state = 'stopped'
-      throw err
-    }
-    this.engine = this.createEngine()
-    await this.engine?.start()
-    const engine = this.engine
-    this.rpc?.handler.register(
-      qbftModule({
-        head: () => this.ledger.head.number,
-        validatorSet: this.ledger.rules.validatorSet,
-        votes: this.votes,
-        consensus: engine instanceof QbftService ? engine : undefined,
-      }),
-    )
-    if (this.options.metrics !== undefined) {
-      this.metrics = new NodeMetrics(this.options.metrics, {
-        ledger: this.ledger,
-        txpoolSize: () => this.txpool.size,
-        peerCount: () => this.p2p?.peerCount() ?? 0,
-        gossipStats: () => this.p2p?.gossipStats() ?? {},
-        consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
-        evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
-        isSynced: () => (this.sync?.syncStatus() ?? false) === false,
-        logger: this.logger,
-      })
-    }
-    try {
+      this.engine = this.createEngine()
+      await this.engine?.start()
+      const engine = this.engine
+      this.rpc?.handler.register(
+        qbftModule({
+          head: () => this.ledger.head.number,
+          validatorSet: this.ledger.rules.validatorSet,
+          votes: this.votes,
+          consensus: engine instanceof QbftService ? engine : undefined,
+        }),
+      )
+      if (this.options.metrics !== undefined) {
+        this.metrics = new NodeMetrics(this.options.metrics, {
+          ledger: this.ledger,
+          txpoolSize: () => this.txpool.size,
+          peerCount: () => this.p2p?.peerCount() ?? 0,
+          gossipStats: () => this.p2p?.gossipStats() ?? {},
+          consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
+          evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
+          isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+          logger: this.logger,
+        })
+      }
       await this.rpc?.start()
       await this.metrics?.start()
     } catch (err) {
-      await this.rpc?.stop()
-      await this.engine?.stop()
-      await this.sync?.stop()
-      await this.p2p?.stop()
-      this.ledger.off('head', this.onHead as never)
-      await this.ledger.waitIdle()
-      await this.db.close()
-      this.state = 'stopped'
+      // Whatever started is stopped again (each stop is a no-op if its start never ran).
+      await this.shutDownComponents()
       throw err
     }
     this.state = 'running'
@@ -337,6 +315,12 @@ export class SidechainNode {
   async stop(): Promise<void> {
     if (this.state !== 'running') return
     this.state = 'stopping'
+    await this.shutDownComponents()
+    this.logger.info('node stopped')
+  }
+
+  /** Stops components in reverse start order and closes the database. */
+  private async shutDownComponents(): Promise<void> {
     await this.metrics?.stop()
     await this.rpc?.stop()
     this.rpc?.handler.unregister('qbft')
@@ -345,8 +329,7 @@ export class SidechainNode {
     await this.p2p?.stop()
     this.ledger.off('head', this.onHead as never)
     await this.ledger.waitIdle()
-    await this.db.close()
+    if (this.db.isOpen) await this.db.close()
     this.state = 'stopped'
-    this.logger.info('node stopped')
   }
 }
