@@ -1,72 +1,148 @@
-import { existsSync, rmSync } from 'node:fs'
-import path from 'node:path'
+/**
+ * `sidechain devnet` (what `npm start` runs): the whole system on loopback under one folder, resumed on the next
+ * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
+ */
 import type { Command } from 'commander'
-import { createGenesis } from '../../genesis/create.ts'
-import { addP2POptions, addRpcOptions, runNode } from './node-command.ts'
+import { errorMessage, isSidechainError } from '../errors.ts'
+import { parseIntegerOption } from './options.ts'
 
-/** Well-known dev accounts (the Foundry/Hardhat test mnemonic), funded on the devnet. */
-export const DEV_ACCOUNTS = [
-  {
-    address: '0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266',
-    privateKey: '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80',
-  },
-  {
-    address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
-    privateKey: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d',
-  },
-  {
-    address: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-    privateKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
-  },
-] as const
+/** The well-known dev accounts, funded on both chains of the devnet. */
+export { DEV_ACCOUNTS } from '../devnet/accounts.ts'
+
+export interface DevnetCommandOptions {
+  datadir: string
+  fresh?: boolean
+  validators?: number
+  relayers?: number
+  threshold?: number
+  blockTime?: number
+  rpcPort?: number
+  p2pPort?: number
+  l1Port?: number
+  metricsPort?: number
+  logLevel: string
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
 export function registerDevnetCommand(program: Command): void {
-  const command = program
+  const port = (name: string) => parseIntegerOption(name, 0, 65_535)
+  program
     .command('devnet')
-    .description('run a local single-validator devnet under --datadir (resumes unless --fresh)')
+    .description(
+      'run a local devnet: anvil L1 with the bridge vault, N validator processes, the sidechain bridge and R relayers (resumes the data in --datadir unless --fresh)',
+    )
     .option('--datadir <dir>', 'devnet folder', '.devnet')
-    .option('--fresh', 'delete the devnet folder first')
-    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
-  // A local devnet serves browser dapps too (like anvil): any origin unless --rpc-cors says otherwise.
-  addP2POptions(addRpcOptions(command, { cors: ['*'] })).action(
-    async (opts: {
-      datadir: string
-      fresh?: boolean
-      logLevel: string
-      rpc?: boolean
-      rpcPort?: number
-      rpcHost?: string
-      rpcCors?: string[]
-      p2pPort?: number
-      p2pHost?: string
-      bootnodes?: string[]
-    }) => {
-      const root = path.resolve(opts.datadir)
-      if (opts.fresh === true) rmSync(root, { recursive: true, force: true })
-      const genesisPath = path.join(root, 'genesis.json')
-      if (!existsSync(genesisPath)) {
-        createGenesis({
-          outDir: root,
-          chainId: 1337,
-          newValidators: 1,
-          fund: DEV_ACCOUNTS.map((a) => ({ address: a.address, balanceWei: 10_000n * 10n ** 18n })),
-        })
-      }
-      process.stdout.write(`devnet genesis: ${genesisPath}\nfunded dev accounts:\n`)
-      for (const a of DEV_ACCOUNTS) process.stdout.write(`  ${a.address}  key ${a.privateKey}\n`)
-      await runNode({
-        genesis: genesisPath,
-        datadir: path.join(root, 'node-0'),
-        validatorKey: path.join(root, 'validator-0.key'),
-        logLevel: opts.logLevel,
-        rpc: opts.rpc,
+    .option('--fresh', 'delete the devnet folder first and start a new devnet')
+    .option(
+      '--validators <n>',
+      'number of validators (default: 4)',
+      parseIntegerOption('--validators', 1, 16),
+    )
+    .option(
+      '--relayers <n>',
+      'number of bridge relayers (default: 3)',
+      parseIntegerOption('--relayers', 1, 16),
+    )
+    .option(
+      '--threshold <m>',
+      'relayer signatures needed to mint or release (default: 2)',
+      parseIntegerOption('--threshold', 1, 16),
+    )
+    .option(
+      '--block-time <ms>',
+      'sidechain block period in milliseconds (default: 1000)',
+      parseIntegerOption('--block-time', 100, 60_000),
+    )
+    .option(
+      '--rpc-port <port>',
+      "first validator's JSON-RPC port, the others follow; 0 picks free ports (default: 8545)",
+      port('--rpc-port'),
+    )
+    .option(
+      '--p2p-port <port>',
+      "first validator's libp2p port, the others follow; 0 picks free ports (default: 30303)",
+      port('--p2p-port'),
+    )
+    .option(
+      '--l1-port <port>',
+      "anvil's port; 0 picks a free one (default: 8645)",
+      port('--l1-port'),
+    )
+    .option(
+      '--metrics-port <port>',
+      "first relayer's metrics port, the others follow; 0 picks free ports (default: 9464)",
+      port('--metrics-port'),
+    )
+    .option(
+      '--log-level <level>',
+      'log level of nodes and relayers: trace|debug|info|warn|error',
+      'info',
+    )
+    .action(async (opts: DevnetCommandOptions) => {
+      await runDevnet(opts)
+    })
+}
+
+async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
+  // Loaded here so that importing DEV_ACCOUNTS from this file stays cheap.
+  const { startDevnet } = await import('../devnet/devnet.ts')
+  const { formatSummary } = await import('../devnet/summary.ts')
+  const out = (text: string) => process.stdout.write(text)
+  const abort = new AbortController()
+  let signalled: (signal: string) => void = () => {}
+  const stopRequested = new Promise<string>((resolve) => {
+    signalled = resolve
+  })
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!abort.signal.aborted) out(`\n${signal}: stopping the devnet...\n`)
+    abort.abort()
+    signalled(signal)
+  }
+  for (const s of STOP_SIGNALS) process.on(s, onSignal)
+  const started = Date.now()
+  try {
+    const devnet = await startDevnet(
+      {
+        datadir: opts.datadir,
+        fresh: opts.fresh === true,
+        validators: opts.validators,
+        relayers: opts.relayers,
+        threshold: opts.threshold,
+        blockTimeMs: opts.blockTime,
         rpcPort: opts.rpcPort,
-        rpcHost: opts.rpcHost,
-        rpcCors: opts.rpcCors,
         p2pPort: opts.p2pPort,
-        p2pHost: opts.p2pHost,
-        bootnodes: opts.bootnodes,
-      })
-    },
-  )
+        l1Port: opts.l1Port,
+        metricsPort: opts.metricsPort,
+        logLevel: opts.logLevel,
+        signal: abort.signal,
+      },
+      { progress: ({ step, total, text }) => out(`[${step}/${total}] ${text}\n`) },
+    )
+    out(formatSummary(devnet))
+    out(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+    const outcome = await Promise.race([
+      stopRequested.then((signal) => ({ signal })),
+      devnet.failed.then((error) => ({ error })),
+    ])
+    if ('error' in outcome) {
+      process.stderr.write(
+        `error [${outcome.error.code}]: ${outcome.error.message}\nstopped the other devnet processes.\n`,
+      )
+      process.exitCode = 1
+      return
+    }
+    await devnet.stop()
+    out('devnet stopped (every process it started has exited); `npm start` resumes it.\n')
+  } catch (err) {
+    if (isSidechainError(err, 'DEVNET_ABORTED')) {
+      out('devnet start interrupted; every process it started has exited.\n')
+      process.exitCode = 130
+      return
+    }
+    if (isSidechainError(err)) throw err
+    throw new Error(`devnet failed to start: ${errorMessage(err)}`, { cause: err })
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal)
+  }
 }

@@ -1,0 +1,185 @@
+/**
+ * Bridge contracts of a devnet: on L1 the vault with ETH and a test ERC-20 allow-listed, the token minted to the
+ * dev accounts and the relayers given L1 gas; on the sidechain the bridge, deployed by a normal transaction once
+ * the validators finalize blocks. Dev account #0 deploys, owns and guards everything, so developers can try the
+ * admin functions (pause, limits) with a key they already have.
+ */
+import {
+  type Account,
+  type Address,
+  type Chain,
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type PublicClient,
+  parseEther,
+  type Transport,
+  type WalletClient,
+  zeroAddress,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import {
+  bridgeVaultAbi,
+  deploySidechainBridge,
+  deployTestToken,
+  deployVault,
+  sidechainBridgeAbi,
+  testTokenAbi,
+} from '../../bridge/contracts/index.ts'
+import { SidechainError } from '../errors.ts'
+import { DEV_ACCOUNTS } from './accounts.ts'
+
+export const TEST_TOKEN = { name: 'Devnet Test Token', symbol: 'TST', decimals: 18 } as const
+/** TST minted on L1 to every dev account. */
+export const TOKEN_MINT = parseEther('1000000')
+/** L1 ETH of every relayer (they pay gas for releases). */
+export const RELAYER_L1_BALANCE = parseEther('100')
+/** Release limits of the vault for ETH and TST: per transaction and per rolling 24 h. */
+export const VAULT_LIMITS = {
+  maxPerTransaction: parseEther('1000'),
+  windowLimit: parseEther('100000'),
+}
+
+type AnyWallet = WalletClient<Transport, Chain, Account>
+
+export interface ChainClients {
+  public: PublicClient
+  wallet: AnyWallet
+}
+
+/** Clients for one chain with dev account #0 as the sender. */
+export function chainClients(url: string, chainId: number, name: string): ChainClients {
+  const chain = defineChain({
+    id: chainId,
+    name,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [url] } },
+  })
+  const transport = http(url, { retryCount: 2, timeout: 15_000 })
+  return {
+    public: createPublicClient({ chain, transport, pollingInterval: 200 }) as PublicClient,
+    wallet: createWalletClient({
+      chain,
+      transport,
+      account: privateKeyToAccount(DEV_ACCOUNTS[0].privateKey),
+      pollingInterval: 200,
+    }),
+  }
+}
+
+export interface L1Deployment {
+  vault: Address
+  vaultBlock: number
+  token: Address
+  tokenSymbol: string
+}
+
+/**
+ * Deploys the token and the vault and funds the relayers. anvil mines every transaction at once while this runs
+ * (automine), then goes back to interval blocks.
+ */
+export async function deployL1(
+  l1: ChainClients,
+  params: { relayers: readonly Address[]; threshold: number; blockTimeS: number },
+): Promise<L1Deployment> {
+  const request = (method: string, params: unknown[]) =>
+    l1.public.request({ method: method as never, params: params as never })
+  await request('evm_setAutomine', [true])
+  try {
+    const owner = l1.wallet.account.address
+    const token = await deployTestToken(l1.wallet, l1.public, TEST_TOKEN)
+    const vault = await deployVault(l1.wallet, l1.public, {
+      owner,
+      guardian: owner,
+      signers: params.relayers,
+      threshold: params.threshold,
+      tokens: [
+        { token: zeroAddress, depositsEnabled: true, ...VAULT_LIMITS },
+        { token: token.address, depositsEnabled: true, ...VAULT_LIMITS },
+      ],
+    })
+    for (const account of DEV_ACCOUNTS) {
+      const hash = await l1.wallet.writeContract({
+        address: token.address,
+        abi: testTokenAbi,
+        functionName: 'mint',
+        args: [account.address, TOKEN_MINT],
+      })
+      const receipt = await l1.public.waitForTransactionReceipt({ hash })
+      if (receipt.status !== 'success') {
+        throw new SidechainError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
+      }
+    }
+    for (const relayer of params.relayers) {
+      await request('anvil_setBalance', [relayer, `0x${RELAYER_L1_BALANCE.toString(16)}`])
+    }
+    return {
+      vault: vault.address,
+      vaultBlock: Number(vault.blockNumber),
+      token: token.address,
+      tokenSymbol: TEST_TOKEN.symbol,
+    }
+  } finally {
+    await request('evm_setIntervalMining', [params.blockTimeS])
+  }
+}
+
+/** Deploys the sidechain bridge linked to the vault. */
+export async function deployBridge(
+  sidechain: ChainClients,
+  params: { relayers: readonly Address[]; threshold: number; l1ChainId: number; vault: Address },
+): Promise<{ bridge: Address; bridgeBlock: number }> {
+  const owner = sidechain.wallet.account.address
+  const deployed = await deploySidechainBridge(sidechain.wallet, sidechain.public, {
+    owner,
+    guardian: owner,
+    relayers: params.relayers,
+    threshold: params.threshold,
+    l1ChainId: params.l1ChainId,
+    l1Vault: params.vault,
+  })
+  return { bridge: deployed.address, bridgeBlock: Number(deployed.blockNumber) }
+}
+
+/** On resume: the saved vault must still be on L1 (anvil's state file could be missing or older). */
+export async function checkL1(l1: ChainClients, saved: L1Deployment, stateFile: string) {
+  const code = await l1.public.getCode({ address: saved.vault })
+  if (code === undefined || code === '0x') {
+    throw new SidechainError(
+      'DEVNET_STATE_LOST',
+      `the L1 vault ${saved.vault} is not in anvil's state (${stateFile} is missing or was saved before the deployment, e.g. after anvil was killed). Start over with --fresh`,
+    )
+  }
+  // Reading a getter proves it is our vault, not just any code.
+  await l1.public.readContract({
+    address: saved.vault,
+    abi: bridgeVaultAbi,
+    functionName: 'threshold',
+  })
+}
+
+/** On resume: the saved bridge must be on the sidechain and linked to the vault. */
+export async function checkBridge(
+  sidechain: ChainClients,
+  saved: { bridge: Address; vault: Address },
+): Promise<void> {
+  const code = await sidechain.public.getCode({ address: saved.bridge })
+  if (code === undefined || code === '0x') {
+    throw new SidechainError(
+      'DEVNET_STATE_LOST',
+      `the sidechain bridge ${saved.bridge} is not on the chain the validators serve; start over with --fresh`,
+    )
+  }
+  const vault = await sidechain.public.readContract({
+    address: saved.bridge,
+    abi: sidechainBridgeAbi,
+    functionName: 'l1Vault',
+  })
+  if (vault.toLowerCase() !== saved.vault.toLowerCase()) {
+    throw new SidechainError(
+      'DEVNET_STATE_LOST',
+      `the sidechain bridge ${saved.bridge} is linked to vault ${vault}, not ${saved.vault}; start over with --fresh`,
+    )
+  }
+}

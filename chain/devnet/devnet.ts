@@ -1,0 +1,622 @@
+/**
+ * The local devnet behind `npm start` (`sidechain devnet`): an anvil L1 with the bridge vault and a test ERC-20,
+ * a genesis with N validators, the validators as separate node processes over libp2p on loopback, the sidechain
+ * bridge, and R relayer processes with threshold M. Data lives under one folder and a restart resumes it.
+ *
+ * Start order: keys and genesis -> anvil -> L1 contracts -> validators -> first blocks -> sidechain bridge ->
+ * relayers -> devnet.json. Stop order: relayers -> validators -> anvil (it writes its state file on the way out).
+ * If any process dies on its own, the devnet reports which one and where its log is, and stops the rest.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
+import path from 'node:path'
+import type { Address } from 'viem'
+import type { RelayerConfigInput } from '../../bridge/relayer/config.ts'
+import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
+import { SidechainError } from '../errors.ts'
+import { foundryBinary } from '../util/foundry.ts'
+import { DEV_ACCOUNTS } from './accounts.ts'
+import {
+  chainClients,
+  checkBridge,
+  checkL1,
+  deployBridge,
+  deployL1,
+  type L1Deployment,
+} from './contracts.ts'
+import {
+  DEFAULTS,
+  DEVNET_CONFIRMATIONS,
+  type DevnetLayout,
+  devnetLayout,
+  L1_BLOCK_TIME_S,
+  L1_CHAIN_ID,
+  SIDECHAIN_CHAIN_ID,
+} from './layout.ts'
+import { createNetworkFiles, type NetworkKeys, nodePeerId, readNetworkKeys } from './network.ts'
+import {
+  checkPortsFree,
+  freePorts,
+  type ManagedProcess,
+  type ProcessExit,
+  ProcessGroup,
+  processAlive,
+} from './processes.ts'
+import { httpOk, pollUntil, rpcCall } from './rpc.ts'
+import {
+  readSavedSetup,
+  resolveTopology,
+  type SavedSetup,
+  type Topology,
+  type TopologyFlags,
+  writeJsonAtomic,
+} from './setup.ts'
+
+const CLI_PATH = path.resolve(import.meta.dirname, '../cli/main.ts')
+/** Same heap setting as `npm start`: fewer scavenges while executing blocks. */
+const NODE_FLAGS = ['--max-semi-space-size=64']
+
+export interface DevnetOptions extends TopologyFlags {
+  /** Data folder (default `.devnet`). */
+  datadir: string
+  /** Delete the data folder first. */
+  fresh?: boolean
+  /** First validator's JSON-RPC port; the others follow. 0 picks free ports. */
+  rpcPort?: number
+  /** First validator's libp2p port; the others follow. 0 picks free ports. */
+  p2pPort?: number
+  /** anvil's port. 0 picks a free one. */
+  l1Port?: number
+  /** First relayer's metrics port; the others follow. 0 picks free ports. */
+  metricsPort?: number
+  /** Log level of the nodes and relayers (default info). */
+  logLevel?: string
+  /** Longest wait for one startup step (default 120 s). */
+  stepTimeoutMs?: number
+  /** Aborting stops whatever was started and makes startDevnet throw DEVNET_ABORTED. */
+  signal?: AbortSignal
+}
+
+export interface DevnetProgress {
+  step: number
+  total: number
+  text: string
+}
+
+export interface DevnetModules {
+  /** Called when a startup step begins. */
+  progress?: (event: DevnetProgress) => void
+}
+
+/** `devnet.json`: what tools need to talk to the devnet (the bridge commands read it with --network). */
+export interface DevnetInfo {
+  l1: {
+    rpcUrl: string
+    wsUrl: string
+    chainId: number
+    vault: Address
+    /** Allow-listed test tokens by symbol. */
+    tokens: Record<string, Address>
+    /** L1 blocks a deposit waits for before the relayers confirm it. */
+    confirmations: number
+    /** Block of the vault deployment (first block worth scanning for bridge logs). */
+    deployBlock: number
+  }
+  l2: {
+    rpcUrls: string[]
+    wsUrls: string[]
+    chainId: number
+    bridge: Address
+    /** Block of the bridge deployment. */
+    startBlock: number
+    blockTimeMs: number
+    multicall3: Address
+    create2Deployer: Address
+  }
+  accounts: Array<{ address: Address; privateKey: `0x${string}` }>
+  validators: Array<{ address: Address; rpcUrl: string; metricsUrl: string | null }>
+  relayers: Array<{ address: Address; metricsUrl: string }>
+  bridge: { threshold: number; owner: Address; guardian: Address }
+  datadir: string
+  logs: Record<string, string>
+}
+
+export interface DevnetProcessInfo {
+  name: string
+  pid: number
+  logFile: string
+}
+
+export interface Devnet {
+  readonly info: DevnetInfo
+  readonly layout: DevnetLayout
+  readonly topology: Topology
+  /** True when an existing devnet was resumed. */
+  readonly resumed: boolean
+  processes(): DevnetProcessInfo[]
+  /**
+   * Settles once a process died on its own: the devnet has stopped the rest by then and the error names the
+   * process and its log. Never settles while everything runs.
+   */
+  readonly failed: Promise<SidechainError>
+  /** Stops relayers, validators and anvil, in that order. Idempotent. */
+  stop(): Promise<void>
+}
+
+interface Ports {
+  rpc: number[]
+  p2p: number[]
+  l1: number
+  metrics: number[]
+}
+
+interface LockFile {
+  pid: number
+  processes: Array<{ name: string; pid: number }>
+}
+
+const STEPS = 7
+
+export async function startDevnet(
+  options: DevnetOptions,
+  modules: DevnetModules = {},
+): Promise<Devnet> {
+  const layout = devnetLayout(path.resolve(options.datadir))
+  const stepTimeoutMs = options.stepTimeoutMs ?? 120_000
+  const logLevel = options.logLevel ?? 'info'
+  let step = 0
+  const progress = (text: string) => modules.progress?.({ step: ++step, total: STEPS, text })
+
+  refuseIfRunning(layout)
+  if (options.fresh === true) rmSync(layout.root, { recursive: true, force: true })
+  const saved = readSavedSetup(layout.setupJson)
+  const topology = resolveTopology(options, saved)
+  mkdirSync(layout.logsDir, { recursive: true })
+  mkdirSync(layout.l1Dir, { recursive: true })
+  const ports = await allocatePorts(options, topology)
+
+  // From here on every started process is tracked, and any failure stops them all.
+  let failure: SidechainError | undefined
+  let running = false
+  let resolveFailed: (err: SidechainError) => void = () => {}
+  const failed = new Promise<SidechainError>((resolve) => {
+    resolveFailed = resolve
+  })
+  const group = new ProcessGroup((p, exit) => {
+    const err = processDied(p, exit)
+    failure ??= err
+    if (running) {
+      running = false
+      void stopAll().then(() => resolveFailed(err))
+    }
+  })
+  const guard = () => {
+    if (failure !== undefined) throw failure
+    if (options.signal?.aborted === true) {
+      throw new SidechainError('DEVNET_ABORTED', 'devnet start interrupted')
+    }
+  }
+  const writeLock = () => {
+    const lock: LockFile = {
+      pid: process.pid,
+      processes: group.all
+        .filter((p) => p.pid !== undefined)
+        .map((p) => ({ name: p.name, pid: p.pid! })),
+    }
+    writeJsonAtomic(layout.lockFile, lock)
+  }
+  let stopping: Promise<void> | undefined
+  const stopAll = () => {
+    stopping ??= (async () => {
+      running = false
+      await group.stopWhere((p) => p.name.startsWith('relayer-'), 10_000)
+      await group.stopWhere((p) => p.name.startsWith('validator-'), 15_000)
+      // anvil writes its whole state on the way out; give it time.
+      await group.stopWhere(() => true, 30_000)
+      group.dispose()
+      try {
+        unlinkSync(layout.lockFile)
+      } catch {}
+    })()
+    return stopping
+  }
+  writeLock()
+
+  try {
+    // 1. Keys and genesis.
+    let setup: SavedSetup
+    let keys: NetworkKeys
+    if (saved === undefined) {
+      progress(
+        `creating keys and a genesis with ${topology.validators} validator${topology.validators > 1 ? 's' : ''}, ${DEV_ACCOUNTS.length} funded dev accounts, Multicall3 and the CREATE2 deployer`,
+      )
+      keys = createNetworkFiles({
+        outDir: layout.networkDir,
+        chainId: SIDECHAIN_CHAIN_ID,
+        validators: topology.validators,
+        relayers: topology.relayers,
+        blockTimeMs: topology.blockTimeMs,
+      })
+      setup = {
+        version: 1,
+        createdAt: new Date().toISOString(),
+        ...topology,
+        l1ChainId: L1_CHAIN_ID,
+        chainId: SIDECHAIN_CHAIN_ID,
+        validatorAddresses: keys.validators.map((v) => v.addressHex),
+        relayerAddresses: keys.relayers.map((r) => r.addressHex),
+      }
+      writeJsonAtomic(layout.setupJson, setup)
+    } else {
+      progress(`resuming the devnet in ${displayPath(layout.root)} (--fresh starts over)`)
+      setup = saved
+      keys = readNetworkKeys(layout.networkDir, saved.validators, saved.relayers)
+    }
+    const peerIds = await Promise.all(
+      keys.validators.map((_, i) => nodePeerId(layout.validatorDatadir(i))),
+    )
+    guard()
+
+    // 2. L1.
+    const l1Url = `http://127.0.0.1:${ports.l1}`
+    progress(
+      `starting the L1 (anvil, chain ${setup.l1ChainId}, ${L1_BLOCK_TIME_S} s blocks) on ${l1Url}`,
+    )
+    const anvil = group.spawn({
+      name: 'anvil',
+      command: foundryBinary('anvil'),
+      args: [
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(ports.l1),
+        '--chain-id',
+        String(setup.l1ChainId),
+        '--block-time',
+        String(L1_BLOCK_TIME_S),
+        '--state',
+        layout.l1State,
+      ],
+      logFile: layout.log('anvil'),
+    })
+    writeLock()
+    await pollUntil(
+      async () => (await rpcCall<string>(l1Url, 'eth_chainId')) === hex(setup.l1ChainId),
+      {
+        what: `anvil to answer on ${l1Url} (log: ${anvil.logFile})`,
+        timeoutMs: stepTimeoutMs,
+        guard,
+      },
+    )
+    const l1 = chainClients(l1Url, setup.l1ChainId, 'devnet L1')
+
+    // 3. L1 contracts.
+    let l1Deployment: L1Deployment
+    if (setup.l1 === undefined) {
+      progress('deploying the L1 contracts (vault, test token TST) and funding the relayers')
+      l1Deployment = await deployL1(l1, {
+        relayers: setup.relayerAddresses as Address[],
+        threshold: setup.threshold,
+        blockTimeS: L1_BLOCK_TIME_S,
+      })
+      setup = { ...setup, l1: l1Deployment }
+      writeJsonAtomic(layout.setupJson, setup)
+    } else {
+      progress('checking the L1 contracts')
+      l1Deployment = setup.l1 as L1Deployment
+      await checkL1(l1, l1Deployment, layout.l1State)
+    }
+    guard()
+
+    // 4. Validators.
+    const rpcUrls = ports.rpc.map((p) => `http://127.0.0.1:${p}`)
+    const multiaddrs = peerIds.map((id, i) => `/ip4/127.0.0.1/tcp/${ports.p2p[i]}/p2p/${id}`)
+    progress(
+      `starting ${topology.validators} validator${topology.validators > 1 ? 's' : ''} (${topology.blockTimeMs} ms blocks) and waiting for them to finalize blocks`,
+    )
+    const validators = keys.validators.map((_, i) => {
+      const bootnodes = multiaddrs.filter((_, j) => j !== i)
+      return group.spawn({
+        name: `validator-${i}`,
+        command: process.execPath,
+        args: [
+          ...NODE_FLAGS,
+          CLI_PATH,
+          'node',
+          '--genesis',
+          keys.genesisPath,
+          '--datadir',
+          layout.validatorDatadir(i),
+          '--validator-key',
+          layout.validatorKey(i),
+          '--rpc-host',
+          '127.0.0.1',
+          '--rpc-port',
+          String(ports.rpc[i]),
+          '--rpc-cors',
+          '*',
+          '--p2p-host',
+          '127.0.0.1',
+          '--p2p-port',
+          String(ports.p2p[i]),
+          ...(bootnodes.length > 0 ? ['--bootnodes', bootnodes.join(',')] : []),
+          '--log-level',
+          logLevel,
+        ],
+        logFile: layout.log(`validator-${i}`),
+      })
+    })
+    writeLock()
+    await waitForBlocks(rpcUrls, validators, { timeoutMs: stepTimeoutMs, guard })
+    guard()
+
+    // 5. Sidechain bridge.
+    const sidechain = chainClients(rpcUrls[0]!, setup.chainId, 'devnet sidechain')
+    if (setup.l2 === undefined) {
+      progress('deploying the sidechain bridge')
+      const deployed = await deployBridge(sidechain, {
+        relayers: setup.relayerAddresses as Address[],
+        threshold: setup.threshold,
+        l1ChainId: setup.l1ChainId,
+        vault: l1Deployment.vault,
+      })
+      setup = { ...setup, l2: deployed }
+      writeJsonAtomic(layout.setupJson, setup)
+    } else {
+      progress('checking the sidechain bridge')
+      await checkBridge(sidechain, {
+        bridge: setup.l2.bridge as Address,
+        vault: l1Deployment.vault,
+      })
+    }
+    const bridge = setup.l2!.bridge as Address
+    guard()
+
+    // 6. Relayers.
+    progress(
+      `starting ${topology.relayers} relayer${topology.relayers > 1 ? 's' : ''} (threshold ${topology.threshold})`,
+    )
+    const relayers = keys.relayers.map((_, i) => {
+      const config: RelayerConfigInput = {
+        l1: {
+          rpcUrl: l1Url,
+          chainId: setup.l1ChainId,
+          vault: l1Deployment.vault,
+          confirmations: DEVNET_CONFIRMATIONS,
+          startBlock: l1Deployment.vaultBlock,
+          pollIntervalMs: 500,
+          stuckAfterMs: 15_000,
+          spendCap: '10',
+        },
+        sidechain: {
+          // Spread over the validators, so one validator down stalls at most its relayers' reads.
+          rpcUrl: rpcUrls[i % rpcUrls.length]!,
+          chainId: setup.chainId,
+          bridge,
+          pollIntervalMs: 500,
+        },
+        relayer: { keyFile: layout.relayerKey(i), index: i, count: topology.relayers },
+        datadir: layout.relayerDatadir(i),
+        metrics: { host: '127.0.0.1', port: ports.metrics[i]! },
+        // A relayer that is down loses its release turn quickly on a devnet.
+        releaseTurnTimeoutMs: 10_000,
+        auditIntervalMs: 30_000,
+        logLevel: logLevel as RelayerConfigInput['logLevel'],
+      }
+      writeJsonAtomic(layout.relayerConfig(i), config)
+      mkdirSync(layout.relayerDatadir(i), { recursive: true })
+      return group.spawn({
+        name: `relayer-${i}`,
+        command: process.execPath,
+        args: [...NODE_FLAGS, CLI_PATH, 'relayer', '--config', layout.relayerConfig(i)],
+        logFile: layout.log(`relayer-${i}`),
+      })
+    })
+    writeLock()
+    await Promise.all(
+      relayers.map((r, i) =>
+        pollUntil(() => httpOk(`http://127.0.0.1:${ports.metrics[i]}/ready`), {
+          what: `${r.name} to be ready (log: ${displayPath(r.logFile)})`,
+          timeoutMs: stepTimeoutMs,
+          guard,
+        }),
+      ),
+    )
+    guard()
+
+    // 7. devnet.json.
+    progress(`writing ${displayPath(layout.devnetJson)}`)
+    const owner = DEV_ACCOUNTS[0].address
+    const info: DevnetInfo = {
+      l1: {
+        rpcUrl: l1Url,
+        wsUrl: `ws://127.0.0.1:${ports.l1}`,
+        chainId: setup.l1ChainId,
+        vault: l1Deployment.vault,
+        tokens: { [l1Deployment.tokenSymbol]: l1Deployment.token },
+        confirmations: DEVNET_CONFIRMATIONS,
+        deployBlock: l1Deployment.vaultBlock,
+      },
+      l2: {
+        rpcUrls,
+        wsUrls: ports.rpc.map((p) => `ws://127.0.0.1:${p}`),
+        chainId: setup.chainId,
+        bridge,
+        startBlock: setup.l2!.bridgeBlock,
+        blockTimeMs: topology.blockTimeMs,
+        multicall3: MULTICALL3_ADDRESS,
+        create2Deployer: CREATE2_DEPLOYER_ADDRESS,
+      },
+      accounts: DEV_ACCOUNTS.map((a) => ({ address: a.address, privateKey: a.privateKey })),
+      // The node has no Prometheus endpoint yet.
+      validators: keys.validators.map((v, i) => ({
+        address: v.addressHex,
+        rpcUrl: rpcUrls[i]!,
+        metricsUrl: null,
+      })),
+      relayers: keys.relayers.map((r, i) => ({
+        address: r.addressHex,
+        metricsUrl: `http://127.0.0.1:${ports.metrics[i]}/metrics`,
+      })),
+      bridge: { threshold: topology.threshold, owner, guardian: owner },
+      datadir: layout.root,
+      logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
+    }
+    writeJsonAtomic(layout.devnetJson, info)
+    running = true
+    guard()
+    return {
+      info,
+      layout,
+      topology,
+      resumed: saved !== undefined,
+      processes: () =>
+        group.all
+          .filter((p) => p.pid !== undefined)
+          .map((p) => ({ name: p.name, pid: p.pid!, logFile: p.logFile })),
+      failed,
+      stop: stopAll,
+    }
+  } catch (err) {
+    await stopAll()
+    throw failure ?? err
+  }
+}
+
+/** Every validator answers and has finalized a block past the height it started at. */
+async function waitForBlocks(
+  rpcUrls: string[],
+  validators: ManagedProcess[],
+  options: { timeoutMs: number; guard: () => void },
+): Promise<void> {
+  const startHeads = new Map<number, number>()
+  await pollUntil(
+    async () => {
+      const heads = await Promise.all(
+        rpcUrls.map((url) => rpcCall<string>(url, 'eth_blockNumber').then(Number, () => undefined)),
+      )
+      heads.forEach((h, i) => {
+        if (h !== undefined && !startHeads.has(i)) startHeads.set(i, h)
+      })
+      if (startHeads.size < rpcUrls.length) return false
+      const target = Math.max(...startHeads.values()) + 1
+      return heads.every((h) => h !== undefined && h >= target)
+    },
+    {
+      what: `the validators to finalize a block (logs: ${validators.map((v) => displayPath(v.logFile)).join(', ')})`,
+      timeoutMs: options.timeoutMs,
+      intervalMs: 300,
+      guard: options.guard,
+    },
+  )
+}
+
+async function allocatePorts(options: DevnetOptions, topology: Topology): Promise<Ports> {
+  const n = topology.validators
+  const r = topology.relayers
+  const ranges = {
+    rpc: { base: options.rpcPort ?? DEFAULTS.rpcPort, count: n, what: 'validator JSON-RPC' },
+    p2p: { base: options.p2pPort ?? DEFAULTS.p2pPort, count: n, what: 'validator p2p' },
+    l1: { base: options.l1Port ?? DEFAULTS.l1Port, count: 1, what: 'L1 anvil' },
+    metrics: {
+      base: options.metricsPort ?? DEFAULTS.metricsPort,
+      count: r,
+      what: 'relayer metrics',
+    },
+  }
+  const wantFree = Object.values(ranges)
+    .filter((g) => g.base === 0)
+    .reduce((sum, g) => sum + g.count, 0)
+  const free = wantFree > 0 ? await freePorts(wantFree) : []
+  const fixed: Array<{ port: number; what: string }> = []
+  const pick = (g: { base: number; count: number; what: string }) => {
+    if (g.base === 0) return free.splice(0, g.count)
+    if (g.base + g.count - 1 > 65_535) {
+      throw new SidechainError(
+        'DEVNET_FLAGS_INVALID',
+        `${g.what} ports ${g.base}..${g.base + g.count - 1} go past 65535`,
+      )
+    }
+    const ports = Array.from({ length: g.count }, (_, i) => g.base + i)
+    for (const [i, port] of ports.entries()) {
+      fixed.push({ port, what: g.count > 1 ? `${g.what} #${i}` : g.what })
+    }
+    return ports
+  }
+  const ports: Ports = {
+    rpc: pick(ranges.rpc),
+    p2p: pick(ranges.p2p),
+    l1: pick(ranges.l1)[0]!,
+    metrics: pick(ranges.metrics),
+  }
+  const seen = new Map<number, string>()
+  for (const { port, what } of fixed) {
+    const other = seen.get(port)
+    if (other !== undefined) {
+      throw new SidechainError(
+        'DEVNET_FLAGS_INVALID',
+        `port ${port} would serve both ${other} and ${what}; choose other port flags`,
+      )
+    }
+    seen.set(port, what)
+  }
+  await checkPortsFree(fixed)
+  return ports
+}
+
+/** Refuses to start while an earlier run from the same folder (or one of its processes) is alive. */
+function refuseIfRunning(layout: DevnetLayout): void {
+  if (!existsSync(layout.lockFile)) return
+  let lock: LockFile
+  try {
+    lock = JSON.parse(readFileSync(layout.lockFile, 'utf8')) as LockFile
+  } catch {
+    return
+  }
+  if (lock.pid !== process.pid && processAlive(lock.pid)) {
+    throw new SidechainError(
+      'DEVNET_BUSY',
+      `a devnet is already running from ${displayPath(layout.root)} (pid ${lock.pid}). Stop it first (Ctrl-C in its terminal, or kill ${lock.pid}), or use another --datadir`,
+    )
+  }
+  const alive = (lock.processes ?? []).filter((p) => processAlive(p.pid, layout.root))
+  if (alive.length > 0) {
+    throw new SidechainError(
+      'DEVNET_BUSY',
+      `processes of an earlier devnet run from ${displayPath(layout.root)} are still running: ${alive.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}. Stop them with: kill ${alive.map((p) => p.pid).join(' ')}`,
+    )
+  }
+}
+
+function processDied(p: ManagedProcess, exit: ProcessExit): SidechainError {
+  const how =
+    exit.signal !== null
+      ? `was killed by ${exit.signal}`
+      : exit.code === null
+        ? 'could not be started'
+        : `exited with code ${exit.code}`
+  const tail = p.logTail(12)
+  return new SidechainError(
+    'DEVNET_PROCESS_EXITED',
+    `${p.name} ${how} unexpectedly; its log is ${displayPath(p.logFile)}${tail === '' ? '' : `. Last lines:\n${indent(tail)}`}`,
+    { details: { process: p.name, log: p.logFile, code: exit.code, signal: exit.signal } },
+  )
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  | ${l.length > 300 ? `${l.slice(0, 297)}...` : l}`)
+    .join('\n')
+}
+
+/** A path relative to the working directory when it is inside it (shorter in messages). */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative)
+    ? relative
+    : file
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`
+}

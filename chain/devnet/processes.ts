@@ -1,0 +1,203 @@
+/**
+ * The devnet's child processes: each one writes stdout and stderr straight into its own log file (no pipe through
+ * this process, so a busy orchestrator never stalls a node), runs in its own process group (a Ctrl-C on the
+ * terminal reaches only the orchestrator, which then stops everything in order: relayers, validators, L1), and is
+ * watched so that an unexpected exit is reported with its name and log file.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { SidechainError } from '../errors.ts'
+
+export interface ProcessSpec {
+  /** Short name used in messages and as the log file name: `validator-0`, `relayer-1`, `anvil`. */
+  name: string
+  command: string
+  args: string[]
+  logFile: string
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+}
+
+export interface ProcessExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** One supervised child process. */
+export class ManagedProcess {
+  readonly name: string
+  readonly logFile: string
+  readonly child: ChildProcess
+  readonly exited: Promise<ProcessExit>
+  /** Set before a deliberate stop, so the exit is not reported as a failure. */
+  stopping = false
+
+  constructor(spec: ProcessSpec) {
+    this.name = spec.name
+    this.logFile = spec.logFile
+    const fd = openSync(spec.logFile, 'a', 0o644)
+    try {
+      this.child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: spec.env ?? process.env,
+        stdio: ['ignore', fd, fd],
+        detached: true,
+      })
+    } finally {
+      // The child holds its own copy of the descriptor.
+      closeSync(fd)
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => resolve({ code, signal }))
+      // A spawn failure (missing binary) emits 'error' and no 'exit'.
+      this.child.once('error', () => resolve({ code: null, signal: null }))
+    })
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.pid !== undefined
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves once the process is gone. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true
+    if (!this.running) {
+      await this.exited
+      return
+    }
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => {
+      if (this.running) this.child.kill('SIGKILL')
+    }, graceMs)
+    await this.exited
+    clearTimeout(timer)
+  }
+
+  /** Last `lines` lines of the log file (for error messages). */
+  logTail(lines = 15): string {
+    return tailOfFile(this.logFile, lines)
+  }
+}
+
+export function tailOfFile(file: string, lines: number): string {
+  if (!existsSync(file)) return ''
+  const size = statSync(file).size
+  const fd = openSync(file, 'r')
+  try {
+    const length = Math.min(size, 16 * 1024)
+    const buffer = Buffer.alloc(length)
+    readSync(fd, buffer, 0, length, size - length)
+    return buffer.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Every process the devnet started, in start order. If the orchestrator itself exits without stopping them (an
+ * uncaught error), the exit hook sends them SIGTERM so nothing is left behind.
+ */
+export class ProcessGroup {
+  private readonly processes: ManagedProcess[] = []
+  private readonly onExitHook = () => {
+    for (const p of this.processes) if (p.running) p.child.kill('SIGTERM')
+  }
+
+  private readonly onUnexpectedExit: (p: ManagedProcess, exit: ProcessExit) => void
+
+  constructor(onUnexpectedExit: (p: ManagedProcess, exit: ProcessExit) => void) {
+    this.onUnexpectedExit = onUnexpectedExit
+    process.on('exit', this.onExitHook)
+  }
+
+  spawn(spec: ProcessSpec): ManagedProcess {
+    const p = new ManagedProcess(spec)
+    this.processes.push(p)
+    void p.exited.then((exit) => {
+      if (!p.stopping) this.onUnexpectedExit(p, exit)
+    })
+    return p
+  }
+
+  get all(): readonly ManagedProcess[] {
+    return this.processes
+  }
+
+  /** Stops the processes whose names match, all at once, and waits for them. */
+  async stopWhere(match: (p: ManagedProcess) => boolean, graceMs: number): Promise<void> {
+    await Promise.all(this.processes.filter(match).map((p) => p.stop(graceMs)))
+  }
+
+  /** Call once everything is stopped. */
+  dispose(): void {
+    process.off('exit', this.onExitHook)
+  }
+}
+
+/** Is a process with this pid alive (and, on Linux, is its command line mentioning `marker`)? */
+export function processAlive(pid: number, marker?: string): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    // ESRCH: gone. EPERM: it exists but belongs to another user, so it is not ours.
+    return false
+  }
+  if (marker === undefined) return true
+  const cmdline = `/proc/${pid}/cmdline`
+  if (!existsSync('/proc/self/cmdline')) return true
+  try {
+    return readFileSync(cmdline, 'utf8').split('\0').join(' ').includes(marker)
+  } catch {
+    return false
+  }
+}
+
+/** `count` free loopback TCP ports (held open together so they are distinct). */
+export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer()
+          server.once('error', reject)
+          server.listen(0, host, () => resolve(server))
+        }),
+    ),
+  )
+  const ports = servers.map((s) => (s.address() as { port: number }).port)
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  return ports
+}
+
+/** Whether something already listens on `port` (we try to bind it). */
+export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(true))
+    server.listen(port, host, () => server.close(() => resolve(false)))
+  })
+}
+
+/** Throws DEVNET_PORT_IN_USE naming every taken port and what it was meant for. */
+export async function checkPortsFree(
+  wanted: Array<{ port: number; what: string }>,
+  host = '127.0.0.1',
+): Promise<void> {
+  const taken: string[] = []
+  for (const { port, what } of wanted) {
+    if (await portInUse(port, host)) taken.push(`${port} (${what})`)
+  }
+  if (taken.length > 0) {
+    throw new SidechainError(
+      'DEVNET_PORT_IN_USE',
+      `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. Is another devnet or anvil running? Stop it, or choose other ports (--rpc-port, --p2p-port, --l1-port, --metrics-port; 0 picks free ones)`,
+      { details: { taken } },
+    )
+  }
+}
