@@ -90,6 +90,7 @@ export class Relayer {
       modules.sidechain ??
       makePublicClient({
         url: config.sidechain.rpcUrl,
+        // Reads only: transactions are signed with the chain id the RPC reports at start (startupChecks).
         chainId: config.sidechain.chainId ?? 1,
         name: 'sidechain',
         timeoutMs: config.rpcTimeoutMs,

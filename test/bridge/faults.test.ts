@@ -1,6 +1,6 @@
 /**
  * Acceptance: relayer processes killed (SIGKILL) at the dangerous points, relayers down, restarts. Three relayers,
- * threshold 2, anvil L1 with 1 s blocks and a real sidechain node.
+ * threshold 2, anvil L1 with a block every 0.5 s and a real sidechain node.
  *
  *   A  relayer 0 dies right after its deposit vote is mined (after-confirm); with 1 of 3 down deposits mint and
  *      withdrawals release (relayer 1 steps in for relayer 0's release turn after the timeout).
@@ -30,9 +30,9 @@ import {
 
 t.test('relayer crashes, outages and restarts', async (t) => {
   const env = await startBridgeEnv({
-    l1BlockTime: 1,
+    l1MineEveryMs: 500,
     confirmations: 2,
-    releaseTurnTimeoutMs: 1_500,
+    releaseTurnTimeoutMs: 1_000,
   })
   t.teardown(() => env.stop())
   const network = writeNetworkFile(env)
@@ -128,8 +128,9 @@ t.test('relayer crashes, outages and restarts', async (t) => {
     await deposit(parseEther('1')) // deposit 0
     t.ok(await killedBySignal(r[0]!), 'relayer 0 killed itself right after its vote was mined')
     t.match(r[0]!.lines.join('\n'), /SIDECHAIN_RELAYER_CRASH_AT=after-confirm/)
+    // Its vote was mined; whether it counted depends on whether relayers 1 and 2 minted first (then the bridge
+    // ignores it). Either way deposit 0 is minted exactly once (checked at the end).
     await waitFor(() => minted(0n), { what: 'deposit 0 minted', timeoutMs: 20_000 })
-    t.ok(await voted(0n, 0), "relayer 0's vote counted")
 
     await Promise.all([deposit(parseEther('2')), withdraw(parseEther('0.3'))]) // deposit 1, withdrawal 0
     // Withdrawal 0 is relayer 0's turn: relayer 1 releases it after one turn timeout.

@@ -1,5 +1,5 @@
 /**
- * Acceptance: the user commands against anvil (1 s blocks, 2 confirmations) and a real sidechain node, with three
+ * Acceptance: the user commands against anvil (a block every 0.5 s, 2 confirmations) and a real sidechain node, with three
  * relayer processes (threshold 2). ETH and an ERC-20 go to the sidechain and back, every balance exact to the wei;
  * the commands show their stages and fail clearly on bad input; `claim` releases a withdrawal whose turn owner is
  * down; `audit` passes, reports a surplus, and fails on an unbacked mint.
@@ -38,7 +38,7 @@ import {
 
 t.test('bridge round trip through the user commands', async (t) => {
   const env = await startBridgeEnv({
-    l1BlockTime: 1,
+    l1MineEveryMs: 500,
     confirmations: 2,
     releaseTurnTimeoutMs: 60_000,
   })

@@ -56,8 +56,13 @@ export const THRESHOLD = 2
 export type Wallet = WalletClient<Transport, Chain, LocalAccount> & ReturnType<typeof publicActions>
 
 export interface EnvOptions {
-  /** Seconds between L1 blocks; absent = automine (tests mine with `mine`). */
+  /** Seconds between L1 blocks (anvil interval mining); absent = automine (tests mine with `mine`). */
   l1BlockTime?: number
+  /**
+   * Automine (transactions are mined at once) plus an empty block every `l1MineEveryMs` from this process:
+   * confirmations accrue faster than anvil's whole-second interval mining allows.
+   */
+  l1MineEveryMs?: number
   sidechainBlockMs?: number
   confirmations?: number
   pollMs?: number
@@ -80,7 +85,10 @@ export interface RelayerProcess {
 
 export interface BridgeEnv {
   dir: string
-  options: Required<Omit<EnvOptions, 'l1BlockTime'>> & { l1BlockTime: number | undefined }
+  options: Required<Omit<EnvOptions, 'l1BlockTime' | 'l1MineEveryMs'>> & {
+    l1BlockTime: number | undefined
+    l1MineEveryMs: number | undefined
+  }
   anvil: AnvilInstance
   l1: PublicClient
   l1Test: TestClient<'anvil'>
@@ -136,6 +144,7 @@ function killChildrenWithParent(): void {
 export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEnv> {
   const opts = {
     l1BlockTime: options.l1BlockTime,
+    l1MineEveryMs: options.l1MineEveryMs,
     sidechainBlockMs: options.sidechainBlockMs ?? 500,
     confirmations: options.confirmations ?? 2,
     pollMs: options.pollMs ?? 200,
@@ -147,7 +156,9 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
   const inProcess = new Set<Relayer>()
   let anvil: AnvilInstance | undefined
   let node: SidechainNode | undefined
+  let miner: NodeJS.Timeout | undefined
   const cleanup = async () => {
+    clearInterval(miner)
     await Promise.allSettled([...children].map((c) => c.kill()))
     await Promise.allSettled([...inProcess].map((r) => r.stop()))
     await node?.stop()
@@ -255,6 +266,8 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
     if (opts.l1BlockTime !== undefined) {
       await l1Test.setAutomine(false)
       await l1Test.setIntervalMining({ interval: opts.l1BlockTime })
+    } else if (opts.l1MineEveryMs !== undefined) {
+      miner = setInterval(() => void l1Test.mine({ blocks: 1 }).catch(() => {}), opts.l1MineEveryMs)
     }
 
     const relayerKeyFiles = relayers.map((r, i) => {
