@@ -6,7 +6,6 @@ import type { Command } from 'commander'
 import { keyFileIsExposed } from '../../chain/config/keys.ts'
 import { createLogger } from '../../chain/util/logger.ts'
 import { loadRelayerConfig } from './config.ts'
-import { Relayer } from './relayer.ts'
 
 export function registerRelayerCommand(program: Command): void {
   program
@@ -23,6 +22,7 @@ export function registerRelayerCommand(program: Command): void {
           'relayer key file is readable by other users; chmod 600 it',
         )
       }
+      const { Relayer } = await import('./relayer.ts')
       const relayer = new Relayer(config, { logger })
       let stopRequested = false
       const stopped = new Promise<void>((resolve) => {

@@ -3,8 +3,6 @@ import type { Command } from 'commander'
 import { InvalidArgumentError } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
 import { keyFileIsExposed, readKeyFile } from '../config/keys.ts'
-import { SidechainNode } from '../node.ts'
-import { parsePeerMultiaddr } from '../p2p/libp2p.ts'
 import { createLogger } from '../util/logger.ts'
 import { parseIntegerOption } from './options.ts'
 
@@ -27,6 +25,9 @@ export interface NodeCommandOptions {
   metricsHost?: string
 }
 
+const BOOTNODE_RE =
+  /^\/(?:ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(?:\/p2p\/([1-9A-HJ-NP-Za-km-z]+))?$/
+
 /** `--bootnodes` takes comma-separated multiaddrs, each with its /p2p/<peer id>. */
 export function parseBootnodesOption(value: string): string[] {
   const addresses = value
@@ -34,13 +35,15 @@ export function parseBootnodesOption(value: string): string[] {
     .map((a) => a.trim())
     .filter((a) => a.length > 0)
   for (const address of addresses) {
-    let peerId: string | undefined
-    try {
-      peerId = parsePeerMultiaddr(address).peerId
-    } catch {
-      throw new InvalidArgumentError(`${address} is not a multiaddr`)
+    // A shape check only (the p2p layer parses for real at start): keeping libp2p out of
+    // flag parsing keeps every command's start-up fast.
+    const match = BOOTNODE_RE.exec(address)
+    if (!/^\/(?:ip4|ip6|dns4|dns6|dns)\//.test(address) || match === null) {
+      throw new InvalidArgumentError(
+        `${address} is not a multiaddr like /ip4/1.2.3.4/tcp/30303/p2p/<peer id>`,
+      )
     }
-    if (peerId === undefined) throw new InvalidArgumentError(`${address} has no /p2p/<peer id>`)
+    if (match[1] === undefined) throw new InvalidArgumentError(`${address} has no /p2p/<peer id>`)
   }
   return addresses
 }
@@ -133,6 +136,9 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
           port: opts.rpcPort ?? 8545,
           corsOrigins: opts.rpcCors ?? [],
         }
+  // Loaded on demand: the node pulls in libp2p and ethereumjs, which other commands
+  // (bridge, genesis, --help) should not pay for at start-up.
+  const { SidechainNode } = await import('../node.ts')
   const node = new SidechainNode(
     {
       genesis,
