@@ -141,41 +141,41 @@ t.test('predeploys on a sidechain node', async (t) => {
     )
   })
 
+  /** The aggregate functions are payable, so viem runs them through eth_call as a simulation. */
+  const simulate = async (functionName: string, args: readonly unknown[]): Promise<unknown> =>
+    (
+      await client.simulateContract({
+        ...mc,
+        account: user,
+        functionName: functionName as 'aggregate3',
+        args: args as never,
+      })
+    ).result
+
   t.test('aggregate, tryAggregate, blockAndAggregate, tryBlockAndAggregate', async (t) => {
-    const [blockNumber, data] = (await client.readContract({
-      ...mc,
-      functionName: 'aggregate',
-      args: [[call('getChainId'), call('getBlockNumber')]],
-    })) as readonly [bigint, readonly Hex[]]
+    const [blockNumber, data] = (await simulate('aggregate', [
+      [call('getChainId'), call('getBlockNumber')],
+    ])) as readonly [bigint, readonly Hex[]]
     t.equal(BigInt(data[0]!), BigInt(CHAIN_ID))
     t.equal(BigInt(data[1]!), blockNumber)
     await t.rejects(
-      client.readContract({
-        ...mc,
-        functionName: 'aggregate',
-        args: [[call('getChainId'), failing]],
-      }),
+      simulate('aggregate', [[call('getChainId'), failing]]),
       /Multicall3: call failed/,
     )
-    const tried = (await client.readContract({
-      ...mc,
-      functionName: 'tryAggregate',
-      args: [false, [call('getChainId'), failing]],
-    })) as readonly { success: boolean; returnData: Hex }[]
+    const tried = (await simulate('tryAggregate', [
+      false,
+      [call('getChainId'), failing],
+    ])) as readonly { success: boolean; returnData: Hex }[]
     t.same(
       tried.map((r) => r.success),
       [true, false],
     )
     t.equal(tried[1]!.returnData, '0x')
-    await t.rejects(
-      client.readContract({ ...mc, functionName: 'tryAggregate', args: [true, [failing]] }),
-      /Multicall3: call failed/,
-    )
-    const [n1, hash1, results1] = (await client.readContract({
-      ...mc,
-      functionName: 'tryBlockAndAggregate',
-      args: [false, [failing, call('getBlockNumber')]],
-    })) as readonly [bigint, Hex, readonly { success: boolean; returnData: Hex }[]]
+    await t.rejects(simulate('tryAggregate', [true, [failing]]), /Multicall3: call failed/)
+    const [n1, hash1, results1] = (await simulate('tryBlockAndAggregate', [
+      false,
+      [failing, call('getBlockNumber')],
+    ])) as readonly [bigint, Hex, readonly { success: boolean; returnData: Hex }[]]
     t.equal(BigInt(results1[1]!.returnData), n1)
     t.equal(results1[0]!.success, false)
     t.equal(
@@ -183,39 +183,26 @@ t.test('predeploys on a sidechain node', async (t) => {
       pad('0x0', { size: 32 }),
       'blockhash of the current block is zero, as in the EVM',
     )
-    const [n2, , results2] = (await client.readContract({
-      ...mc,
-      functionName: 'blockAndAggregate',
-      args: [[call('getBlockNumber')]],
-    })) as readonly [bigint, Hex, readonly { success: boolean; returnData: Hex }[]]
+    const [n2, , results2] = (await simulate('blockAndAggregate', [
+      [call('getBlockNumber')],
+    ])) as readonly [bigint, Hex, readonly { success: boolean; returnData: Hex }[]]
     t.equal(BigInt(results2[0]!.returnData), n2)
-    await t.rejects(
-      client.readContract({ ...mc, functionName: 'blockAndAggregate', args: [[failing]] }),
-      /Multicall3: call failed/,
-    )
+    await t.rejects(simulate('blockAndAggregate', [[failing]]), /Multicall3: call failed/)
   })
 
   t.test('aggregate3 and aggregate3Value', async (t) => {
-    const results = (await client.readContract({
-      ...mc,
-      functionName: 'aggregate3',
-      args: [
-        [
-          { ...call('getChainId'), allowFailure: false },
-          { ...failing, allowFailure: true },
-        ],
+    const results = (await simulate('aggregate3', [
+      [
+        { ...call('getChainId'), allowFailure: false },
+        { ...failing, allowFailure: true },
       ],
-    })) as readonly { success: boolean; returnData: Hex }[]
+    ])) as readonly { success: boolean; returnData: Hex }[]
     t.same(
       results.map((r) => r.success),
       [true, false],
     )
     await t.rejects(
-      client.readContract({
-        ...mc,
-        functionName: 'aggregate3',
-        args: [[{ ...failing, allowFailure: false }]],
-      }),
+      simulate('aggregate3', [[{ ...failing, allowFailure: false }]]),
       /Multicall3: call failed/,
     )
     // Value to two EOAs in one transaction.
