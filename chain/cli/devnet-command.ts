@@ -2,8 +2,9 @@
  * `sidechain devnet` (what `npm start` runs): the whole system on loopback under one folder, resumed on the next
  * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
  */
-import type { Command } from 'commander'
-import { errorMessage, isSidechainError } from '../errors.ts'
+import { type Command, InvalidArgumentError } from 'commander'
+import { readKeyFile } from '../config/keys.ts'
+import { errorMessage, isSidechainError, SidechainError } from '../errors.ts'
 import { parseIntegerOption } from './options.ts'
 
 /** The well-known dev accounts, funded on both chains of the devnet. */
@@ -19,13 +20,20 @@ export interface DevnetCommandOptions {
   rpcPort?: number
   p2pPort?: number
   l1Port?: number
-  metricsPort?: number
+  validatorMetricsPort?: number
+  relayerMetricsPort?: number
   logLevel: string
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
 
+/** Registers `devnet` (the local devnet) and `network init|deploy` (the same topology on several hosts). */
 export function registerDevnetCommand(program: Command): void {
+  registerLocalDevnet(program)
+  registerNetworkCommands(program)
+}
+
+function registerLocalDevnet(program: Command): void {
   const port = (name: string) => parseIntegerOption(name, 0, 65_535)
   program
     .command('devnet')
@@ -70,9 +78,14 @@ export function registerDevnetCommand(program: Command): void {
       port('--l1-port'),
     )
     .option(
-      '--metrics-port <port>',
+      '--validator-metrics-port <port>',
+      "first validator's metrics port (Prometheus, /health, /ready), the others follow; 0 picks free ports (default: 6060)",
+      port('--validator-metrics-port'),
+    )
+    .option(
+      '--relayer-metrics-port <port>',
       "first relayer's metrics port, the others follow; 0 picks free ports (default: 9464)",
-      port('--metrics-port'),
+      port('--relayer-metrics-port'),
     )
     .option(
       '--log-level <level>',
@@ -113,7 +126,8 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
         rpcPort: opts.rpcPort,
         p2pPort: opts.p2pPort,
         l1Port: opts.l1Port,
-        metricsPort: opts.metricsPort,
+        validatorMetricsPort: opts.validatorMetricsPort,
+        relayerMetricsPort: opts.relayerMetricsPort,
         logLevel: opts.logLevel,
         signal: abort.signal,
       },
@@ -145,4 +159,226 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onSignal)
   }
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0)
+}
+
+function parseUrls(value: string): string[] {
+  const urls = list(value)
+  for (const url of urls) {
+    if (!/^https?:\/\/\S+$/.test(url))
+      throw new InvalidArgumentError(`${url} is not an http(s) URL`)
+  }
+  if (urls.length === 0) throw new InvalidArgumentError('give at least one URL')
+  return urls
+}
+
+function parseUrl(value: string): string {
+  return parseUrls(value)[0]!
+}
+
+function parsePorts(value: string): number[] {
+  const ports = list(value).map((p) => parseIntegerOption('--metrics-ports', 1, 65_535)(p))
+  if (ports.length === 0) throw new InvalidArgumentError('give at least one port')
+  return ports
+}
+
+function parseConfirmations(value: string): number | 'finalized' {
+  if (value === 'finalized') return value
+  return parseIntegerOption('--confirmations', 1, 10_000)(value)
+}
+
+function parseHosts(value: string): string[] {
+  const hosts = list(value)
+  if (hosts.length === 0 || hosts.length > 16)
+    throw new InvalidArgumentError('give 1 to 16 validator hosts')
+  for (const h of hosts) {
+    if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h))
+      throw new InvalidArgumentError(`${h} is not host[:port]`)
+  }
+  return hosts
+}
+
+function parseFund(value: string, previous: Array<{ address: string; balanceWei: bigint }> = []) {
+  const match = /^(0x[0-9a-fA-F]{40})=(\d+)(?:\.(\d{1,18}))?$/.exec(value)
+  if (match === null)
+    throw new InvalidArgumentError('--fund takes ADDRESS=ETHER, e.g. 0xabc...=1000')
+  const balanceWei = BigInt(match[2]!) * 10n ** 18n + BigInt((match[3] ?? '').padEnd(18, '0'))
+  return [...previous, { address: match[1]!, balanceWei }]
+}
+
+function registerNetworkCommands(program: Command): void {
+  const network = program
+    .command('network')
+    .description(
+      'set up the devnet topology on several hosts or containers (docker/compose.yaml runs these)',
+    )
+  network
+    .command('init')
+    .description(
+      'write genesis, validator/relayer/node keys and per-validator bootnode lists into a folder (skips if done)',
+    )
+    .requiredOption('--out <dir>', 'network folder (shared with the validators and relayers)')
+    .requiredOption(
+      '--validator-hosts <list>',
+      'one host[:p2p-port] per validator, comma-separated, as the others reach it (port default 30303)',
+      parseHosts,
+    )
+    .option('--relayers <n>', 'number of relayers', parseIntegerOption('--relayers', 1, 16), 3)
+    .option(
+      '--chain-id <id>',
+      'sidechain chain id',
+      parseIntegerOption('--chain-id', 1, 2 ** 32),
+      1337,
+    )
+    .option(
+      '--block-time <ms>',
+      'block period in milliseconds',
+      parseIntegerOption('--block-time', 100, 60_000),
+      1000,
+    )
+    .option('--no-dev-accounts', 'do not fund the public Foundry/Hardhat dev accounts')
+    .option('--fund <address=ether>', 'fund another account in the genesis (repeatable)', parseFund)
+    .action(
+      async (opts: {
+        out: string
+        validatorHosts: string[]
+        relayers: number
+        chainId: number
+        blockTime: number
+        devAccounts: boolean
+        fund?: Array<{ address: string; balanceWei: bigint }>
+      }) => {
+        const { networkInit, parseHostPort } = await import('../devnet/network-setup.ts')
+        const { created, network } = await networkInit({
+          out: opts.out,
+          validatorHosts: opts.validatorHosts.map((h) => parseHostPort(h)),
+          relayers: opts.relayers,
+          chainId: opts.chainId,
+          blockTimeMs: opts.blockTime,
+          devAccounts: opts.devAccounts,
+          fund: opts.fund,
+        })
+        process.stdout.write(
+          `${created ? 'created' : 'already initialized:'} network in ${opts.out} (chain ${network.chainId}, ${network.validators.length} validators, ${network.relayers.length} relayers)\n`,
+        )
+        for (const v of network.validators)
+          process.stdout.write(`  validator ${v.address}  ${v.multiaddr}\n`)
+        for (const r of network.relayers) process.stdout.write(`  relayer   ${r.address}\n`)
+      },
+    )
+  network
+    .command('deploy')
+    .description(
+      'once the L1 and the validators answer: deploy the vault, test token and sidechain bridge (skips what exists), write relayer configs and devnet.json',
+    )
+    .requiredOption('--network-dir <dir>', 'folder written by `network init`')
+    .requiredOption('--l1-rpc <url>', 'L1 JSON-RPC URL', parseUrl)
+    .requiredOption('--sidechain-rpc <url>', 'a validator JSON-RPC URL', parseUrl)
+    .option('--relayer-l1-rpc <url>', 'L1 URL for the relayers (default --l1-rpc)', parseUrl)
+    .option(
+      '--relayer-sidechain-rpcs <urls>',
+      'sidechain URLs for the relayers, relayer i uses entry i mod count (default --sidechain-rpc)',
+      parseUrls,
+    )
+    .option(
+      '--threshold <m>',
+      'relayer signatures needed',
+      parseIntegerOption('--threshold', 1, 16),
+      2,
+    )
+    .option(
+      '--confirmations <n>',
+      'L1 blocks before a deposit is confirmed, or "finalized"',
+      parseConfirmations,
+      2,
+    )
+    .option(
+      '--deployer-key-file <file>',
+      'key file of the deployer and owner (or SIDECHAIN_DEPLOYER_KEY; default on anvil: dev account #0)',
+    )
+    .option(
+      '--relayer-datadir <dir>',
+      'relayer datadir, {i} = relayer index, relative to the network folder',
+      'relayer-{i}',
+    )
+    .option('--metrics-host <host>', 'relayer metrics listen address', '127.0.0.1')
+    .option(
+      '--metrics-ports <ports>',
+      'relayer metrics port (one for all) or one per relayer, comma-separated',
+      parsePorts,
+      [9464],
+    )
+    .option('--public-l1-rpc <url>', 'L1 URL written to devnet.json', parseUrl)
+    .option('--public-sidechain-rpcs <urls>', 'validator URLs written to devnet.json', parseUrls)
+    .option(
+      '--public-relayer-metrics-urls <urls>',
+      'relayer metrics URLs written to devnet.json',
+      parseUrls,
+    )
+    .option(
+      '--public-validator-metrics-urls <urls>',
+      'validator metrics URLs written to devnet.json',
+      parseUrls,
+    )
+    .option('--log-level <level>', 'relayer log level', 'info')
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for the chains',
+      parseIntegerOption('--timeout', 1, 3600),
+      300,
+    )
+    .action(
+      async (opts: {
+        networkDir: string
+        l1Rpc: string
+        sidechainRpc: string
+        relayerL1Rpc?: string
+        relayerSidechainRpcs?: string[]
+        threshold: number
+        confirmations: number | 'finalized'
+        deployerKeyFile?: string
+        relayerDatadir: string
+        metricsHost: string
+        metricsPorts: number[]
+        publicL1Rpc?: string
+        publicSidechainRpcs?: string[]
+        publicRelayerMetricsUrls?: string[]
+        publicValidatorMetricsUrls?: string[]
+        logLevel: string
+        timeout: number
+      }) => {
+        const { networkDeploy } = await import('../devnet/network-setup.ts')
+        const info = await networkDeploy({
+          ...opts,
+          deployerKey: deployerKey(opts.deployerKeyFile),
+          timeoutMs: opts.timeout * 1000,
+          log: (line) => process.stdout.write(`${line}\n`),
+        })
+        process.stdout.write(
+          `deployed: vault ${info.l1.vault} (L1 chain ${info.l1.chainId}), bridge ${info.l2.bridge} (chain ${info.l2.chainId}); relayer configs and devnet.json in ${opts.networkDir}\n`,
+        )
+      },
+    )
+}
+
+function deployerKey(file: string | undefined): `0x${string}` | undefined {
+  if (file !== undefined) {
+    return `0x${Buffer.from(readKeyFile(file).privateKey).toString('hex')}`
+  }
+  const env = process.env.SIDECHAIN_DEPLOYER_KEY?.trim()
+  if (env === undefined || env === '') return undefined
+  const key = env.startsWith('0x') ? env : `0x${env}`
+  if (!/^0x[0-9a-fA-F]{64}$/.test(key)) {
+    throw new SidechainError(
+      'NETWORK_KEY_INVALID',
+      'SIDECHAIN_DEPLOYER_KEY is not a 32-byte hex private key',
+    )
+  }
+  return key as `0x${string}`
 }

@@ -11,6 +11,7 @@ import {
   createPublicClient,
   createWalletClient,
   defineChain,
+  type Hex,
   http,
   type PublicClient,
   parseEther,
@@ -48,8 +49,13 @@ export interface ChainClients {
   wallet: AnyWallet
 }
 
-/** Clients for one chain with dev account #0 as the sender. */
-export function chainClients(url: string, chainId: number, name: string): ChainClients {
+/** Clients for one chain; the sender is dev account #0 unless another key is given. */
+export function chainClients(
+  url: string,
+  chainId: number,
+  name: string,
+  privateKey: Hex = DEV_ACCOUNTS[0].privateKey,
+): ChainClients {
   const chain = defineChain({
     id: chainId,
     name,
@@ -62,7 +68,7 @@ export function chainClients(url: string, chainId: number, name: string): ChainC
     wallet: createWalletClient({
       chain,
       transport,
-      account: privateKeyToAccount(DEV_ACCOUNTS[0].privateKey),
+      account: privateKeyToAccount(privateKey),
       pollingInterval: 200,
     }),
   }
@@ -76,16 +82,23 @@ export interface L1Deployment {
 }
 
 /**
- * Deploys the token and the vault and funds the relayers. anvil mines every transaction at once while this runs
- * (automine), then goes back to interval blocks.
+ * Deploys the token and the vault. On anvil (`anvil: true`) every transaction is mined at once while this runs
+ * (automine, then back to interval blocks), TST is minted to the dev accounts and the relayers get L1 ETH; on
+ * another L1 the deployer pays and the operator funds the relayers.
  */
 export async function deployL1(
   l1: ChainClients,
-  params: { relayers: readonly Address[]; threshold: number; blockTimeS: number },
+  params: {
+    relayers: readonly Address[]
+    threshold: number
+    /** anvil's block time to restore after deploying. */
+    blockTimeS: number
+    anvil: boolean
+  },
 ): Promise<L1Deployment> {
   const request = (method: string, params: unknown[]) =>
     l1.public.request({ method: method as never, params: params as never })
-  await request('evm_setAutomine', [true])
+  if (params.anvil) await request('evm_setAutomine', [true])
   try {
     const owner = l1.wallet.account.address
     const token = await deployTestToken(l1.wallet, l1.public, TEST_TOKEN)
@@ -99,20 +112,22 @@ export async function deployL1(
         { token: token.address, depositsEnabled: true, ...VAULT_LIMITS },
       ],
     })
-    for (const account of DEV_ACCOUNTS) {
-      const hash = await l1.wallet.writeContract({
-        address: token.address,
-        abi: testTokenAbi,
-        functionName: 'mint',
-        args: [account.address, TOKEN_MINT],
-      })
-      const receipt = await l1.public.waitForTransactionReceipt({ hash })
-      if (receipt.status !== 'success') {
-        throw new SidechainError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
+    if (params.anvil) {
+      for (const account of DEV_ACCOUNTS) {
+        const hash = await l1.wallet.writeContract({
+          address: token.address,
+          abi: testTokenAbi,
+          functionName: 'mint',
+          args: [account.address, TOKEN_MINT],
+        })
+        const receipt = await l1.public.waitForTransactionReceipt({ hash })
+        if (receipt.status !== 'success') {
+          throw new SidechainError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
+        }
       }
-    }
-    for (const relayer of params.relayers) {
-      await request('anvil_setBalance', [relayer, `0x${RELAYER_L1_BALANCE.toString(16)}`])
+      for (const relayer of params.relayers) {
+        await request('anvil_setBalance', [relayer, `0x${RELAYER_L1_BALANCE.toString(16)}`])
+      }
     }
     return {
       vault: vault.address,
@@ -121,8 +136,14 @@ export async function deployL1(
       tokenSymbol: TEST_TOKEN.symbol,
     }
   } finally {
-    await request('evm_setIntervalMining', [params.blockTimeS])
+    if (params.anvil) await request('evm_setIntervalMining', [params.blockTimeS])
   }
+}
+
+/** Whether the L1 is anvil (it has the anvil_ methods the devnet uses to fund and mine). */
+export async function isAnvil(l1: ChainClients): Promise<boolean> {
+  const version = await l1.public.request({ method: 'web3_clientVersion' }).catch(() => '')
+  return /^anvil\//i.test(String(version))
 }
 
 /** Deploys the sidechain bridge linked to the vault. */

@@ -10,7 +10,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Address } from 'viem'
-import type { RelayerConfigInput } from '../../bridge/relayer/config.ts'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
 import { SidechainError } from '../errors.ts'
 import { foundryBinary } from '../util/foundry.ts'
@@ -41,6 +40,7 @@ import {
   ProcessGroup,
   processAlive,
 } from './processes.ts'
+import { relayerConfig } from './relayer-config.ts'
 import { httpOk, pollUntil, rpcCall } from './rpc.ts'
 import {
   readSavedSetup,
@@ -66,8 +66,10 @@ export interface DevnetOptions extends TopologyFlags {
   p2pPort?: number
   /** anvil's port. 0 picks a free one. */
   l1Port?: number
+  /** First validator's metrics port (Prometheus, /health, /ready); the others follow. 0 picks free ports. */
+  validatorMetricsPort?: number
   /** First relayer's metrics port; the others follow. 0 picks free ports. */
-  metricsPort?: number
+  relayerMetricsPort?: number
   /** Log level of the nodes and relayers (default info). */
   logLevel?: string
   /** Longest wait for one startup step (default 120 s). */
@@ -96,8 +98,8 @@ export interface DevnetInfo {
     vault: Address
     /** Allow-listed test tokens by symbol. */
     tokens: Record<string, Address>
-    /** L1 blocks a deposit waits for before the relayers confirm it. */
-    confirmations: number
+    /** L1 blocks a deposit waits for before the relayers confirm it (or the L1 `finalized` tag). */
+    confirmations: number | 'finalized'
     /** Block of the vault deployment (first block worth scanning for bridge logs). */
     deployBlock: number
   }
@@ -113,6 +115,7 @@ export interface DevnetInfo {
     create2Deployer: Address
   }
   accounts: Array<{ address: Address; privateKey: `0x${string}` }>
+  /** metricsUrl: Prometheus `/metrics` (the same server answers `/health` and `/ready`); null where none. */
   validators: Array<{ address: Address; rpcUrl: string; metricsUrl: string | null }>
   relayers: Array<{ address: Address; metricsUrl: string }>
   bridge: { threshold: number; owner: Address; guardian: Address }
@@ -146,7 +149,8 @@ interface Ports {
   rpc: number[]
   p2p: number[]
   l1: number
-  metrics: number[]
+  validatorMetrics: number[]
+  relayerMetrics: number[]
 }
 
 interface LockFile {
@@ -297,6 +301,7 @@ export async function startDevnet(
         relayers: setup.relayerAddresses as Address[],
         threshold: setup.threshold,
         blockTimeS: L1_BLOCK_TIME_S,
+        anvil: true,
       })
       setup = { ...setup, l1: l1Deployment }
       writeJsonAtomic(layout.setupJson, setup)
@@ -338,6 +343,10 @@ export async function startDevnet(
           '127.0.0.1',
           '--p2p-port',
           String(ports.p2p[i]),
+          '--metrics-host',
+          '127.0.0.1',
+          '--metrics-port',
+          String(ports.validatorMetrics[i]),
           ...(bootnodes.length > 0 ? ['--bootnodes', bootnodes.join(',')] : []),
           '--log-level',
           logLevel,
@@ -376,32 +385,24 @@ export async function startDevnet(
       `starting ${topology.relayers} relayer${topology.relayers > 1 ? 's' : ''} (threshold ${topology.threshold})`,
     )
     const relayers = keys.relayers.map((_, i) => {
-      const config: RelayerConfigInput = {
-        l1: {
-          rpcUrl: l1Url,
-          chainId: setup.l1ChainId,
-          vault: l1Deployment.vault,
-          confirmations: DEVNET_CONFIRMATIONS,
-          startBlock: l1Deployment.vaultBlock,
-          pollIntervalMs: 500,
-          stuckAfterMs: 15_000,
-          spendCap: '10',
-        },
-        sidechain: {
-          // Spread over the validators, so one validator down stalls at most its relayers' reads.
-          rpcUrl: rpcUrls[i % rpcUrls.length]!,
-          chainId: setup.chainId,
-          bridge,
-          pollIntervalMs: 500,
-        },
-        relayer: { keyFile: layout.relayerKey(i), index: i, count: topology.relayers },
+      const config = relayerConfig({
+        l1RpcUrl: l1Url,
+        l1ChainId: setup.l1ChainId,
+        vault: l1Deployment.vault,
+        vaultBlock: l1Deployment.vaultBlock,
+        confirmations: DEVNET_CONFIRMATIONS,
+        // Spread over the validators, so one validator down stalls at most its relayers' reads.
+        sidechainRpcUrl: rpcUrls[i % rpcUrls.length]!,
+        chainId: setup.chainId,
+        bridge,
+        keyFile: layout.relayerKey(i),
+        index: i,
+        count: topology.relayers,
         datadir: layout.relayerDatadir(i),
-        metrics: { host: '127.0.0.1', port: ports.metrics[i]! },
-        // A relayer that is down loses its release turn quickly on a devnet.
-        releaseTurnTimeoutMs: 10_000,
-        auditIntervalMs: 30_000,
-        logLevel: logLevel as RelayerConfigInput['logLevel'],
-      }
+        metricsHost: '127.0.0.1',
+        metricsPort: ports.relayerMetrics[i]!,
+        logLevel,
+      })
       writeJsonAtomic(layout.relayerConfig(i), config)
       mkdirSync(layout.relayerDatadir(i), { recursive: true })
       return group.spawn({
@@ -414,7 +415,7 @@ export async function startDevnet(
     writeLock()
     await Promise.all(
       relayers.map((r, i) =>
-        pollUntil(() => httpOk(`http://127.0.0.1:${ports.metrics[i]}/ready`), {
+        pollUntil(() => httpOk(`http://127.0.0.1:${ports.relayerMetrics[i]}/ready`), {
           what: `${r.name} to be ready (log: ${displayPath(r.logFile)})`,
           timeoutMs: stepTimeoutMs,
           guard,
@@ -447,15 +448,14 @@ export async function startDevnet(
         create2Deployer: CREATE2_DEPLOYER_ADDRESS,
       },
       accounts: DEV_ACCOUNTS.map((a) => ({ address: a.address, privateKey: a.privateKey })),
-      // The node has no Prometheus endpoint yet.
       validators: keys.validators.map((v, i) => ({
         address: v.addressHex,
         rpcUrl: rpcUrls[i]!,
-        metricsUrl: null,
+        metricsUrl: `http://127.0.0.1:${ports.validatorMetrics[i]}/metrics`,
       })),
       relayers: keys.relayers.map((r, i) => ({
         address: r.addressHex,
-        metricsUrl: `http://127.0.0.1:${ports.metrics[i]}/metrics`,
+        metricsUrl: `http://127.0.0.1:${ports.relayerMetrics[i]}/metrics`,
       })),
       bridge: { threshold: topology.threshold, owner, guardian: owner },
       datadir: layout.root,
@@ -517,8 +517,13 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     rpc: { base: options.rpcPort ?? DEFAULTS.rpcPort, count: n, what: 'validator JSON-RPC' },
     p2p: { base: options.p2pPort ?? DEFAULTS.p2pPort, count: n, what: 'validator p2p' },
     l1: { base: options.l1Port ?? DEFAULTS.l1Port, count: 1, what: 'L1 anvil' },
-    metrics: {
-      base: options.metricsPort ?? DEFAULTS.metricsPort,
+    validatorMetrics: {
+      base: options.validatorMetricsPort ?? DEFAULTS.validatorMetricsPort,
+      count: n,
+      what: 'validator metrics',
+    },
+    relayerMetrics: {
+      base: options.relayerMetricsPort ?? DEFAULTS.relayerMetricsPort,
       count: r,
       what: 'relayer metrics',
     },
@@ -546,7 +551,8 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     rpc: pick(ranges.rpc),
     p2p: pick(ranges.p2p),
     l1: pick(ranges.l1)[0]!,
-    metrics: pick(ranges.metrics),
+    validatorMetrics: pick(ranges.validatorMetrics),
+    relayerMetrics: pick(ranges.relayerMetrics),
   }
   const seen = new Map<number, string>()
   for (const { port, what } of fixed) {

@@ -74,7 +74,9 @@ export const DEFAULTS = {
   rpcPort: 8545,
   p2pPort: 30303,
   l1Port: 8645,
-  metricsPort: 9464,
+  /** geth's metrics port. */
+  validatorMetricsPort: 6060,
+  relayerMetricsPort: 9464,
 } as const
 
 export const LIMITS = {

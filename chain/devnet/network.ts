@@ -26,6 +26,8 @@ export interface NetworkParams {
   validators: number
   relayers: number
   blockTimeMs: number
+  /** Fund the public dev accounts (default true; turn off for anything reachable from outside). */
+  devAccounts?: boolean
   /** More funded accounts (address -> wei) besides the dev accounts and the relayers. */
   fund?: Array<{ address: string; balanceWei: bigint }>
 }
@@ -63,7 +65,9 @@ export function createNetworkFiles(params: NetworkParams): NetworkKeys {
       blockPeriodMs: params.blockTimeMs,
       alloc: predeployAlloc(),
       fund: [
-        ...DEV_ACCOUNTS.map((a) => ({ address: a.address, balanceWei: DEV_ACCOUNT_BALANCE })),
+        ...(params.devAccounts === false
+          ? []
+          : DEV_ACCOUNTS.map((a) => ({ address: a.address, balanceWei: DEV_ACCOUNT_BALANCE }))),
         ...relayers.map((r) => ({ address: r.addressHex, balanceWei: RELAYER_BALANCE })),
         ...(params.fund ?? []),
       ],

@@ -27,12 +27,12 @@ export function formatSummary(devnet: Devnet): string {
   )
   info.validators.forEach((v, i) => {
     lines.push(`  ${pad(`validator-${i}`, 17)}${v.rpcUrl}   ${info.l2.wsUrls[i]}   ${v.address}`)
+    if (v.metricsUrl !== null) lines.push(`  ${pad('', 17)}metrics ${v.metricsUrl}`)
   })
   lines.push(
     `  SidechainBridge  ${info.l2.bridge}`,
     `  Multicall3       ${info.l2.multicall3}`,
     `  CREATE2 deployer ${info.l2.create2Deployer}`,
-    `  metrics          none yet on the nodes (metricsUrl null in devnet.json)`,
     '',
     `Relayers  ${topology.relayers}, threshold ${topology.threshold}`,
   )

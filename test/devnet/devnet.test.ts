@@ -49,7 +49,14 @@ t.test(
     const steps: DevnetProgress[] = []
     const started = Date.now()
     const devnet = await startDevnet(
-      { datadir: dir.path, rpcPort: 0, p2pPort: 0, l1Port: 0, metricsPort: 0 },
+      {
+        datadir: dir.path,
+        rpcPort: 0,
+        p2pPort: 0,
+        l1Port: 0,
+        validatorMetricsPort: 0,
+        relayerMetricsPort: 0,
+      },
       { progress: (p) => steps.push(p) },
     )
     t.teardown(() => devnet.stop())
@@ -71,7 +78,6 @@ t.test(
     t.equal(info.relayers.length, 3)
     t.equal(info.accounts.length, 10)
     t.equal(info.l2.rpcUrls.length, 4)
-    t.ok(info.validators.every((v) => v.metricsUrl === null))
     t.equal(devnet.resumed, false)
     const names = devnet.processes().map((p) => p.name)
     t.same(names.sort(), [
@@ -87,9 +93,9 @@ t.test(
     for (const p of devnet.processes()) {
       t.ok(existsSync(p.logFile) && statSync(p.logFile).size > 0, `${p.name} logs to ${p.logFile}`)
     }
-    for (const r of info.relayers) {
-      const metrics = await (await fetch(r.metricsUrl)).text()
-      t.match(metrics, /# TYPE/, `relayer metrics at ${r.metricsUrl}`)
+    for (const { metricsUrl } of [...info.relayers, ...info.validators]) {
+      const metrics = await (await fetch(metricsUrl!)).text()
+      t.match(metrics, /# TYPE/, `Prometheus metrics at ${metricsUrl}`)
     }
 
     const l1 = client(info.l1.rpcUrl, info.l1.chainId)

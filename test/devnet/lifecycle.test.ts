@@ -15,8 +15,17 @@ import { tempDir } from '../helpers/chain.ts'
 import { CLI, pidAlive, REPO_ROOT } from './helpers.ts'
 
 const SMALL = ['--validators', '1', '--relayers', '1', '--threshold', '1']
-const FREE_PORTS = ['--rpc-port', '0', '--p2p-port', '0', '--l1-port', '0', '--metrics-port', '0']
-const freePorts = { rpcPort: 0, p2pPort: 0, l1Port: 0, metricsPort: 0 }
+const FREE_PORTS = [
+  ...['--rpc-port', '0', '--p2p-port', '0', '--l1-port', '0'],
+  ...['--validator-metrics-port', '0', '--relayer-metrics-port', '0'],
+]
+const freePorts = {
+  rpcPort: 0,
+  p2pPort: 0,
+  l1Port: 0,
+  validatorMetricsPort: 0,
+  relayerMetricsPort: 0,
+}
 
 t.test('devnet command, resume, refusals, a dying process', async (t) => {
   const dir = tempDir('devnet-life-')
