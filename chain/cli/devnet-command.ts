@@ -107,12 +107,19 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
   const stopRequested = new Promise<string>((resolve) => {
     signalled = resolve
   })
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: string) => {
     if (!abort.signal.aborted) out(`\n${signal}: stopping the devnet...\n`)
     abort.abort()
     signalled(signal)
   }
   for (const s of STOP_SIGNALS) process.on(s, onSignal)
+  // `npm start` does not pass a SIGTERM sent to npm on to us: when the process that started us goes away, stop
+  // too, rather than leave the devnet running with nobody to stop it.
+  const parent = process.ppid
+  const parentWatch = setInterval(() => {
+    if (process.ppid !== parent) onSignal(`the parent process (pid ${parent}) exited`)
+  }, 1_000)
+  parentWatch.unref()
   const started = Date.now()
   try {
     const devnet = await startDevnet(
@@ -157,6 +164,7 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
     if (isSidechainError(err)) throw err
     throw new Error(`devnet failed to start: ${errorMessage(err)}`, { cause: err })
   } finally {
+    clearInterval(parentWatch)
     for (const s of STOP_SIGNALS) process.off(s, onSignal)
   }
 }
