@@ -26,7 +26,8 @@ export function buildCli(): Command {
   return program
 }
 
-async function main(): Promise<void> {
+/** Runs the CLI on `process.argv`; sets `process.exitCode` rather than exiting so logs flush. */
+export async function main(): Promise<void> {
   try {
     await buildCli().parseAsync(process.argv)
   } catch (err) {
@@ -41,4 +42,5 @@ async function main(): Promise<void> {
   }
 }
 
+// Run when started directly (`node chain/cli/main.ts`); the `bin` shim imports and calls main().
 if (import.meta.main) await main()
