@@ -91,10 +91,10 @@ t.test(
         )[0]!
         const done = await full.waitForLine((l) => l.msg === 'sync complete', 'sync complete')
         // The validator kept sealing meanwhile; its log lines arrive with a little delay.
-    t.ok(
-      (done.head as number) >= PREBUILT && (done.head as number) >= validator.head - 20,
-      `synced to ${done.head} (validator at ${validator.head})`,
-    )
+        t.ok(
+          (done.head as number) >= PREBUILT && (done.head as number) >= validator.head - 20,
+          `synced to ${done.head} (validator at ${validator.head})`,
+        )
         t.ok(
           full.lines.some((l) => l.msg === 'sync started'),
           'logged the start of the sync',

@@ -987,7 +987,10 @@ export class QbftEngine {
           this.#process(bytes, true).then((outcome) => {
             if (outcome.action !== 'ACCEPT') {
               this.#log(
-                outcome.error.code === 'QBFT_DUPLICATE' || outcome.error.code === 'QBFT_HEIGHT_DECIDED' ? 'debug' : 'warn',
+                outcome.error.code === 'QBFT_DUPLICATE' ||
+                  outcome.error.code === 'QBFT_HEIGHT_DECIDED'
+                  ? 'debug'
+                  : 'warn',
                 { code: outcome.error.code, message: outcome.error.message },
                 'own qbft message not accepted',
               )
