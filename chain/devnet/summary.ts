@@ -53,7 +53,7 @@ export function formatSummary(devnet: Devnet): string {
     `Endpoints and addresses as JSON: ${network}`,
     'Try:',
     `  npx cast block-number --rpc-url ${info.l2.rpcUrls[0]}`,
-    `  npx node chain/cli/main.ts bridge deposit --network ${network} --amount 1 --private-key ${info.accounts[1]?.privateKey}`,
+    `  npx sidechain bridge deposit --network ${network} --amount 1 --private-key ${info.accounts[1]?.privateKey}`,
     '',
     'Ctrl-C stops everything; `npm start` again resumes, `npm start -- --fresh` starts over.',
     '',
