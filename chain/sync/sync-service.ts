@@ -54,7 +54,12 @@ export class SyncService implements SyncStatusProvider {
     )
     this.transactions = new TxGossip(
       { maxTxBytes: options.maxTxBytes },
-      { network: modules.network, pool: modules.txpool, logger: modules.logger },
+      {
+        network: modules.network,
+        pool: modules.txpool,
+        logger: modules.logger,
+        scheduler: modules.scheduler,
+      },
     )
     this.range = new RangeSync(options.rangeSync ?? {}, {
       network: modules.network,

@@ -50,7 +50,7 @@ export class TxGossipError extends SidechainError<TxPoolErrorCode | 'TX_UNEXPECT
 
 /** The pool as gossip sees it. */
 export interface GossipTxSink {
-  addRaw(raw: Uint8Array): Promise<PoolTx>
+  addRaw(raw: Uint8Array, origin: 'gossip'): Promise<PoolTx>
 }
 
 /** Adds a gossiped transaction to the pool; throws TxGossipError (with its action) if refused. */
@@ -59,7 +59,7 @@ export async function validateGossipTransaction(
   raw: Uint8Array,
 ): Promise<PoolTx> {
   try {
-    return await pool.addRaw(raw)
+    return await pool.addRaw(raw, 'gossip')
   } catch (err) {
     if (err instanceof SidechainError && err.code in TX_GOSSIP_ACTIONS) {
       const code = err.code as TxPoolErrorCode

@@ -47,9 +47,12 @@ export interface PoolTx {
   addedAt: number
 }
 
+/** Where a transaction came from: a local client (RPC) or a peer (gossip). */
+export type TxOrigin = 'local' | 'gossip'
+
 interface TxPoolEvents {
   /** A transaction was accepted (new or replacement). */
-  added: [PoolTx]
+  added: [PoolTx, TxOrigin]
   removed: [PoolTx, 'included' | 'replaced' | 'evicted' | 'stale' | 'invalid']
 }
 
@@ -120,24 +123,28 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   }
 
   /** Decodes, validates and adds a raw transaction. Returns its hash. */
-  async addRaw(raw: Uint8Array): Promise<PoolTx> {
+  async addRaw(raw: Uint8Array, origin: TxOrigin = 'local'): Promise<PoolTx> {
     const tx = decodeRawTransaction(raw, this.options.common, this.options.maxTxSize)
-    return this.add(tx, raw.length)
+    return this.add(tx, raw.length, origin)
   }
 
   /** Validates against head state and adds. Throws TxPoolError; on error nothing changes. */
-  add(tx: TypedTransaction, size = tx.serialize().length): Promise<PoolTx> {
+  add(
+    tx: TypedTransaction,
+    size = tx.serialize().length,
+    origin: TxOrigin = 'local',
+  ): Promise<PoolTx> {
     // Validation reads account state across an await; adds run one at a time so two
     // concurrent adds cannot both pass the checks and then both insert.
     const run = this.addQueue.then(
-      () => this.addNow(tx, size),
-      () => this.addNow(tx, size),
+      () => this.addNow(tx, size, origin),
+      () => this.addNow(tx, size, origin),
     )
     this.addQueue = run.catch(() => undefined)
     return run
   }
 
-  private async addNow(tx: TypedTransaction, size: number): Promise<PoolTx> {
+  private async addNow(tx: TypedTransaction, size: number, origin: TxOrigin): Promise<PoolTx> {
     const hash = bytesToHex(tx.hash())
     if (this.byHash.has(hash))
       throw new TxPoolError('TX_ALREADY_KNOWN', 'already known', { details: { hash } })
@@ -216,7 +223,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     }
     senderQueue.set(tx.nonce, entry)
     this.byHash.set(hash, entry)
-    this.emit('added', entry)
+    this.emit('added', entry, origin)
     return entry
   }
 

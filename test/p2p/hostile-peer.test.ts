@@ -16,6 +16,7 @@ import { randomPrivateKey } from '../../chain/crypto/index.ts'
 import { SidechainNode } from '../../chain/node.ts'
 import { defaultTopicScore, topicName } from '../../chain/p2p/gossip.ts'
 import type { Libp2pHost } from '../../chain/p2p/libp2p.ts'
+import { encodeTxBatch, txGossipMessageCap } from '../../chain/sync/tx-gossip.ts'
 import { encodeBlockMessage } from '../../chain/sync/validation.ts'
 import { makeGenesis, tempDir, transfer, waitFor } from '../helpers/chain.ts'
 import { startRawPeer, testP2P } from './helpers.ts'
@@ -93,7 +94,9 @@ t.test('hostile peer: rejected, penalized, disconnected; honest nodes carry on',
     const [alice, bob] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
     const nonce =
       (await validator.ledger.headState().getAccount(new Address(alice.address)))?.nonce ?? 0n
-    const tx = transfer(validator.ledger.common, alice, bob.address, nonce, 777n).serialize()
+    const tx = encodeTxBatch([
+      transfer(validator.ledger.common, alice, bob.address, nonce, 777n).serialize(),
+    ])
     for (let i = 0; i < 25; i++) await rogue.publish(txTopic, tx)
     const location = await waitFor(
       () =>
@@ -127,7 +130,9 @@ t.test('hostile peer: rejected, penalized, disconnected; honest nodes carry on',
 
   await t.test('IGNORE costs nothing', async (t) => {
     const broke = keyPairFromPrivateKey(randomPrivateKey())
-    const tx = transfer(validator.ledger.common, broke, broke.address, 0n, 1n).serialize()
+    const tx = encodeTxBatch([
+      transfer(validator.ledger.common, broke, broke.address, 0n, 1n).serialize(),
+    ])
     const before = stats(validator).transactions!.ignored
     await rogue.publish(txTopic, tx)
     await waitFor(() => stats(validator).transactions!.ignored === before + 1, {
@@ -159,12 +164,13 @@ t.test('hostile peer: rejected, penalized, disconnected; honest nodes carry on',
       await waitFor(() => rogueScore() < 0, { what: 'score below zero' })
       t.pass(`score dropped after one invalid message (${rogueScore().toFixed(0)})`)
 
-      // A legacy-looking RLP list header over garbage: not decodable (a junk first byte below
-      // 0x80 would read as an unsupported tx type, which is IGNOREd).
-      await rogue.publish(txTopic, Uint8Array.of(0xf8, 0x40, 1, 2, 3))
+      // A batch holding a legacy-looking RLP list header over garbage: not decodable (a junk
+      // first byte below 0x80 would read as an unsupported tx type, which is IGNOREd).
+      await rogue.publish(txTopic, encodeTxBatch([Uint8Array.of(0xf8, 0x40, 1, 2, 3)]))
       await waitFor(() => rejected() === 2, { what: 'junk transaction rejected' })
 
-      await rogue.publish(txTopic, new Uint8Array(setup.genesis.config.maxTxSize + 1).fill(0xab))
+      const cap = txGossipMessageCap({ maxTxBytes: setup.genesis.config.maxTxSize })
+      await rogue.publish(txTopic, new Uint8Array(cap + 1).fill(0xab))
       await waitFor(() => rejected() === 3, { what: 'oversized rejected' })
       t.equal(
         stats(validator).transactions!.oversized,
