@@ -281,6 +281,7 @@ export class SidechainNode {
         scheduler: this.scheduler,
         transport,
         votes: this.votes,
+        knownTransactions: this.txpool,
         logger: this.logger,
       },
     )

@@ -18,6 +18,7 @@ import { errorMessage, isSidechainError } from '../errors.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
 import type { BlockProducer } from '../producer/block-producer.ts'
+import { type KnownTransactions, withKnownTransactions } from '../txpool/reuse.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
 import { decodeExtraData } from './extra-data.ts'
@@ -63,6 +64,8 @@ export interface QbftServiceModules {
   producer: BlockProducer
   scheduler: Scheduler
   transport: ConsensusTransport
+  /** The pool: proposals reuse its transaction objects (senders already recovered). */
+  knownTransactions?: KnownTransactions
   logger?: Logger
 }
 
@@ -81,6 +84,7 @@ export class QbftService implements ConsensusEngine {
   private readonly scheduler: Scheduler
   private readonly transport: ConsensusTransport
   private readonly logger: Logger | undefined
+  private readonly knownTransactions: KnownTransactions | undefined
   private readonly votes: VoteProposals
   readonly engine: QbftEngine
   private channel: ConsensusChannel | undefined
@@ -100,6 +104,7 @@ export class QbftService implements ConsensusEngine {
     this.scheduler = modules.scheduler
     this.transport = modules.transport
     this.logger = modules.logger
+    this.knownTransactions = modules.knownTransactions
     this.votes = modules.votes ?? new VoteProposals()
     const key = options.validatorKey
     this.engine = new QbftEngine(
@@ -251,6 +256,8 @@ export class QbftService implements ConsensusEngine {
       return false
     }
     if (!equalsBytes(block.hash(), proposed.hash) || block.header.number !== height) return false
+    if (this.knownTransactions !== undefined)
+      block = withKnownTransactions(block, this.knownTransactions)
     if (this.ledger.head.number + 1n !== height)
       throw new Error('proposal is not for the next block; cannot validate now')
     const blockRound = decodeExtraData(block.header.extraData).round
