@@ -221,6 +221,7 @@ export class QbftService implements ConsensusEngine {
     const commit = this.ledger.headCommit
     const set = this.ledger.rules.validatorSet
     const tally = set instanceof VoteTally ? set : undefined
+    const buildStarted = this.scheduler.now()
     const { block, execution } = await this.producer.propose({
       round,
       coinbase: this.options.validatorKey.address,
@@ -232,7 +233,12 @@ export class QbftService implements ConsensusEngine {
     const hash = block.hash()
     this.candidates.set(bytesToHex(hash), { block, execution })
     this.logger?.debug(
-      { height: Number(height), round, txs: block.transactions.length },
+      {
+        height: Number(height),
+        round,
+        txs: block.transactions.length,
+        buildMs: this.scheduler.now() - buildStarted,
+      },
       'proposing block',
     )
     return { hash, encoded: block.serialize() }
@@ -263,8 +269,19 @@ export class QbftService implements ConsensusEngine {
     const blockRound = decodeExtraData(block.header.extraData).round
     if (preparedRound === null ? blockRound !== round : blockRound > preparedRound) return false
     try {
+      const validationStarted = this.scheduler.now()
       const execution = await this.ledger.validateBlock(block)
       this.candidates.set(key, { block, execution })
+      this.logger?.debug(
+        {
+          height: Number(height),
+          round,
+          txs: block.transactions.length,
+          executionMs: this.scheduler.now() - validationStarted,
+          sinceHeightStartMs: this.scheduler.now() - this.heightStartedAt,
+        },
+        'validated proposal',
+      )
       return true
     } catch (err) {
       if (isSidechainError(err) && UNDECIDABLE.has(err.code)) throw err
@@ -299,6 +316,7 @@ export class QbftService implements ConsensusEngine {
           txs: block.transactions.length,
           seals: decision.commitSeals.length,
           hash: key,
+          sinceHeightStartMs: this.scheduler.now() - this.heightStartedAt,
         },
         'finalized block',
       )

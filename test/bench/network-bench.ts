@@ -31,9 +31,15 @@ export interface NetworkBenchResult {
   submitted: number
   included: number
   tps: number
+  /** Blocks finalized while the load was offered, and how many of them needed a round change. */
+  blocks: number
+  roundChanges: number
   blockPeriodMs: { p50: number; p99: number }
   latencyMs: { p50: number; p99: number }
 }
+
+/** The node whose log times the blocks. */
+const WATCHED = 1
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return Number.NaN
@@ -64,8 +70,13 @@ export async function runNetworkBench(params: {
           members[i]!.name,
           memberArgs(genesisFile, members, i, [
             '--log-level',
-            process.env.BENCH_LOG_LEVEL ?? 'warn',
+            // v1's "finalized block" lines (pino, ms clock) time the blocks.
+            i === WATCHED
+              ? (process.env.BENCH_LOG_LEVEL ?? 'info')
+              : (process.env.BENCH_LOG_LEVEL ?? 'warn'),
           ]),
+          // As the devnet and the bin shim run nodes: a larger young generation, fewer scavenges.
+          ['--max-semi-space-size=64'],
         ),
       )
     const clients = members.map((m) =>
@@ -140,20 +151,27 @@ export async function runNetworkBench(params: {
     }
     log(`signed ${txs.length} transfers`)
 
-    // Watch blocks on one node: arrival times and included hashes.
+    // Watch blocks on one node: when each was finalized there (its log line, ms precision;
+    // polling RPC would bunch blocks together) and which transactions it included.
+    const watched = procs[WATCHED]!
+    const finalizedLines = () =>
+      watched.lines.filter(
+        (l): l is typeof l & { number: number; time: number; round: number } =>
+          l.msg === 'finalized block' && typeof l.number === 'number',
+      )
+    const finalizedTime = (n: bigint) =>
+      finalizedLines().find((l) => BigInt(l.number) === n)?.time ?? Date.now()
     const submittedAt = new Map<string, number>()
     const finalizedAt = new Map<string, number>()
-    const blockArrivals: number[] = []
     let watching = true
-    let lastSeen = await clients[1]!.getBlockNumber()
+    let lastSeen = await clients[WATCHED]!.getBlockNumber()
     const watcher = (async () => {
       while (watching) {
-        const head = await clients[1]!.getBlockNumber().catch(() => lastSeen)
+        const head = await clients[WATCHED]!.getBlockNumber().catch(() => lastSeen)
         for (let n = lastSeen + 1n; n <= head; n++) {
-          const block = await clients[1]!.getBlock({ blockNumber: n })
-          const now = performance.now()
-          blockArrivals.push(now)
-          for (const hash of block.transactions) finalizedAt.set(hash, now)
+          const block = await clients[WATCHED]!.getBlock({ blockNumber: n })
+          const at = finalizedTime(n)
+          for (const hash of block.transactions) finalizedAt.set(hash, at)
         }
         lastSeen = head
         await new Promise((r) => setTimeout(r, 25))
@@ -163,7 +181,7 @@ export async function runNetworkBench(params: {
     // Offer the load in 100 ms slices, round-robin over the nodes' RPC.
     const sliceMs = 100
     const perSlice = params.offeredTps / (1000 / sliceMs)
-    const started = performance.now()
+    const started = Date.now()
     let sent = 0
     let slice = 0
     while (sent < txs.length) {
@@ -177,7 +195,7 @@ export async function runNetworkBench(params: {
         method: 'eth_sendRawTransaction',
         params: [bytesToHex(tx.serialize())],
       }))
-      const now = performance.now()
+      const now = Date.now()
       for (const tx of batch) submittedAt.set(bytesToHex(tx.hash()), now)
       void fetch(node.rpcUrl, {
         method: 'POST',
@@ -185,13 +203,13 @@ export async function runNetworkBench(params: {
         body: JSON.stringify(body),
       }).catch(() => undefined)
       slice++
-      const wait = started + slice * sliceMs - performance.now()
+      const wait = started + slice * sliceMs - Date.now()
       if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     }
-    const loadEnd = performance.now()
+    const loadEnd = Date.now()
     log('load offered, waiting for inclusion')
     await waitFor(
-      () => finalizedAt.size >= submittedAt.size * 0.999 || performance.now() - loadEnd > 20_000,
+      () => finalizedAt.size >= submittedAt.size * 0.999 || Date.now() - loadEnd > 20_000,
       { timeoutMs: 30_000 },
     )
     watching = false
@@ -206,10 +224,11 @@ export async function runNetworkBench(params: {
         lastInclusion = Math.max(lastInclusion, done)
       }
     }
-    const periods = blockArrivals
-      .filter((t) => t >= started && t <= loadEnd)
-      .map((t, i, arr) => (i === 0 ? Number.NaN : t - arr[i - 1]!))
-      .filter((x) => !Number.isNaN(x))
+    const underLoad = finalizedLines()
+      .filter((l) => l.time >= started && l.time <= loadEnd)
+      .sort((a, b) => a.number - b.number)
+    const periods = underLoad.slice(1).map((l, i) => l.time - underLoad[i]!.time)
+    const roundChanges = underLoad.filter((l) => l.round > 0).length
     const included = latencies.length
     return {
       validators: 4,
@@ -218,6 +237,8 @@ export async function runNetworkBench(params: {
       submitted: submittedAt.size,
       included,
       tps: included / ((lastInclusion - started) / 1000),
+      blocks: underLoad.length,
+      roundChanges,
       blockPeriodMs: { p50: percentile(periods, 50), p99: percentile(periods, 99) },
       latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
     }

@@ -167,11 +167,13 @@ export class NodeProcess {
   private readonly waiters = new Set<() => void>()
   private stderr = ''
 
-  constructor(name: string, args: string[]) {
+  /** `nodeFlags` go to Node itself (e.g. the heap flags the CLI shim and the devnet use). */
+  constructor(name: string, args: string[], nodeFlags: readonly string[] = []) {
     this.name = name
     this.child = spawn(
       process.execPath,
       [
+        ...nodeFlags,
         ...(process.env.SIDECHAIN_TEST_PROFILE_NODE === name
           ? ['--cpu-prof', '--cpu-prof-dir=/tmp/nodeprof']
           : []),
