@@ -13,7 +13,7 @@ import { keyPairFromPrivateKey } from '../config/keys.ts'
 import { randomPrivateKey } from '../crypto/index.ts'
 import { createChainCommon } from '../execution/common.ts'
 import { SidechainNode } from '../node.ts'
-import type { GossipTopic, GossipTopicSpec } from '../p2p/gossip.ts'
+import type { GossipTopic, GossipTopicSpec, GossipTopicStats } from '../p2p/gossip.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'
 import { decodeTxBatch, encodeTxBatch, TxGossip, txGossipMessageCap } from './tx-gossip.ts'
@@ -31,15 +31,8 @@ function recordingNetwork() {
           published.push(data)
           return 1
         },
-        stats: () => ({
-          received: 0,
-          accepted: 0,
-          ignored: 0,
-          rejected: 0,
-          oversized: 0,
-          dropped: 0,
-          published: published.length,
-        }),
+        // Counters live in the gossip router (chain/p2p/gossip.ts), not under test here.
+        stats: () => ({}) as GossipTopicStats,
         unregister: () => {},
       }
     },
