@@ -72,8 +72,11 @@ t.test(
     }
     for (let i = 0; i < 4; i++) start(i)
 
+    // cacheTime 0: viem otherwise answers getBlockNumber from a per-client cache for up to
+    // 4 s (its default polling interval), and a stale head makes `settledChange` return a
+    // height below the change, so the scan for the change height finds nothing.
     const clients = members.map((m) =>
-      createPublicClient({ transport: http(m.rpcUrl, { retryCount: 0 }) }),
+      createPublicClient({ cacheTime: 0, transport: http(m.rpcUrl, { retryCount: 0 }) }),
     )
     const all = [0, 1, 2, 3, 4]
     const blockNumber = async (i: number) => {
@@ -114,7 +117,15 @@ t.test(
         },
         { timeoutMs: 40_000, what },
       )
-      const top = BigInt(Math.max(...(await heads(all)).map(Number))) + 1n
+      // Every node's 'pending' was at most its head + 1 then, so the change is at or below
+      // the highest head read now (fresh reads: a failed one is read again, never guessed).
+      const top = await waitFor(
+        async () => {
+          const now = await heads(all)
+          return now.every((h) => h >= 0n) ? BigInt(Math.max(...now.map(Number))) + 1n : undefined
+        },
+        { timeoutMs: 20_000, what: 'the heads of all five' },
+      )
       await waitFor(async () => (await minHead(all)) >= top, {
         timeoutMs: 20_000,
         what: `every node at ${top}`,
