@@ -136,7 +136,7 @@ function asPrivateKey(key: unknown): PrivateKey {
 
 // ------------------------------------------------------------------ helpers
 
-function contentMessageId(topic: string, data: Uint8Array): Uint8Array {
+export function contentMessageId(topic: string, data: Uint8Array): Uint8Array {
   // The topic is part of the id so identical bytes on two topics stay two messages.
   return createHash('sha256')
     .update(topic)

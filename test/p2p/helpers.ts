@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { createWriteStream, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { Address, bytesToHex } from '@ethereumjs/util'
@@ -15,7 +15,7 @@ import { SingleValidatorEngine } from '../../chain/consensus/single-validator.ts
 import { hexToBytes } from '../../chain/crypto/index.ts'
 import { Ledger } from '../../chain/ledger/ledger.ts'
 import { type NodeP2POptions, SidechainNode } from '../../chain/node.ts'
-import { Libp2pHost, randomNodeKey } from '../../chain/p2p/libp2p.ts'
+import { contentMessageId, Libp2pHost, randomNodeKey } from '../../chain/p2p/libp2p.ts'
 import {
   type ChainStatus,
   encodeStatus,
@@ -155,6 +155,8 @@ function installReaper(): void {
 /**
  * A node process started through the CLI; its JSON log lines are parsed as they come.
  * Debugging: SIDECHAIN_TEST_DUMP_NODE=v1 copies that node's log lines to stderr;
+ * SIDECHAIN_TEST_LOG_DIR=dir appends every node's log lines to dir/<name>.log (restarts
+ * included) and SIDECHAIN_TEST_LOG_LEVEL=debug raises their level;
  * SIDECHAIN_TEST_PROFILE_NODE=v1 writes a CPU profile to /tmp/nodeprof when it exits.
  */
 export class NodeProcess {
@@ -180,6 +182,9 @@ export class NodeProcess {
         CLI,
         'node',
         ...args,
+        ...(process.env.SIDECHAIN_TEST_LOG_LEVEL
+          ? ['--log-level', process.env.SIDECHAIN_TEST_LOG_LEVEL]
+          : []),
       ],
       {
         cwd: REPO_ROOT,
@@ -188,7 +193,14 @@ export class NodeProcess {
       },
     )
     const rl = createInterface({ input: this.child.stdout! })
+    const logDir = process.env.SIDECHAIN_TEST_LOG_DIR
+    const logFile =
+      logDir === undefined
+        ? undefined
+        : createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' })
+    if (logFile !== undefined) this.child.once('exit', () => logFile.end())
     rl.on('line', (text) => {
+      logFile?.write(`${text}\n`)
       let line: LogLine
       try {
         line = JSON.parse(text) as LogLine
@@ -290,8 +302,15 @@ export class NodeProcess {
  */
 export async function startRawPeer(options: {
   status: ChainStatus
-  randomIds?: boolean
+  /**
+   * Random message ids while `enabled`, content ids otherwise. Turn them off once the
+   * flooding is over: the flooder re-advertises (IHAVE) what it published under ids nobody
+   * else knows, so peers fetch and count its rejected messages again, and the squared
+   * invalid-message penalty races ahead of the messages a test is waiting for.
+   */
+  randomIds?: { enabled: boolean }
 }): Promise<Libp2pHost> {
+  const randomIds = options.randomIds
   const host = new Libp2pHost({
     privateKey: await randomNodeKey(),
     listenHost: '127.0.0.1',
@@ -305,7 +324,10 @@ export async function startRawPeer(options: {
       thresholds: { gossip: -500, publish: -1000, graylist: -2000 },
       appScore: () => 0,
       retainScoreMs: 60_000,
-      messageId: options.randomIds === true ? () => randomBytes(20) : undefined,
+      messageId:
+        randomIds === undefined
+          ? undefined
+          : (topic, data) => (randomIds.enabled ? randomBytes(20) : contentMessageId(topic, data)),
     },
     gate: { allowPeer: () => true },
   })
