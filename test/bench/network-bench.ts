@@ -80,7 +80,7 @@ export async function runNetworkBench(params: {
         ),
       )
     const clients = members.map((m) =>
-      createPublicClient({ transport: http(m.rpcUrl, { retryCount: 0 }) }),
+      createPublicClient({ cacheTime: 0, transport: http(m.rpcUrl, { retryCount: 0 }) }),
     )
     await waitFor(
       async () => {

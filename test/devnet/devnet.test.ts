@@ -335,5 +335,7 @@ function client(url: string, chainId: number): PublicClient {
     }),
     transport: http(url),
     pollingInterval: 200,
+    // Fresh block numbers: viem caches them per client for 4 s by default.
+    cacheTime: 0,
   }) as PublicClient
 }

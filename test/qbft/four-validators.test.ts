@@ -36,7 +36,7 @@ t.test(
     })
     for (let i = 0; i < 4; i++) start(i)
     const clients = members.map((m) =>
-      createPublicClient({ transport: http(m.rpcUrl, { retryCount: 0 }) }),
+      createPublicClient({ cacheTime: 0, transport: http(m.rpcUrl, { retryCount: 0 }) }),
     )
     const blockNumber = async (i: number) => {
       try {
