@@ -253,10 +253,13 @@ t.test('f+1 higher ROUND-CHANGEs make a lagging node jump; timers back off, capp
   t.equal(status.roundDeadline, 200 + 8_000, 'round 3 lasts 1000 * 2^3')
   const rc = s.broadcasts.at(-1)!
   t.ok(rc.kind === 'ROUND_CHANGE' && rc.signed.payload.round === 3, 'sent ROUND-CHANGE(3)')
-  // Early tick: nothing.
+  // Early tick (timers can fire before the clock reaches the deadline): same round, and
+  // the same deadline announced again so the embedder re-arms instead of going silent.
   s.clock.t = 8_000
+  const announced = s.timers.length
   s.engine.onTick()
   t.equal(s.engine.status().round, 3)
+  t.same(s.timers.slice(announced), [200 + 8_000], 'early tick: deadline re-announced')
   const lengths: number[] = []
   for (let i = 0; i < 4; i++) {
     s.clock.t = s.engine.status().roundDeadline!

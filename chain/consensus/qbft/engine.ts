@@ -21,7 +21,8 @@
  *
  * Wiring (embedding code):
  * - timers: keep one timer; on `timerSet(deadline)` re-arm it for `deadline` (clock ms) or
- *   clear it on null; when it fires call `onTick()`. Stale or early ticks are harmless.
+ *   clear it on null; when it fires call `onTick()`. Stale ticks are no-ops; an early one
+ *   re-announces the same deadline (re-arm again).
  * - gossip: `broadcast(bytes)` publishes on the consensus topic; the topic validator calls
  *   `onMessage(bytes, peerId)` and maps the outcome to ACCEPT / IGNORE / REJECT.
  * - blocks: `blockHash` decodes the header and hashes it; `validateBlock` executes the
@@ -404,11 +405,22 @@ export class QbftEngine {
     return this.#process(bytes, false, fromPeer)
   }
 
-  /** Call at (or after) the deadline announced by timerSet; early or stale ticks are no-ops. */
+  /**
+   * Call at (or after) the deadline announced by timerSet. A stale tick is a no-op; an early
+   * one re-announces the deadline through timerSet.
+   */
   onTick(): void {
     const h = this.#height
     if (!this.#running || h === null || h.decision !== null || h.deadline === null) return
-    if (this.#modules.clock.now() < h.deadline) return
+    if (this.#modules.clock.now() < h.deadline) {
+      // Early by our clock (Node's setTimeout counts from the event loop's cached time, so it
+      // can fire a few ms before Date.now() reaches the deadline): announce the deadline again
+      // so the embedder re-arms. Dropping the tick would leave this node in the round until
+      // f+1 others pull it out, and with capped timeouts it may never line up with them again.
+      this.#timer = null
+      this.#setTimer(h.deadline)
+      return
+    }
     if (!h.rounds.get(h.round)?.proposal) {
       this.#statsOf(this.#proposer(h, h.round)).proposalsMissed++
     }
