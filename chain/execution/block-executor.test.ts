@@ -4,17 +4,19 @@
  * "original value" of a slot is the value at the start of each transaction, not of the
  * block), the state an importing node computes, and a clean rollback when a block fails.
  */
-import { createBlockFromRLP } from '@ethereumjs/block'
+import { createBlock, createBlockFromRLP } from '@ethereumjs/block'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { createTx } from '@ethereumjs/tx'
 import { Address, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
-import { makeGenesis, tempDir } from '../../test/helpers/chain.ts'
-import { emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
-import { ConsensusRules, StaticValidatorSet } from '../consensus/rules.ts'
+import {
+  buildSealedBlock,
+  makeGenesis,
+  openStaticLedger,
+  tempDir,
+} from '../../test/helpers/chain.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
-import { Ledger } from '../ledger/ledger.ts'
-import { ChainDb } from '../storage/chain-db.ts'
+import type { Ledger } from '../ledger/ledger.ts'
 
 // Runtime code: slot0 = slot0 + 1 (PUSH0 SLOAD PUSH1 1 ADD PUSH0 SSTORE STOP).
 const COUNTER = '0x00000000000000000000000000000000c0c0c0c0'
@@ -26,38 +28,14 @@ const setup = makeGenesis({
 })
 const [validator] = setup.validators
 
-async function openLedger(t: Test) {
+async function openLedger(t: Test): Promise<Ledger> {
   const dir = tempDir('executor-test-')
-  const db = new ChainDb(dir.path)
-  await db.open()
-  const rules = new ConsensusRules(new StaticValidatorSet(setup.validators.map((v) => v.address)))
-  const ledger = new Ledger(
-    { genesis: setup.genesis },
-    { db, rules, clock: { now: () => 2_000_000_000_000 } },
-  )
-  await ledger.open()
+  const { db, ledger } = await openStaticLedger(setup, dir.path)
   t.teardown(async () => {
     await db.close()
     dir.remove()
   })
   return ledger
-}
-
-/** Builds a block on the ledger's head from `txs`, seals it and imports it. */
-async function buildAndImport(ledger: Ledger, txs: TypedTransaction[], timestamp: number) {
-  const extra = encodeExtraData({
-    vanity: emptyVanity(),
-    round: 0,
-    vote: null,
-    validators: [],
-    parentCommitRound: 0,
-    parentCommitSeals: [...ledger.headSeals],
-  })
-  const fields = ledger.nextHeaderFields(validator!.address, extra, timestamp)
-  const built = await ledger.buildBlock(fields, txs)
-  const seal = signCommitSeal(built.block.hash(), 0, validator!.privateKey)
-  await ledger.importBlock(built.block, { seals: [seal], execution: built.execution })
-  return { block: built.block, seal, rejected: built.rejected }
 }
 
 function counterCall(ledger: Ledger, sender: number, nonce = 0n): TypedTransaction {
@@ -90,8 +68,9 @@ t.test('one block of three SSTOREs costs what three blocks of one cost, per tx',
   const together = await openLedger(t)
   const apart = await openLedger(t)
 
-  const oneBlock = await buildAndImport(
+  const oneBlock = await buildSealedBlock(
     together,
+    validator!,
     [0, 1, 2].map((i) => counterCall(together, i)),
     1_700_000_001_000,
   )
@@ -100,8 +79,9 @@ t.test('one block of three SSTOREs costs what three blocks of one cost, per tx',
 
   const gasApart: bigint[] = []
   for (const i of [0, 1, 2]) {
-    const { block } = await buildAndImport(
+    const { block } = await buildSealedBlock(
       apart,
+      validator!,
       [counterCall(apart, i)],
       1_700_000_001_000 + i * 1000,
     )
@@ -128,8 +108,9 @@ t.test('one block of three SSTOREs costs what three blocks of one cost, per tx',
 
 t.test('a block that fails execution leaves the state as it was', async (t) => {
   const producer = await openLedger(t)
-  const { block, seal } = await buildAndImport(
+  const { block, seal } = await buildSealedBlock(
     producer,
+    validator!,
     [0, 1].map((i) => counterCall(producer, i)),
     1_700_000_001_000,
   )
@@ -142,7 +123,6 @@ t.test('a block that fails execution leaves the state as it was', async (t) => {
     skipConsensusFormatValidation: true,
   })
   const headerData = { ...forged.header.toJSON(), gasUsed: forged.header.gasUsed + 1n }
-  const { createBlock } = await import('@ethereumjs/block')
   const bad = createBlock(
     { header: headerData, transactions: forged.transactions },
     { common: importer.common, skipConsensusFormatValidation: true },
@@ -164,8 +144,9 @@ t.test('a block that fails execution leaves the state as it was', async (t) => {
   t.equal(await counterValue(importer), 2n)
 
   // A rejected candidate while building does not disturb the block around it.
-  const next = await buildAndImport(
+  const next = await buildSealedBlock(
     importer,
+    validator!,
     [counterCall(importer, 0, 5n), counterCall(importer, 2)],
     1_700_000_002_000,
   )

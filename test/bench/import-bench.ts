@@ -5,31 +5,20 @@
  */
 import { createBlockFromRLP } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
-import { emptyVanity, encodeExtraData } from '../../chain/consensus/extra-data.ts'
-import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
-import { signCommitSeal } from '../../chain/consensus/seals.ts'
-import { Ledger } from '../../chain/ledger/ledger.ts'
-import { ChainDb } from '../../chain/storage/chain-db.ts'
 import { startAnvil } from '../../chain/util/foundry.ts'
-import { makeGenesis, tempDir, transfer } from '../helpers/chain.ts'
+import {
+  buildSealedBlock,
+  makeGenesis,
+  openStaticLedger,
+  tempDir,
+  transfer,
+} from '../helpers/chain.ts'
 
 export interface ImportBenchResult {
   blocks: number
   txPerBlock: number
   ours: { transfersPerSec: number; mgasPerSec: number; msPerBlock: number }
   anvil: { transfersPerSec: number; mgasPerSec: number; msPerBlock: number } | undefined
-}
-
-async function openLedger(genesis: ReturnType<typeof makeGenesis>, dir: string) {
-  const db = new ChainDb(dir)
-  await db.open()
-  const rules = new ConsensusRules(new StaticValidatorSet(genesis.validators.map((v) => v.address)))
-  const ledger = new Ledger(
-    { genesis: genesis.genesis },
-    { db, rules, clock: { now: () => 2_000_000_000_000 } },
-  )
-  await ledger.open()
-  return { db, ledger }
 }
 
 export async function runImportBench(params: {
@@ -54,10 +43,9 @@ export async function runImportBench(params: {
   const importerDir = tempDir('bench-importer-')
   try {
     // Setup (not measured): sign transfers and build the blocks once.
-    const producer = await openLedger(setup, producerDir.path)
+    const producer = await openStaticLedger(setup, producerDir.path)
     const encoded: Array<{ rlp: Uint8Array; seal: Uint8Array }> = []
     const rawTxs: string[][] = []
-    let seals: Uint8Array[] = []
     let timestamp = 1_700_000_001_000
     for (let b = 0; b < blocks; b++) {
       const txs = setup.accounts.map((from, i) =>
@@ -74,33 +62,18 @@ export async function runImportBench(params: {
         ),
       )
       rawTxs.push(txs.map((tx) => bytesToHex(tx.serialize())))
-      const extra = encodeExtraData({
-        vanity: emptyVanity(),
-        round: 0,
-        vote: null,
-        validators: [],
-        parentCommitRound: 0,
-        parentCommitSeals: seals,
-      })
       timestamp += 1000
-      const fields = producer.ledger.nextHeaderFields(validator!.address, extra, timestamp)
-      const built = await producer.ledger.buildBlock(fields, txs)
+      const built = await buildSealedBlock(producer.ledger, validator!, txs, timestamp)
       if (built.block.transactions.length !== txPerBlock)
         throw new Error(`block ${b} has ${built.block.transactions.length} txs`)
-      const seal = signCommitSeal(built.block.hash(), 0, validator!.privateKey)
-      await producer.ledger.importBlock(built.block, {
-        seals: [seal],
-        execution: built.execution,
-        sealsVerified: true,
-      })
-      seals = [seal]
+      const { seal } = built
       encoded.push({ rlp: built.block.serialize(), seal })
       log(`built block ${b + 1}/${blocks}`)
     }
     await producer.db.close()
 
     // Measured: a fresh node imports the encoded blocks.
-    const importer = await openLedger(setup, importerDir.path)
+    const importer = await openStaticLedger(setup, importerDir.path)
     let gas = 0n
     const around = params.around ?? ((fn) => fn())
     const started = performance.now()

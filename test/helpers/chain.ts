@@ -9,7 +9,12 @@ import type { Common } from '@ethereumjs/common'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import { type KeyPair, keyPairFromPrivateKey } from '../../chain/config/keys.ts'
+import { emptyVanity, encodeExtraData } from '../../chain/consensus/extra-data.ts'
+import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
+import { signCommitSeal } from '../../chain/consensus/seals.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
+import { Ledger } from '../../chain/ledger/ledger.ts'
+import { ChainDb } from '../../chain/storage/chain-db.ts'
 import { type Genesis, type GenesisInput, parseGenesis } from '../../genesis/schema.ts'
 
 export function tempDir(prefix = 'sidechain-test-'): { path: string; remove(): void } {
@@ -49,6 +54,54 @@ export function makeGenesis(
     alloc,
   })
   return { genesis, validators, accounts }
+}
+
+/**
+ * A ledger over a real LevelDB in `dir` with the genesis validators as a static set and a
+ * fixed clock (no node around it): for driving block building and import directly.
+ */
+export async function openStaticLedger(
+  setup: TestGenesis,
+  dir: string,
+): Promise<{ db: ChainDb; ledger: Ledger }> {
+  const db = new ChainDb(dir)
+  await db.open()
+  const rules = new ConsensusRules(new StaticValidatorSet(setup.validators.map((v) => v.address)))
+  const ledger = new Ledger(
+    { genesis: setup.genesis },
+    { db, rules, clock: { now: () => 2_000_000_000_000 } },
+  )
+  await ledger.open()
+  return { db, ledger }
+}
+
+/**
+ * Builds a block on the ledger's head from `txs` (invalid ones left out), seals it with the
+ * single validator's key and imports it. The parent's seals go in the header, as QBFT does.
+ */
+export async function buildSealedBlock(
+  ledger: Ledger,
+  validator: KeyPair,
+  txs: Iterable<TypedTransaction>,
+  timestampMs: number,
+) {
+  const extra = encodeExtraData({
+    vanity: emptyVanity(),
+    round: 0,
+    vote: null,
+    validators: [],
+    parentCommitRound: 0,
+    parentCommitSeals: [...ledger.headSeals],
+  })
+  const fields = ledger.nextHeaderFields(validator.address, extra, timestampMs)
+  const built = await ledger.buildBlock(fields, txs)
+  const seal = signCommitSeal(built.block.hash(), 0, validator.privateKey)
+  await ledger.importBlock(built.block, {
+    seals: [seal],
+    execution: built.execution,
+    sealsVerified: true,
+  })
+  return { block: built.block, seal, rejected: built.rejected }
 }
 
 export function transfer(
