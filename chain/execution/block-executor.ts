@@ -3,7 +3,8 @@
  * current state (import) or builds one from candidate transactions (production), and
  * leaves the state at the block's post-state until the ledger either commits the trie
  * nodes (`takeStateNodes`) or rolls back (`resetTo`). Performance choices:
- *  - state caches in the MerkleStateManager: one trie update per block, not per tx;
+ *  - one state checkpoint per block: the MerkleStateManager caches absorb the block and the
+ *    trie is written once, at its commit (not once per tx);
  *  - native ecrecover/keccak via Common.customCrypto; senders cached on the tx objects;
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
