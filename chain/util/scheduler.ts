@@ -4,15 +4,51 @@
  */
 export interface Scheduler {
   now(): number
+  /** Runs `fn` once `now()` has advanced by at least `ms`: never early by this clock. */
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
 }
 
-export const systemScheduler: Scheduler = {
+/** The host timers a system scheduler runs on (injected in its own test). */
+export interface HostTimers {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const nodeTimers: HostTimers = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 }
+
+/**
+ * Wall-clock time and host timers, with the timer promise kept: Node's setTimeout counts
+ * from the event loop's cached time, so it can fire a few ms before Date.now() reaches the
+ * deadline; such a timer is re-armed for the rest instead of running early. (A QBFT round
+ * timer firing early used to be dropped, leaving a validator stuck in its round.)
+ */
+export function createSystemScheduler(host: HostTimers = nodeTimers): Scheduler {
+  return {
+    now: () => host.now(),
+    setTimeout: (fn, ms) => {
+      const due = host.now() + Math.max(0, ms)
+      const handle: { timer: unknown } = { timer: undefined }
+      const fire = () => {
+        const left = due - host.now()
+        if (left > 0) handle.timer = host.setTimeout(fire, left)
+        else fn()
+      }
+      handle.timer = host.setTimeout(fire, Math.max(0, ms))
+      return handle
+    },
+    clearTimeout: (handle) => {
+      if (handle !== undefined) host.clearTimeout((handle as { timer: unknown }).timer)
+    },
+  }
+}
+
+export const systemScheduler: Scheduler = createSystemScheduler()
 
 /** A scheduler whose clock only moves when the test says so. */
 export class ManualScheduler implements Scheduler {

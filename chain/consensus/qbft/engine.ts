@@ -413,12 +413,12 @@ export class QbftEngine {
     const h = this.#height
     if (!this.#running || h === null || h.decision !== null || h.deadline === null) return
     if (this.#modules.clock.now() < h.deadline) {
-      // Early by our clock (Node's setTimeout counts from the event loop's cached time, so it
-      // can fire a few ms before Date.now() reaches the deadline): announce the deadline again
-      // so the embedder re-arms. Dropping the tick would leave this node in the round until
-      // f+1 others pull it out, and with capped timeouts it may never line up with them again.
-      this.#timer = null
-      this.#setTimer(h.deadline)
+      // Early by our clock. The node's scheduler never fires early, but an embedder's timer
+      // might: announce the deadline again so it re-arms. A dropped tick would leave this node
+      // in the round until f+1 others pull it out, and under capped timeouts it may never
+      // line up with them again.
+      const deadline = h.deadline
+      this.#output('timerSet', () => this.#modules.timerSet?.(deadline))
       return
     }
     if (!h.rounds.get(h.round)?.proposal) {
