@@ -5,9 +5,8 @@
  * block), the state an importing node computes, and a clean rollback when a block fails.
  */
 import { createBlock, createBlockFromRLP } from '@ethereumjs/block'
-import type { TypedTransaction } from '@ethereumjs/tx'
-import { createTx } from '@ethereumjs/tx'
-import { Address, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import { createTx, type TypedTransaction } from '@ethereumjs/tx'
+import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
 import {
   buildSealedBlock,
@@ -56,7 +55,7 @@ function counterCall(ledger: Ledger, sender: number, nonce = 0n): TypedTransacti
 async function counterValue(ledger: Ledger): Promise<bigint> {
   const value = await ledger
     .headState()
-    .getStorage(new Address(hexToBytes(COUNTER)), setLengthLeft(new Uint8Array(), 32))
+    .getStorage(new Address(hexToBytes(COUNTER)), new Uint8Array(32))
   return value.length === 0 ? 0n : BigInt(bytesToHex(value))
 }
 

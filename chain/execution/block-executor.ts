@@ -87,6 +87,16 @@ export interface BuildOptions {
   onRejected?: (tx: TypedTransaction, error: unknown) => void
 }
 
+/** What a build collects while it runs (import passes none: every tx must apply). */
+interface BuildingState {
+  included: TypedTransaction[]
+  rejected: BuildResult['rejected']
+  options: BuildOptions
+}
+
+/** Per-block results of running the transactions, before the state root is taken. */
+type TransactionsOutcome = Omit<BlockExecution, 'blockHash' | 'stateRoot'>
+
 function execError(
   code: ExecutionErrorCode,
   message: string,
@@ -349,10 +359,32 @@ export class BlockExecutor {
   private async runTransactions(
     block: Block,
     txs: Iterable<TypedTransaction>,
-    building:
-      | { included: TypedTransaction[]; rejected: BuildResult['rejected']; options: BuildOptions }
-      | undefined,
+    building: BuildingState | undefined,
   ): Promise<BlockExecution> {
+    // One checkpoint around the whole block, as ethereumjs' runBlock does: at depth 0 every
+    // tx's commit would flush its accounts and slots into the trie (rehashing the path of
+    // each, and the coinbase and a token's storage trie once per tx); inside it the caches
+    // absorb the block and the trie is written once, at the commit below. runTx still clears
+    // the original-storage cache per tx, so SSTORE gas is unchanged.
+    const journal = this.vm.evm.journal
+    await journal.checkpoint()
+    let executed: TransactionsOutcome
+    try {
+      executed = await this.executeTransactions(block, txs, building)
+    } catch (err) {
+      await journal.revert()
+      throw err
+    }
+    await journal.commit()
+    return { blockHash: ZERO_HASH, stateRoot: await this.stateManager.getStateRoot(), ...executed }
+  }
+
+  /** Runs `txs` in order on the current state; the caller holds the block's checkpoint. */
+  private async executeTransactions(
+    block: Block,
+    txs: Iterable<TypedTransaction>,
+    building: BuildingState | undefined,
+  ): Promise<TransactionsOutcome> {
     const bloom = new Bloom(undefined, this.common)
     const receipts: StoredReceipt[] = []
     const encodedReceipts: Uint8Array[] = []
@@ -364,77 +396,61 @@ export class BlockExecutor {
       building?.options.deadlineMs === undefined
         ? Number.POSITIVE_INFINITY
         : now() + building.options.deadlineMs
-    // One checkpoint around the whole block, as ethereumjs' runBlock does: at depth 0 every
-    // tx's commit would flush its accounts and slots into the trie (rehashing the path of
-    // each, and the coinbase and a token's storage trie once per tx); inside it the caches
-    // absorb the block and the trie is written once, at the commit below. runTx still clears
-    // the original-storage cache per tx, so SSTORE gas is unchanged.
-    const journal = this.vm.evm.journal
-    await journal.checkpoint()
-    try {
-      for (const tx of txs) {
-        if (building !== undefined) {
-          if (gasLimit - gasUsed < 21_000n) break
-          if (now() >= deadline) break
-          if (tx.gasLimit > gasLimit - gasUsed) continue
-          if (building.options.accept !== undefined && !building.options.accept(tx)) continue
-        } else if (tx.gasLimit > gasLimit - gasUsed) {
+    for (const tx of txs) {
+      if (building !== undefined) {
+        if (gasLimit - gasUsed < 21_000n) break
+        if (now() >= deadline) break
+        if (tx.gasLimit > gasLimit - gasUsed) continue
+        if (building.options.accept !== undefined && !building.options.accept(tx)) continue
+      } else if (tx.gasLimit > gasLimit - gasUsed) {
+        throw execError(
+          'EXEC_INVALID_TX',
+          'transaction gas limit exceeds the gas left in the block',
+          {
+            tx: bytesToHex(tx.hash()),
+          },
+        )
+      }
+      let result: Awaited<ReturnType<typeof runTx>>
+      try {
+        result = await runTx(this.vm, {
+          tx,
+          block,
+          blockGasUsed: cumulativeGasUsed,
+          skipHardForkValidation: true,
+        })
+      } catch (error) {
+        if (building === undefined) {
           throw execError(
             'EXEC_INVALID_TX',
-            'transaction gas limit exceeds the gas left in the block',
+            `invalid transaction in block: ${(error as Error).message}`,
             {
               tx: bytesToHex(tx.hash()),
             },
+            error,
           )
         }
-        let result: Awaited<ReturnType<typeof runTx>>
-        try {
-          result = await runTx(this.vm, {
-            tx,
-            block,
-            blockGasUsed: cumulativeGasUsed,
-            skipHardForkValidation: true,
-          })
-        } catch (error) {
-          if (building === undefined) {
-            throw execError(
-              'EXEC_INVALID_TX',
-              `invalid transaction in block: ${(error as Error).message}`,
-              {
-                tx: bytesToHex(tx.hash()),
-              },
-              error,
-            )
-          }
-          building.rejected.push({ tx, error })
-          building.options.onRejected?.(tx, error)
-          continue
-        }
-        building?.included.push(tx)
-        gasUsed += result.blockGasSpent
-        cumulativeGasUsed += result.totalGasSpent
-        bloom.or(result.bloom)
-        const receipt: StoredReceipt = {
-          txType: tx.type,
-          status: (result.receipt as { status?: 0 | 1 }).status ?? 1,
-          cumulativeGasUsed,
-          gasUsed: result.totalGasSpent,
-          logsBloom: result.receipt.bitvector,
-          logs: result.receipt.logs,
-          contractAddress: result.createdAddress?.bytes,
-        }
-        receipts.push(receipt)
-        encodedReceipts.push(consensusReceiptBytes(receipt))
+        building.rejected.push({ tx, error })
+        building.options.onRejected?.(tx, error)
+        continue
       }
-    } catch (err) {
-      await journal.revert()
-      throw err
+      building?.included.push(tx)
+      gasUsed += result.blockGasSpent
+      cumulativeGasUsed += result.totalGasSpent
+      bloom.or(result.bloom)
+      const receipt: StoredReceipt = {
+        txType: tx.type,
+        status: (result.receipt as { status?: 0 | 1 }).status ?? 1,
+        cumulativeGasUsed,
+        gasUsed: result.totalGasSpent,
+        logsBloom: result.receipt.bitvector,
+        logs: result.receipt.logs,
+        contractAddress: result.createdAddress?.bytes,
+      }
+      receipts.push(receipt)
+      encodedReceipts.push(consensusReceiptBytes(receipt))
     }
-    await journal.commit()
-    const stateRoot = await this.stateManager.getStateRoot()
     return {
-      blockHash: ZERO_HASH,
-      stateRoot,
       receipts,
       gasUsed,
       logsBloom: bloom.bitvector,
