@@ -32,14 +32,17 @@ export function createSystemScheduler(host: HostTimers = nodeTimers): Scheduler 
   return {
     now: () => host.now(),
     setTimeout: (fn, ms) => {
-      const due = host.now() + Math.max(0, ms)
+      const delay = Math.max(0, ms)
+      const due = host.now() + delay
       const handle: { timer: unknown } = { timer: undefined }
       const fire = () => {
         const left = due - host.now()
-        if (left > 0) handle.timer = host.setTimeout(fire, left)
+        // Early by a little: wait for the rest. More left than the whole delay means the
+        // wall clock stepped back; running now beats waiting for it to catch up.
+        if (left > 0 && left <= delay) handle.timer = host.setTimeout(fire, left)
         else fn()
       }
-      handle.timer = host.setTimeout(fire, Math.max(0, ms))
+      handle.timer = host.setTimeout(fire, delay)
       return handle
     },
     clearTimeout: (handle) => {
