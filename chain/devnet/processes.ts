@@ -157,22 +157,62 @@ export function processAlive(pid: number, marker?: string): boolean {
   }
 }
 
-/** `count` free loopback TCP ports (held open together so they are distinct). */
+/**
+ * The range the kernel takes local ports from for outgoing connections (Linux reads it from
+ * /proc; elsewhere the IANA dynamic range).
+ */
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!]
+  } catch {
+    // not Linux
+  }
+  return [49152, 65535]
+}
+
+/**
+ * `count` distinct free loopback TCP ports for processes we are about to start. They come from
+ * below the ephemeral range: a port the kernel picked for us (listen on 0) and we released can
+ * be handed straight to some outgoing connection (a libp2p dial, an HTTP client) before the
+ * child binds it, which fails the child with EADDRINUSE. Each candidate is bound to check it.
+ */
 export async function freePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer()
-          server.once('error', reject)
-          server.listen(0, host, () => resolve(server))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
+  const [ephemeralLow] = ephemeralPortRange()
+  const high = Math.min(ephemeralLow, 65536) - 1
+  const low = Math.max(1024, Math.min(15_000, high - 4 * count - 1_000))
+  const held: Array<ReturnType<typeof createServer>> = []
+  const ports: number[] = []
+  try {
+    for (let attempt = 0; ports.length < count; attempt++) {
+      if (attempt > 50 * count) {
+        throw new SidechainError('DEVNET_PORT_IN_USE', `no ${count} free ports in ${low}-${high}`)
+      }
+      const port = low + Math.floor(Math.random() * (high - low + 1))
+      if (ports.includes(port)) continue
+      const server = await bindPort(port, host)
+      if (server === undefined) continue
+      held.push(server)
+      ports.push(port)
+    }
+    return ports
+  } finally {
+    await Promise.all(held.map((s) => new Promise((r) => s.close(r))))
+  }
+}
+
+function bindPort(
+  port: number,
+  host: string,
+): Promise<ReturnType<typeof createServer> | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(undefined))
+    server.listen(port, host, () => resolve(server))
+  })
 }
 
 /** Whether something already listens on `port` (we try to bind it). */

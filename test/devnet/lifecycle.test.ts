@@ -51,7 +51,7 @@ t.test('devnet command, resume, refusals, a dying process', async (t) => {
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const deadline = Date.now() + 90_000
   while (!/ready in [\d.]+ s/.test(stdout)) {
-    if (child.exitCode !== null) t.fail(`devnet exited early: ${stdout}\n${stderr}`)
+    if (child.exitCode !== null) throw new Error(`devnet exited early: ${stdout}\n${stderr}`)
     if (Date.now() > deadline) throw new Error(`devnet not ready in time: ${stdout}\n${stderr}`)
     await new Promise((r) => setTimeout(r, 200))
   }

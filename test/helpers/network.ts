@@ -3,28 +3,11 @@
  * front (so every node can list every other as a bootnode), genesis and validator key files.
  */
 import { mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
 import path from 'node:path'
+import { freePorts } from '../../chain/devnet/processes.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../../chain/p2p/libp2p.ts'
 import { writeGenesisFile, writeValidatorKey } from '../p2p/helpers.ts'
 import type { TestGenesis } from './chain.ts'
-
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer()
-          server.once('error', reject)
-          server.listen(0, '127.0.0.1', () => resolve(server))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => (s.address() as { port: number }).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
-  return ports
-}
 
 export interface NetworkMember {
   name: string
