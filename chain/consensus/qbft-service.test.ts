@@ -1,12 +1,13 @@
 /**
- * Four validators in one process over an in-process consensus hub: real ledgers, real
- * LevelDB, the QBFT engine driving block production and import.
+ * Validators in one process over an in-process consensus hub: real ledgers, real LevelDB,
+ * the QBFT engine driving block production and import.
  */
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
 import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
 import { SidechainNode } from '../node.ts'
-import { LocalConsensusHub } from './qbft-service.ts'
+import { ManualScheduler } from '../util/scheduler.ts'
+import { LocalConsensusHub, type QbftService } from './qbft-service.ts'
 
 /**
  * Stands in for block gossip and sync (chain/sync) in this in-process test: a node that
@@ -226,5 +227,88 @@ t.test(
       if (hashes.size !== 1) t.fail(`fork at ${n}`)
     }
     t.pass('no fork across the changes (epoch blocks included)')
+  },
+)
+
+t.test(
+  'the next proposer builds early and still takes transactions that arrive before its slot',
+  async (t) => {
+    const setup = makeGenesis({
+      validators: 2,
+      accounts: 2,
+      config: { blockPeriodMs: 1_000, roundTimeoutMs: 4_000, roundTimeoutMaxMs: 8_000 },
+    })
+    // One clock for both validators: the block period only passes when the test says so.
+    const scheduler = new ManualScheduler(1_700_000_100_000)
+    const hub = new LocalConsensusHub()
+    const nodes = setup.validators.map((key, i) => {
+      const dir = tempDir(`qbft-early-${i}-`)
+      t.teardown(() => dir.remove())
+      return new SidechainNode(
+        {
+          genesis: setup.genesis,
+          datadir: dir.path,
+          validatorKey: key,
+          consensusTransport: hub.transport(`v${i}`),
+        },
+        { scheduler },
+      )
+    })
+    for (const node of nodes) await node.start()
+    t.teardown(async () => {
+      for (const node of nodes) await node.stop()
+    })
+    const services = nodes.map((node) => node.engine as QbftService)
+    /** Lets timers due by now run, then the async work they started (execution, LevelDB). */
+    const until = async (what: string, check: () => boolean) => {
+      await waitFor(
+        () => {
+          scheduler.advance(0)
+          return check()
+        },
+        { timeoutMs: 10_000, intervalMs: 5, what },
+      )
+    }
+    const proposerOf = (height: bigint) => {
+      const set = nodes[0]!.ledger.rules.validatorSet.validatorsAt(height)
+      const address = bytesToHex(services[0]!.engine.proposerOf(set, height, 0))
+      return setup.validators.findIndex((v) => v.addressHex === address)
+    }
+
+    await until('block 1 on both', () => nodes.every((n) => n.ledger.head.number >= 1n))
+    for (const height of [2n, 3n]) {
+      const p = proposerOf(height)
+      const [proposer, service] = [nodes[p]!, services[p]!]
+      // The head's import opened the next block on its proposer, before the slot.
+      await until(`block ${height} open and filled`, () => service.earlyBuild()?.filled === true)
+      t.match(service.earlyBuild(), { height, transactions: 0 }, `block ${height} open early`)
+      t.equal(proposer.ledger.head.number, height - 1n, `block ${height} waits for its slot`)
+
+      // A transfer arrives after the first pass, before the slot: the last pass takes it.
+      const late = transfer(
+        proposer.ledger.common,
+        setup.accounts[0]!,
+        setup.accounts[1]!.address,
+        height - 2n,
+        5n,
+      )
+      await proposer.txpool.addRaw(late.serialize())
+      const before = { ...service.proposals }
+      scheduler.advance(1_000)
+      await until(`block ${height} on both`, () =>
+        nodes.every((n) => n.ledger.head.number >= height),
+      )
+      const block = await nodes[0]!.ledger.getBlockByNumber(height)
+      t.same(
+        block?.transactions.map((tx) => bytesToHex(tx.hash())),
+        [bytesToHex(late.hash())],
+        `block ${height} holds the transfer that arrived after its first pass`,
+      )
+      t.same(
+        service.proposals,
+        { total: before.total + 1, early: before.early + 1 },
+        `block ${height} came from the early build`,
+      )
+    }
   },
 )

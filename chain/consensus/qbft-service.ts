@@ -5,8 +5,15 @@
  * in-process hub in tests).
  *
  * Height cadence: after any new head (decided here or imported by sync) the engine starts
- * the next height one block period later, so the proposer builds when the period is over
- * and round timers of the next height start then too.
+ * the next height one block period after the current one started, so the proposer proposes
+ * when the period is over and round timers of the next height start then too.
+ *
+ * Early building: the round-0 proposer of the next height does not wait for its slot to
+ * build. As soon as the head is imported it opens the block and runs the pool's
+ * transactions; when the engine asks for the proposal it adds what arrived since and seals.
+ * Building is then off the critical path (validators wait only for validation and votes),
+ * and the block still holds every transaction that arrived before the slot. Anything else
+ * the ledger must do (a proposal from another validator, a block from sync) abandons it.
  */
 import { type Block, createBlockFromRLP } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
@@ -17,7 +24,7 @@ import { keccak256, sign } from '../crypto/index.ts'
 import { errorMessage, isSidechainError } from '../errors.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
-import type { BlockProducer } from '../producer/block-producer.ts'
+import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import { type KnownTransactions, withKnownTransactions } from '../txpool/reuse.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
@@ -72,6 +79,17 @@ export interface QbftServiceModules {
 /** Errors that say "not decidable by us now" rather than "this block is invalid". */
 const UNDECIDABLE = new Set(['LEDGER_NOT_NEXT_BLOCK', 'LEDGER_KNOWN_BLOCK'])
 
+interface EarlyBuild {
+  /** Set once the block is open. */
+  proposal: ProposalInProgress | undefined
+  /** Opening it and the first pass over the pool (never rejects). */
+  firstFill: Promise<void>
+  /** A later head started another one (or the service stopped): give this one up. */
+  superseded: boolean
+  /** The first pass is done. */
+  filled: boolean
+}
+
 interface PreparedBlock {
   block: Block
   execution?: BlockExecution
@@ -95,6 +113,10 @@ export class QbftService implements ConsensusEngine {
   private running = false
   /** Blocks we built or validated for the current height, by hash. */
   private readonly candidates = new Map<string, PreparedBlock>()
+  /** The next height's round-0 block being filled before its slot (see header). */
+  private early: EarlyBuild | undefined
+  /** Blocks this validator proposed, and how many of them were built early. */
+  readonly proposals = { total: 0, early: 0 }
   private readonly onHead: (imported: ImportedBlock) => void
 
   constructor(options: QbftServiceOptions, modules: QbftServiceModules) {
@@ -143,6 +165,7 @@ export class QbftService implements ConsensusEngine {
         imported.block.header.number + 1n,
         Math.max(0, due - this.scheduler.now()),
       )
+      this.buildEarly(imported.block.header.number + 1n)
     }
   }
 
@@ -165,11 +188,27 @@ export class QbftService implements ConsensusEngine {
     if (this.roundTimer !== undefined) this.scheduler.clearTimeout(this.roundTimer)
     this.heightTimer = undefined
     this.roundTimer = undefined
+    const early = this.early
+    this.early = undefined
+    if (early !== undefined) early.superseded = true
+    await early?.firstFill
+    await early?.proposal?.abandon()
     await this.engine.stop()
   }
 
   status(): QbftStatus {
     return this.engine.status()
+  }
+
+  /** The next height's block being built early, if one is open (observability, tests). */
+  earlyBuild(): { height: bigint; filled: boolean; transactions: number } | undefined {
+    const proposal = this.early?.proposal
+    if (proposal === undefined || !proposal.open) return undefined
+    return {
+      height: proposal.height,
+      filled: this.early!.filled,
+      transactions: proposal.transactions,
+    }
   }
 
   evidence(): EquivocationEvidence[] {
@@ -214,22 +253,97 @@ export class QbftService implements ConsensusEngine {
     )
   }
 
-  private async buildBlock(height: bigint, round: number): Promise<ProposedBlock> {
-    if (this.ledger.head.number + 1n !== height) {
-      throw new Error(`cannot build height ${height}: head is ${this.ledger.head.number}`)
-    }
+  /** What goes into our proposal at (height, round) on the current head. */
+  private proposalRequest(height: bigint, round: number) {
     const commit = this.ledger.headCommit
     const set = this.ledger.rules.validatorSet
     const tally = set instanceof VoteTally ? set : undefined
-    const buildStarted = this.scheduler.now()
-    const { block, execution } = await this.producer.propose({
+    return {
       round,
       coinbase: this.options.validatorKey.address,
       parentCommitRound: commit.round,
       parentCommitSeals: commit.seals,
       vote: tally === undefined ? null : this.votes.voteFor(height, tally),
       validators: set.isEpochBlock?.(height) === true ? set.validatorsAt(height) : [],
+    }
+  }
+
+  /** Opens the next height's block now if we are its round-0 proposer (see header). */
+  private buildEarly(height: bigint): void {
+    if (!this.running || this.ledger.head.number + 1n !== height) return
+    const validators = this.validatorsAt(height)
+    if (validators === null || validators.length === 0) return
+    const me = this.options.validatorKey.address
+    if (!equalsBytes(this.engine.proposerOf(validators, height, 0), me)) return
+    if (this.early !== undefined) this.early.superseded = true
+    const early: EarlyBuild = {
+      proposal: undefined,
+      firstFill: Promise.resolve(),
+      superseded: false,
+      filled: false,
+    }
+    this.early = early
+    early.firstFill = (async () => {
+      const proposal = await this.producer.begin(this.proposalRequest(height, 0))
+      early.proposal = proposal
+      if (!this.running || early.superseded) {
+        await proposal.abandon()
+        return
+      }
+      await proposal.fill()
+      early.filled = true
+    })().catch((err) => {
+      // Abandoned (the ledger was needed first) or failed: the slot builds in one go instead.
+      this.logger?.debug({ height: Number(height), err: errorMessage(err) }, 'early build dropped')
     })
+  }
+
+  /** The early block for (height, round), if one is open on the current head. */
+  private async takeEarly(height: bigint, round: number): Promise<ProposalInProgress | undefined> {
+    const early = this.early
+    if (early === undefined) return undefined
+    this.early = undefined
+    await early.firstFill
+    const { proposal } = early
+    if (proposal === undefined) return undefined
+    const fits =
+      proposal.open &&
+      proposal.height === height &&
+      proposal.round === round &&
+      equalsBytes(proposal.parentHash, this.ledger.head.hash())
+    if (fits) return proposal
+    this.logger?.debug(
+      {
+        height: Number(height),
+        round,
+        open: proposal.open,
+        builtFor: Number(proposal.height),
+        builtRound: proposal.round,
+      },
+      'early build not usable',
+    )
+    await proposal.abandon()
+    return undefined
+  }
+
+  private async buildBlock(height: bigint, round: number): Promise<ProposedBlock> {
+    if (this.ledger.head.number + 1n !== height) {
+      throw new Error(`cannot build height ${height}: head is ${this.ledger.head.number}`)
+    }
+    const buildStarted = this.scheduler.now()
+    const early = await this.takeEarly(height, round)
+    let built: Awaited<ReturnType<BlockProducer['propose']>> | undefined
+    if (early !== undefined) {
+      built = await early.finish().catch((err) => {
+        if (isSidechainError(err, 'LEDGER_BUILD_ABANDONED')) return undefined
+        throw err
+      })
+    }
+    const fromEarly = built !== undefined
+    built ??= await this.producer.propose(this.proposalRequest(height, round))
+    const { block, execution } = built
+    this.proposals.total++
+    if (fromEarly) this.proposals.early++
     const hash = block.hash()
     this.candidates.set(bytesToHex(hash), { block, execution })
     this.logger?.debug(
@@ -237,6 +351,7 @@ export class QbftService implements ConsensusEngine {
         height: Number(height),
         round,
         txs: block.transactions.length,
+        early: fromEarly,
         buildMs: this.scheduler.now() - buildStarted,
       },
       'proposing block',

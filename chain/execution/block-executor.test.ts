@@ -3,6 +3,8 @@
  * block). These tests pin what that must not change: per-transaction SSTORE gas (the
  * "original value" of a slot is the value at the start of each transaction, not of the
  * block), the state an importing node computes, and a clean rollback when a block fails.
+ * A proposer may also fill its block in several passes (early building): the result must be
+ * the block one pass would build, and an open build must give way to consensus and sync.
  */
 import { createBlock, createBlockFromRLP } from '@ethereumjs/block'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
@@ -14,6 +16,7 @@ import {
   openStaticLedger,
   tempDir,
 } from '../../test/helpers/chain.ts'
+import { emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 
@@ -152,4 +155,107 @@ t.test('a block that fails execution leaves the state as it was', async (t) => {
   t.equal(next.rejected.length, 1, 'the nonce-gap tx is left out')
   t.equal(next.block.transactions.length, 1)
   t.equal(await counterValue(importer), 3n)
+})
+
+/** Extra data and header fields for block 1 on `ledger`, as a proposer would ask for. */
+function nextFields(ledger: Ledger, timestampMs = 1_700_000_001_000) {
+  const extra = encodeExtraData({
+    vanity: emptyVanity(),
+    round: 0,
+    vote: null,
+    validators: [],
+    parentCommitRound: 0,
+    parentCommitSeals: [...ledger.headSeals],
+  })
+  return ledger.nextHeaderFields(validator!.address, extra, timestampMs)
+}
+
+t.test('a block filled in several passes equals the same block built in one', async (t) => {
+  const once = await openLedger(t)
+  const inPasses = await openLedger(t)
+  const txs = (ledger: Ledger) => [
+    counterCall(ledger, 0),
+    counterCall(ledger, 1),
+    counterCall(ledger, 2),
+  ]
+
+  const single = await once.buildBlock(nextFields(once), txs(once))
+  const all = txs(inPasses)
+  const build = await inPasses.startBuild(nextFields(inPasses))
+  t.same(await build.add(all.slice(0, 1)), [], 'first pass: nothing rejected')
+  // The second pass meets a nonce gap (left out) beside a valid transaction.
+  const rejected = await build.add([counterCall(inPasses, 0, 7n), all[1]!])
+  t.equal(rejected.length, 1, 'the nonce-gap transaction is reported in its pass')
+  await build.add(all.slice(2))
+  t.equal(build.included.length, 3)
+  const sealed = await build.seal()
+  t.notOk(build.open, 'closed once sealed')
+
+  t.same(sealed.block.header.stateRoot, single.block.header.stateRoot, 'same state root')
+  t.same(sealed.block.header.receiptTrie, single.block.header.receiptTrie, 'same receipts')
+  t.same(sealed.block.header.transactionsTrie, single.block.header.transactionsTrie)
+  t.equal(sealed.block.header.gasUsed, single.block.header.gasUsed)
+  t.same(
+    sealed.execution.receipts.map((r) => r.cumulativeGasUsed),
+    single.execution.receipts.map((r) => r.cumulativeGasUsed),
+    'cumulative gas continues across passes',
+  )
+
+  // Sealed like a one-pass build: it imports without executing again and others agree.
+  await inPasses.importBlock(sealed.block, {
+    seals: [signCommitSeal(sealed.block.hash(), 0, validator!.privateKey)],
+  })
+  t.equal(await counterValue(inPasses), 3n)
+  await t.rejects(build.add([counterCall(inPasses, 0, 1n)]), { code: 'LEDGER_BUILD_ABANDONED' })
+})
+
+t.test('an open build gives way to a validation or import, and can be aborted', async (t) => {
+  const producer = await openLedger(t)
+  const { block, seal } = await buildSealedBlock(
+    producer,
+    validator!,
+    [counterCall(producer, 0)],
+    1_700_000_001_000,
+  )
+  const ledger = await openLedger(t)
+  const genesisRoot = ledger.head.stateRoot
+
+  const early = await ledger.startBuild(nextFields(ledger))
+  await early.add([counterCall(ledger, 1), counterCall(ledger, 2)])
+  t.ok(early.open)
+  // A block that fails its checks before it needs the executor leaves the build alone.
+  const stale = await buildSealedBlock(producer, validator!, [], 1_700_000_002_000)
+  await t.rejects(ledger.importBlock(stale.block, { seals: [stale.seal] }), {
+    code: 'LEDGER_NOT_NEXT_BLOCK',
+  })
+  t.ok(early.open, 'a block that does not extend the head does not disturb the open build')
+
+  // Another validator's block for the same height comes first.
+  const theirs = createBlockFromRLP(block.serialize(), {
+    common: ledger.common,
+    skipConsensusFormatValidation: true,
+  })
+  await ledger.validateBlock(theirs)
+  t.notOk(early.open, 'validating another block abandoned the open build')
+  await t.rejects(early.seal(), { code: 'LEDGER_BUILD_ABANDONED' })
+  await ledger.importBlock(theirs, { seals: [seal] })
+  t.same(ledger.head.stateRoot, block.header.stateRoot, 'their block imported on clean state')
+  t.equal(await counterValue(ledger), 1n, 'nothing of the abandoned build survived')
+  t.notSame(ledger.head.stateRoot, genesisRoot)
+
+  // Aborting puts the executor back on the head; building afterwards is unaffected.
+  const second = await ledger.startBuild(nextFields(ledger, 1_700_000_002_000))
+  await second.add([counterCall(ledger, 1)])
+  await second.abort()
+  t.notOk(second.open)
+  await second.abort()
+  t.pass('abort is a no-op once closed')
+  const next = await buildSealedBlock(
+    ledger,
+    validator!,
+    [counterCall(ledger, 2)],
+    1_700_000_002_000,
+  )
+  t.equal(next.block.transactions.length, 1)
+  t.equal(await counterValue(ledger), 2n, 'only the sealed block wrote')
 })

@@ -47,6 +47,7 @@ export type ExecutionErrorCode =
   | 'EXEC_TX_ROOT_MISMATCH'
   | 'EXEC_INVALID_TX'
   | 'EXEC_PARENT_STATE_MISSING'
+  | 'EXEC_BUILD_CLOSED'
 
 export interface BlockExecution {
   blockHash: Uint8Array
@@ -87,6 +88,24 @@ export interface BuildOptions {
   onRejected?: (tx: TypedTransaction, error: unknown) => void
 }
 
+/**
+ * A block being assembled on the executor's state, filled in one or more passes and then
+ * sealed (or aborted, which puts the state back on the parent). Until it is sealed or
+ * aborted the executor must not be used for anything else.
+ */
+export interface PendingBuild {
+  /** Transactions included so far, in block order. */
+  readonly included: readonly TypedTransaction[]
+  /** Transactions left out so far, with the reason. */
+  readonly rejected: BuildResult['rejected']
+  /** Runs `candidates` in order after those already included, skipping any invalid now. */
+  add(candidates: Iterable<TypedTransaction>, options?: BuildOptions): Promise<void>
+  /** Takes the state root and assembles the block; the state stays at its post-state. */
+  seal(): Promise<BuildResult>
+  /** Discards the transactions run so far; the state is the parent's again. No-op once closed. */
+  abort(): Promise<void>
+}
+
 /** What a build collects while it runs (import passes none: every tx must apply). */
 interface BuildingState {
   included: TypedTransaction[]
@@ -94,8 +113,14 @@ interface BuildingState {
   options: BuildOptions
 }
 
-/** Per-block results of running the transactions, before the state root is taken. */
-type TransactionsOutcome = Omit<BlockExecution, 'blockHash' | 'stateRoot'>
+/** Per-block running totals of the transactions executed so far, across passes. */
+interface BlockTotals {
+  bloom: Bloom
+  receipts: StoredReceipt[]
+  encodedReceipts: Uint8Array[]
+  gasUsed: bigint
+  cumulativeGasUsed: bigint
+}
 
 function execError(
   code: ExecutionErrorCode,
@@ -289,7 +314,7 @@ export class BlockExecutor {
   async execute(block: Block): Promise<BlockExecution> {
     const preRoot = this.currentRoot
     try {
-      const execution = await this.runTransactions(block, block.transactions, undefined)
+      const execution = await this.runBlock(block)
       const { header } = block
       if (execution.gasUsed !== header.gasUsed) {
         throw execError('EXEC_GAS_USED_MISMATCH', 'gasUsed in header does not match execution', {
@@ -328,68 +353,129 @@ export class BlockExecutor {
     candidates: Iterable<TypedTransaction>,
     options: BuildOptions = {},
   ): Promise<BuildResult> {
+    const pending = await this.startBuild(fields)
+    await pending.add(candidates, options)
+    return pending.seal()
+  }
+
+  /**
+   * Opens a block on the current state (the parent's post-state) that transactions can be
+   * added to in several passes, so a proposer can run the pool's transactions while it
+   * waits for its slot and add late arrivals just before sealing. The whole block runs in
+   * one state checkpoint, as `execute` does, so the result is the same as one pass.
+   */
+  async startBuild(fields: HeaderFields): Promise<PendingBuild> {
     const preRoot = this.currentRoot
-    try {
-      const template = new Block(this.headerTemplate(fields), [], [], [], { common: this.common })
-      const included: TypedTransaction[] = []
-      const rejected: BuildResult['rejected'] = []
-      const execution = await this.runTransactions(template, candidates, {
-        included,
-        rejected,
-        options,
-      })
-      const transactionsTrie = this.transactionsRoot(included)
-      const header = this.headerTemplate(fields, {
-        stateRoot: execution.stateRoot,
-        transactionsTrie,
-        receiptTrie: execution.receiptsRoot,
-        logsBloom: execution.logsBloom,
-        gasUsed: execution.gasUsed,
-      })
-      const block = new Block(header, included, [], [], { common: this.common })
-      execution.blockHash = block.hash()
-      this.currentRoot = execution.stateRoot
-      return { block, execution, rejected }
-    } catch (err) {
+    const template = new Block(this.headerTemplate(fields), [], [], [], { common: this.common })
+    const journal = this.vm.evm.journal
+    await journal.checkpoint()
+    const included: TypedTransaction[] = []
+    const rejected: BuildResult['rejected'] = []
+    const totals = this.emptyTotals()
+    let open = true
+    const closed = () =>
+      execError('EXEC_BUILD_CLOSED', 'the block build was already sealed or aborted')
+    const abort = async () => {
+      if (!open) return
+      open = false
+      await journal.revert()
       await this.resetTo(preRoot)
-      throw err
+    }
+    return {
+      included,
+      rejected,
+      add: async (candidates, options = {}) => {
+        if (!open) throw closed()
+        try {
+          await this.executeTransactions(template, candidates, totals, {
+            included,
+            rejected,
+            options,
+          })
+        } catch (err) {
+          await abort()
+          throw err
+        }
+      },
+      seal: async () => {
+        if (!open) throw closed()
+        open = false
+        try {
+          await journal.commit()
+          const execution = await this.totalsToExecution(totals)
+          const header = this.headerTemplate(fields, {
+            stateRoot: execution.stateRoot,
+            transactionsTrie: this.transactionsRoot(included),
+            receiptTrie: execution.receiptsRoot,
+            logsBloom: execution.logsBloom,
+            gasUsed: execution.gasUsed,
+          })
+          const block = new Block(header, included, [], [], { common: this.common })
+          execution.blockHash = block.hash()
+          this.currentRoot = execution.stateRoot
+          return { block, execution, rejected }
+        } catch (err) {
+          await this.resetTo(preRoot)
+          throw err
+        }
+      },
+      abort,
     }
   }
 
-  private async runTransactions(
-    block: Block,
-    txs: Iterable<TypedTransaction>,
-    building: BuildingState | undefined,
-  ): Promise<BlockExecution> {
-    // One checkpoint around the whole block, as ethereumjs' runBlock does: at depth 0 every
-    // tx's commit would flush its accounts and slots into the trie (rehashing the path of
-    // each, and the coinbase and a token's storage trie once per tx); inside it the caches
-    // absorb the block and the trie is written once, at the commit below. runTx still clears
-    // the original-storage cache per tx, so SSTORE gas is unchanged.
+  /**
+   * Runs a block's transactions (all must apply) in one checkpoint. At depth 0 every tx's
+   * commit would flush its accounts and slots into the trie (rehashing the path of each,
+   * and the coinbase and a token's storage trie once per tx); inside it the caches absorb
+   * the block and the trie is written once, at the commit below, as ethereumjs' runBlock
+   * does. runTx still clears the original-storage cache per tx, so SSTORE gas is unchanged.
+   */
+  private async runBlock(block: Block): Promise<BlockExecution> {
     const journal = this.vm.evm.journal
     await journal.checkpoint()
-    let executed: TransactionsOutcome
+    const totals = this.emptyTotals()
     try {
-      executed = await this.executeTransactions(block, txs, building)
+      await this.executeTransactions(block, block.transactions, totals, undefined)
     } catch (err) {
       await journal.revert()
       throw err
     }
     await journal.commit()
-    return { blockHash: ZERO_HASH, stateRoot: await this.stateManager.getStateRoot(), ...executed }
+    return this.totalsToExecution(totals)
   }
 
-  /** Runs `txs` in order on the current state; the caller holds the block's checkpoint. */
+  private emptyTotals(): BlockTotals {
+    return {
+      bloom: new Bloom(undefined, this.common),
+      receipts: [],
+      encodedReceipts: [],
+      gasUsed: 0n,
+      cumulativeGasUsed: 0n,
+    }
+  }
+
+  /** Execution results from the totals, once the block's checkpoint is committed. */
+  private async totalsToExecution(totals: BlockTotals): Promise<BlockExecution> {
+    return {
+      blockHash: ZERO_HASH,
+      stateRoot: await this.stateManager.getStateRoot(),
+      receipts: totals.receipts,
+      gasUsed: totals.gasUsed,
+      logsBloom: totals.bloom.bitvector,
+      receiptsRoot: orderedTrieRoot(totals.encodedReceipts, this.keccak256),
+    }
+  }
+
+  /**
+   * Runs `txs` in order on the current state, adding to `totals`; the caller holds the
+   * block's checkpoint.
+   */
   private async executeTransactions(
     block: Block,
     txs: Iterable<TypedTransaction>,
+    totals: BlockTotals,
     building: BuildingState | undefined,
-  ): Promise<TransactionsOutcome> {
-    const bloom = new Bloom(undefined, this.common)
-    const receipts: StoredReceipt[] = []
-    const encodedReceipts: Uint8Array[] = []
-    let gasUsed = 0n
-    let cumulativeGasUsed = 0n
+  ): Promise<void> {
     const gasLimit = block.header.gasLimit
     const now = building?.options.now ?? Date.now
     const deadline =
@@ -398,11 +484,11 @@ export class BlockExecutor {
         : now() + building.options.deadlineMs
     for (const tx of txs) {
       if (building !== undefined) {
-        if (gasLimit - gasUsed < 21_000n) break
+        if (gasLimit - totals.gasUsed < 21_000n) break
         if (now() >= deadline) break
-        if (tx.gasLimit > gasLimit - gasUsed) continue
+        if (tx.gasLimit > gasLimit - totals.gasUsed) continue
         if (building.options.accept !== undefined && !building.options.accept(tx)) continue
-      } else if (tx.gasLimit > gasLimit - gasUsed) {
+      } else if (tx.gasLimit > gasLimit - totals.gasUsed) {
         throw execError(
           'EXEC_INVALID_TX',
           'transaction gas limit exceeds the gas left in the block',
@@ -416,7 +502,7 @@ export class BlockExecutor {
         result = await runTx(this.vm, {
           tx,
           block,
-          blockGasUsed: cumulativeGasUsed,
+          blockGasUsed: totals.cumulativeGasUsed,
           skipHardForkValidation: true,
         })
       } catch (error) {
@@ -435,26 +521,20 @@ export class BlockExecutor {
         continue
       }
       building?.included.push(tx)
-      gasUsed += result.blockGasSpent
-      cumulativeGasUsed += result.totalGasSpent
-      bloom.or(result.bloom)
+      totals.gasUsed += result.blockGasSpent
+      totals.cumulativeGasUsed += result.totalGasSpent
+      totals.bloom.or(result.bloom)
       const receipt: StoredReceipt = {
         txType: tx.type,
         status: (result.receipt as { status?: 0 | 1 }).status ?? 1,
-        cumulativeGasUsed,
+        cumulativeGasUsed: totals.cumulativeGasUsed,
         gasUsed: result.totalGasSpent,
         logsBloom: result.receipt.bitvector,
         logs: result.receipt.logs,
         contractAddress: result.createdAddress?.bytes,
       }
-      receipts.push(receipt)
-      encodedReceipts.push(consensusReceiptBytes(receipt))
-    }
-    return {
-      receipts,
-      gasUsed,
-      logsBloom: bloom.bitvector,
-      receiptsRoot: orderedTrieRoot(encodedReceipts, this.keccak256),
+      totals.receipts.push(receipt)
+      totals.encodedReceipts.push(consensusReceiptBytes(receipt))
     }
   }
 }

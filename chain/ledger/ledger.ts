@@ -48,6 +48,7 @@ import {
   createStateTrie,
   EMPTY_REQUESTS_HASH,
   type HeaderFields,
+  type PendingBuild,
   ZERO_HASH,
 } from '../execution/block-executor.ts'
 import { createChainCommon } from '../execution/common.ts'
@@ -66,6 +67,7 @@ export type LedgerErrorCode =
   | 'LEDGER_INVALID_HEADER'
   | 'LEDGER_INVALID_BODY'
   | 'LEDGER_CLOSED'
+  | 'LEDGER_BUILD_ABANDONED'
 
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
@@ -76,6 +78,29 @@ export interface ImportOptions {
   execution?: BlockExecution
   /** Trust the caller for seals (own block produced by a single validator that just sealed it). */
   sealsVerified?: boolean
+}
+
+/**
+ * A block being built on the head in several passes (a proposer filling its block while it
+ * waits for its slot). It holds the executor: any other build, validation or import first
+ * abandons it, after which its methods throw LEDGER_BUILD_ABANDONED.
+ */
+export interface LedgerBuild {
+  /** Hash of the head it builds on. */
+  readonly parentHash: Uint8Array
+  /** Transactions included so far, in block order. */
+  readonly included: readonly TypedTransaction[]
+  /** False once sealed, aborted or abandoned. */
+  readonly open: boolean
+  /** Runs more candidates after those already included (invalid ones are left out). */
+  add(
+    candidates: Iterable<TypedTransaction>,
+    options?: BuildOptions,
+  ): Promise<BuildResult['rejected']>
+  /** Finishes the block; the executor stays on its post-state, as after buildBlock. */
+  seal(): Promise<BuildResult>
+  /** Gives the executor back (state rewound to the head). No-op once closed. */
+  abort(): Promise<void>
 }
 
 export interface ImportedBlock {
@@ -157,6 +182,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private tipCommit: BlockCommit = { round: 0, seals: [] }
   /** Execution of the block built or validated last; see importLocked. */
   private lastExecution: BlockExecution | undefined
+  /** The multi-pass build holding the executor, if any (see startBuild). */
+  private pendingBuild: PendingBuild | undefined
 
   constructor(options: LedgerOptions, modules: LedgerModules) {
     super()
@@ -283,6 +310,19 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return run
   }
 
+  /**
+   * Called (inside `exclusive`) right before the executor is used for anything but the
+   * pending multi-pass build: that build is abandoned, since consensus and sync come before
+   * a block we were filling early. Checks that fail first (a known or non-extending block)
+   * leave it be.
+   */
+  private async claimExecutor(): Promise<void> {
+    if (this.pendingBuild === undefined) return
+    const abandoned = this.pendingBuild
+    this.pendingBuild = undefined
+    await abandoned.abort()
+  }
+
   /** Resolves when no build or import is in progress (clean shutdown). */
   async waitIdle(): Promise<void> {
     await this.writeQueue
@@ -316,10 +356,72 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
         throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
       }
+      await this.claimExecutor()
       await this.rewindExecutor()
       const built = await this.executor.build(fields, candidates, options)
       this.lastExecution = built.execution
       return built
+    })
+  }
+
+  /**
+   * Opens a block on the head that can be filled in several passes and sealed later (see
+   * LedgerBuild). Only one is open at a time; starting another abandons the previous one.
+   */
+  startBuild(fields: HeaderFields): Promise<LedgerBuild> {
+    return this.exclusive(async () => {
+      if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
+        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
+      }
+      await this.claimExecutor()
+      await this.rewindExecutor()
+      const pending = await this.executor.startBuild(fields)
+      this.pendingBuild = pending
+      const abandoned = () =>
+        ledgerError(
+          'LEDGER_BUILD_ABANDONED',
+          'the block build was abandoned (another block was built, validated or imported)',
+        )
+      const mine = <T>(fn: () => Promise<T>) =>
+        this.exclusive(async () => {
+          if (this.pendingBuild !== pending) throw abandoned()
+          return fn()
+        })
+      const ledger = this
+      return {
+        parentHash: fields.parent.hash(),
+        get included() {
+          return pending.included
+        },
+        get open() {
+          return ledger.pendingBuild === pending
+        },
+        add: (candidates, options) =>
+          mine(async () => {
+            const before = pending.rejected.length
+            try {
+              await pending.add(candidates, options)
+            } catch (err) {
+              this.pendingBuild = undefined
+              throw err
+            }
+            return pending.rejected.slice(before)
+          }),
+        seal: () =>
+          mine(async () => {
+            this.pendingBuild = undefined
+            const built = await pending.seal()
+            this.lastExecution = built.execution
+            return built
+          }),
+        abort: async () => {
+          await this.exclusive(async () => {
+            if (this.pendingBuild !== pending) return
+            this.pendingBuild = undefined
+            await pending.abort()
+          })
+        },
+      }
     })
   }
 
@@ -332,6 +434,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       const extra = this.verifyHeaderAgainstHead(block)
       void extra
       await this.verifyBody(block)
+      await this.claimExecutor()
       await this.rewindExecutor()
       const execution = await this.executor.execute(block)
       this.lastExecution = execution
@@ -360,6 +463,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (options.seals !== undefined && options.sealsVerified !== true) {
       this.rules.verifySeals(header, sealRound, seals)
     }
+    await this.claimExecutor()
     // Reuse the execution of the block built or validated last (consensus validated it,
     // then gossip or the engine imports it): the executor still sits on its post-state.
     let execution =

@@ -6,7 +6,7 @@ import type { TypedTransaction } from '@ethereumjs/tx'
 import type { Logger } from 'pino'
 import { emptyVanity, encodeExtraData, type ValidatorVote } from '../consensus/extra-data.ts'
 import type { BuildResult } from '../execution/block-executor.ts'
-import type { Ledger } from '../ledger/ledger.ts'
+import type { Ledger, LedgerBuild } from '../ledger/ledger.ts'
 import type { TxPool } from '../txpool/txpool.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 
@@ -19,6 +19,24 @@ export interface ProposalRequest {
   vote?: ValidatorVote | null
   /** Full validator list, on epoch blocks only. */
   validators?: Uint8Array[]
+}
+
+/**
+ * A proposal being filled from the pool ahead of its slot: `fill` runs what the pool holds
+ * now (again later for transactions that arrived since), `finish` adds the latest arrivals
+ * and seals. Abandoned (methods throw LEDGER_BUILD_ABANDONED) if the ledger is needed for
+ * anything else first.
+ */
+export interface ProposalInProgress {
+  readonly height: bigint
+  readonly round: number
+  readonly parentHash: Uint8Array
+  readonly open: boolean
+  /** Transactions in the block so far. */
+  readonly transactions: number
+  fill(): Promise<void>
+  finish(): Promise<BuildResult>
+  abandon(): Promise<void>
 }
 
 export interface BlockProducerOptions {
@@ -44,7 +62,14 @@ export class BlockProducer {
     this.logger = modules.logger
   }
 
+  /** Builds a block from the pool in one go. */
   async propose(request: ProposalRequest): Promise<BuildResult> {
+    const proposal = await this.begin(request)
+    return proposal.finish()
+  }
+
+  /** Opens a proposal on the head that is filled from the pool in passes (see ProposalInProgress). */
+  async begin(request: ProposalRequest): Promise<ProposalInProgress> {
     const extraData = encodeExtraData({
       vanity: emptyVanity(),
       round: request.round,
@@ -54,16 +79,55 @@ export class BlockProducer {
       parentCommitSeals: [...request.parentCommitSeals],
     })
     const fields = this.ledger.nextHeaderFields(request.coinbase, extraData, this.scheduler.now())
+    const build = await this.ledger.startBuild(fields)
+    const pass: FillState = {
+      build,
+      baseFee: fields.baseFeePerGas,
+      gasLimit: fields.gasLimit,
+      budgetLeftMs: this.options.buildBudgetMs,
+      included: new Set(),
+      failedSenders: new Set(),
+    }
+    const fill = () => this.fill(pass)
+    return {
+      height: fields.parent.number + 1n,
+      round: request.round,
+      parentHash: build.parentHash,
+      get open() {
+        return build.open
+      },
+      get transactions() {
+        return build.included.length
+      },
+      fill,
+      finish: async () => {
+        await fill()
+        return build.seal()
+      },
+      abandon: () => build.abort(),
+    }
+  }
+
+  /**
+   * One pass: the pool's candidates not yet in the block. All passes share the build
+   * budget: it bounds the block's execution time, hence its validation time on the other
+   * validators, whenever the building happens.
+   */
+  private async fill(pass: FillState): Promise<void> {
+    const { build, included, failedSenders } = pass
+    if (pass.budgetLeftMs <= 0) return
     const candidates: TypedTransaction[] = []
-    let gasBudget = fields.gasLimit * 2n
-    for await (const entry of this.txpool.candidates(fields.baseFeePerGas)) {
+    let gasBudget = pass.gasLimit * 2n
+    for await (const entry of this.txpool.candidates(pass.baseFee)) {
+      if (included.has(entry.hash)) continue
       candidates.push(entry.tx)
       gasBudget -= entry.tx.gasLimit
       if (gasBudget <= 0n) break
     }
-    const failedSenders = new Set<string>()
-    const result = await this.ledger.buildBlock(fields, candidates, {
-      deadlineMs: this.options.buildBudgetMs,
+    if (candidates.length === 0) return
+    const started = this.scheduler.now()
+    const rejected = await build.add(candidates, {
+      deadlineMs: pass.budgetLeftMs,
       accept: (tx) => !failedSenders.has(tx.getSenderAddress().toString()),
       onRejected: (tx, error) => {
         failedSenders.add(tx.getSenderAddress().toString())
@@ -73,8 +137,25 @@ export class BlockProducer {
         )
       },
     })
-    for (const { tx } of result.rejected)
-      this.txpool.drop(`0x${Buffer.from(tx.hash()).toString('hex')}`)
-    return result
+    pass.budgetLeftMs -= this.scheduler.now() - started
+    for (const tx of build.included.slice(included.size)) included.add(poolKey(tx))
+    for (const { tx } of rejected) this.txpool.drop(poolKey(tx))
   }
+}
+
+/** A proposal's state across its fill passes. */
+interface FillState {
+  build: LedgerBuild
+  baseFee: bigint
+  gasLimit: bigint
+  /** Execution time the remaining passes may use. */
+  budgetLeftMs: number
+  /** Pool keys of the transactions in the block so far. */
+  included: Set<string>
+  /** Senders whose transaction failed: their later nonces cannot run either. */
+  failedSenders: Set<string>
+}
+
+function poolKey(tx: TypedTransaction): string {
+  return `0x${Buffer.from(tx.hash()).toString('hex')}`
 }

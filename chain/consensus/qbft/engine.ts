@@ -975,6 +975,11 @@ export class QbftEngine {
     return undefined
   }
 
+  /** Who proposes at (height, round) with `validators` (ascending), by this engine's policy. */
+  proposerOf(validators: readonly Uint8Array[], height: bigint, round: number): Uint8Array {
+    return this.#proposerPolicy(validators, height, round)
+  }
+
   #proposer(h: HeightState, round: number): string {
     return bytesToHex(this.#proposerPolicy(h.set.list, h.height, round))
   }
