@@ -312,3 +312,57 @@ t.test(
     }
   },
 )
+
+t.test('a validator that already holds the next proposal starts that height at once', async (t) => {
+  const setup = makeGenesis({
+    validators: 2,
+    accounts: 1,
+    config: { blockPeriodMs: 1_000, roundTimeoutMs: 4_000, roundTimeoutMaxMs: 8_000 },
+  })
+  // Each validator on its own clock, so one can be left behind its block period.
+  const clocks = setup.validators.map(() => new ManualScheduler(1_700_000_100_000))
+  const hub = new LocalConsensusHub()
+  const nodes = setup.validators.map((key, i) => {
+    const dir = tempDir(`qbft-cadence-${i}-`)
+    t.teardown(() => dir.remove())
+    return new SidechainNode(
+      {
+        genesis: setup.genesis,
+        datadir: dir.path,
+        validatorKey: key,
+        consensusTransport: hub.transport(`v${i}`),
+      },
+      { scheduler: clocks[i]! },
+    )
+  })
+  for (const node of nodes) await node.start()
+  t.teardown(async () => {
+    for (const node of nodes) await node.stop()
+  })
+  const until = (what: string, check: () => boolean) =>
+    waitFor(
+      () => {
+        for (const clock of clocks) clock.advance(0)
+        return check()
+      },
+      { timeoutMs: 10_000, intervalMs: 5, what },
+    )
+  await until('block 1 on both', () => nodes.every((n) => n.ledger.head.number >= 1n))
+
+  const service = nodes[0]!.engine as QbftService
+  const set = nodes[0]!.ledger.rules.validatorSet.validatorsAt(2n)
+  const proposer = bytesToHex(service.engine.proposerOf(set, 2n, 0))
+  const p = setup.validators.findIndex((v) => v.addressHex === proposer)
+  const q = 1 - p
+  const lagging = clocks[q]!.now()
+  // Only the proposer's period passes. With two validators both must vote, so block 2 is
+  // decided only if the other one starts height 2 when the proposal reaches it.
+  clocks[p]!.advance(1_000)
+  await until('block 2 on both', () => nodes.every((n) => n.ledger.head.number >= 2n))
+  t.equal(clocks[q]!.now(), lagging, "the other validator's period never passed")
+  t.same(
+    nodes[q]!.ledger.head.hash(),
+    nodes[p]!.ledger.head.hash(),
+    'both finalized the same block 2',
+  )
+})

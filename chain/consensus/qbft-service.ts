@@ -6,7 +6,10 @@
  *
  * Height cadence: after any new head (decided here or imported by sync) the engine starts
  * the next height one block period after the current one started, so the proposer proposes
- * when the period is over and round timers of the next height start then too.
+ * when the period is over and round timers of the next height start then too. A validator
+ * that already holds the next height's proposal (it finished the head later than the
+ * others) starts that height at once: it would otherwise stay behind the others' cadence
+ * for good, and its own proposals would come late.
  *
  * Early building: the round-0 proposer of the next height does not wait for its slot to
  * build. As soon as the head is imported it opens the block and runs the pool's
@@ -115,6 +118,8 @@ export class QbftService implements ConsensusEngine {
   private readonly candidates = new Map<string, PreparedBlock>()
   /** The next height's round-0 block being filled before its slot (see header). */
   private early: EarlyBuild | undefined
+  /** Height of the latest proposal that arrived before its height started here. */
+  private proposalWaiting: bigint | undefined
   /** Blocks this validator proposed, and how many of them were built early. */
   readonly proposals = { total: 0, early: 0 }
   private readonly onHead: (imported: ImportedBlock) => void
@@ -160,12 +165,11 @@ export class QbftService implements ConsensusEngine {
       this.candidates.clear()
       // Keep the cadence: the next height starts one period after this one started, not one
       // period after it was finalized (which would add consensus latency to every block).
+      const next = imported.block.header.number + 1n
       const due = this.heightStartedAt + this.options.blockPeriodMs
-      this.scheduleNextHeight(
-        imported.block.header.number + 1n,
-        Math.max(0, due - this.scheduler.now()),
-      )
-      this.buildEarly(imported.block.header.number + 1n)
+      const proposed = this.proposalWaiting === next
+      this.scheduleNextHeight(next, proposed ? 0 : Math.max(0, due - this.scheduler.now()))
+      this.buildEarly(next)
     }
   }
 
@@ -218,7 +222,22 @@ export class QbftService implements ConsensusEngine {
   /** Feeds a consensus message from the network; the verdict drives peer scoring. */
   async onMessage(data: Uint8Array, fromPeer: string): Promise<ConsensusVerdict> {
     const outcome = await this.engine.onMessage(data, fromPeer)
+    if (
+      outcome.action === 'ACCEPT' &&
+      outcome.buffered &&
+      outcome.kind === 'PROPOSAL' &&
+      this.isValidatorAt(outcome.height, outcome.author)
+    ) {
+      this.proposalWaiting = outcome.height
+      // Already past the head we were finishing: start its height now (see header).
+      if (outcome.height === this.ledger.head.number + 1n && this.heightTimer !== undefined)
+        this.scheduleNextHeight(outcome.height, 0)
+    }
     return outcome.action
+  }
+
+  private isValidatorAt(height: bigint, address: Uint8Array): boolean {
+    return this.validatorsAt(height)?.some((v) => equalsBytes(v, address)) === true
   }
 
   private validatorsAt(height: bigint): readonly Uint8Array[] | null {
@@ -292,10 +311,30 @@ export class QbftService implements ConsensusEngine {
       }
       await proposal.fill()
       early.filled = true
+      this.scheduleRefill(early)
     })().catch((err) => {
       // Abandoned (the ledger was needed first) or failed: the slot builds in one go instead.
       this.logger?.debug({ height: Number(height), err: errorMessage(err) }, 'early build dropped')
     })
+  }
+
+  /**
+   * Runs the pool's new arrivals into the early block every tenth of a period while it
+   * waits, so that little is left for the pass at the slot (which validators wait for).
+   */
+  private scheduleRefill(early: EarlyBuild): void {
+    const interval = Math.max(20, Math.floor(this.options.blockPeriodMs / 10))
+    this.scheduler.setTimeout(() => {
+      const proposal = early.proposal
+      if (this.early !== early || early.superseded || proposal === undefined || !proposal.open)
+        return
+      proposal
+        .fill()
+        .then(() => this.scheduleRefill(early))
+        .catch((err) => {
+          this.logger?.debug({ err: errorMessage(err) }, 'early build dropped')
+        })
+    }, interval)
   }
 
   /** The early block for (height, round), if one is open on the current head. */

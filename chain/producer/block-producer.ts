@@ -88,7 +88,13 @@ export class BlockProducer {
       included: new Set(),
       failedSenders: new Set(),
     }
-    const fill = () => this.fill(pass)
+    // Passes run one after another (a refill may still run when the slot's pass starts).
+    let passes: Promise<void> = Promise.resolve()
+    const fill = () => {
+      const next = passes.then(() => this.fill(pass))
+      passes = next.catch(() => undefined)
+      return next
+    }
     return {
       height: fields.parent.number + 1n,
       round: request.round,

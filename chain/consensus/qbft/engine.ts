@@ -162,7 +162,15 @@ export interface QbftStatus {
 }
 
 export type MessageOutcome =
-  | { action: 'ACCEPT'; kind: MessageKind; author: Uint8Array; buffered: boolean }
+  | {
+      action: 'ACCEPT'
+      kind: MessageKind
+      author: Uint8Array
+      /** the message's height */
+      height: bigint
+      /** for a future height: kept until that height starts */
+      buffered: boolean
+    }
   | { action: 'IGNORE' | 'REJECT'; error: QbftError; kind?: MessageKind; author?: Uint8Array }
 
 /** pino-compatible subset */
@@ -487,7 +495,7 @@ export class QbftEngine {
       if (height > h.height) {
         this.#bufferFuture(h, height, bytes, id, authorHex)
         this.#noteSeen(authorHex, height, message.signed.payload.round)
-        return { action: 'ACCEPT', kind: message.kind, author, buffered: true }
+        return { action: 'ACCEPT', kind: message.kind, author, height, buffered: true }
       }
       if (!h.set.index.has(authorHex)) {
         throw new QbftError('QBFT_NOT_VALIDATOR', 'author is not a validator at this height', {
@@ -514,7 +522,7 @@ export class QbftEngine {
       h.seen.add(id)
       this.#noteSeen(authorHex, height, message.signed.payload.round)
       this.#reevaluate(h)
-      return { action: 'ACCEPT', kind: message.kind, author, buffered: false }
+      return { action: 'ACCEPT', kind: message.kind, author, height, buffered: false }
     } catch (err) {
       if (err instanceof QbftError) return { action: err.action, error: err, ...context }
       throw err
