@@ -85,6 +85,7 @@ export class BlockProducer {
       baseFee: fields.baseFeePerGas,
       gasLimit: fields.gasLimit,
       budgetLeftMs: this.options.buildBudgetMs,
+      poolAdditions: -1,
       included: new Set(),
       failedSenders: new Set(),
     }
@@ -122,6 +123,9 @@ export class BlockProducer {
   private async fill(pass: FillState): Promise<void> {
     const { build, included, failedSenders } = pass
     if (pass.budgetLeftMs <= 0) return
+    // Within one build only new arrivals can add candidates (the parent state is fixed).
+    if (pass.poolAdditions === this.txpool.additions) return
+    pass.poolAdditions = this.txpool.additions
     const candidates: TypedTransaction[] = []
     let gasBudget = pass.gasLimit * 2n
     for await (const entry of this.txpool.candidates(pass.baseFee)) {
@@ -156,6 +160,8 @@ interface FillState {
   gasLimit: bigint
   /** Execution time the remaining passes may use. */
   budgetLeftMs: number
+  /** The pool's addition count at the last pass (none yet: -1). */
+  poolAdditions: number
   /** Pool keys of the transactions in the block so far. */
   included: Set<string>
   /** Senders whose transaction failed: their later nonces cannot run either. */

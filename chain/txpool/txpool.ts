@@ -85,6 +85,8 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   private readonly byHash = new Map<string, PoolTx>()
   private readonly now: () => number
   private addQueue: Promise<unknown> = Promise.resolve()
+  /** Transactions accepted so far (new or replacement): lets a builder skip an unchanged pool. */
+  additions = 0
 
   constructor(options: TxPoolOptions, modules: { state: PoolState; now?: () => number }) {
     super()
@@ -223,6 +225,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     }
     senderQueue.set(tx.nonce, entry)
     this.byHash.set(hash, entry)
+    this.additions++
     this.emit('added', entry, origin)
     return entry
   }
