@@ -122,7 +122,11 @@ export class SidechainNode {
       },
     )
     this.producer = new BlockProducer(
-      { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 2)) },
+      // A third of the period: validators take longer to run a block than its proposer
+      // (up to twice as long when they share cores), and all of it must fit in the round
+      // timeout (default two periods) after the proposer's build. Half a period led to
+      // round changes under saturation (network bench at 250 tx/s on 2 cores).
+      { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 3)) },
       { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
     )
     if (options.p2p !== undefined) {

@@ -191,3 +191,36 @@ t.test('candidates: highest tip first, nonce order per sender; eviction when ful
   await pool.add(tipped(keys[1]!, 1n, 5_000n))
   t.equal(pool.size, 5, 'a better-paying tx evicts the cheapest tail')
 })
+
+t.test('candidates: equal tips go in arrival order, whatever the senders', async (t) => {
+  const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+  const keys = Array.from({ length: 12 }, () => keyPairFromPrivateKey(randomPrivateKey()))
+  let clock = 1_000
+  const pool = new TxPool(
+    { common, maxTxSize: 128 * 1024, baseFeeFloor: 1n },
+    {
+      state: {
+        getAccount: async () => ({ nonce: 0n, balance: 10n ** 24n }),
+        nextBaseFee: () => 1n,
+        blockGasLimit: () => 30_000_000n,
+      },
+      now: () => clock,
+    },
+  )
+  const to = keys[0]!.address
+  // Two rounds of one transfer per sender, senders in a shuffled order, one ms apart.
+  const shuffled = [7, 2, 11, 0, 5, 9, 1, 10, 3, 8, 6, 4]
+  const arrival: string[] = []
+  for (const nonce of [0n, 1n])
+    for (const i of shuffled) {
+      clock++
+      await pool.add(transfer(common, keys[i]!, to, nonce, 1n))
+      arrival.push(`${i}:${nonce}`)
+    }
+  const order: string[] = []
+  for await (const entry of pool.candidates(1n)) {
+    const i = keys.findIndex((k) => new Address(k.address).toString() === entry.sender)
+    order.push(`${i}:${entry.nonce}`)
+  }
+  t.same(order, arrival, 'first come, first served: no sender waits behind later arrivals')
+})

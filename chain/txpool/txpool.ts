@@ -329,9 +329,24 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
       }
       if (lane.length > 0) lanes.push(lane.reverse())
     }
-    // Max-heap of lanes by the tip of their next transaction.
-    const tipOf = (lane: PoolTx[]) => effectiveTip(lane[lane.length - 1]!.tx, baseFee)
-    const heap = new LaneHeap(tipOf)
+    // Lanes by their next transaction: the highest tip first and, among equal tips, the
+    // one that arrived first. Without the arrival order a backlog of equal-fee transfers
+    // left the same senders at the back block after block (tens of seconds of wait).
+    const next = (lane: PoolTx[]) => lane[lane.length - 1]!
+    const tips = new Map<PoolTx, bigint>()
+    const tipOf = (entry: PoolTx) => {
+      let tip = tips.get(entry)
+      if (tip === undefined) {
+        tip = effectiveTip(entry.tx, baseFee)
+        tips.set(entry, tip)
+      }
+      return tip
+    }
+    const heap = new LaneHeap((a, b) => {
+      const [x, y] = [next(a), next(b)]
+      const [tx, ty] = [tipOf(x), tipOf(y)]
+      return tx !== ty ? tx > ty : x.addedAt < y.addedAt
+    })
     for (const lane of lanes) heap.push(lane)
     for (;;) {
       const lane = heap.pop()
@@ -344,20 +359,20 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   }
 }
 
+/** A binary heap of lanes; `before(a, b)` says whether lane a goes first. */
 class LaneHeap {
   private readonly items: PoolTx[][] = []
-  private readonly score: (lane: PoolTx[]) => bigint
-  constructor(score: (lane: PoolTx[]) => bigint) {
-    this.score = score
+  private readonly before: (a: PoolTx[], b: PoolTx[]) => boolean
+  constructor(before: (a: PoolTx[], b: PoolTx[]) => boolean) {
+    this.before = before
   }
   push(lane: PoolTx[]): void {
     const items = this.items
     items.push(lane)
     let i = items.length - 1
-    const s = this.score(lane)
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (this.score(items[parent]!) >= s) break
+      if (!this.before(lane, items[parent]!)) break
       items[i] = items[parent]!
       i = parent
     }
@@ -369,14 +384,12 @@ class LaneHeap {
     const last = items.pop()
     if (top === undefined || last === undefined || items.length === 0) return top
     let i = 0
-    const s = this.score(last)
     for (;;) {
       const left = 2 * i + 1
       if (left >= items.length) break
       const right = left + 1
-      const child =
-        right < items.length && this.score(items[right]!) > this.score(items[left]!) ? right : left
-      if (this.score(items[child]!) <= s) break
+      const child = right < items.length && this.before(items[right]!, items[left]!) ? right : left
+      if (!this.before(items[child]!, last)) break
       items[i] = items[child]!
       i = child
     }
