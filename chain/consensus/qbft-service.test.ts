@@ -3,7 +3,7 @@
  * the QBFT engine driving block production and import.
  */
 import { bytesToHex } from '@ethereumjs/util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
 import { SidechainNode } from '../node.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
@@ -230,34 +230,40 @@ t.test(
   },
 )
 
+/** Two validators over an in-process hub, each on the given (manual) clock, started. */
+async function twoValidatorsOnClocks(t: Test, clocks: [ManualScheduler, ManualScheduler]) {
+  const setup = makeGenesis({
+    validators: 2,
+    accounts: 2,
+    config: { blockPeriodMs: 1_000, roundTimeoutMs: 4_000, roundTimeoutMaxMs: 8_000 },
+  })
+  const hub = new LocalConsensusHub()
+  const nodes = setup.validators.map((key, i) => {
+    const dir = tempDir(`qbft-clock-${i}-`)
+    t.teardown(() => dir.remove())
+    return new SidechainNode(
+      {
+        genesis: setup.genesis,
+        datadir: dir.path,
+        validatorKey: key,
+        consensusTransport: hub.transport(`v${i}`),
+      },
+      { scheduler: clocks[i]! },
+    )
+  })
+  for (const node of nodes) await node.start()
+  t.teardown(async () => {
+    for (const node of nodes) await node.stop()
+  })
+  return { setup, nodes }
+}
+
 t.test(
   'the next proposer builds early and still takes transactions that arrive before its slot',
   async (t) => {
-    const setup = makeGenesis({
-      validators: 2,
-      accounts: 2,
-      config: { blockPeriodMs: 1_000, roundTimeoutMs: 4_000, roundTimeoutMaxMs: 8_000 },
-    })
     // One clock for both validators: the block period only passes when the test says so.
     const scheduler = new ManualScheduler(1_700_000_100_000)
-    const hub = new LocalConsensusHub()
-    const nodes = setup.validators.map((key, i) => {
-      const dir = tempDir(`qbft-early-${i}-`)
-      t.teardown(() => dir.remove())
-      return new SidechainNode(
-        {
-          genesis: setup.genesis,
-          datadir: dir.path,
-          validatorKey: key,
-          consensusTransport: hub.transport(`v${i}`),
-        },
-        { scheduler },
-      )
-    })
-    for (const node of nodes) await node.start()
-    t.teardown(async () => {
-      for (const node of nodes) await node.stop()
-    })
+    const { setup, nodes } = await twoValidatorsOnClocks(t, [scheduler, scheduler])
     const services = nodes.map((node) => node.engine as QbftService)
     /** Lets timers due by now run, then the async work they started (execution, LevelDB). */
     const until = async (what: string, check: () => boolean) => {
@@ -314,31 +320,12 @@ t.test(
 )
 
 t.test('a validator that already holds the next proposal starts that height at once', async (t) => {
-  const setup = makeGenesis({
-    validators: 2,
-    accounts: 1,
-    config: { blockPeriodMs: 1_000, roundTimeoutMs: 4_000, roundTimeoutMaxMs: 8_000 },
-  })
   // Each validator on its own clock, so one can be left behind its block period.
-  const clocks = setup.validators.map(() => new ManualScheduler(1_700_000_100_000))
-  const hub = new LocalConsensusHub()
-  const nodes = setup.validators.map((key, i) => {
-    const dir = tempDir(`qbft-cadence-${i}-`)
-    t.teardown(() => dir.remove())
-    return new SidechainNode(
-      {
-        genesis: setup.genesis,
-        datadir: dir.path,
-        validatorKey: key,
-        consensusTransport: hub.transport(`v${i}`),
-      },
-      { scheduler: clocks[i]! },
-    )
-  })
-  for (const node of nodes) await node.start()
-  t.teardown(async () => {
-    for (const node of nodes) await node.stop()
-  })
+  const clocks: [ManualScheduler, ManualScheduler] = [
+    new ManualScheduler(1_700_000_100_000),
+    new ManualScheduler(1_700_000_100_000),
+  ]
+  const { setup, nodes } = await twoValidatorsOnClocks(t, clocks)
   const until = (what: string, check: () => boolean) =>
     waitFor(
       () => {

@@ -13,10 +13,10 @@ import t, { type Test } from 'tap'
 import {
   buildSealedBlock,
   makeGenesis,
+  nextBlockFields,
   openStaticLedger,
   tempDir,
 } from '../../test/helpers/chain.ts'
-import { emptyVanity, encodeExtraData } from '../consensus/extra-data.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 
@@ -157,18 +157,9 @@ t.test('a block that fails execution leaves the state as it was', async (t) => {
   t.equal(await counterValue(importer), 3n)
 })
 
-/** Extra data and header fields for block 1 on `ledger`, as a proposer would ask for. */
-function nextFields(ledger: Ledger, timestampMs = 1_700_000_001_000) {
-  const extra = encodeExtraData({
-    vanity: emptyVanity(),
-    round: 0,
-    vote: null,
-    validators: [],
-    parentCommitRound: 0,
-    parentCommitSeals: [...ledger.headSeals],
-  })
-  return ledger.nextHeaderFields(validator!.address, extra, timestampMs)
-}
+/** Header fields for the next block on `ledger`, as a proposer would ask for. */
+const nextFields = (ledger: Ledger, timestampMs = 1_700_000_001_000) =>
+  nextBlockFields(ledger, validator!, timestampMs)
 
 t.test('a block filled in several passes equals the same block built in one', async (t) => {
   const once = await openLedger(t)

@@ -75,6 +75,19 @@ export async function openStaticLedger(
   return { db, ledger }
 }
 
+/** Header fields of a round-0 block on the ledger's head, carrying the parent's seals. */
+export function nextBlockFields(ledger: Ledger, validator: KeyPair, timestampMs: number) {
+  const extra = encodeExtraData({
+    vanity: emptyVanity(),
+    round: 0,
+    vote: null,
+    validators: [],
+    parentCommitRound: 0,
+    parentCommitSeals: [...ledger.headSeals],
+  })
+  return ledger.nextHeaderFields(validator.address, extra, timestampMs)
+}
+
 /**
  * Builds a block on the ledger's head from `txs` (invalid ones left out), seals it with the
  * single validator's key and imports it. The parent's seals go in the header, as QBFT does.
@@ -85,15 +98,7 @@ export async function buildSealedBlock(
   txs: Iterable<TypedTransaction>,
   timestampMs: number,
 ) {
-  const extra = encodeExtraData({
-    vanity: emptyVanity(),
-    round: 0,
-    vote: null,
-    validators: [],
-    parentCommitRound: 0,
-    parentCommitSeals: [...ledger.headSeals],
-  })
-  const fields = ledger.nextHeaderFields(validator.address, extra, timestampMs)
+  const fields = nextBlockFields(ledger, validator, timestampMs)
   const built = await ledger.buildBlock(fields, txs)
   const seal = signCommitSeal(built.block.hash(), 0, validator.privateKey)
   await ledger.importBlock(built.block, {
