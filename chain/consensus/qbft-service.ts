@@ -326,8 +326,8 @@ export class QbftService implements ConsensusEngine {
     const interval = Math.max(20, Math.floor(this.options.blockPeriodMs / 10))
     this.scheduler.setTimeout(() => {
       const proposal = early.proposal
-      if (this.early !== early || early.superseded || proposal === undefined || !proposal.open)
-        return
+      // Taken for the slot, replaced by a later head's, or abandoned: nothing more to add.
+      if (this.early !== early || proposal === undefined || !proposal.open) return
       proposal
         .fill()
         .then(() => this.scheduleRefill(early))
@@ -345,9 +345,9 @@ export class QbftService implements ConsensusEngine {
     await early.firstFill
     const { proposal } = early
     if (proposal === undefined) return undefined
+    // On the current head (buildBlock checked the height) and for this round.
     const fits =
       proposal.open &&
-      proposal.height === height &&
       proposal.round === round &&
       equalsBytes(proposal.parentHash, this.ledger.head.hash())
     if (fits) return proposal

@@ -323,6 +323,15 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     await abandoned.abort()
   }
 
+  /** Checks that `fields` build on the head and puts the executor there (inside `exclusive`). */
+  private async prepareBuildOnHead(fields: HeaderFields): Promise<void> {
+    if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
+      throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
+    }
+    await this.claimExecutor()
+    await this.rewindExecutor()
+  }
+
   /** Resolves when no build or import is in progress (clean shutdown). */
   async waitIdle(): Promise<void> {
     await this.writeQueue
@@ -353,11 +362,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     options?: BuildOptions,
   ): Promise<BuildResult> {
     return this.exclusive(async () => {
-      if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
-        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
-      }
-      await this.claimExecutor()
-      await this.rewindExecutor()
+      await this.prepareBuildOnHead(fields)
       const built = await this.executor.build(fields, candidates, options)
       this.lastExecution = built.execution
       return built
@@ -370,11 +375,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   startBuild(fields: HeaderFields): Promise<LedgerBuild> {
     return this.exclusive(async () => {
-      if (!equalsBytes(fields.parent.hash(), this.headHeader.hash())) {
-        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only build on the head')
-      }
-      await this.claimExecutor()
-      await this.rewindExecutor()
+      await this.prepareBuildOnHead(fields)
       const pending = await this.executor.startBuild(fields)
       this.pendingBuild = pending
       const abandoned = () =>

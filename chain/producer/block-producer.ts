@@ -3,6 +3,7 @@
  * every consensus engine (single validator and QBFT) when it is the proposer.
  */
 import type { TypedTransaction } from '@ethereumjs/tx'
+import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { emptyVanity, encodeExtraData, type ValidatorVote } from '../consensus/extra-data.ts'
 import type { BuildResult } from '../execution/block-executor.ts'
@@ -168,6 +169,5 @@ interface FillState {
   failedSenders: Set<string>
 }
 
-function poolKey(tx: TypedTransaction): string {
-  return `0x${Buffer.from(tx.hash()).toString('hex')}`
-}
+/** The pool's key for a transaction (its hash, hex). */
+const poolKey = (tx: TypedTransaction): string => bytesToHex(tx.hash())

@@ -85,8 +85,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   private readonly byHash = new Map<string, PoolTx>()
   private readonly now: () => number
   private addQueue: Promise<unknown> = Promise.resolve()
-  /** Transactions accepted so far (new or replacement): lets a builder skip an unchanged pool. */
-  additions = 0
+  private additionCount = 0
 
   constructor(options: TxPoolOptions, modules: { state: PoolState; now?: () => number }) {
     super()
@@ -103,6 +102,11 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
 
   get size(): number {
     return this.byHash.size
+  }
+
+  /** Transactions accepted so far (new or replacement): lets a builder skip an unchanged pool. */
+  get additions(): number {
+    return this.additionCount
   }
 
   has(hash: string): boolean {
@@ -225,7 +229,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     }
     senderQueue.set(tx.nonce, entry)
     this.byHash.set(hash, entry)
-    this.additions++
+    this.additionCount++
     this.emit('added', entry, origin)
     return entry
   }
