@@ -4,7 +4,8 @@
  * leaves the state at the block's post-state until the ledger either commits the trie
  * nodes (`takeStateNodes`) or rolls back (`resetTo`). Performance choices:
  *  - one state checkpoint per block: the MerkleStateManager caches absorb the block and the
- *    trie is written once, at its commit (not once per tx);
+ *    trie is written once, at its commit (not once per tx), in one batched update that
+ *    hashes each touched node once (batched-state-manager.ts);
  *  - native ecrecover/keccak via Common.customCrypto; senders cached on the tx objects;
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
@@ -28,6 +29,7 @@ import { Bloom, createVM, runTx, type VM } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
+import { BatchedMerkleStateManager } from './batched-state-manager.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
 import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
@@ -208,7 +210,7 @@ export class BlockExecutor {
     hashes: BlockHashSource
   }): Promise<BlockExecutor> {
     const { common, store, stateRoot, hashes } = params
-    const stateManager = new MerkleStateManager({
+    const stateManager = new BatchedMerkleStateManager({
       common,
       trie: createStateTrie(common, store),
       caches: new Caches({
