@@ -4,13 +4,23 @@
  * tries. Upstream puts the keys one by one, rehashing the path of each; here each storage
  * trie and then the account trie take all their changes in one batched update
  * (batched-trie.ts). The state roots are the same (tested against the upstream flush).
+ *
+ * `putStorage` only writes the storage cache. Upstream means to do the same, but its
+ * `caches.storage.put(...) ?? writeToTrie(...)` always takes the right side (put returns
+ * undefined): every SSTORE also went into the storage trie at once, rehashing its path, and
+ * the account got a new storage root, with every intermediate node kept for the block's
+ * batch. The storage root of an account changed in the block is now brought up to date
+ * at the flush; within the block only EIP-7610's collision check reads it, and an account
+ * whose storage the block changed has code or a nonce, which that check looks at first.
  */
 import { RLP } from '@ethereumjs/rlp'
 import { CODEHASH_PREFIX, MerkleStateManager } from '@ethereumjs/statemanager'
 import {
   Account,
+  type Address,
   concatBytes,
   createAddressFromString,
+  unpadBytes,
   unprefixedHexToBytes,
 } from '@ethereumjs/util'
 import { applyTrieBatch, type TrieChange } from './batched-trie.ts'
@@ -18,6 +28,18 @@ import { applyTrieBatch, type TrieChange } from './batched-trie.ts'
 const EMPTY = new Uint8Array(0)
 
 export class BatchedMerkleStateManager extends MerkleStateManager {
+  override async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
+    const storageCache = this._caches?.storage
+    if (storageCache === undefined || key.length !== 32 || value.length > 32) {
+      // Upstream writes to the trie without a cache, and throws its errors on bad input.
+      return super.putStorage(address, key, value)
+    }
+    if ((await this.getAccount(address)) === undefined) {
+      return super.putStorage(address, key, value)
+    }
+    storageCache.put(address, key, RLP.encode(unpadBytes(value)))
+  }
+
   override async flush(): Promise<void> {
     const hash = this.common.customCrypto.keccak256
     if (hash === undefined) {

@@ -160,17 +160,21 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
   const batched = new BatchedMerkleStateManager({ common, caches: caches() })
   const rand = random(5)
   const accountAt = (n: number) => new Address(new Uint8Array(20).map((_, i) => (i < 18 ? 0 : n)))
-  const address = () => accountAt(1 + rand(40))
+  // Accounts 1-30 hold storage; 31-40 are deleted now and then. The EVM deletes only
+  // accounts without storage (empty ones, or contracts created in the same transaction,
+  // whose writes are still in the cache).
+  const withStorage = () => accountAt(1 + rand(30))
   const slot = () => new Uint8Array(32).map((_, i) => (i === 31 ? rand(12) : 0))
   for (let block = 0; block < 20; block++) {
     // Each operation runs on both managers inside one checkpoint, as a block does.
     const ops: Array<(m: MerkleStateManager) => Promise<void>> = []
     for (let i = 0; i < 60; i++) {
-      const who = address()
+      const who = withStorage()
       const kind = rand(10)
       if (kind < 4) {
-        const account = new Account(BigInt(rand(5)), BigInt(rand(1_000_000)))
-        ops.push(async (m) => m.putAccount(who, account))
+        const other = accountAt(1 + rand(40))
+        const fields = { nonce: BigInt(rand(5)), balance: BigInt(rand(1_000_000)) }
+        ops.push(async (m) => m.modifyAccountFields(other, fields))
       } else if (kind < 8) {
         const key = slot()
         // Zero deletes the slot; leading zeros are trimmed by the manager.
@@ -181,17 +185,29 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
           await m.putStorage(who, key, value)
         })
       } else if (kind < 9) {
-        ops.push(async (m) => m.deleteAccount(who))
+        const gone = accountAt(31 + rand(10))
+        ops.push(rand(2) === 0 ? (m) => m.deleteAccount(gone) : (m) => m.clearStorage(who))
       } else {
         const code = new Uint8Array([0x60, rand(256), 0x00])
-        ops.push(async (m) => m.putCode(who, code))
+        const target = accountAt(1 + rand(40))
+        ops.push(async (m) => m.putCode(target, code))
       }
+      // Reads within the block see the writes before them.
+      const probe = slot()
+      ops.push(async (m) => {
+        reads.get(m)!.push(bytesToHex(await m.getStorage(who, probe)))
+      })
     }
+    const reads = new Map<MerkleStateManager, string[]>([
+      [upstream, []],
+      [batched, []],
+    ])
     for (const manager of [upstream, batched]) {
       await manager.checkpoint()
       for (const op of ops) await op(manager)
       await manager.commit()
     }
+    t.same(reads.get(batched), reads.get(upstream), `block ${block}: reads during the block`)
     const [upstreamRoot, batchedRoot] = [
       await upstream.getStateRoot(),
       await batched.getStateRoot(),
