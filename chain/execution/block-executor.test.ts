@@ -8,7 +8,7 @@
  */
 import { createBlock, createBlockFromRLP } from '@ethereumjs/block'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
-import { Address, bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { Address, bytesToHex, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
 import {
   buildSealedBlock,
@@ -16,6 +16,7 @@ import {
   nextBlockFields,
   openStaticLedger,
   tempDir,
+  transfer,
 } from '../../test/helpers/chain.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -24,9 +25,18 @@ import type { Ledger } from '../ledger/ledger.ts'
 const COUNTER = '0x00000000000000000000000000000000c0c0c0c0'
 const COUNTER_CODE = '0x5f546001015f5500'
 
+// Init code: with no value, SSTORE(0, 42) and SELFDESTRUCT; with value, SSTORE(1, SLOAD(0)).
+const REDEPLOYED_INIT = '34600a57602a5f5533ff5b5f5460015500'
+// Runtime code: CREATE2(value = CALLVALUE, the init code above, salt 0); slot 0 = the address.
+const FACTORY = '0x00000000000000000000000000000000fac70000'
+const FACTORY_CODE = `0x70${REDEPLOYED_INIT}5f525f6011600f34f55f5500`
+
 const setup = makeGenesis({
   accounts: 3,
-  alloc: { [COUNTER]: { balance: '0x0', code: COUNTER_CODE } },
+  alloc: {
+    [COUNTER]: { balance: '0x0', code: COUNTER_CODE },
+    [FACTORY]: { balance: '0x0', code: FACTORY_CODE },
+  },
 })
 const [validator] = setup.validators
 
@@ -107,6 +117,44 @@ t.test('one block of three SSTOREs costs what three blocks of one cost, per tx',
     t.equal(await counterValue(importer), 3n)
   })
 })
+
+t.test(
+  'a contract destroyed in its creating tx and created again in the block has no storage',
+  async (t) => {
+    // EIP-6780: SELFDESTRUCT in the creating transaction deletes the account and its storage.
+    // SSTOREs live only in the state cache until the block's flush (batched-state-manager.ts),
+    // so the cache must forget the first contract's slot: the second constructor reads it empty.
+    const ledger = await openLedger(t)
+    const call = (nonce: bigint, value: bigint) =>
+      transfer(ledger.common, setup.accounts[0]!, hexToBytes(FACTORY), nonce, value, {
+        gasLimit: 200_000n,
+      })
+    const { block } = await buildSealedBlock(
+      ledger,
+      validator!,
+      [call(0n, 0n), call(1n, 1n)],
+      1_700_000_001_000,
+    )
+    t.equal(block.transactions.length, 2)
+    const receipts = (await ledger.getReceipts(block.hash())) ?? []
+    t.same(
+      receipts.map((r) => r.status),
+      [1, 1],
+    )
+    const state = ledger.headState()
+    const created = await state.getStorage(new Address(hexToBytes(FACTORY)), new Uint8Array(32))
+    t.equal(created.length, 20, 'the factory recorded the created address')
+    const target = new Address(setLengthLeft(created, 20))
+    const slot = (n: number) => setLengthLeft(new Uint8Array([n]), 32)
+    t.same(await state.getStorage(target, slot(0)), new Uint8Array(0), 'slot 0 went with the first')
+    t.same(
+      await state.getStorage(target, slot(1)),
+      new Uint8Array(0),
+      'the second read it as empty',
+    )
+    t.equal((await state.getAccount(target))?.balance, 1n, 'the second deployment stands')
+  },
+)
 
 t.test('a block that fails execution leaves the state as it was', async (t) => {
   const producer = await openLedger(t)
