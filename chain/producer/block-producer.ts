@@ -139,7 +139,9 @@ export class BlockProducer {
     const started = this.scheduler.now()
     const rejected = await build.add(candidates, {
       deadlineMs: pass.budgetLeftMs,
-      accept: (tx) => !failedSenders.has(tx.getSenderAddress().toString()),
+      // getSenderAddress hashes the public key on every call: only when a sender failed.
+      accept: (tx) =>
+        failedSenders.size === 0 || !failedSenders.has(tx.getSenderAddress().toString()),
       onRejected: (tx, error) => {
         failedSenders.add(tx.getSenderAddress().toString())
         this.logger?.debug(

@@ -41,6 +41,8 @@ export interface TxPoolOptions {
 export interface PoolTx {
   tx: TypedTransaction
   hash: string
+  /** The recovered sender (ethereumjs rehashes the public key on every getSenderAddress). */
+  senderAddress: Address
   sender: string
   nonce: bigint
   size: number
@@ -220,7 +222,15 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
       }
       if (this.byHash.size >= this.options.maxTransactions) this.evictFor(tx)
     }
-    const entry: PoolTx = { tx, hash, sender, nonce: tx.nonce, size, addedAt: this.now() }
+    const entry: PoolTx = {
+      tx,
+      hash,
+      senderAddress,
+      sender,
+      nonce: tx.nonce,
+      size,
+      addedAt: this.now(),
+    }
     if (existing !== undefined) this.remove(existing, 'replaced')
     let senderQueue = this.bySender.get(sender)
     if (senderQueue === undefined) {
@@ -281,14 +291,14 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     for (const tx of included) {
       const entry = this.byHash.get(bytesToHex(tx.hash()))
       if (entry !== undefined) this.remove(entry, 'included')
-      touched.add(tx.getSenderAddress().toString())
+      touched.add(entry?.sender ?? tx.getSenderAddress().toString())
     }
     for (const sender of touched) {
       const queue = this.bySender.get(sender)
       if (queue === undefined) continue
       const first = queue.values().next().value
       if (first === undefined) continue
-      const { nonce } = await this.state.getAccount(first.tx.getSenderAddress())
+      const { nonce } = await this.state.getAccount(first.senderAddress)
       for (const entry of [...queue.values()]) if (entry.nonce < nonce) this.remove(entry, 'stale')
     }
   }
@@ -299,7 +309,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     const queued: PoolTx[] = []
     for (const queue of this.bySender.values()) {
       const entries = [...queue.values()].sort((a, b) => (a.nonce < b.nonce ? -1 : 1))
-      const { nonce } = await this.state.getAccount(entries[0]!.tx.getSenderAddress())
+      const { nonce } = await this.state.getAccount(entries[0]!.senderAddress)
       let next = nonce
       for (const entry of entries) {
         if (entry.nonce === next) {
@@ -321,7 +331,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     const lanes: PoolTx[][] = []
     for (const queue of this.bySender.values()) {
       const entries = [...queue.values()].sort((a, b) => (a.nonce < b.nonce ? -1 : 1))
-      const { nonce } = await this.state.getAccount(entries[0]!.tx.getSenderAddress())
+      const { nonce } = await this.state.getAccount(entries[0]!.senderAddress)
       const lane: PoolTx[] = []
       let next = nonce
       for (const entry of entries) {
