@@ -11,7 +11,12 @@
  * the account got a new storage root, with every intermediate node kept for the block's
  * batch. The storage root of an account changed in the block is now brought up to date
  * at the flush; within the block only EIP-7610's collision check reads it, and an account
- * whose storage the block changed has code or a nonce, which that check looks at first.
+ * whose storage the block changed has code or a nonce, which that check looks at first. *
+ * Assumptions, true of the tries `createStateTrie` makes: keys hashed, no DB key prefix, no
+ * pruning, no root persistence. The batch does not take the trie's lock: the executor is
+ * the only user of its tries and runs one operation at a time. The storage cache must keep
+ * every write until the flush (the default ordered-map cache never evicts; an LRU cache
+ * would lose writes that no longer go through to the trie).
  */
 import { RLP } from '@ethereumjs/rlp'
 import { CODEHASH_PREFIX, MerkleStateManager } from '@ethereumjs/statemanager'

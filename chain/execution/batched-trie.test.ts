@@ -169,6 +169,8 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
     // Each operation runs on both managers inside one checkpoint, as a block does.
     const ops: Array<(m: MerkleStateManager) => Promise<void>> = []
     for (let i = 0; i < 60; i++) {
+      // Every six operations form a transaction: its own checkpoint, reverted now and then.
+      if (i % 6 === 0) ops.push((m) => m.checkpoint())
       const who = withStorage()
       const kind = rand(10)
       if (kind < 4) {
@@ -197,6 +199,7 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
       ops.push(async (m) => {
         reads.get(m)!.push(bytesToHex(await m.getStorage(who, probe)))
       })
+      if (i % 6 === 5) ops.push(rand(4) === 0 ? (m) => m.revert() : (m) => m.commit())
     }
     const reads = new Map<MerkleStateManager, string[]>([
       [upstream, []],
@@ -217,7 +220,7 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
       return
     }
   }
-  t.pass('20 blocks of accounts, storage, deletions and code gave the same state roots')
+  t.pass('20 blocks of accounts, storage, deletions, code and reverted txs gave the same roots')
   // Read back from the tries alone (caches dropped): every account, slot and code agree.
   const root = await batched.getStateRoot()
   await upstream.setStateRoot(root)
