@@ -2,9 +2,13 @@
  * Block import throughput through the real path: RLP decode, sender recovery, execution,
  * state root, one LevelDB batch per block. The same transfers are then mined by anvil in
  * the same run (raw transactions over JSON-RPC, one block per batch) for a ratio.
+ * Two workloads: ETH transfers, or ERC-20 transfers of the network bench's token (deployed
+ * in a first block that is imported before the clock starts).
  */
 import { createBlockFromRLP } from '@ethereumjs/block'
-import { bytesToHex } from '@ethereumjs/util'
+import { createTx, type TypedTransaction } from '@ethereumjs/tx'
+import { bytesToHex, hexToBytes } from '@ethereumjs/util'
+import { encodeDeployData, encodeFunctionData, getContractAddress } from 'viem'
 import { startAnvil } from '../../chain/util/foundry.ts'
 import {
   buildSealedBlock,
@@ -13,8 +17,12 @@ import {
   tempDir,
   transfer,
 } from '../helpers/chain.ts'
+import { compileBenchToken } from './bench-token.ts'
+
+export type ImportWorkload = 'eth' | 'erc20'
 
 export interface ImportBenchResult {
+  workload: ImportWorkload
   blocks: number
   txPerBlock: number
   ours: { transfersPerSec: number; mgasPerSec: number; msPerBlock: number }
@@ -24,43 +32,106 @@ export interface ImportBenchResult {
 export async function runImportBench(params: {
   blocks: number
   txPerBlock: number
+  /** Default 'eth'. */
+  workload?: ImportWorkload
   withAnvil?: boolean
   log?: (s: string) => void
   /** Wraps the measured import phase (profiling). */
   around?: <T>(fn: () => Promise<T>) => Promise<T>
 }): Promise<ImportBenchResult> {
   const { blocks, txPerBlock } = params
+  const workload = params.workload ?? 'eth'
   const log = params.log ?? (() => {})
   const senders = txPerBlock
   const chainId = 31337
+  // One more account deploys the token; an ERC-20 transfer costs ~35k gas with the call.
+  const gasPerTx = workload === 'eth' ? 21_000 : 80_000
   const setup = makeGenesis({
-    accounts: senders,
+    accounts: senders + 1,
     chainId,
-    config: { gasLimit: 30_000_000 + txPerBlock * 21_000 },
+    config: { gasLimit: 30_000_000 + txPerBlock * gasPerTx },
   })
+  const holders = setup.accounts.slice(0, senders)
+  const deployer = setup.accounts[senders]!
   const [validator] = setup.validators
   const producerDir = tempDir('bench-producer-')
   const importerDir = tempDir('bench-importer-')
   try {
     // Setup (not measured): sign transfers and build the blocks once.
     const producer = await openStaticLedger(setup, producerDir.path)
+    const common = producer.ledger.common
+    let timestamp = 1_700_000_001_000
+    const fees = { maxFeePerGas: 10n ** 11n, maxPriorityFeePerGas: 1n }
+    // The ERC-20 workload first deploys the token (imported before the clock starts).
+    const setupBlocks: Array<{ rlp: Uint8Array; seal: Uint8Array }> = []
+    const setupTxs: string[] = []
+    let transferTx: (from: number, to: number, nonce: bigint) => TypedTransaction = (
+      from,
+      to,
+      nonce,
+    ) => transfer(common, holders[from]!, holders[to]!.address, nonce, 1_000n + nonce, fees)
+    if (workload === 'erc20') {
+      const token = compileBenchToken()
+      // Deploy, then mint in chunks: one transaction may not use more than 2^24 gas.
+      const chunk = 300
+      const setupCalls: Uint8Array[] = [
+        hexToBytes(encodeDeployData({ abi: token.abi, bytecode: token.bytecode, args: [[], 0n] })),
+      ]
+      for (let from = 0; from < senders; from += chunk) {
+        const batch = holders.slice(from, from + chunk).map((h) => h.addressHex as `0x${string}`)
+        setupCalls.push(
+          hexToBytes(
+            encodeFunctionData({ abi: token.abi, functionName: 'mint', args: [batch, 10n ** 24n] }),
+          ),
+        )
+      }
+      const tokenAddress = hexToBytes(
+        getContractAddress({ from: deployer.addressHex as `0x${string}`, nonce: 0n }),
+      )
+      const setupSigned = setupCalls.map((data, nonce) =>
+        createTx(
+          {
+            type: 2,
+            chainId: BigInt(chainId),
+            nonce: BigInt(nonce),
+            ...(nonce === 0 ? {} : { to: tokenAddress }),
+            data,
+            gasLimit: 16_000_000n,
+            ...fees,
+          },
+          { common },
+        ).sign(deployer.privateKey),
+      )
+      timestamp += 1000
+      const built = await buildSealedBlock(producer.ledger, validator!, setupSigned, timestamp)
+      if (built.block.transactions.length !== setupSigned.length)
+        throw new Error('token setup not included')
+      setupBlocks.push({ rlp: built.block.serialize(), seal: built.seal })
+      setupTxs.push(...setupSigned.map((tx) => bytesToHex(tx.serialize())))
+      transferTx = (from, to, nonce) =>
+        createTx(
+          {
+            type: 2,
+            chainId: BigInt(chainId),
+            nonce,
+            to: tokenAddress,
+            data: hexToBytes(
+              encodeFunctionData({
+                abi: token.abi,
+                functionName: 'transfer',
+                args: [holders[to]!.addressHex, 1n + nonce],
+              }),
+            ),
+            gasLimit: 80_000n,
+            ...fees,
+          },
+          { common },
+        ).sign(holders[from]!.privateKey)
+    }
     const encoded: Array<{ rlp: Uint8Array; seal: Uint8Array }> = []
     const rawTxs: string[][] = []
-    let timestamp = 1_700_000_001_000
     for (let b = 0; b < blocks; b++) {
-      const txs = setup.accounts.map((from, i) =>
-        transfer(
-          producer.ledger.common,
-          from,
-          setup.accounts[(i + 1) % senders]!.address,
-          BigInt(b),
-          1_000n + BigInt(b),
-          {
-            maxFeePerGas: 10n ** 11n,
-            maxPriorityFeePerGas: 1n,
-          },
-        ),
-      )
+      const txs = holders.map((_, i) => transferTx(i, (i + 1) % senders, BigInt(b)))
       rawTxs.push(txs.map((tx) => bytesToHex(tx.serialize())))
       timestamp += 1000
       const built = await buildSealedBlock(producer.ledger, validator!, txs, timestamp)
@@ -72,20 +143,22 @@ export async function runImportBench(params: {
     }
     await producer.db.close()
 
-    // Measured: a fresh node imports the encoded blocks.
+    // Measured: a fresh node imports the encoded blocks (after the setup blocks).
     const importer = await openStaticLedger(setup, importerDir.path)
+    const importEncoded = async ({ rlp, seal }: { rlp: Uint8Array; seal: Uint8Array }) => {
+      const block = createBlockFromRLP(rlp, {
+        common: importer.ledger.common,
+        skipConsensusFormatValidation: true,
+      })
+      await importer.ledger.importBlock(block, { seals: [seal] })
+      return block.header.gasUsed
+    }
+    for (const setupBlock of setupBlocks) await importEncoded(setupBlock)
     let gas = 0n
     const around = params.around ?? ((fn) => fn())
     const started = performance.now()
     await around(async () => {
-      for (const { rlp, seal } of encoded) {
-        const block = createBlockFromRLP(rlp, {
-          common: importer.ledger.common,
-          skipConsensusFormatValidation: true,
-        })
-        await importer.ledger.importBlock(block, { seals: [seal] })
-        gas += block.header.gasUsed
-      }
+      for (const block of encoded) gas += await importEncoded(block)
     })
     const seconds = (performance.now() - started) / 1000
     await importer.db.close()
@@ -97,8 +170,8 @@ export async function runImportBench(params: {
     }
 
     let anvil: ImportBenchResult['anvil']
-    if (params.withAnvil !== false) anvil = await anvilFigures(setup, rawTxs, log)
-    return { blocks, txPerBlock, ours, anvil }
+    if (params.withAnvil !== false) anvil = await anvilFigures(setup, setupTxs, rawTxs, log)
+    return { workload, blocks, txPerBlock, ours, anvil }
   } finally {
     producerDir.remove()
     importerDir.remove()
@@ -107,6 +180,7 @@ export async function runImportBench(params: {
 
 async function anvilFigures(
   setup: ReturnType<typeof makeGenesis>,
+  setupTxs: string[],
   rawTxs: string[][],
   log: (s: string) => void,
 ) {
@@ -140,7 +214,17 @@ async function anvilFigures(
       })),
     )
     await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
-    let gas = 0n
+    if (setupTxs.length > 0) {
+      await rpc(
+        setupTxs.map((raw) => ({
+          jsonrpc: '2.0',
+          id: id++,
+          method: 'eth_sendRawTransaction',
+          params: [raw],
+        })),
+      )
+      await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
+    }
     const started = performance.now()
     for (const batch of rawTxs) {
       const results = (await rpc(
@@ -155,17 +239,25 @@ async function anvilFigures(
       if (failed.length > 0)
         throw new Error(`anvil refused ${failed.length} txs: ${JSON.stringify(failed[0])}`)
       await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
-      gas += 21_000n * BigInt(batch.length)
     }
     const seconds = (performance.now() - started) / 1000
-    const block = (await rpc({
-      jsonrpc: '2.0',
-      id: id++,
-      method: 'eth_getBlockByNumber',
-      params: ['latest', false],
-    })) as { result: { transactions: unknown[] } }
-    if (block.result.transactions.length !== rawTxs.at(-1)!.length)
-      throw new Error('anvil did not mine every transaction')
+    // After the clock: every measured block must hold its whole batch, each tx succeeded.
+    const head = (await rpc({ jsonrpc: '2.0', id: id++, method: 'eth_blockNumber' })) as {
+      result: string
+    }
+    let gas = 0n
+    for (let k = 0; k < rawTxs.length; k++) {
+      const number = `0x${(BigInt(head.result) - BigInt(k)).toString(16)}`
+      const block = (await rpc({
+        jsonrpc: '2.0',
+        id: id++,
+        method: 'eth_getBlockByNumber',
+        params: [number, false],
+      })) as { result: { transactions: unknown[]; gasUsed: string } }
+      if (block.result.transactions.length !== rawTxs[rawTxs.length - 1 - k]!.length)
+        throw new Error('anvil did not mine every transaction')
+      gas += BigInt(block.result.gasUsed)
+    }
     const total = rawTxs.length * rawTxs[0]!.length
     log('anvil done')
     return {

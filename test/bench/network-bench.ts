@@ -11,18 +11,8 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { createChainCommon } from '../../chain/execution/common.ts'
 import { makeGenesis, tempDir, waitFor } from '../helpers/chain.ts'
 import { memberArgs, prepareNetwork } from '../helpers/network.ts'
-import { compileSolidity } from '../helpers/solc.ts'
 import { NodeProcess } from '../p2p/helpers.ts'
-
-const TOKEN_SOURCE = `
-// SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
-contract BenchToken is ERC20 {
-    constructor(address[] memory holders, uint256 amount) ERC20("Bench", "BNCH") {
-        for (uint256 i = 0; i < holders.length; i++) _mint(holders[i], amount);
-    }
-}`
+import { compileBenchToken } from './bench-token.ts'
 
 export interface NetworkBenchResult {
   validators: number
@@ -93,10 +83,7 @@ export async function runNetworkBench(params: {
 
     // Deploy the token with every sender as a holder.
     const deployer = setup.accounts[senders]!
-    const [holders, token] = [
-      setup.accounts.slice(0, senders),
-      compileSolidity({ 'BenchToken.sol': TOKEN_SOURCE }).BenchToken!,
-    ]
+    const [holders, token] = [setup.accounts.slice(0, senders), compileBenchToken()]
     const wallet = createWalletClient({
       account: privateKeyToAccount(bytesToHex(deployer.privateKey) as `0x${string}`),
       chain: {
