@@ -7,6 +7,7 @@
  *    trie is written once, at its commit (not once per tx), in one batched update that
  *    hashes each touched node once (batched-state-manager.ts);
  *  - native ecrecover/keccak via Common.customCrypto; senders cached on the tx objects;
+ *  - a contract's jump and PUSH analysis kept across calls (code-analysis-cache.ts);
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
  */
@@ -30,6 +31,7 @@ import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
 import { BatchedMerkleStateManager } from './batched-state-manager.ts'
+import { installCodeAnalysisCache } from './code-analysis-cache.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
 import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
@@ -210,6 +212,7 @@ export class BlockExecutor {
     hashes: BlockHashSource
   }): Promise<BlockExecutor> {
     const { common, store, stateRoot, hashes } = params
+    await installCodeAnalysisCache()
     const stateManager = new BatchedMerkleStateManager({
       common,
       trie: createStateTrie(common, store),

@@ -1,0 +1,65 @@
+/**
+ * The interpreter's code analysis is kept per code object across calls. It must be
+ * installed (a layout change in @ethereumjs/evm would silently drop it), and a cached
+ * analysis must judge jumps exactly as a fresh one: a JUMPDEST is valid, a 0x5b byte inside
+ * PUSH data is not, on the first call and on every later one.
+ */
+import { Address, hexToBytes, setLengthLeft } from '@ethereumjs/util'
+import t from 'tap'
+import {
+  buildSealedBlock,
+  makeGenesis,
+  openStaticLedger,
+  tempDir,
+  transfer,
+} from '../../test/helpers/chain.ts'
+import { installCodeAnalysisCache } from './code-analysis-cache.ts'
+
+// PUSH1 4 JUMP INVALID JUMPDEST; slot0 = slot0 + 1 (PUSH1 1 PUSH0 SLOAD ADD PUSH0 SSTORE STOP).
+const JUMPER = '0x00000000000000000000000000000000000a0001'
+const JUMPER_CODE = '0x600456fe5b60015f54015f5500'
+// PUSH1 4 JUMP PUSH1 0x5b ...: offset 4 is a 0x5b byte, the data of the PUSH1 at offset 3.
+const BAD_JUMPER = '0x00000000000000000000000000000000000a0002'
+const BAD_JUMPER_CODE = '0x600456605b60015f555f00'
+
+t.test('installs once and reports it', async (t) => {
+  t.equal(await installCodeAnalysisCache(), true)
+  t.equal(await installCodeAnalysisCache(), true, 'a second install is a no-op')
+})
+
+t.test('cached analysis keeps valid jumps valid and invalid ones invalid', async (t) => {
+  const setup = makeGenesis({
+    accounts: 1,
+    alloc: {
+      [JUMPER]: { balance: '0x0', code: JUMPER_CODE },
+      [BAD_JUMPER]: { balance: '0x0', code: BAD_JUMPER_CODE },
+    },
+  })
+  const dir = tempDir('code-analysis-')
+  const { db, ledger } = await openStaticLedger(setup, dir.path)
+  t.teardown(async () => {
+    await db.close()
+    dir.remove()
+  })
+  const sender = setup.accounts[0]!
+  const call = (to: string, nonce: bigint) =>
+    transfer(ledger.common, sender, hexToBytes(to as `0x${string}`), nonce, 0n, {
+      gasLimit: 100_000n,
+    })
+  // Two blocks of three calls each: the first call of each code fills the cache.
+  let nonce = 0n
+  for (const timestamp of [1_700_000_001_000, 1_700_000_002_000]) {
+    const txs = [call(JUMPER, nonce++), call(BAD_JUMPER, nonce++), call(JUMPER, nonce++)]
+    const { block } = await buildSealedBlock(ledger, setup.validators[0]!, txs, timestamp)
+    const receipts = (await ledger.getReceipts(block.hash())) ?? []
+    t.same(
+      receipts.map((r) => r.status),
+      [1, 0, 1],
+      'the jump to a JUMPDEST runs, the jump into PUSH data fails',
+    )
+  }
+  const slot0 = await ledger
+    .headState()
+    .getStorage(new Address(hexToBytes(JUMPER)), new Uint8Array(32))
+  t.same(setLengthLeft(slot0, 1), new Uint8Array([4]), 'four calls went through the jump')
+})
