@@ -204,6 +204,7 @@ export class SidechainNode {
           gossipStats: () => this.p2p?.gossipStats() ?? {},
           consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
           evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
+          ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
           isSynced: () => (this.sync?.syncStatus() ?? false) === false,
           logger: this.logger,
         })

@@ -247,6 +247,7 @@ async function twoValidatorsOnClocks(t: Test, clocks: [ManualScheduler, ManualSc
         datadir: dir.path,
         validatorKey: key,
         consensusTransport: hub.transport(`v${i}`),
+        metrics: { host: '127.0.0.1', port: 0 },
       },
       { scheduler: clocks[i]! },
     )
@@ -314,6 +315,15 @@ t.test(
         service.proposals,
         { total: before.total + 1, early: before.early + 1 },
         `block ${height} came from the early build`,
+      )
+      const metrics = await (await fetch(`${proposer.metrics!.url}/metrics`)).text()
+      t.match(
+        metrics,
+        new RegExp(
+          `^sidechain_qbft_own_proposals\\{build="early"\\} ${service.proposals.early}$`,
+          'm',
+        ),
+        `block ${height}: the early proposals are exported`,
       )
     }
   },

@@ -23,6 +23,8 @@ export interface NodeMetricsModules {
   gossipStats?: () => Record<string, GossipTopicStats>
   consensus?: () => QbftStatus | undefined
   evidenceCount?: () => number
+  /** This validator's own proposals: all, and those sealed from a block built early. */
+  ownProposals?: () => { total: number; early: number } | undefined
   /** false while the node is syncing: /ready answers 503 then. */
   isSynced?: () => boolean
   logger?: Logger
@@ -120,6 +122,18 @@ export class NodeMetrics {
       registers,
       collect() {
         this.set(modules.evidenceCount?.() ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'sidechain_qbft_own_proposals',
+      help: 'Blocks this validator proposed, by how they were built (early: opened when the parent was imported and filled before the slot; at_slot: built at the slot)',
+      labelNames: ['build'],
+      registers,
+      collect() {
+        const proposals = modules.ownProposals?.()
+        if (proposals === undefined) return
+        this.set({ build: 'early' }, proposals.early)
+        this.set({ build: 'at_slot' }, proposals.total - proposals.early)
       },
     })
     const perValidator = (
