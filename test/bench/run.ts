@@ -55,7 +55,8 @@ async function network() {
     `  sustained: ${fmt(r.tps)} tx/s (${r.included}/${r.submitted} included)\n` +
       `  blocks under load: ${r.blocks} (${r.roundChanges} after a round change)\n` +
       `  block period: p50 ${fmt(r.blockPeriodMs.p50)} ms, p99 ${fmt(r.blockPeriodMs.p99)} ms\n` +
-      `  submit-to-finalized: p50 ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms\n`,
+      `  submit-to-finalized: p50 ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms\n` +
+      `  the same after the first 10 s: p50 ${fmt(r.steadyLatencyMs.p50)} ms, p99 ${fmt(r.steadyLatencyMs.p99)} ms\n`,
   )
 }
 
