@@ -320,7 +320,7 @@ t.test(
       t.match(
         metrics,
         new RegExp(
-          `^sidechain_qbft_own_proposals\\{build="early"\\} ${service.proposals.early}$`,
+          `^sidechain_qbft_own_proposals_total\\{build="early"\\} ${service.proposals.early}$`,
           'm',
         ),
         `block ${height}: the early proposals are exported`,

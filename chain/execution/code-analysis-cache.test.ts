@@ -13,7 +13,7 @@ import {
   tempDir,
   transfer,
 } from '../../test/helpers/chain.ts'
-import { installCodeAnalysisCache } from './code-analysis-cache.ts'
+import { installCodeAnalysisCache, MAX_CODE_BYTES } from './code-analysis-cache.ts'
 
 // PUSH1 4 JUMP INVALID JUMPDEST; slot0 = slot0 + 1 (PUSH1 1 PUSH0 SLOAD ADD PUSH0 SSTORE STOP).
 const JUMPER = '0x00000000000000000000000000000000000a0001'
@@ -62,4 +62,38 @@ t.test('cached analysis keeps valid jumps valid and invalid ones invalid', async
     .headState()
     .getStorage(new Address(hexToBytes(JUMPER)), new Uint8Array(32))
   t.same(setLengthLeft(slot0, 1), new Uint8Array([4]), 'four calls went through the jump')
+})
+
+t.test('the wrapped analysis is reused per code object and bounded', async (t) => {
+  t.equal(await installCodeAnalysisCache(), true)
+  // The interpreter module the EVM loads, reached as the installer reaches it.
+  const entry = import.meta.resolve('@ethereumjs/evm')
+  const { Interpreter } = (await import(new URL('./interpreter.js', entry).href)) as {
+    Interpreter: { prototype: { _getValidJumpDestinations(code: Uint8Array): unknown } }
+  }
+  let analysed = 0
+  // Just what the upstream analysis reads from its interpreter.
+  const interpreter = {
+    _evm: { _opcodeMap: [] as unknown[] },
+    common: { isActivatedEIP: () => false },
+    lookupOpInfo: () => {
+      analysed++
+      return {}
+    },
+  }
+  const analyse = (code: Uint8Array) =>
+    Interpreter.prototype._getValidJumpDestinations.call(interpreter, code)
+  const code = hexToBytes(JUMPER_CODE)
+  const first = analyse(code)
+  const perAnalysis = analysed
+  t.equal(analyse(code), first, 'the same code object gets the same analysis')
+  t.equal(analysed, perAnalysis, 'without analysing it again')
+  t.not(analyse(hexToBytes(JUMPER_CODE)), first, 'another code object is analysed on its own')
+  // Past the byte budget the cache starts over.
+  const big = new Uint8Array(MAX_CODE_BYTES / 2)
+  analyse(big)
+  analyse(new Uint8Array(MAX_CODE_BYTES / 2))
+  analysed = 0
+  analyse(code)
+  t.ok(analysed > 0, 'a full cache was emptied')
 })

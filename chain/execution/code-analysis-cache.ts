@@ -9,6 +9,10 @@
  * comes from the state manager's code cache, the same Uint8Array at every call, and is
  * never written to. Init code is a fresh array at each CREATE, so it is analysed as before.
  *
+ * An analysis is 10-30 times the size of its code, and the code cache holds up to 20,000
+ * contracts, so the cache is emptied whenever the code analysed since the last emptying
+ * passes MAX_CODE_BYTES (a few dozen large contracts); hot contracts come back at once.
+ *
  * The interpreter class is not exported by @ethereumjs/evm, so its module is loaded from
  * beside the package entry point (the same module instance the EVM uses) and its method is
  * wrapped once per process. If that layout changes, nothing is installed and the EVM runs
@@ -17,10 +21,17 @@
 
 const INSTALLED = Symbol.for('sidechain.codeAnalysisCache.installed')
 const CACHE = Symbol.for('sidechain.codeAnalysisCache')
+/** Code bytes analysed before the cache is emptied (bounds it to tens of MB). */
+export const MAX_CODE_BYTES = 2 * 1024 * 1024
+
+interface AnalysisCache {
+  analyses: WeakMap<Uint8Array, unknown>
+  codeBytes: number
+}
 
 type Analyse = (this: InterpreterLike, code: Uint8Array) => unknown
 interface InterpreterLike {
-  _evm: { _opcodeMap: Record<symbol, WeakMap<Uint8Array, unknown> | undefined> }
+  _evm: { _opcodeMap: Record<symbol, AnalysisCache | undefined> }
 }
 interface InterpreterPrototype {
   _getValidJumpDestinations?: Analyse
@@ -46,15 +57,15 @@ export async function installCodeAnalysisCache(): Promise<boolean> {
   prototype._getValidJumpDestinations = function (this: InterpreterLike, code: Uint8Array) {
     const opcodes = this._evm._opcodeMap
     let cache = opcodes[CACHE]
-    if (cache === undefined) {
-      cache = new WeakMap()
+    const cached = cache?.analyses.get(code)
+    if (cached !== undefined) return cached
+    if (cache === undefined || cache.codeBytes + code.length > MAX_CODE_BYTES) {
+      cache = { analyses: new WeakMap(), codeBytes: 0 }
       opcodes[CACHE] = cache
     }
-    let analysis = cache.get(code)
-    if (analysis === undefined) {
-      analysis = analyse.call(this, code)
-      cache.set(code, analysis)
-    }
+    const analysis = analyse.call(this, code)
+    cache.analyses.set(code, analysis)
+    cache.codeBytes += code.length
     return analysis
   }
   prototype[INSTALLED] = true

@@ -124,16 +124,17 @@ export class NodeMetrics {
         this.set(modules.evidenceCount?.() ?? 0)
       },
     })
-    new Gauge({
-      name: 'sidechain_qbft_own_proposals',
-      help: 'Blocks this validator proposed, by how they were built (early: opened when the parent was imported and filled before the slot; at_slot: built at the slot)',
+    new Counter({
+      name: 'sidechain_qbft_own_proposals_total',
+      help: 'Blocks this validator built and proposed (in any round, finalized or not), by how they were built (early: opened when the parent was imported and filled before the slot; at_slot: built at the slot)',
       labelNames: ['build'],
       registers,
       collect() {
         const proposals = modules.ownProposals?.()
         if (proposals === undefined) return
-        this.set({ build: 'early' }, proposals.early)
-        this.set({ build: 'at_slot' }, proposals.total - proposals.early)
+        this.reset()
+        this.inc({ build: 'early' }, proposals.early)
+        this.inc({ build: 'at_slot' }, proposals.total - proposals.early)
       },
     })
     const perValidator = (

@@ -9,6 +9,7 @@ import { createBlockFromRLP } from '@ethereumjs/block'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { encodeDeployData, encodeFunctionData, getContractAddress } from 'viem'
+import type { Ledger } from '../../chain/ledger/ledger.ts'
 import { startAnvil } from '../../chain/util/foundry.ts'
 import {
   buildSealedBlock,
@@ -106,6 +107,7 @@ export async function runImportBench(params: {
       const built = await buildSealedBlock(producer.ledger, validator!, setupSigned, timestamp)
       if (built.block.transactions.length !== setupSigned.length)
         throw new Error('token setup not included')
+      await requireSuccess(producer.ledger, built.block.hash(), 'token setup')
       setupBlocks.push({ rlp: built.block.serialize(), seal: built.seal })
       setupTxs.push(...setupSigned.map((tx) => bytesToHex(tx.serialize())))
       transferTx = (from, to, nonce) =>
@@ -137,6 +139,7 @@ export async function runImportBench(params: {
       const built = await buildSealedBlock(producer.ledger, validator!, txs, timestamp)
       if (built.block.transactions.length !== txPerBlock)
         throw new Error(`block ${b} has ${built.block.transactions.length} txs`)
+      await requireSuccess(producer.ledger, built.block.hash(), `block ${b}`)
       const { seal } = built
       encoded.push({ rlp: built.block.serialize(), seal })
       log(`built block ${b + 1}/${blocks}`)
@@ -176,6 +179,13 @@ export async function runImportBench(params: {
     producerDir.remove()
     importerDir.remove()
   }
+}
+
+/** Reverted transfers would be cheap and flatter the figures: every one must succeed. */
+async function requireSuccess(ledger: Ledger, blockHash: Uint8Array, what: string) {
+  const receipts = (await ledger.getReceipts(blockHash)) ?? []
+  const failed = receipts.filter((r) => r.status !== 1).length
+  if (failed > 0) throw new Error(`${what}: ${failed} transactions failed`)
 }
 
 async function anvilFigures(
@@ -224,6 +234,7 @@ async function anvilFigures(
         })),
       )
       await rpc({ jsonrpc: '2.0', id: id++, method: 'evm_mine', params: [] })
+      await requireAnvilSuccess(rpc, 'latest', 'token setup')
     }
     const started = performance.now()
     for (const batch of rawTxs) {
@@ -256,6 +267,7 @@ async function anvilFigures(
       })) as { result: { transactions: unknown[]; gasUsed: string } }
       if (block.result.transactions.length !== rawTxs[rawTxs.length - 1 - k]!.length)
         throw new Error('anvil did not mine every transaction')
+      await requireAnvilSuccess(rpc, number, `anvil block ${number}`)
       gas += BigInt(block.result.gasUsed)
     }
     const total = rawTxs.length * rawTxs[0]!.length
@@ -268,4 +280,19 @@ async function anvilFigures(
   } finally {
     await anvil.stop()
   }
+}
+
+async function requireAnvilSuccess(
+  rpc: (body: unknown) => Promise<unknown>,
+  block: string,
+  what: string,
+) {
+  const { result } = (await rpc({
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'eth_getBlockReceipts',
+    params: [block],
+  })) as { result: Array<{ status: string }> | null }
+  const failed = (result ?? []).filter((r) => r.status !== '0x1').length
+  if (result === null || failed > 0) throw new Error(`${what}: ${failed} transactions failed`)
 }

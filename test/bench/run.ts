@@ -12,6 +12,9 @@ import { runImportBench } from './import-bench.ts'
 import { runNetworkBench } from './network-bench.ts'
 
 const fmt = (n: number) => n.toFixed(n >= 100 ? 0 : 2)
+/** A latency percentile: past the transactions never finalized it is infinite. */
+const ms = (n: number) =>
+  Number.isNaN(n) ? 'n/a' : n === Number.POSITIVE_INFINITY ? 'not finalized' : `${fmt(n)} ms`
 
 async function main() {
   const blocks = Number(process.env.BENCH_BLOCKS ?? 10)
@@ -55,8 +58,8 @@ async function network() {
     `  sustained: ${fmt(r.tps)} tx/s (${r.included}/${r.submitted} included)\n` +
       `  blocks under load: ${r.blocks} (${r.roundChanges} after a round change)\n` +
       `  block period: p50 ${fmt(r.blockPeriodMs.p50)} ms, p99 ${fmt(r.blockPeriodMs.p99)} ms\n` +
-      `  submit-to-finalized: p50 ${fmt(r.latencyMs.p50)} ms, p99 ${fmt(r.latencyMs.p99)} ms\n` +
-      `  the same after the first 10 s: p50 ${fmt(r.steadyLatencyMs.p50)} ms, p99 ${fmt(r.steadyLatencyMs.p99)} ms\n`,
+      `  submit-to-finalized: p50 ${ms(r.latencyMs.p50)}, p99 ${ms(r.latencyMs.p99)}\n` +
+      `  the same after the first 10 s: p50 ${ms(r.steadyLatencyMs.p50)}, p99 ${ms(r.steadyLatencyMs.p99)}\n`,
   )
 }
 
