@@ -14,7 +14,7 @@
  */
 import type { CheckpointDB, MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
-import type { BatchDBOp } from '@ethereumjs/util'
+import { type BatchDBOp, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { SidechainError } from '../errors.ts'
 
 /** A change to the trie: `value` null or empty deletes the key. */
@@ -77,7 +77,7 @@ export async function applyTrieBatch(
   for (const change of changes) {
     const key = options.hashKeys ? options.hash(change.key) : change.key
     const value = change.value === null || change.value.length === 0 ? null : change.value
-    byKey.set(Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex'), {
+    byKey.set(bytesToHex(key), {
       path: bytesToNibbles(key),
       value,
     })
@@ -94,7 +94,7 @@ export async function applyTrieBatch(
 }
 
 function equalsEmptyRoot(trie: MerklePatriciaTrie): boolean {
-  return Buffer.compare(trie.root(), trie.EMPTY_TRIE_ROOT) === 0
+  return equalsBytes(trie.root(), trie.EMPTY_TRIE_ROOT)
 }
 
 /** One batch's walk over the stored trie. */
@@ -220,7 +220,7 @@ class TrieRewriter {
       const stored = (await this.db.get(ref)) as Uint8Array | undefined
       if (stored === undefined) {
         throw new SidechainError('EXEC_PARENT_STATE_MISSING', 'a trie node is missing', {
-          details: { node: Buffer.from(ref).toString('hex') },
+          details: { node: bytesToHex(ref) },
         })
       }
       return fromRaw(RLP.decode(stored) as RawNode)
