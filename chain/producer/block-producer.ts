@@ -127,23 +127,22 @@ export class BlockProducer {
     // Within one build only new arrivals can add candidates (the parent state is fixed).
     if (pass.poolAdditions === this.txpool.additions) return
     pass.poolAdditions = this.txpool.additions
-    const candidates: TypedTransaction[] = []
+    // The pool already knows each sender (ethereumjs would rehash the public key per call).
+    const senders = new Map<TypedTransaction, string>()
     let gasBudget = pass.gasLimit * 2n
     for await (const entry of this.txpool.candidates(pass.baseFee)) {
       if (included.has(entry.hash)) continue
-      candidates.push(entry.tx)
+      senders.set(entry.tx, entry.sender)
       gasBudget -= entry.tx.gasLimit
       if (gasBudget <= 0n) break
     }
-    if (candidates.length === 0) return
+    if (senders.size === 0) return
     const started = this.scheduler.now()
-    const rejected = await build.add(candidates, {
+    const rejected = await build.add(senders.keys(), {
       deadlineMs: pass.budgetLeftMs,
-      // getSenderAddress hashes the public key on every call: only when a sender failed.
-      accept: (tx) =>
-        failedSenders.size === 0 || !failedSenders.has(tx.getSenderAddress().toString()),
+      accept: (tx) => !failedSenders.has(senders.get(tx)!),
       onRejected: (tx, error) => {
-        failedSenders.add(tx.getSenderAddress().toString())
+        failedSenders.add(senders.get(tx)!)
         this.logger?.debug(
           { tx: tx.hash(), err: (error as Error).message },
           'dropping transaction that cannot run',
