@@ -92,6 +92,8 @@ export interface LedgerBuild {
   readonly included: readonly TypedTransaction[]
   /** False once sealed, aborted or abandoned. */
   readonly open: boolean
+  /** Time spent running transactions so far, over all passes. */
+  readonly executionMs: number
   /** Runs more candidates after those already included (invalid ones are left out). */
   add(
     candidates: Iterable<TypedTransaction>,
@@ -396,6 +398,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         },
         get open() {
           return ledger.pendingBuild === pending
+        },
+        get executionMs() {
+          return pending.executionMs
         },
         add: (candidates, options) =>
           mine(async () => {

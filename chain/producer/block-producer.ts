@@ -41,7 +41,11 @@ export interface ProposalInProgress {
 }
 
 export interface BlockProducerOptions {
-  /** Time budget for adding transactions, so building never eats the block period. */
+  /**
+   * Execution-time budget of a block, over all its passes: it bounds the block's
+   * execution, hence its validation on the other validators, whenever the building
+   * happens, so building never eats the block period.
+   */
   buildBudgetMs: number
 }
 
@@ -85,7 +89,6 @@ export class BlockProducer {
       build,
       baseFee: fields.baseFeePerGas,
       gasLimit: fields.gasLimit,
-      budgetLeftMs: this.options.buildBudgetMs,
       poolAdditions: -1,
       included: new Set(),
       failedSenders: new Set(),
@@ -123,7 +126,7 @@ export class BlockProducer {
    */
   private async fill(pass: FillState): Promise<void> {
     const { build, included, failedSenders } = pass
-    if (pass.budgetLeftMs <= 0) return
+    if (build.executionMs >= this.options.buildBudgetMs) return
     // Within one build only new arrivals can add candidates (the parent state is fixed).
     if (pass.poolAdditions === this.txpool.additions) return
     pass.poolAdditions = this.txpool.additions
@@ -137,9 +140,8 @@ export class BlockProducer {
       if (gasBudget <= 0n) break
     }
     if (senders.size === 0) return
-    const started = this.scheduler.now()
     const rejected = await build.add(senders.keys(), {
-      deadlineMs: pass.budgetLeftMs,
+      executionBudgetMs: this.options.buildBudgetMs,
       accept: (tx) => !failedSenders.has(senders.get(tx)!),
       onRejected: (tx, error) => {
         failedSenders.add(senders.get(tx)!)
@@ -149,7 +151,6 @@ export class BlockProducer {
         )
       },
     })
-    pass.budgetLeftMs -= this.scheduler.now() - started
     for (const tx of build.included.slice(included.size)) included.add(poolKey(tx))
     for (const { tx } of rejected) this.txpool.drop(poolKey(tx))
   }
@@ -160,8 +161,6 @@ interface FillState {
   build: LedgerBuild
   baseFee: bigint
   gasLimit: bigint
-  /** Execution time the remaining passes may use. */
-  budgetLeftMs: number
   /** The pool's addition count at the last pass (none yet: -1). */
   poolAdditions: number
   /** Pool keys of the transactions in the block so far. */
