@@ -18,7 +18,7 @@
  * and the block still holds every transaction that arrived before the slot. Anything else
  * the ledger must do (a proposal from another validator, a block from sync) abandons it.
  */
-import { type Block, createBlockFromRLP } from '@ethereumjs/block'
+import type { Block } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Logger } from 'pino'
@@ -28,7 +28,7 @@ import { errorMessage, isSidechainError } from '../errors.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
-import { type KnownTransactions, withKnownTransactions } from '../txpool/reuse.ts'
+import { decodeBlock, type KnownTransactions } from '../txpool/reuse.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
 import { decodeExtraData } from './extra-data.ts'
@@ -408,16 +408,11 @@ export class QbftService implements ConsensusEngine {
     if (this.candidates.has(key)) return true
     let block: Block
     try {
-      block = createBlockFromRLP(proposed.encoded, {
-        common: this.ledger.common,
-        skipConsensusFormatValidation: true,
-      })
+      block = decodeBlock(proposed.encoded, this.ledger.common, this.knownTransactions)
     } catch {
       return false
     }
     if (!equalsBytes(block.hash(), proposed.hash) || block.header.number !== height) return false
-    if (this.knownTransactions !== undefined)
-      block = withKnownTransactions(block, this.knownTransactions)
     if (this.ledger.head.number + 1n !== height)
       throw new Error('proposal is not for the next block; cannot validate now')
     const blockRound = decodeExtraData(block.header.extraData).round
@@ -453,10 +448,7 @@ export class QbftService implements ConsensusEngine {
     const prepared = this.candidates.get(key)
     const block =
       prepared?.block ??
-      createBlockFromRLP(decision.block.encoded, {
-        common: this.ledger.common,
-        skipConsensusFormatValidation: true,
-      })
+      decodeBlock(decision.block.encoded, this.ledger.common, this.knownTransactions)
     try {
       await this.ledger.importBlock(block, {
         seals: decision.commitSeals,

@@ -94,7 +94,8 @@ export function decodeRawTransaction(
     )
   }
   try {
-    tx.getSenderAddress()
+    // Recovers the sender's public key once; ethereumjs caches it on the (frozen) tx.
+    tx.getSenderPublicKey()
   } catch (cause) {
     throw new TxPoolError('TX_INVALID_SIGNATURE', 'invalid signature: sender cannot be recovered', {
       cause,

@@ -1,26 +1,63 @@
 import { Block, createBlockFromRLP } from '@ethereumjs/block'
+import { RLP } from '@ethereumjs/rlp'
+import { createTx } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
 import { makeGenesis, transfer } from '../../test/helpers/chain.ts'
 import { createChainCommon } from '../execution/common.ts'
-import { withKnownTransactions } from './reuse.ts'
+import { decodeBlock } from './reuse.ts'
 
-t.test('decoded proposals take the pool objects of transactions it holds', (t) => {
-  const setup = makeGenesis({ accounts: 2 })
-  const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
-  const [alice, bob] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
+const setup = makeGenesis({ accounts: 2 })
+const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+const [alice, bob] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
+const fromRlp = (encoded: Uint8Array) =>
+  createBlockFromRLP(encoded, { common, skipConsensusFormatValidation: true })
+
+t.test('a decoded block takes the known object of each transaction the pool holds', (t) => {
   const pooled = transfer(common, alice, bob.address, 0n, 1n)
   pooled.getSenderAddress() // recovered once, cached on the object
+  const legacy = createTx(
+    { type: 0, nonce: 1n, to: bob.address, value: 1n, gasLimit: 21_000n, gasPrice: 10n ** 10n },
+    { common },
+  ).sign(alice.privateKey)
   const other = transfer(common, bob, alice.address, 0n, 1n)
-  const encoded = new Block(undefined, [pooled, other], [], [], { common }).serialize()
-  const decoded = createBlockFromRLP(encoded, { common, skipConsensusFormatValidation: true })
-  const pool = new Map([[bytesToHex(pooled.hash()), { tx: pooled }]])
+  const encoded = new Block(undefined, [pooled, legacy, other], [], [], { common }).serialize()
+  const pool = new Map([
+    [bytesToHex(pooled.hash()), { tx: pooled }],
+    [bytesToHex(legacy.hash()), { tx: legacy }],
+  ])
 
-  const block = withKnownTransactions(decoded, pool)
-  t.equal(block.transactions[0], pooled, 'the pool object')
-  t.equal(block.transactions[1], decoded.transactions[1], 'unknown ones stay')
-  t.same(block.hash(), decoded.hash(), 'same header')
+  const block = decodeBlock(encoded, common, pool)
+  t.equal(block.transactions[0], pooled, 'a typed transaction: the pool object')
+  t.equal(block.transactions[1], legacy, 'a legacy transaction (a field list in the body) too')
+  t.not(block.transactions[2], other, 'an unknown one is decoded')
+  t.same(block.transactions[2]!.hash(), other.hash())
+  const upstream = fromRlp(encoded)
+  t.same(block.hash(), upstream.hash(), 'same header')
   t.same(block.serialize(), encoded, 'same bytes')
-  t.equal(withKnownTransactions(decoded, new Map()), decoded, 'nothing known: same block')
+  t.same(
+    decodeBlock(encoded, common).transactions.map((tx) => tx.hash()),
+    upstream.transactions.map((tx) => tx.hash()),
+    'without a pool: as createBlockFromRLP',
+  )
+  t.end()
+})
+
+t.test('malformed blocks fail as they do in createBlockFromRLP', (t) => {
+  const tx = transfer(common, alice, bob.address, 0n, 1n)
+  const good = new Block(undefined, [tx], [], [], { common })
+  const [header, , uncles, withdrawals] = RLP.decode(good.serialize()) as Uint8Array[][]
+  const pool = new Map([[bytesToHex(tx.hash()), { tx }]])
+  const cases: Array<[string, Uint8Array]> = [
+    ['not a list', RLP.encode(new Uint8Array([1, 2, 3]))],
+    ['transactions not a list', RLP.encode([header!, new Uint8Array([1]), uncles!, withdrawals!])],
+    ['an undecodable transaction', RLP.encode([header!, [new Uint8Array([2, 1])], [], []])],
+    ['a short header', RLP.encode([header!.slice(0, 5), [], [], []])],
+    ['too many parts', RLP.encode([header!, [], [], [], [], []])],
+  ]
+  for (const [what, encoded] of cases) {
+    t.throws(() => decodeBlock(encoded, common, pool), what)
+    t.throws(() => fromRlp(encoded), `${what} (upstream)`)
+  }
   t.end()
 })
