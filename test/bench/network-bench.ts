@@ -4,6 +4,7 @@
  * sustained TPS, the achieved block period (p50/p99, as seen by a client) and
  * submit-to-finalized latency (p50/p99).
  */
+import { writeFileSync } from 'node:fs'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, createWalletClient, encodeFunctionData, http } from 'viem'
@@ -158,6 +159,7 @@ export async function runNetworkBench(params: {
       finalizedLines().find((l) => BigInt(l.number) === n)?.time ?? Date.now()
     const submittedAt = new Map<string, number>()
     const finalizedAt = new Map<string, number>()
+    const txBlock = new Map<string, number>()
     let watching = true
     let lastSeen = await clients[WATCHED]!.getBlockNumber()
     const watcher = (async () => {
@@ -166,7 +168,10 @@ export async function runNetworkBench(params: {
         for (let n = lastSeen + 1n; n <= head; n++) {
           const block = await clients[WATCHED]!.getBlock({ blockNumber: n })
           const at = finalizedTime(n)
-          for (const hash of block.transactions) finalizedAt.set(hash, at)
+          for (const hash of block.transactions) {
+            finalizedAt.set(hash, at)
+            txBlock.set(hash, Number(n))
+          }
         }
         lastSeen = head
         await new Promise((r) => setTimeout(r, 25))
@@ -210,6 +215,17 @@ export async function runNetworkBench(params: {
     watching = false
     await watcher
 
+    // For offline analysis (with the nodes' debug logs): when each transaction was
+    // submitted and finalized, and in which block.
+    const dumpFile = process.env.BENCH_NETWORK_DUMP
+    if (dumpFile !== undefined) {
+      const rows = [...submittedAt].map(([hash, at]) => [
+        at,
+        finalizedAt.get(hash) ?? null,
+        txBlock.get(hash) ?? null,
+      ])
+      writeFileSync(dumpFile, JSON.stringify({ started, txs: rows }))
+    }
     // A transaction never finalized counts as an infinite latency, so a run that loses
     // some cannot report a better tail than one that keeps them all.
     const latencies: number[] = []

@@ -5,6 +5,8 @@
  *   ETH transfers and then with ERC-20 transfers
  *   BENCH_NETWORK_SECONDS, BENCH_NETWORK_TPS: 4-validator network run (default 60 s at 250/s;
  *   BENCH_NETWORK_SECONDS=0 skips it)
+ *   BENCH_NETWORK_DUMP=file: writes each transaction's submit and finalize times and block
+ *   (JSON) for analysis beside the nodes' logs (BENCH_LOG_LEVEL, SIDECHAIN_TEST_LOG_DIR)
  *   BENCH_BRIDGE_ROUNDS: bridge deposit/release latency rounds (default 5; 0 skips it)
  */
 import { formatBridgeBench, runBridgeBench } from './bridge-bench.ts'
