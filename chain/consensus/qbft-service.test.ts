@@ -363,3 +363,66 @@ t.test('a validator that already holds the next proposal starts that height at o
     'both finalized the same block 2',
   )
 })
+
+t.test(
+  'a validator executes the next block from its proposer’s previews, then only the rest',
+  async (t) => {
+    const scheduler = new ManualScheduler(1_700_000_200_000)
+    const { setup, nodes } = await twoValidatorsOnClocks(t, [scheduler, scheduler])
+    const services = nodes.map((node) => node.engine as QbftService)
+    const until = async (what: string, check: () => boolean) => {
+      await waitFor(
+        () => {
+          scheduler.advance(0)
+          return check()
+        },
+        { timeoutMs: 10_000, intervalMs: 5, what },
+      )
+    }
+    await until('block 1 on both', () => nodes.every((n) => n.ledger.head.number >= 1n))
+    const set = nodes[0]!.ledger.rules.validatorSet.validatorsAt(2n)
+    const proposerAddress = bytesToHex(services[0]!.engine.proposerOf(set, 2n, 0))
+    const p = setup.validators.findIndex((v) => v.addressHex === proposerAddress)
+    const [proposer, follower] = [nodes[p]!, nodes[1 - p]!]
+    await until('block 2 open and filled', () => services[p]!.earlyBuild()?.filled === true)
+
+    // Two transfers reach both pools (the hub carries no transaction gossip); the proposer's
+    // next pass takes them and announces them.
+    const [alice, bob] = [setup.accounts[0]!, setup.accounts[1]!]
+    const common = proposer.ledger.common
+    const both = [
+      transfer(common, alice, bob.address, 0n, 1n),
+      transfer(common, bob, alice.address, 0n, 2n),
+    ]
+    for (const node of nodes) for (const tx of both) await node.txpool.addRaw(tx.serialize())
+    scheduler.advance(100)
+    await until(
+      'the follower executed both ahead',
+      () => services[1 - p]!.previews.stats.executed === 2,
+    )
+    t.ok(services[p]!.previews.stats.announced >= 1, 'the proposer announced its block')
+
+    // A third reaches the proposer only: the proposal's tail, run when it arrives.
+    const late = transfer(common, alice, bob.address, 1n, 3n)
+    await proposer.txpool.addRaw(late.serialize())
+    const used = follower.ledger.speculativeValidations.used
+    scheduler.advance(1_000)
+    await until('block 2 on both', () => nodes.every((n) => n.ledger.head.number >= 2n))
+    const block = await follower.ledger.getBlockByNumber(2n)
+    t.same(
+      block?.transactions.map((tx) => bytesToHex(tx.hash())),
+      [...both, late].map((tx) => bytesToHex(tx.hash())),
+      'the block holds the announced transfers, then the late one',
+    )
+    t.equal(
+      follower.ledger.speculativeValidations.used,
+      used + 1,
+      'the follower validated it on what it had executed ahead',
+    )
+    t.same(
+      (await follower.ledger.getBlockByNumber(2n))?.header.stateRoot,
+      (await proposer.ledger.getBlockByNumber(2n))?.header.stateRoot,
+      'both nodes agree on the state',
+    )
+  },
+)

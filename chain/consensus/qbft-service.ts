@@ -40,6 +40,7 @@ import {
   QbftEngine,
   type QbftStatus,
 } from './qbft/index.ts'
+import { PREVIEW_TAG, ProposalPreviews } from './speculation.ts'
 import { VoteProposals, VoteTally } from './validator-votes.ts'
 
 export type ConsensusVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
@@ -91,6 +92,8 @@ interface EarlyBuild {
   superseded: boolean
   /** The first pass is done. */
   filled: boolean
+  /** Transactions announced to the validators so far (speculation.ts). */
+  announced: number
 }
 
 interface PreparedBlock {
@@ -108,6 +111,8 @@ export class QbftService implements ConsensusEngine {
   private readonly knownTransactions: KnownTransactions | undefined
   private readonly votes: VoteProposals
   readonly engine: QbftEngine
+  /** Early blocks announced to validators, and the next proposer's followed (speculation.ts). */
+  readonly previews: ProposalPreviews
   private channel: ConsensusChannel | undefined
   private roundTimer: unknown
   private heightTimer: unknown
@@ -161,6 +166,21 @@ export class QbftService implements ConsensusEngine {
         logger: this.logger,
       },
     )
+    this.previews = new ProposalPreviews(
+      { chainId: options.chainId, validatorKey: key },
+      {
+        ledger: this.ledger,
+        knownTransactions: this.knownTransactions ?? new Map(),
+        nextProposer: () => {
+          const height = this.ledger.head.number + 1n
+          const validators = this.validatorsAt(height)
+          if (validators === null || validators.length === 0) return null
+          return this.engine.proposerOf(validators, height, 0)
+        },
+        publish: (data) => this.channel?.publish(data),
+        logger: this.logger,
+      },
+    )
     this.onHead = (imported) => {
       this.candidates.clear()
       // Keep the cadence: the next height starts one period after this one started, not one
@@ -197,6 +217,7 @@ export class QbftService implements ConsensusEngine {
     if (early !== undefined) early.superseded = true
     await early?.firstFill
     await early?.proposal?.abandon()
+    await this.previews.stop()
     await this.engine.stop()
   }
 
@@ -221,6 +242,7 @@ export class QbftService implements ConsensusEngine {
 
   /** Feeds a consensus message from the network; the verdict drives peer scoring. */
   async onMessage(data: Uint8Array, fromPeer: string): Promise<ConsensusVerdict> {
+    if (data[0] === PREVIEW_TAG) return this.previews.onMessage(data)
     const outcome = await this.engine.onMessage(data, fromPeer)
     if (
       outcome.action === 'ACCEPT' &&
@@ -300,6 +322,7 @@ export class QbftService implements ConsensusEngine {
       firstFill: Promise.resolve(),
       superseded: false,
       filled: false,
+      announced: 0,
     }
     this.early = early
     early.firstFill = (async () => {
@@ -311,6 +334,7 @@ export class QbftService implements ConsensusEngine {
       }
       await proposal.fill()
       early.filled = true
+      if (proposal.open) early.announced = this.previews.announce(proposal, early.announced)
       this.scheduleRefill(early)
     })().catch((err) => {
       // Abandoned (the ledger was needed first) or failed: the slot builds in one go instead.
@@ -330,7 +354,11 @@ export class QbftService implements ConsensusEngine {
       if (this.early !== early || proposal === undefined || !proposal.open) return
       proposal
         .fill()
-        .then(() => this.scheduleRefill(early))
+        .then(() => {
+          if (this.early === early && proposal.open)
+            early.announced = this.previews.announce(proposal, early.announced)
+          this.scheduleRefill(early)
+        })
         .catch((err) => {
           this.logger?.debug({ err: errorMessage(err) }, 'early build dropped')
         })
@@ -419,6 +447,7 @@ export class QbftService implements ConsensusEngine {
     if (preparedRound === null ? blockRound !== round : blockRound > preparedRound) return false
     try {
       const validationStarted = this.scheduler.now()
+      const aheadBefore = this.ledger.speculativeValidations.used
       const execution = await this.ledger.validateBlock(block)
       this.candidates.set(key, { block, execution })
       this.logger?.debug(
@@ -427,6 +456,7 @@ export class QbftService implements ConsensusEngine {
           round,
           txs: block.transactions.length,
           executionMs: this.scheduler.now() - validationStarted,
+          executedAhead: this.ledger.speculativeValidations.used > aheadBefore,
           sinceHeightStartMs: this.scheduler.now() - this.heightStartedAt,
         },
         'validated proposal',

@@ -63,6 +63,7 @@ export type ExecutionErrorCode =
   | 'EXEC_INVALID_TX'
   | 'EXEC_PARENT_STATE_MISSING'
   | 'EXEC_BUILD_CLOSED'
+  | 'EXEC_NOT_THE_EXECUTED_BLOCK'
 
 export interface BlockExecution {
   blockHash: Uint8Array
@@ -128,6 +129,28 @@ export interface PendingBuild {
   abort(): Promise<void>
 }
 
+/**
+ * A block being executed before it is known in full (see BlockExecutor.startExecution).
+ * Until it is finished or aborted the executor must not be used for anything else.
+ */
+export interface PendingExecution {
+  /** The execution environment (its commitments are placeholders). */
+  readonly header: BlockHeader
+  /** Transactions executed so far, in order. */
+  readonly executed: readonly TypedTransaction[]
+  readonly open: boolean
+  /** Runs `txs` after those executed; all must apply (else it throws and is aborted). */
+  add(txs: readonly TypedTransaction[]): Promise<void>
+  /**
+   * Finishes as `block`, which must hold exactly the executed transactions in the same
+   * environment, and checks its commitments (typed errors as `execute`). On any failure the
+   * state is the parent's again.
+   */
+  finish(block: Block): Promise<BlockExecution>
+  /** Discards it; the state is the parent's again. No-op once closed. */
+  abort(): Promise<void>
+}
+
 /** What a build collects while it runs (import passes none: every tx must apply). */
 interface BuildingState {
   included: TypedTransaction[]
@@ -153,6 +176,42 @@ function execError(
   cause?: unknown,
 ) {
   return new SidechainError<ExecutionErrorCode>(code, message, { details, cause })
+}
+
+/** Throws a typed error for the first header commitment the execution does not match. */
+function checkCommitments(header: BlockHeader, execution: BlockExecution): void {
+  if (execution.gasUsed !== header.gasUsed) {
+    throw execError('EXEC_GAS_USED_MISMATCH', 'gasUsed in header does not match execution', {
+      header: header.gasUsed,
+      executed: execution.gasUsed,
+    })
+  }
+  if (!equalsBytes(execution.receiptsRoot, header.receiptTrie)) {
+    throw execError('EXEC_RECEIPTS_ROOT_MISMATCH', 'receipts root does not match execution')
+  }
+  if (!equalsBytes(execution.logsBloom, header.logsBloom)) {
+    throw execError('EXEC_BLOOM_MISMATCH', 'logs bloom does not match execution')
+  }
+  if (!equalsBytes(execution.stateRoot, header.stateRoot)) {
+    throw execError('EXEC_STATE_ROOT_MISMATCH', 'state root does not match execution', {
+      header: bytesToHex(header.stateRoot),
+      executed: bytesToHex(execution.stateRoot),
+    })
+  }
+}
+
+/**
+ * Header fields a block's execution results depend on: all of them except the results
+ * themselves (state, transactions and receipts roots, bloom, gas used) and extraData,
+ * which no opcode reads. Indexes into `BlockHeader.raw()`.
+ */
+const NOT_EXECUTION_ENVIRONMENT = new Set([3, 4, 5, 6, 10, 12])
+
+/** True if two headers give their transactions the same execution environment. */
+export function sameExecutionEnvironment(a: BlockHeader, b: BlockHeader): boolean {
+  const [x, y] = [a.raw(), b.raw()]
+  if (x.length !== y.length) return false
+  return x.every((field, i) => NOT_EXECUTION_ENVIRONMENT.has(i) || equalsBytes(field, y[i]!))
 }
 
 /** Creates the MPT over the node's state store, at `root`. */
@@ -340,31 +399,82 @@ export class BlockExecutor {
     const preRoot = this.currentRoot
     try {
       const execution = await this.runBlock(block)
-      const { header } = block
-      if (execution.gasUsed !== header.gasUsed) {
-        throw execError('EXEC_GAS_USED_MISMATCH', 'gasUsed in header does not match execution', {
-          header: header.gasUsed,
-          executed: execution.gasUsed,
-        })
-      }
-      if (!equalsBytes(execution.receiptsRoot, header.receiptTrie)) {
-        throw execError('EXEC_RECEIPTS_ROOT_MISMATCH', 'receipts root does not match execution')
-      }
-      if (!equalsBytes(execution.logsBloom, header.logsBloom)) {
-        throw execError('EXEC_BLOOM_MISMATCH', 'logs bloom does not match execution')
-      }
-      if (!equalsBytes(execution.stateRoot, header.stateRoot)) {
-        throw execError('EXEC_STATE_ROOT_MISMATCH', 'state root does not match execution', {
-          header: bytesToHex(header.stateRoot),
-          executed: bytesToHex(execution.stateRoot),
-        })
-      }
+      checkCommitments(block.header, execution)
       execution.blockHash = block.hash()
       this.currentRoot = execution.stateRoot
       return execution
     } catch (err) {
       await this.resetTo(preRoot)
       throw err
+    }
+  }
+
+  /**
+   * Starts executing a block whose transactions arrive in parts, before the block itself:
+   * a validator runs the transactions its proposer announced while it builds (see
+   * consensus/speculation.ts), and finishes when the proposal arrives. `header` gives the
+   * execution environment (number, timestamp, coinbase, gas limit, base fee...); the block
+   * passed to `finish` must have the same one, and exactly the transactions added.
+   * Every transaction must apply, as in `execute`; the first that does not aborts it.
+   */
+  async startExecution(header: BlockHeader): Promise<PendingExecution> {
+    const preRoot = this.currentRoot
+    const template = new Block(header, [], [], [], { common: this.common })
+    const journal = this.vm.evm.journal
+    await journal.checkpoint()
+    const executed: TypedTransaction[] = []
+    const totals = this.emptyTotals()
+    let open = true
+    const closed = () =>
+      execError('EXEC_BUILD_CLOSED', 'the execution was already finished or aborted')
+    const abort = async () => {
+      if (!open) return
+      open = false
+      await journal.revert()
+      await this.resetTo(preRoot)
+    }
+    return {
+      header,
+      executed,
+      get open() {
+        return open
+      },
+      add: async (txs) => {
+        if (!open) throw closed()
+        try {
+          await this.executeTransactions(template, txs, totals, undefined)
+        } catch (err) {
+          await abort()
+          throw err
+        }
+        executed.push(...txs)
+      },
+      finish: async (block) => {
+        if (!open) throw closed()
+        const same =
+          block.transactions.length === executed.length &&
+          block.transactions.every((tx, i) => equalsBytes(tx.hash(), executed[i]!.hash()))
+        if (!same || !sameExecutionEnvironment(header, block.header)) {
+          await abort()
+          throw execError(
+            'EXEC_NOT_THE_EXECUTED_BLOCK',
+            'the block is not the one executed (transactions or environment differ)',
+          )
+        }
+        open = false
+        try {
+          await journal.commit()
+          const execution = await this.totalsToExecution(totals)
+          checkCommitments(block.header, execution)
+          execution.blockHash = block.hash()
+          this.currentRoot = execution.stateRoot
+          return execution
+        } catch (err) {
+          await this.resetTo(preRoot)
+          throw err
+        }
+      },
+      abort,
     }
   }
 

@@ -49,6 +49,8 @@ import {
   EMPTY_REQUESTS_HASH,
   type HeaderFields,
   type PendingBuild,
+  type PendingExecution,
+  sameExecutionEnvironment,
   ZERO_HASH,
 } from '../execution/block-executor.ts'
 import { createChainCommon } from '../execution/common.ts'
@@ -102,6 +104,21 @@ export interface LedgerBuild {
   /** Finishes the block; the executor stays on its post-state, as after buildBlock. */
   seal(): Promise<BuildResult>
   /** Gives the executor back (state rewound to the head). No-op once closed. */
+  abort(): Promise<void>
+}
+
+/**
+ * The next block executed ahead of its proposal (see Ledger.speculate). Methods throw
+ * LEDGER_BUILD_ABANDONED once anything else took the executor.
+ */
+export interface LedgerSpeculation {
+  /** The execution environment. */
+  readonly header: BlockHeader
+  /** How many transactions were executed so far. */
+  readonly executed: number
+  readonly open: boolean
+  /** Runs more transactions; all must apply, else it throws and the speculation ends. */
+  add(txs: readonly TypedTransaction[]): Promise<void>
   abort(): Promise<void>
 }
 
@@ -186,6 +203,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private lastExecution: BlockExecution | undefined
   /** The multi-pass build holding the executor, if any (see startBuild). */
   private pendingBuild: PendingBuild | undefined
+  /** The next block's transactions executed ahead of its proposal, if any (see speculate). */
+  private speculation: PendingExecution | undefined
+  /**
+   * Validations that finished on a speculation, and speculations that were there but did
+   * not fit the block or failed (the block was then executed in full).
+   */
+  readonly speculativeValidations = { used: 0, fellBack: 0 }
 
   constructor(options: LedgerOptions, modules: LedgerModules) {
     super()
@@ -319,6 +343,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * leave it be.
    */
   private async claimExecutor(): Promise<void> {
+    const speculation = this.speculation
+    this.speculation = undefined
+    if (speculation?.open === true) this.speculativeValidations.fellBack++
+    await speculation?.abort()
     if (this.pendingBuild === undefined) return
     const abandoned = this.pendingBuild
     this.pendingBuild = undefined
@@ -440,11 +468,110 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       const extra = this.verifyHeaderAgainstHead(block)
       void extra
       await this.verifyBody(block)
+      const ahead = this.takeSpeculation(block)
+      if (ahead !== undefined) {
+        try {
+          await ahead.add(block.transactions.slice(ahead.executed.length))
+          const execution = await ahead.finish(block)
+          this.speculativeValidations.used++
+          this.lastExecution = execution
+          return execution
+        } catch {
+          // The state is the parent's again. Run the block in full: if it is invalid, that
+          // gives the error; a speculation never decides a block's fate on its own.
+          this.speculativeValidations.fellBack++
+        }
+      }
       await this.claimExecutor()
       await this.rewindExecutor()
       const execution = await this.executor.execute(block)
       this.lastExecution = execution
       return execution
+    })
+  }
+
+  /**
+   * The open speculation if `block` continues it: same execution environment (hence the
+   * same parent) and its first transactions are exactly those executed so far.
+   */
+  private takeSpeculation(block: Block): PendingExecution | undefined {
+    const speculation = this.speculation
+    if (speculation === undefined || !speculation.open) return undefined
+    if (!sameExecutionEnvironment(speculation.header, block.header)) return undefined
+    const { executed } = speculation
+    if (executed.length > block.transactions.length) return undefined
+    for (let i = 0; i < executed.length; i++) {
+      if (!equalsBytes(executed[i]!.hash(), block.transactions[i]!.hash())) return undefined
+    }
+    this.speculation = undefined
+    return speculation
+  }
+
+  /**
+   * Starts executing the next block before it is proposed, from transactions its proposer
+   * announces while building it (consensus/speculation.ts), in the environment it builds
+   * in: its address as coinbase, its timestamp (seconds). The executor is held until the proposal is validated (which
+   * continues it if the block fits, see validateBlock) or anything else needs it.
+   */
+  speculate(proposal: {
+    parentHash: Uint8Array
+    coinbase: Uint8Array
+    timestamp: bigint
+  }): Promise<LedgerSpeculation> {
+    return this.exclusive(async () => {
+      if (!equalsBytes(proposal.parentHash, this.headHeader.hash())) {
+        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only speculate on the head')
+      }
+      // A proposal validated meanwhile sits on the executor, for its import: keep it.
+      const validated = this.lastExecution
+      if (
+        validated !== undefined &&
+        equalsBytes(this.executor.stateRoot, validated.stateRoot) &&
+        !equalsBytes(validated.stateRoot, this.headHeader.stateRoot)
+      ) {
+        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'the next block is already validated')
+      }
+      // The proposer's extraData is not known here; no opcode reads it (see
+      // sameExecutionEnvironment), so the environment is the same without it.
+      const fields = this.nextHeaderFields(
+        proposal.coinbase,
+        new Uint8Array(0),
+        Number(proposal.timestamp) * 1000,
+      )
+      const header = this.executor.headerTemplate(fields)
+      await this.claimExecutor()
+      await this.rewindExecutor()
+      const pending = await this.executor.startExecution(header)
+      this.speculation = pending
+      const abandoned = () =>
+        ledgerError('LEDGER_BUILD_ABANDONED', 'the speculation was abandoned or has ended')
+      const ledger = this
+      return {
+        header,
+        get executed() {
+          return pending.executed.length
+        },
+        get open() {
+          return ledger.speculation === pending && pending.open
+        },
+        add: (txs) =>
+          this.exclusive(async () => {
+            if (this.speculation !== pending || !pending.open) throw abandoned()
+            try {
+              await pending.add(txs)
+            } catch (err) {
+              this.speculation = undefined
+              this.speculativeValidations.fellBack++
+              throw err
+            }
+          }),
+        abort: () =>
+          this.exclusive(async () => {
+            if (this.speculation !== pending) return
+            this.speculation = undefined
+            await pending.abort()
+          }),
+      }
     })
   }
 

@@ -32,9 +32,13 @@ export interface ProposalInProgress {
   readonly height: bigint
   readonly round: number
   readonly parentHash: Uint8Array
+  /** The block's timestamp (seconds), fixed when it was opened. */
+  readonly timestamp: bigint
   readonly open: boolean
   /** Transactions in the block so far. */
   readonly transactions: number
+  /** Hashes of the block's transactions from index `from` on, in block order. */
+  transactionHashes(from: number): Uint8Array[]
   fill(): Promise<void>
   finish(): Promise<BuildResult>
   abandon(): Promise<void>
@@ -104,12 +108,14 @@ export class BlockProducer {
       height: fields.parent.number + 1n,
       round: request.round,
       parentHash: build.parentHash,
+      timestamp: fields.timestamp,
       get open() {
         return build.open
       },
       get transactions() {
         return build.included.length
       },
+      transactionHashes: (from) => build.included.slice(from).map((tx) => tx.hash()),
       fill,
       finish: async () => {
         await fill()

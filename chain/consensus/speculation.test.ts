@@ -1,0 +1,309 @@
+/**
+ * Speculative validation: a validator executes the next block from its proposer's previews
+ * and, when the proposal arrives, runs only the rest. These tests pin that the shortcut
+ * gives exactly the result of a full execution, is taken only for the block it fits, never
+ * lets an invalid block through, and that previews follow the gossip rules.
+ */
+import { Block, createBlockHeaderFromBytesArray } from '@ethereumjs/block'
+import { RLP } from '@ethereumjs/rlp'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { Address, bytesToHex } from '@ethereumjs/util'
+import t, { type Test } from 'tap'
+import {
+  makeGenesis,
+  nextBlockFields,
+  openStaticLedger,
+  tempDir,
+  transfer,
+  waitFor,
+} from '../../test/helpers/chain.ts'
+import { keyPairFromPrivateKey } from '../config/keys.ts'
+import { randomPrivateKey } from '../crypto/index.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import { signCommitSeal } from './seals.ts'
+import {
+  decodePreview,
+  encodePreview,
+  MAX_PREVIEW_HASHES,
+  PREVIEW_TAG,
+  type Preview,
+  ProposalPreviews,
+} from './speculation.ts'
+
+// One validator proposes every block; the follower's own key matters only to tell its own
+// previews apart.
+const setup = makeGenesis({ validators: 1, accounts: 3 })
+const proposerKey = setup.validators[0]!
+const validatorKey = keyPairFromPrivateKey(randomPrivateKey())
+const CHAIN_ID = 1337n
+const TIMESTAMP_MS = 1_700_000_001_000
+
+async function openLedger(t: Test): Promise<Ledger> {
+  const dir = tempDir('speculation-test-')
+  const { db, ledger } = await openStaticLedger(setup, dir.path)
+  t.teardown(async () => {
+    await db.close()
+    dir.remove()
+  })
+  return ledger
+}
+
+/** Three transfers, one per account, as the proposer's pool would hold them. */
+function transfers(ledger: Ledger, nonce = 0n): TypedTransaction[] {
+  return setup.accounts.map((from, i) =>
+    transfer(ledger.common, from, setup.accounts[(i + 1) % 3]!.address, nonce, 1n + BigInt(i)),
+  )
+}
+
+/** The proposer's block on the genesis head: its coinbase, its timestamp, these transactions. */
+async function proposedBlock(txs: TypedTransaction[]): Promise<Block> {
+  const dir = tempDir('speculation-proposer-')
+  const { db, ledger } = await openStaticLedger(setup, dir.path)
+  try {
+    const built = await ledger.buildBlock(nextBlockFields(ledger, proposerKey, TIMESTAMP_MS), txs)
+    return built.block
+  } finally {
+    await db.close()
+    dir.remove()
+  }
+}
+
+const speculation = (ledger: Ledger, timestampMs = TIMESTAMP_MS) =>
+  ledger.speculate({
+    parentHash: ledger.head.hash(),
+    coinbase: proposerKey.address,
+    timestamp: BigInt(timestampMs / 1000),
+  })
+
+t.test('a block executed ahead is validated by running only the rest', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  const block = await proposedBlock(txs)
+  const ahead = await speculation(ledger)
+  await ahead.add(txs.slice(0, 2))
+  t.equal(ahead.executed, 2)
+
+  const execution = await ledger.validateBlock(block)
+  t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the speculation was used')
+  t.same(execution.stateRoot, block.header.stateRoot, 'the state root of a full execution')
+  t.notOk(ahead.open, 'the speculation is over')
+  await t.rejects(ahead.add(txs.slice(2)), { code: 'LEDGER_BUILD_ABANDONED' })
+
+  // The import takes the validated state, as after any validation.
+  await ledger.importBlock(block, {
+    seals: [signCommitSeal(block.hash(), 0, proposerKey.privateKey)],
+  })
+  t.same(ledger.head.stateRoot, block.header.stateRoot)
+  for (const account of setup.accounts) {
+    const state = await ledger.headState().getAccount(new Address(account.address))
+    t.equal(state?.nonce, 1n, 'each transfer applied once')
+  }
+})
+
+t.test('a block that does not continue the speculation is executed in full', async (t) => {
+  const cases: Array<[string, (ledger: Ledger, txs: TypedTransaction[]) => Promise<void>]> = [
+    [
+      'another timestamp',
+      async (ledger, txs) => (await speculation(ledger, TIMESTAMP_MS + 1_000)).add(txs.slice(0, 1)),
+    ],
+    ['another order', async (ledger, txs) => (await speculation(ledger)).add([txs[1]!])],
+    [
+      'more transactions than the block',
+      async (ledger, txs) => {
+        const extra = transfer(
+          ledger.common,
+          setup.accounts[0]!,
+          setup.accounts[1]!.address,
+          1n,
+          1n,
+        )
+        await (await speculation(ledger)).add([...txs, extra])
+      },
+    ],
+  ]
+  for (const [what, speculate] of cases) {
+    const ledger = await openLedger(t)
+    const txs = transfers(ledger)
+    const block = await proposedBlock(txs)
+    await speculate(ledger, txs)
+    const execution = await ledger.validateBlock(block)
+    t.same(ledger.speculativeValidations, { used: 0, fellBack: 1 }, `${what}: not used`)
+    t.same(execution.stateRoot, block.header.stateRoot, `${what}: the block is valid all the same`)
+  }
+})
+
+t.test('a block executed ahead is still refused when its commitments are wrong', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  const block = await proposedBlock(txs)
+  const raw = block.header.raw()
+  raw[3] = new Uint8Array(32).fill(7) // stateRoot
+  const forged = new Block(
+    createBlockHeaderFromBytesArray(raw, {
+      common: ledger.common,
+      skipConsensusFormatValidation: true,
+    }),
+    block.transactions,
+    [],
+    [],
+    { common: ledger.common },
+  )
+  await (await speculation(ledger)).add(txs)
+  await t.rejects(ledger.validateBlock(forged), { code: 'EXEC_STATE_ROOT_MISMATCH' })
+  t.same(ledger.speculativeValidations, { used: 0, fellBack: 1 })
+  const execution = await ledger.validateBlock(block)
+  t.same(execution.stateRoot, block.header.stateRoot, 'the executor is clean for the real block')
+})
+
+t.test('a transaction that fails ends the speculation; the proposal runs in full', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  const block = await proposedBlock(txs)
+  const ahead = await speculation(ledger)
+  await ahead.add(txs.slice(0, 1))
+  const gap = transfer(ledger.common, setup.accounts[1]!, setup.accounts[0]!.address, 5n, 1n)
+  await t.rejects(ahead.add([gap]), { code: 'EXEC_INVALID_TX' })
+  t.notOk(ahead.open)
+  const execution = await ledger.validateBlock(block)
+  t.same(execution.stateRoot, block.header.stateRoot)
+  t.same(ledger.speculativeValidations, { used: 0, fellBack: 1 })
+})
+
+t.test('a speculation gives way to an import and is not started off the head', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  const block = await proposedBlock(txs)
+  const ahead = await speculation(ledger)
+  await ahead.add(txs.slice(0, 1))
+  await ledger.importBlock(block, {
+    seals: [signCommitSeal(block.hash(), 0, proposerKey.privateKey)],
+  })
+  t.notOk(ahead.open, 'the import took the executor')
+  t.same(ledger.head.stateRoot, block.header.stateRoot)
+  await t.rejects(
+    ledger.speculate({
+      parentHash: new Uint8Array(32),
+      coinbase: proposerKey.address,
+      timestamp: 1n,
+    }),
+    { code: 'LEDGER_NOT_NEXT_BLOCK' },
+  )
+})
+
+const preview = (ledger: Ledger, hashes: Uint8Array[], over: Partial<Preview> = {}): Preview => ({
+  height: ledger.head.number + 1n,
+  parentHash: ledger.head.hash(),
+  timestamp: BigInt(TIMESTAMP_MS / 1000),
+  hashes,
+  ...over,
+})
+
+t.test('previews decode strictly and name their author', (t) => {
+  const hashes = [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]
+  const p: Preview = { height: 5n, parentHash: new Uint8Array(32).fill(9), timestamp: 7n, hashes }
+  const data = encodePreview(CHAIN_ID, p, proposerKey.privateKey)
+  t.equal(data[0], PREVIEW_TAG)
+  const decoded = decodePreview(data, CHAIN_ID)
+  t.same(decoded.preview, p)
+  t.equal(bytesToHex(decoded.author), proposerKey.addressHex)
+  t.not(
+    bytesToHex(decodePreview(data, CHAIN_ID + 1n).author),
+    proposerKey.addressHex,
+    'signed for one chain only',
+  )
+
+  const body = RLP.decode(data.subarray(1)) as [Uint8Array[], Uint8Array]
+  const withBody = (fields: unknown[], sig: Uint8Array = body[1]) => {
+    const encoded = RLP.encode([fields as Uint8Array[], sig])
+    const out = new Uint8Array(encoded.length + 1)
+    out[0] = PREVIEW_TAG
+    out.set(encoded, 1)
+    return out
+  }
+  const malformed: Array<[string, Uint8Array]> = [
+    ['not tagged', data.subarray(1)],
+    ['not RLP', Uint8Array.of(PREVIEW_TAG, 0xf9)],
+    ['a height with a leading zero', withBody([Uint8Array.of(0, 5), ...body[0].slice(1)])],
+    ['a short parent hash', withBody([body[0][0]!, new Uint8Array(31), body[0][2]!, body[0][3]!])],
+    ['a short transaction hash', withBody([...body[0].slice(0, 3), [new Uint8Array(31)]])],
+    [
+      'too many transaction hashes',
+      withBody([
+        ...body[0].slice(0, 3),
+        Array.from({ length: MAX_PREVIEW_HASHES + 1 }, () => new Uint8Array(32)),
+      ]),
+    ],
+    ['a missing field', withBody(body[0].slice(0, 3))],
+    ['a short signature', withBody(body[0], new Uint8Array(64))],
+  ]
+  for (const [what, bytes] of malformed) {
+    t.throws(() => decodePreview(bytes, CHAIN_ID), { code: 'PREVIEW_MALFORMED' }, what)
+  }
+  const badSig = new Uint8Array(65).fill(0xff)
+  t.throws(() => decodePreview(withBody(body[0], badSig), CHAIN_ID), {
+    code: 'PREVIEW_BAD_SIGNATURE',
+  })
+  t.end()
+})
+
+t.test('previews: gossip verdicts, and a validator joining late executes them all', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  const pool = new Map(txs.map((tx) => [bytesToHex(tx.hash()), { tx }]))
+  const published: Uint8Array[] = []
+  const previews = new ProposalPreviews(
+    { chainId: CHAIN_ID, validatorKey },
+    {
+      ledger,
+      knownTransactions: pool,
+      nextProposer: () => proposerKey.address,
+      publish: (data) => published.push(data),
+    },
+  )
+  t.teardown(() => previews.stop())
+  const from = (key: typeof proposerKey, p: Preview) => encodePreview(CHAIN_ID, p, key.privateKey)
+  const hashes = txs.map((tx) => tx.hash())
+
+  t.equal(previews.onMessage(Uint8Array.of(PREVIEW_TAG, 1, 2)), 'REJECT', 'malformed')
+  const asProposer = new ProposalPreviews(
+    { chainId: CHAIN_ID, validatorKey: proposerKey },
+    { ledger, knownTransactions: pool, nextProposer: () => proposerKey.address, publish: () => {} },
+  )
+  t.equal(
+    asProposer.onMessage(from(proposerKey, preview(ledger, hashes))),
+    'IGNORE',
+    'our own, back from the network',
+  )
+  t.equal(
+    previews.onMessage(from(setup.accounts[0]!, preview(ledger, hashes))),
+    'REJECT',
+    'not from the next proposer',
+  )
+  t.equal(
+    previews.onMessage(from(proposerKey, preview(ledger, hashes, { height: 2n }))),
+    'IGNORE',
+    'another height',
+  )
+  t.equal(
+    previews.onMessage(
+      from(proposerKey, preview(ledger, hashes, { parentHash: new Uint8Array(32) })),
+    ),
+    'IGNORE',
+    'another parent',
+  )
+  t.equal(previews.stats.followed, 0, 'none of those was followed')
+
+  // The stream's first preview was lost: the second lists everything from the start.
+  t.equal(previews.onMessage(from(proposerKey, preview(ledger, hashes.slice(0, 2)))), 'ACCEPT')
+  await waitFor(() => previews.stats.executed === 2, { what: 'two executed ahead' })
+  t.equal(previews.onMessage(from(proposerKey, preview(ledger, hashes))), 'ACCEPT')
+  await waitFor(() => previews.stats.executed === 3, { what: 'the third executed ahead' })
+  // A preview that does not extend what was executed ends the stream (nothing re-run).
+  t.equal(previews.onMessage(from(proposerKey, preview(ledger, [hashes[1]!]))), 'ACCEPT')
+  t.equal(previews.stats.followed, 1)
+
+  const block = await proposedBlock(txs)
+  await ledger.validateBlock(block)
+  t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the proposal used it')
+  t.equal(published.length, 0, 'a follower publishes nothing')
+})

@@ -1,0 +1,377 @@
+/**
+ * Speculative validation: validators execute the next block while its proposer builds it.
+ *
+ * The round-0 proposer of the next height fills its block before its slot, in passes that
+ * append transactions (early building, qbft-service.ts). After each pass it announces the
+ * transactions it appended, in block order, in a signed PREVIEW. A validator that holds them
+ * in its pool executes them on the head (Ledger.speculate) in the environment the proposer
+ * builds in (its address as coinbase, its timestamp). Each preview lists the block's
+ * transactions so far from the first, so a validator that missed the first previews (still
+ * importing the parent, or a lost message) joins at the next one. When the proposal arrives, the ledger
+ * checks that the block continues the speculation (same environment, the executed
+ * transactions first) and executes only the rest; any other block is executed in full.
+ * Validation then costs the few transactions that arrived in the last moments before the
+ * slot instead of the whole block, which is what validators otherwise wait for.
+ *
+ * A preview never decides anything: the block's commitments are checked as for any block,
+ * and a speculation that does not fit or fails is dropped for a full execution. A lying
+ * proposer can only make validators do work they would do for its block anyway.
+ *
+ * Wire: 0x01 || rlp([[height, parentHash, timestamp, [txHash...]], signature]); the
+ * signature is over keccak(rlp(["qbft-preview", chainId, payload])). The leading byte cannot
+ * start an RLP list, so previews share the consensus topic with QBFT messages.
+ *
+ * Gossip verdicts: REJECT if malformed, badly signed, or not from the round-0 proposer of
+ * the next height; IGNORE previews for another height or head, and our own; ACCEPT
+ * otherwise, whether or not this validator can use it.
+ *
+ * A validator follows one block per height, the first it hears of, and executes what each
+ * preview adds to what it executed. A preview that does not extend it (another timestamp,
+ * another order), a transaction missing from its pool or one that fails ends what it can
+ * execute ahead; the proposal then runs the rest.
+ */
+import { RLP } from '@ethereumjs/rlp'
+import type { TypedTransaction } from '@ethereumjs/tx'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import type { Logger } from 'pino'
+import type { KeyPair } from '../config/keys.ts'
+import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
+import { errorMessage, SidechainError } from '../errors.ts'
+import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
+import type { KnownTransactions } from '../txpool/reuse.ts'
+
+/** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
+export const PREVIEW_TAG = 0x01
+export const PREVIEW_SIGNING_DOMAIN = 'qbft-preview'
+/** Transactions in one preview (a block of 30M gas holds at most 1428 transfers). */
+export const MAX_PREVIEW_HASHES = 4_096
+
+export interface Preview {
+  height: bigint
+  parentHash: Uint8Array
+  /** The block's timestamp, seconds. */
+  timestamp: bigint
+  /** The block's transactions so far, in order, from the first. */
+  hashes: Uint8Array[]
+}
+
+/** Every error code with its gossip action (as QBFT_ERROR_ACTIONS in qbft/errors.ts). */
+export const PREVIEW_ERROR_ACTIONS = {
+  /** not canonical RLP, wrong shape or field sizes */
+  PREVIEW_MALFORMED: 'REJECT',
+  /** the signature does not recover */
+  PREVIEW_BAD_SIGNATURE: 'REJECT',
+  /** signed by someone other than the round-0 proposer of the next height */
+  PREVIEW_WRONG_PROPOSER: 'REJECT',
+  /** for another height than the next one (stale, or too far ahead to check) */
+  PREVIEW_NOT_NEXT_HEIGHT: 'IGNORE',
+  /** the next height's validator set is not known yet */
+  PREVIEW_PROPOSER_UNKNOWN: 'IGNORE',
+  /** built on another block than our head */
+  PREVIEW_OTHER_PARENT: 'IGNORE',
+  /** our own preview, back from the network */
+  PREVIEW_OWN: 'IGNORE',
+} as const
+
+export type PreviewErrorCode = keyof typeof PREVIEW_ERROR_ACTIONS
+
+export class PreviewError extends SidechainError<PreviewErrorCode> {
+  override readonly name = 'PreviewError'
+  get action(): 'IGNORE' | 'REJECT' {
+    return PREVIEW_ERROR_ACTIONS[this.code]
+  }
+}
+
+type RlpItem = Uint8Array | RlpItem[]
+
+function malformed(message: string): PreviewError {
+  return new PreviewError('PREVIEW_MALFORMED', `malformed preview: ${message}`)
+}
+
+function encodeUint(value: bigint | number): Uint8Array {
+  const v = BigInt(value)
+  if (v === 0n) return new Uint8Array(0)
+  const hex = v.toString(16)
+  return Uint8Array.from(Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex'))
+}
+
+function decodeUint(item: RlpItem | undefined, maxBytes: number, field: string): bigint {
+  if (!(item instanceof Uint8Array)) throw malformed(`${field} must be bytes`)
+  if (item.length === 0) return 0n
+  if (item[0] === 0) throw malformed(`${field} has a leading zero`)
+  if (item.length > maxBytes) throw malformed(`${field} is too large`)
+  return BigInt(bytesToHex(item))
+}
+
+function payloadFields(preview: Preview): RlpItem[] {
+  return [
+    encodeUint(preview.height),
+    preview.parentHash,
+    encodeUint(preview.timestamp),
+    preview.hashes,
+  ]
+}
+
+/** keccak(rlp(["qbft-preview", chainId, payload])): what the proposer signs. */
+export function previewSigningHash(chainId: bigint, preview: Preview): Uint8Array {
+  return keccak256(
+    RLP.encode([
+      Uint8Array.from(Buffer.from(PREVIEW_SIGNING_DOMAIN)),
+      encodeUint(chainId),
+      payloadFields(preview),
+    ]),
+  )
+}
+
+export function encodePreview(
+  chainId: bigint,
+  preview: Preview,
+  privateKey: Uint8Array,
+): Uint8Array {
+  const signature = sign(previewSigningHash(chainId, preview), privateKey)
+  const body = RLP.encode([payloadFields(preview), signature])
+  const out = new Uint8Array(body.length + 1)
+  out[0] = PREVIEW_TAG
+  out.set(body, 1)
+  return out
+}
+
+/**
+ * Decodes a preview strictly (the canonical encoding only) and recovers its author.
+ * Throws PreviewError.
+ */
+export function decodePreview(
+  data: Uint8Array,
+  chainId: bigint,
+): { preview: Preview; author: Uint8Array } {
+  if (data[0] !== PREVIEW_TAG) throw malformed('not a preview')
+  const body = data.subarray(1)
+  let decoded: RlpItem
+  try {
+    decoded = RLP.decode(body) as RlpItem
+  } catch {
+    throw malformed('not RLP')
+  }
+  if (!Array.isArray(decoded) || decoded.length !== 2) throw malformed('must be [payload, sig]')
+  const [fields, signature] = decoded
+  if (!Array.isArray(fields) || fields.length !== 4) throw malformed('payload must have 4 fields')
+  if (!(signature instanceof Uint8Array) || signature.length !== 65)
+    throw malformed('signature must be 65 bytes')
+  const [height, parentHash, timestamp, hashes] = fields
+  if (!(parentHash instanceof Uint8Array) || parentHash.length !== 32)
+    throw malformed('parent hash must be 32 bytes')
+  if (!Array.isArray(hashes) || hashes.length > MAX_PREVIEW_HASHES)
+    throw malformed(`hashes must be a list of at most ${MAX_PREVIEW_HASHES}`)
+  for (const hash of hashes) {
+    if (!(hash instanceof Uint8Array) || hash.length !== 32)
+      throw malformed('a transaction hash must be 32 bytes')
+  }
+  const preview: Preview = {
+    height: decodeUint(height, 8, 'height'),
+    parentHash,
+    timestamp: decodeUint(timestamp, 8, 'timestamp'),
+    hashes: hashes as Uint8Array[],
+  }
+  // One byte form per preview: re-encoding must give the input back.
+  if (!equalsBytes(RLP.encode([payloadFields(preview), signature]), body))
+    throw malformed('not in canonical form')
+  let author: Uint8Array
+  try {
+    author = recoverAddress(previewSigningHash(chainId, preview), signature)
+  } catch (cause) {
+    throw new PreviewError('PREVIEW_BAD_SIGNATURE', 'preview signature is invalid', { cause })
+  }
+  return { preview, author }
+}
+
+export type PreviewVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
+
+export interface ProposalPreviewsOptions {
+  chainId: bigint
+  validatorKey: KeyPair
+}
+
+export interface ProposalPreviewsModules {
+  ledger: Ledger
+  /** The pool: previews name transactions by hash. */
+  knownTransactions: KnownTransactions
+  /** The round-0 proposer of the next height on the current head (null: set unknown). */
+  nextProposer: () => Uint8Array | null
+  publish: (data: Uint8Array) => void
+  logger?: Logger
+}
+
+/** The stream of previews this validator follows for the next height. */
+interface Followed {
+  height: bigint
+  parentHash: Uint8Array
+  timestamp: bigint
+  /** Hashes of the transactions executed or queued for execution, in order. */
+  queued: Uint8Array[]
+  /** A preview that does not extend it, a transaction not in the pool or a failure. */
+  ended: boolean
+  speculation: Promise<LedgerSpeculation | undefined>
+  /** Executions run one after another. */
+  work: Promise<void>
+}
+
+/** Announces our early block's transactions, and follows the next proposer's (see header). */
+export class ProposalPreviews {
+  private readonly options: ProposalPreviewsOptions
+  private readonly modules: ProposalPreviewsModules
+  private followed: Followed | undefined
+  /** Previews announced, streams followed and transactions executed ahead (tests, logs). */
+  readonly stats = { announced: 0, followed: 0, executed: 0 }
+
+  constructor(options: ProposalPreviewsOptions, modules: ProposalPreviewsModules) {
+    this.options = options
+    this.modules = modules
+  }
+
+  /**
+   * Announces the block's transactions if it holds more than the `announced` already
+   * announced; returns how many are announced now.
+   */
+  announce(
+    block: {
+      height: bigint
+      parentHash: Uint8Array
+      timestamp: bigint
+      transactions: number
+      transactionHashes(from: number): Uint8Array[]
+    },
+    announced: number,
+  ): number {
+    if (block.transactions <= announced) return announced
+    const hashes = block.transactionHashes(0).slice(0, MAX_PREVIEW_HASHES)
+    const preview: Preview = {
+      height: block.height,
+      parentHash: block.parentHash,
+      timestamp: block.timestamp,
+      hashes,
+    }
+    this.modules.publish(
+      encodePreview(this.options.chainId, preview, this.options.validatorKey.privateKey),
+    )
+    this.stats.announced++
+    return hashes.length
+  }
+
+  /** A preview from the consensus topic: the verdict now, the execution in the background. */
+  onMessage(data: Uint8Array): PreviewVerdict {
+    try {
+      const { preview, author } = this.validate(data)
+      this.follow(preview, author)
+      return 'ACCEPT'
+    } catch (err) {
+      if (err instanceof PreviewError) return err.action
+      throw err
+    }
+  }
+
+  /** The gossip rules (see header); throws PreviewError. */
+  validate(data: Uint8Array): { preview: Preview; author: Uint8Array } {
+    const { preview, author } = decodePreview(data, this.options.chainId)
+    const { head } = this.modules.ledger
+    const fail = (code: PreviewErrorCode, message: string) => new PreviewError(code, message)
+    if (preview.height !== head.number + 1n) {
+      throw fail('PREVIEW_NOT_NEXT_HEIGHT', `preview for height ${preview.height}`)
+    }
+    const proposer = this.modules.nextProposer()
+    if (proposer === null) throw fail('PREVIEW_PROPOSER_UNKNOWN', 'next proposer not known')
+    if (!equalsBytes(author, proposer)) {
+      throw fail('PREVIEW_WRONG_PROPOSER', 'preview not from the next round-0 proposer')
+    }
+    if (!equalsBytes(preview.parentHash, head.hash())) {
+      throw fail('PREVIEW_OTHER_PARENT', 'preview builds on another block than the head')
+    }
+    if (equalsBytes(author, this.options.validatorKey.address)) {
+      throw fail('PREVIEW_OWN', 'own preview')
+    }
+    return { preview, author }
+  }
+
+  /** Drops the stream followed (the node stops). */
+  async stop(): Promise<void> {
+    const followed = this.followed
+    this.followed = undefined
+    if (followed === undefined) return
+    followed.ended = true
+    await followed.work
+    await (await followed.speculation)?.abort()
+  }
+
+  private follow(preview: Preview, proposer: Uint8Array): void {
+    let followed = this.followed
+    const sameBlock =
+      followed !== undefined &&
+      followed.height === preview.height &&
+      equalsBytes(followed.parentHash, preview.parentHash)
+    if (!sameBlock) followed = this.start(preview, proposer)
+    if (followed === undefined || followed.ended) return
+    const { queued } = followed
+    const extends_ =
+      followed.timestamp === preview.timestamp &&
+      preview.hashes.length >= queued.length &&
+      queued.every((hash, i) => equalsBytes(hash, preview.hashes[i]!))
+    if (!extends_) {
+      followed.ended = true
+      return
+    }
+    const txs: TypedTransaction[] = []
+    for (const hash of preview.hashes.slice(queued.length)) {
+      const known = this.modules.knownTransactions.get(bytesToHex(hash))
+      if (known === undefined) {
+        followed.ended = true
+        break
+      }
+      txs.push(known.tx)
+      queued.push(hash)
+    }
+    if (txs.length === 0) return
+    const stream = followed
+    stream.work = stream.work.then(async () => {
+      const speculation = await stream.speculation
+      if (speculation === undefined || !speculation.open) {
+        stream.ended = true
+        return
+      }
+      try {
+        await speculation.add(txs)
+        this.stats.executed += txs.length
+      } catch (err) {
+        stream.ended = true
+        this.modules.logger?.debug(
+          { height: Number(stream.height), err: errorMessage(err) },
+          'speculation ended',
+        )
+      }
+    })
+  }
+
+  private start(preview: Preview, proposer: Uint8Array): Followed {
+    const previous = this.followed
+    if (previous !== undefined) previous.ended = true
+    const followed: Followed = {
+      height: preview.height,
+      parentHash: preview.parentHash,
+      timestamp: preview.timestamp,
+      queued: [],
+      ended: false,
+      speculation: this.modules.ledger
+        .speculate({
+          parentHash: preview.parentHash,
+          coinbase: proposer,
+          timestamp: preview.timestamp,
+        })
+        .catch((err) => {
+          this.modules.logger?.debug({ err: errorMessage(err) }, 'speculation not started')
+          return undefined
+        }),
+      work: Promise.resolve(),
+    }
+    this.followed = followed
+    this.stats.followed++
+    return followed
+  }
+}
