@@ -424,5 +424,14 @@ t.test(
       (await proposer.ledger.getBlockByNumber(2n))?.header.stateRoot,
       'both nodes agree on the state',
     )
+    const metrics = await (await fetch(`${follower.metrics!.url}/metrics`)).text()
+    t.match(
+      metrics,
+      new RegExp(
+        `^sidechain_qbft_speculative_validations_total\\{outcome="used"\\} ${used + 1}$`,
+        'm',
+      ),
+      'exported',
+    )
   },
 )

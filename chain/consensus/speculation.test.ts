@@ -24,10 +24,12 @@ import { signCommitSeal } from './seals.ts'
 import {
   decodePreview,
   encodePreview,
+  MAX_PREVIEW_BYTES,
   MAX_PREVIEW_HASHES,
   PREVIEW_TAG,
   type Preview,
   ProposalPreviews,
+  previewAuthor,
 } from './speculation.ts'
 
 // One validator proposes every block; the follower's own key matters only to tell its own
@@ -87,7 +89,7 @@ t.test('a block executed ahead is validated by running only the rest', async (t)
   t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the speculation was used')
   t.same(execution.stateRoot, block.header.stateRoot, 'the state root of a full execution')
   t.notOk(ahead.open, 'the speculation is over')
-  await t.rejects(ahead.add(txs.slice(2)), { code: 'LEDGER_BUILD_ABANDONED' })
+  await t.rejects(ahead.add(txs.slice(2)), { code: 'LEDGER_SPECULATION_ENDED' })
 
   // The import takes the validated state, as after any validation.
   await ledger.importBlock(block, {
@@ -107,6 +109,17 @@ t.test('a block that does not continue the speculation is executed in full', asy
       async (ledger, txs) => (await speculation(ledger, TIMESTAMP_MS + 1_000)).add(txs.slice(0, 1)),
     ],
     ['another order', async (ledger, txs) => (await speculation(ledger)).add([txs[1]!])],
+    [
+      'another coinbase (a later round, another proposer)',
+      async (ledger, txs) =>
+        (
+          await ledger.speculate({
+            parentHash: ledger.head.hash(),
+            coinbase: validatorKey.address,
+            timestamp: BigInt(TIMESTAMP_MS / 1000),
+          })
+        ).add(txs.slice(0, 1)),
+    ],
     [
       'more transactions than the block',
       async (ledger, txs) => {
@@ -166,7 +179,7 @@ t.test('a transaction that fails ends the speculation; the proposal runs in full
   t.notOk(ahead.open)
   const execution = await ledger.validateBlock(block)
   t.same(execution.stateRoot, block.header.stateRoot)
-  t.same(ledger.speculativeValidations, { used: 0, fellBack: 1 })
+  t.same(ledger.speculativeValidations, { used: 0, fellBack: 0 }, 'nothing was left to use')
 })
 
 t.test('a speculation gives way to an import and is not started off the head', async (t) => {
@@ -190,6 +203,34 @@ t.test('a speculation gives way to an import and is not started off the head', a
   )
 })
 
+t.test('a speculation is not started over a validated proposal awaiting import', async (t) => {
+  const ledger = await openLedger(t)
+  const block = await proposedBlock(transfers(ledger))
+  await ledger.validateBlock(block)
+  await t.rejects(speculation(ledger), { code: 'LEDGER_NEXT_BLOCK_VALIDATED' })
+  // The import still takes the validated state (no second execution needed).
+  await ledger.importBlock(block, {
+    seals: [signCommitSeal(block.hash(), 0, proposerKey.privateKey)],
+  })
+  t.same(ledger.head.stateRoot, block.header.stateRoot)
+})
+
+t.test(
+  'the execution environment is every header field but the results and extraData',
+  async (t) => {
+    // sameExecutionEnvironment skips raw() positions 3, 4, 5, 6, 10 and 12: pin the layout.
+    const { header } = await proposedBlock(transfers(await openLedger(t)))
+    const raw = header.raw()
+    t.equal(raw.length, 21, 'header fields up to requestsHash')
+    t.same(raw[3], header.stateRoot)
+    t.same(raw[4], header.transactionsTrie)
+    t.same(raw[5], header.receiptTrie)
+    t.same(raw[6], header.logsBloom)
+    t.equal(BigInt(bytesToHex(raw[10]!)), header.gasUsed)
+    t.same(raw[12], header.extraData)
+  },
+)
+
 const preview = (ledger: Ledger, hashes: Uint8Array[], over: Partial<Preview> = {}): Preview => ({
   height: ledger.head.number + 1n,
   parentHash: ledger.head.hash(),
@@ -203,11 +244,11 @@ t.test('previews decode strictly and name their author', (t) => {
   const p: Preview = { height: 5n, parentHash: new Uint8Array(32).fill(9), timestamp: 7n, hashes }
   const data = encodePreview(CHAIN_ID, p, proposerKey.privateKey)
   t.equal(data[0], PREVIEW_TAG)
-  const decoded = decodePreview(data, CHAIN_ID)
+  const decoded = decodePreview(data)
   t.same(decoded.preview, p)
-  t.equal(bytesToHex(decoded.author), proposerKey.addressHex)
+  t.equal(bytesToHex(previewAuthor(CHAIN_ID, p, decoded.signature)), proposerKey.addressHex)
   t.not(
-    bytesToHex(decodePreview(data, CHAIN_ID + 1n).author),
+    bytesToHex(previewAuthor(CHAIN_ID + 1n, p, decoded.signature)),
     proposerKey.addressHex,
     'signed for one chain only',
   )
@@ -235,14 +276,13 @@ t.test('previews decode strictly and name their author', (t) => {
     ],
     ['a missing field', withBody(body[0].slice(0, 3))],
     ['a short signature', withBody(body[0], new Uint8Array(64))],
+    ['oversized', new Uint8Array(MAX_PREVIEW_BYTES + 1).fill(PREVIEW_TAG, 0, 1)],
   ]
   for (const [what, bytes] of malformed) {
-    t.throws(() => decodePreview(bytes, CHAIN_ID), { code: 'PREVIEW_MALFORMED' }, what)
+    t.throws(() => decodePreview(bytes), { code: 'PREVIEW_MALFORMED' }, what)
   }
   const badSig = new Uint8Array(65).fill(0xff)
-  t.throws(() => decodePreview(withBody(body[0], badSig), CHAIN_ID), {
-    code: 'PREVIEW_BAD_SIGNATURE',
-  })
+  t.throws(() => previewAuthor(CHAIN_ID, p, badSig), { code: 'PREVIEW_BAD_SIGNATURE' })
   t.end()
 })
 
@@ -298,12 +338,49 @@ t.test('previews: gossip verdicts, and a validator joining late executes them al
   await waitFor(() => previews.stats.executed === 2, { what: 'two executed ahead' })
   t.equal(previews.onMessage(from(proposerKey, preview(ledger, hashes))), 'ACCEPT')
   await waitFor(() => previews.stats.executed === 3, { what: 'the third executed ahead' })
-  // A preview that does not extend what was executed ends the stream (nothing re-run).
-  t.equal(previews.onMessage(from(proposerKey, preview(ledger, [hashes[1]!]))), 'ACCEPT')
+  // Each accepted preview is forwarded once: one that does not strictly extend it is not.
+  t.equal(previews.onMessage(from(proposerKey, preview(ledger, hashes))), 'IGNORE', 'a repeat')
+  t.equal(
+    previews.onMessage(from(proposerKey, preview(ledger, [hashes[1]!]))),
+    'IGNORE',
+    'another order',
+  )
+  t.equal(
+    previews.onMessage(
+      from(proposerKey, preview(ledger, [...hashes, hashes[0]!], { timestamp: 1n })),
+    ),
+    'IGNORE',
+    'another timestamp',
+  )
   t.equal(previews.stats.followed, 1)
 
   const block = await proposedBlock(txs)
   await ledger.validateBlock(block)
   t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the proposal used it')
   t.equal(published.length, 0, 'a follower publishes nothing')
+})
+
+t.test('a follower runs the transactions it has, up to the first it does not', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  // The pool lacks the second transaction: only the first can run ahead.
+  const pool = new Map([
+    [bytesToHex(txs[0]!.hash()), { tx: txs[0]! }],
+    [bytesToHex(txs[2]!.hash()), { tx: txs[2]! }],
+  ])
+  const previews = new ProposalPreviews(
+    { chainId: CHAIN_ID, validatorKey },
+    { ledger, knownTransactions: pool, nextProposer: () => proposerKey.address, publish: () => {} },
+  )
+  const hashes = txs.map((tx) => tx.hash())
+  const message = encodePreview(CHAIN_ID, preview(ledger, hashes), proposerKey.privateKey)
+  t.equal(previews.onMessage(message), 'ACCEPT')
+  await waitFor(() => previews.stats.executed === 1, { what: 'the first executed ahead' })
+  const block = await proposedBlock(txs)
+  const execution = await ledger.validateBlock(block)
+  t.same(execution.stateRoot, block.header.stateRoot)
+  t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the rest ran at validation')
+  await previews.stop()
+  previews.onMessage(message)
+  t.equal(previews.stats.followed, 1, 'stopped: nothing more is followed')
 })

@@ -3,32 +3,35 @@
  *
  * The round-0 proposer of the next height fills its block before its slot, in passes that
  * append transactions (early building, qbft-service.ts). After each pass it announces the
- * transactions it appended, in block order, in a signed PREVIEW. A validator that holds them
- * in its pool executes them on the head (Ledger.speculate) in the environment the proposer
- * builds in (its address as coinbase, its timestamp). Each preview lists the block's
- * transactions so far from the first, so a validator that missed the first previews (still
- * importing the parent, or a lost message) joins at the next one. When the proposal arrives, the ledger
- * checks that the block continues the speculation (same environment, the executed
- * transactions first) and executes only the rest; any other block is executed in full.
- * Validation then costs the few transactions that arrived in the last moments before the
- * slot instead of the whole block, which is what validators otherwise wait for.
+ * block's transactions so far, in block order, in a signed PREVIEW. A validator that holds
+ * them in its pool executes them on its head (Ledger.speculate) in the environment the
+ * proposer builds in (its address as coinbase, its timestamp). Each preview lists the
+ * transactions from the first, so a validator that missed the first previews (still
+ * importing the parent, or a lost message) joins at the next one. When the proposal
+ * arrives, the ledger checks that the block continues the speculation (same environment,
+ * the executed transactions first) and executes only the rest; any other block is executed
+ * in full. Validation then costs the transactions that arrived in the last moments before
+ * the slot instead of the whole block, which is what validators otherwise wait for.
  *
  * A preview never decides anything: the block's commitments are checked as for any block,
  * and a speculation that does not fit or fails is dropped for a full execution. A lying
- * proposer can only make validators do work they would do for its block anyway.
+ * proposer can cost each validator at most one block's gas of wasted execution per height
+ * (plus the full run of its real block), and at most MAX_PREVIEWS_PER_HEIGHT forwarded
+ * previews.
  *
  * Wire: 0x01 || rlp([[height, parentHash, timestamp, [txHash...]], signature]); the
  * signature is over keccak(rlp(["qbft-preview", chainId, payload])). The leading byte cannot
  * start an RLP list, so previews share the consensus topic with QBFT messages.
  *
- * Gossip verdicts: REJECT if malformed, badly signed, or not from the round-0 proposer of
- * the next height; IGNORE previews for another height or head, and our own; ACCEPT
- * otherwise, whether or not this validator can use it.
+ * Gossip verdicts (PREVIEW_ERROR_ACTIONS): REJECT if malformed, badly signed, or not from
+ * the round-0 proposer of the next height; IGNORE previews for another height or head, our
+ * own, and those that do not strictly extend the longest one accepted for this height (so
+ * each is forwarded once); ACCEPT otherwise, whether or not this validator can use it.
+ * Cheap checks come first: size, shape, height and parent before the signature.
  *
- * A validator follows one block per height, the first it hears of, and executes what each
- * preview adds to what it executed. A preview that does not extend it (another timestamp,
- * another order), a transaction missing from its pool or one that fails ends what it can
- * execute ahead; the proposal then runs the rest.
+ * A validator follows one block per height, the first it accepts a preview of, and executes
+ * what each preview adds. A transaction missing from its pool or one that fails ends what
+ * it can execute ahead; the proposal then runs the rest.
  */
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -43,8 +46,12 @@ import type { KnownTransactions } from '../txpool/reuse.ts'
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
 export const PREVIEW_TAG = 0x01
 export const PREVIEW_SIGNING_DOMAIN = 'qbft-preview'
-/** Transactions in one preview (a block of 30M gas holds at most 1428 transfers). */
+/** Transactions in one preview (30M gas, the default block gas limit, is 1428 transfers). */
 export const MAX_PREVIEW_HASHES = 4_096
+/** Size of a preview with MAX_PREVIEW_HASHES hashes, and some room. */
+export const MAX_PREVIEW_BYTES = 4_096 * 33 + 1_024
+/** Previews accepted (and forwarded) per height: an honest proposer sends about ten. */
+export const MAX_PREVIEWS_PER_HEIGHT = 64
 
 export interface Preview {
   height: bigint
@@ -71,6 +78,8 @@ export const PREVIEW_ERROR_ACTIONS = {
   PREVIEW_OTHER_PARENT: 'IGNORE',
   /** our own preview, back from the network */
   PREVIEW_OWN: 'IGNORE',
+  /** does not strictly extend the longest preview accepted for this height, or too many */
+  PREVIEW_NOT_EXTENDING: 'IGNORE',
 } as const
 
 export type PreviewErrorCode = keyof typeof PREVIEW_ERROR_ACTIONS
@@ -137,14 +146,12 @@ export function encodePreview(
 }
 
 /**
- * Decodes a preview strictly (the canonical encoding only) and recovers its author.
- * Throws PreviewError.
+ * Decodes a preview strictly (the canonical encoding only); the signature is checked by
+ * `previewAuthor`. Throws PreviewError.
  */
-export function decodePreview(
-  data: Uint8Array,
-  chainId: bigint,
-): { preview: Preview; author: Uint8Array } {
+export function decodePreview(data: Uint8Array): { preview: Preview; signature: Uint8Array } {
   if (data[0] !== PREVIEW_TAG) throw malformed('not a preview')
+  if (data.length > MAX_PREVIEW_BYTES) throw malformed(`larger than ${MAX_PREVIEW_BYTES} bytes`)
   const body = data.subarray(1)
   let decoded: RlpItem
   try {
@@ -175,13 +182,20 @@ export function decodePreview(
   // One byte form per preview: re-encoding must give the input back.
   if (!equalsBytes(RLP.encode([payloadFields(preview), signature]), body))
     throw malformed('not in canonical form')
-  let author: Uint8Array
+  return { preview, signature }
+}
+
+/** The address that signed `preview`; PREVIEW_BAD_SIGNATURE if it does not recover. */
+export function previewAuthor(
+  chainId: bigint,
+  preview: Preview,
+  signature: Uint8Array,
+): Uint8Array {
   try {
-    author = recoverAddress(previewSigningHash(chainId, preview), signature)
+    return recoverAddress(previewSigningHash(chainId, preview), signature)
   } catch (cause) {
     throw new PreviewError('PREVIEW_BAD_SIGNATURE', 'preview signature is invalid', { cause })
   }
-  return { preview, author }
 }
 
 export type PreviewVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
@@ -201,16 +215,23 @@ export interface ProposalPreviewsModules {
   logger?: Logger
 }
 
-/** The stream of previews this validator follows for the next height. */
+/** The block this validator follows for the next height (see header). */
 interface Followed {
   height: bigint
   parentHash: Uint8Array
   timestamp: bigint
-  /** Hashes of the transactions executed or queued for execution, in order. */
-  queued: Uint8Array[]
-  /** A preview that does not extend it, a transaction not in the pool or a failure. */
+  /** The longest preview accepted: the block's transactions as announced so far. */
+  accepted: Uint8Array[]
+  /** Previews accepted for it. */
+  previews: number
+  /** How many of `accepted` are executed or queued for execution. */
+  queued: number
+  /** A transaction not in the pool or a failed execution: nothing more to execute. */
   ended: boolean
-  speculation: Promise<LedgerSpeculation | undefined>
+  /** Another block is followed now (or the node stops): queued executions are skipped. */
+  abandoned: boolean
+  /** Opened with the first transaction to execute. */
+  speculation: Promise<LedgerSpeculation | undefined> | undefined
   /** Executions run one after another. */
   work: Promise<void>
 }
@@ -220,7 +241,8 @@ export class ProposalPreviews {
   private readonly options: ProposalPreviewsOptions
   private readonly modules: ProposalPreviewsModules
   private followed: Followed | undefined
-  /** Previews announced, streams followed and transactions executed ahead (tests, logs). */
+  private stopped = false
+  /** Previews announced, blocks followed and transactions executed ahead (tests, logs). */
   readonly stats = { announced: 0, followed: 0, executed: 0 }
 
   constructor(options: ProposalPreviewsOptions, modules: ProposalPreviewsModules) {
@@ -242,7 +264,7 @@ export class ProposalPreviews {
     },
     announced: number,
   ): number {
-    if (block.transactions <= announced) return announced
+    if (Math.min(block.transactions, MAX_PREVIEW_HASHES) <= announced) return announced
     const hashes = block.transactionHashes(0).slice(0, MAX_PREVIEW_HASHES)
     const preview: Preview = {
       height: block.height,
@@ -271,73 +293,112 @@ export class ProposalPreviews {
 
   /** The gossip rules (see header); throws PreviewError. */
   validate(data: Uint8Array): { preview: Preview; author: Uint8Array } {
-    const { preview, author } = decodePreview(data, this.options.chainId)
+    const { preview, signature } = decodePreview(data)
     const { head } = this.modules.ledger
     const fail = (code: PreviewErrorCode, message: string) => new PreviewError(code, message)
     if (preview.height !== head.number + 1n) {
       throw fail('PREVIEW_NOT_NEXT_HEIGHT', `preview for height ${preview.height}`)
     }
-    const proposer = this.modules.nextProposer()
-    if (proposer === null) throw fail('PREVIEW_PROPOSER_UNKNOWN', 'next proposer not known')
-    if (!equalsBytes(author, proposer)) {
-      throw fail('PREVIEW_WRONG_PROPOSER', 'preview not from the next round-0 proposer')
-    }
     if (!equalsBytes(preview.parentHash, head.hash())) {
       throw fail('PREVIEW_OTHER_PARENT', 'preview builds on another block than the head')
+    }
+    const proposer = this.modules.nextProposer()
+    if (proposer === null) throw fail('PREVIEW_PROPOSER_UNKNOWN', 'next proposer not known')
+    const author = previewAuthor(this.options.chainId, preview, signature)
+    if (!equalsBytes(author, proposer)) {
+      throw fail('PREVIEW_WRONG_PROPOSER', 'preview not from the next round-0 proposer')
     }
     if (equalsBytes(author, this.options.validatorKey.address)) {
       throw fail('PREVIEW_OWN', 'own preview')
     }
+    const followed = this.followedFor(preview)
+    if (followed !== undefined) {
+      const { accepted } = followed
+      const extendsAccepted =
+        followed.timestamp === preview.timestamp &&
+        preview.hashes.length > accepted.length &&
+        accepted.every((hash, i) => equalsBytes(hash, preview.hashes[i]!))
+      if (!extendsAccepted || followed.previews >= MAX_PREVIEWS_PER_HEIGHT) {
+        throw fail('PREVIEW_NOT_EXTENDING', 'preview does not extend the one accepted')
+      }
+    }
     return { preview, author }
   }
 
-  /** Drops the stream followed (the node stops). */
+  /** Drops the block followed; previews are ignored from now on (the node stops). */
   async stop(): Promise<void> {
+    this.stopped = true
     const followed = this.followed
     this.followed = undefined
     if (followed === undefined) return
-    followed.ended = true
+    followed.abandoned = true
     await followed.work
     await (await followed.speculation)?.abort()
   }
 
+  /** The block followed, if `preview` is for it (same height and parent). */
+  private followedFor(preview: Preview): Followed | undefined {
+    const followed = this.followed
+    if (followed === undefined || followed.height !== preview.height) return undefined
+    return equalsBytes(followed.parentHash, preview.parentHash) ? followed : undefined
+  }
+
+  /** Takes an accepted preview: runs the transactions it adds, if this node has them. */
   private follow(preview: Preview, proposer: Uint8Array): void {
-    let followed = this.followed
-    const sameBlock =
-      followed !== undefined &&
-      followed.height === preview.height &&
-      equalsBytes(followed.parentHash, preview.parentHash)
-    if (!sameBlock) followed = this.start(preview, proposer)
-    if (followed === undefined || followed.ended) return
-    const { queued } = followed
-    const extends_ =
-      followed.timestamp === preview.timestamp &&
-      preview.hashes.length >= queued.length &&
-      queued.every((hash, i) => equalsBytes(hash, preview.hashes[i]!))
-    if (!extends_) {
-      followed.ended = true
-      return
+    if (this.stopped) return
+    let followed = this.followedFor(preview)
+    if (followed === undefined) {
+      this.abandonFollowed()
+      followed = {
+        height: preview.height,
+        parentHash: preview.parentHash,
+        timestamp: preview.timestamp,
+        accepted: [],
+        previews: 0,
+        queued: 0,
+        ended: false,
+        abandoned: false,
+        speculation: undefined,
+        work: Promise.resolve(),
+      }
+      this.followed = followed
+      this.stats.followed++
     }
+    followed.accepted = preview.hashes
+    followed.previews++
+    if (followed.ended) return
     const txs: TypedTransaction[] = []
-    for (const hash of preview.hashes.slice(queued.length)) {
+    for (const hash of preview.hashes.slice(followed.queued)) {
       const known = this.modules.knownTransactions.get(bytesToHex(hash))
       if (known === undefined) {
         followed.ended = true
         break
       }
       txs.push(known.tx)
-      queued.push(hash)
     }
     if (txs.length === 0) return
+    followed.queued += txs.length
+    followed.speculation ??= this.modules.ledger
+      .speculate({
+        parentHash: preview.parentHash,
+        coinbase: proposer,
+        timestamp: preview.timestamp,
+      })
+      .catch((err) => {
+        this.modules.logger?.debug({ err: errorMessage(err) }, 'speculation not started')
+        return undefined
+      })
     const stream = followed
+    const speculation = followed.speculation
     stream.work = stream.work.then(async () => {
-      const speculation = await stream.speculation
-      if (speculation === undefined || !speculation.open) {
+      if (stream.abandoned) return
+      const ledgerSpeculation = await speculation
+      if (ledgerSpeculation === undefined || !ledgerSpeculation.open) {
         stream.ended = true
         return
       }
       try {
-        await speculation.add(txs)
+        await ledgerSpeculation.add(txs)
         this.stats.executed += txs.length
       } catch (err) {
         stream.ended = true
@@ -349,29 +410,9 @@ export class ProposalPreviews {
     })
   }
 
-  private start(preview: Preview, proposer: Uint8Array): Followed {
+  /** Stops executing for the block followed (another height or head came). */
+  private abandonFollowed(): void {
     const previous = this.followed
-    if (previous !== undefined) previous.ended = true
-    const followed: Followed = {
-      height: preview.height,
-      parentHash: preview.parentHash,
-      timestamp: preview.timestamp,
-      queued: [],
-      ended: false,
-      speculation: this.modules.ledger
-        .speculate({
-          parentHash: preview.parentHash,
-          coinbase: proposer,
-          timestamp: preview.timestamp,
-        })
-        .catch((err) => {
-          this.modules.logger?.debug({ err: errorMessage(err) }, 'speculation not started')
-          return undefined
-        }),
-      work: Promise.resolve(),
-    }
-    this.followed = followed
-    this.stats.followed++
-    return followed
+    if (previous !== undefined) previous.abandoned = true
   }
 }

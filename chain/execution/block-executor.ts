@@ -64,6 +64,7 @@ export type ExecutionErrorCode =
   | 'EXEC_PARENT_STATE_MISSING'
   | 'EXEC_BUILD_CLOSED'
   | 'EXEC_NOT_THE_EXECUTED_BLOCK'
+  | 'EXEC_EXECUTION_CLOSED'
 
 export interface BlockExecution {
   blockHash: Uint8Array
@@ -426,12 +427,16 @@ export class BlockExecutor {
     const totals = this.emptyTotals()
     let open = true
     const closed = () =>
-      execError('EXEC_BUILD_CLOSED', 'the execution was already finished or aborted')
+      execError('EXEC_EXECUTION_CLOSED', 'the execution was already finished or aborted')
     const abort = async () => {
       if (!open) return
       open = false
-      await journal.revert()
-      await this.resetTo(preRoot)
+      try {
+        await journal.revert()
+      } finally {
+        // Even if the revert failed: the caches must not keep the discarded changes.
+        await this.resetTo(preRoot)
+      }
     }
     return {
       header,
@@ -514,8 +519,12 @@ export class BlockExecutor {
     const abort = async () => {
       if (!open) return
       open = false
-      await journal.revert()
-      await this.resetTo(preRoot)
+      try {
+        await journal.revert()
+      } finally {
+        // Even if the revert failed: the caches must not keep the discarded changes.
+        await this.resetTo(preRoot)
+      }
     }
     return {
       included,

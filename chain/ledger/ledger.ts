@@ -70,6 +70,8 @@ export type LedgerErrorCode =
   | 'LEDGER_INVALID_BODY'
   | 'LEDGER_CLOSED'
   | 'LEDGER_BUILD_ABANDONED'
+  | 'LEDGER_SPECULATION_ENDED'
+  | 'LEDGER_NEXT_BLOCK_VALIDATED'
 
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
@@ -109,7 +111,7 @@ export interface LedgerBuild {
 
 /**
  * The next block executed ahead of its proposal (see Ledger.speculate). Methods throw
- * LEDGER_BUILD_ABANDONED once anything else took the executor.
+ * LEDGER_SPECULATION_ENDED once its block was validated or anything else took the executor.
  */
 export interface LedgerSpeculation {
   /** The execution environment. */
@@ -201,13 +203,16 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private tipCommit: BlockCommit = { round: 0, seals: [] }
   /** Execution of the block built or validated last; see importLocked. */
   private lastExecution: BlockExecution | undefined
+  /** That block (the object whose body was checked or built here). */
+  private lastExecutedBlock: Block | undefined
   /** The multi-pass build holding the executor, if any (see startBuild). */
   private pendingBuild: PendingBuild | undefined
   /** The next block's transactions executed ahead of its proposal, if any (see speculate). */
   private speculation: PendingExecution | undefined
   /**
-   * Validations that finished on a speculation, and speculations that were there but did
-   * not fit the block or failed (the block was then executed in full).
+   * Validations that finished on a speculation, and validations that found one but could
+   * not use it (the block did not continue it, or finishing it failed) and executed the
+   * block in full. Speculations given up for a build or an import count in neither.
    */
   readonly speculativeValidations = { used: 0, fellBack: 0 }
 
@@ -338,14 +343,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /**
    * Called (inside `exclusive`) right before the executor is used for anything but the
-   * pending multi-pass build: that build is abandoned, since consensus and sync come before
-   * a block we were filling early. Checks that fail first (a known or non-extending block)
-   * leave it be.
+   * pending multi-pass build or speculation: it is abandoned, since consensus and sync come
+   * before a block we were filling early or running ahead. Checks that fail first (a known
+   * or non-extending block) leave it be.
    */
   private async claimExecutor(): Promise<void> {
     const speculation = this.speculation
     this.speculation = undefined
-    if (speculation?.open === true) this.speculativeValidations.fellBack++
     await speculation?.abort()
     if (this.pendingBuild === undefined) return
     const abandoned = this.pendingBuild
@@ -395,6 +399,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.prepareBuildOnHead(fields)
       const built = await this.executor.build(fields, candidates, options)
       this.lastExecution = built.execution
+      this.lastExecutedBlock = built.block
       return built
     })
   }
@@ -446,6 +451,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
             this.pendingBuild = undefined
             const built = await pending.seal()
             this.lastExecution = built.execution
+            this.lastExecutedBlock = built.block
             return built
           }),
         abort: async () => {
@@ -468,13 +474,16 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       const extra = this.verifyHeaderAgainstHead(block)
       void extra
       await this.verifyBody(block)
+      const speculated = this.speculation?.open === true
       const ahead = this.takeSpeculation(block)
+      if (speculated && ahead === undefined) this.speculativeValidations.fellBack++
       if (ahead !== undefined) {
         try {
           await ahead.add(block.transactions.slice(ahead.executed.length))
           const execution = await ahead.finish(block)
           this.speculativeValidations.used++
           this.lastExecution = execution
+          this.lastExecutedBlock = block
           return execution
         } catch {
           // The state is the parent's again. Run the block in full: if it is invalid, that
@@ -486,6 +495,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.rewindExecutor()
       const execution = await this.executor.execute(block)
       this.lastExecution = execution
+      this.lastExecutedBlock = block
       return execution
     })
   }
@@ -510,8 +520,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   /**
    * Starts executing the next block before it is proposed, from transactions its proposer
    * announces while building it (consensus/speculation.ts), in the environment it builds
-   * in: its address as coinbase, its timestamp (seconds). The executor is held until the proposal is validated (which
-   * continues it if the block fits, see validateBlock) or anything else needs it.
+   * in: its address as coinbase, its timestamp (seconds). The executor is held until the
+   * proposal is validated (which continues it if the block fits, see validateBlock) or
+   * anything else needs it.
    */
   speculate(proposal: {
     parentHash: Uint8Array
@@ -529,7 +540,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         equalsBytes(this.executor.stateRoot, validated.stateRoot) &&
         !equalsBytes(validated.stateRoot, this.headHeader.stateRoot)
       ) {
-        throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'the next block is already validated')
+        throw ledgerError('LEDGER_NEXT_BLOCK_VALIDATED', 'the next block is already validated')
       }
       // The proposer's extraData is not known here; no opcode reads it (see
       // sameExecutionEnvironment), so the environment is the same without it.
@@ -544,7 +555,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       const pending = await this.executor.startExecution(header)
       this.speculation = pending
       const abandoned = () =>
-        ledgerError('LEDGER_BUILD_ABANDONED', 'the speculation was abandoned or has ended')
+        ledgerError(
+          'LEDGER_SPECULATION_ENDED',
+          'the speculation ended (its block was validated, or the executor was needed)',
+        )
       const ledger = this
       return {
         header,
@@ -561,7 +575,6 @@ export class Ledger extends EventEmitter<LedgerEvents> {
               await pending.add(txs)
             } catch (err) {
               this.speculation = undefined
-              this.speculativeValidations.fellBack++
               throw err
             }
           }),
@@ -612,6 +625,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.verifyBody(block)
       await this.rewindExecutor()
       execution = await this.executor.execute(block)
+    } else if (block !== this.lastExecutedBlock) {
+      // Same header (so the same transactions root), but not the body that was checked or
+      // built with it: a block from the network must not pair other transactions with the
+      // validated state.
+      await this.verifyBody(block)
     }
     const hash = header.hash()
     const txLookups: Array<[Uint8Array, Uint8Array]> = block.transactions.map((tx, index) => [

@@ -137,6 +137,18 @@ export class NodeMetrics {
         this.inc({ build: 'at_slot' }, proposals.total - proposals.early)
       },
     })
+    new Counter({
+      name: 'sidechain_qbft_speculative_validations_total',
+      help: "Proposals validated on the transactions executed ahead from the proposer's previews (used), and speculations dropped for a full execution (fell_back: the block did not continue it, or it failed)",
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const { used, fellBack } = modules.ledger.speculativeValidations
+        this.reset()
+        this.inc({ outcome: 'used' }, used)
+        this.inc({ outcome: 'fell_back' }, fellBack)
+      },
+    })
     const perValidator = (
       name: string,
       help: string,

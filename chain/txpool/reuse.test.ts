@@ -56,8 +56,33 @@ t.test('malformed blocks fail as they do in createBlockFromRLP', (t) => {
     ['too many parts', RLP.encode([header!, [], [], [], [], []])],
   ]
   for (const [what, encoded] of cases) {
-    t.throws(() => decodeBlock(encoded, common, pool), what)
+    t.throws(() => decodeBlock(encoded, common, pool), { code: 'BLOCK_MALFORMED' }, what)
+    t.throws(() => decodeBlock(encoded, common), { code: 'BLOCK_MALFORMED' }, `${what} (no pool)`)
     t.throws(() => fromRlp(encoded), `${what} (upstream)`)
   }
+
+  // Stricter than upstream, with or without a pool: a byte string is not a transaction list.
+  const emptyBytes = RLP.encode([header!, new Uint8Array(0), uncles!, withdrawals!])
+  t.equal(fromRlp(emptyBytes).transactions.length, 0, 'upstream reads 0x80 as no transactions')
+  t.throws(() => decodeBlock(emptyBytes, common, pool), { code: 'BLOCK_MALFORMED' })
+  t.throws(() => decodeBlock(emptyBytes, common), { code: 'BLOCK_MALFORMED' })
+  t.end()
+})
+
+t.test('a legacy transaction given as bytes in the body decodes as upstream does', (t) => {
+  const legacy = createTx(
+    { type: 0, nonce: 0n, to: bob.address, value: 1n, gasLimit: 21_000n, gasPrice: 10n ** 10n },
+    { common },
+  ).sign(alice.privateKey)
+  const block = new Block(undefined, [legacy], [], [], { common })
+  const [header, , uncles, withdrawals] = RLP.decode(block.serialize()) as Uint8Array[][]
+  const wrapped = RLP.encode([header!, [legacy.serialize()], uncles!, withdrawals!])
+  const pool = new Map([[bytesToHex(legacy.hash()), { tx: legacy }]])
+  t.equal(decodeBlock(wrapped, common, pool).transactions[0], legacy, 'the pool object')
+  t.same(
+    decodeBlock(wrapped, common).transactions[0]!.hash(),
+    fromRlp(wrapped).transactions[0]!.hash(),
+    'without a pool, the same transaction as upstream',
+  )
   t.end()
 })

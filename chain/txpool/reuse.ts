@@ -7,52 +7,64 @@
  * the block and takes the pool's object when there is one. That is safe because the hash
  * commits to every byte: the pool's object serializes to exactly those bytes.
  */
-import {
-  Block,
-  type BlockOptions,
-  createBlockFromBytesArray,
-  createBlockFromRLP,
-} from '@ethereumjs/block'
+import { Block, type BlockOptions, createBlockFromBytesArray } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import { createKeccak256 } from '../crypto/index.ts'
+import { SidechainError } from '../errors.ts'
 
 export interface KnownTransactions {
   get(hash: string): { tx: TypedTransaction } | undefined
 }
 
+export class BlockDecodeError extends SidechainError<'BLOCK_MALFORMED'> {
+  override readonly name = 'BlockDecodeError'
+}
+
+const malformed = (message: string, cause?: unknown) =>
+  new BlockDecodeError('BLOCK_MALFORMED', `block does not decode: ${message}`, { cause })
+
 /**
- * Decodes a serialized block as ethereumjs' `createBlockFromRLP` does (same checks, same
- * errors for malformed input), except that each transaction `known` holds is the known
- * object instead of a new one. Without `known` it is `createBlockFromRLP`.
+ * Decodes a serialized block with ethereumjs' checks (header, transactions, uncles,
+ * withdrawals, the EIP-7934 size cap), except that each transaction `known` holds is the
+ * known object instead of a new one. Slightly stricter than `createBlockFromRLP`: the
+ * transactions must be an RLP list (upstream takes a byte string as an empty one). Every
+ * proposal is decoded here, with or without a pool, so validators agree on what decodes.
+ * Throws BlockDecodeError (BLOCK_MALFORMED) with the upstream error as cause.
  */
 export function decodeBlock(encoded: Uint8Array, common: Common, known?: KnownTransactions): Block {
   const options: BlockOptions = { common, skipConsensusFormatValidation: true }
-  if (known === undefined) return createBlockFromRLP(encoded, options)
   if (common.isActivatedEIP(7934)) {
     const max = common.param('maxRlpBlockSize')
-    if (BigInt(encoded.length) > max) {
-      throw new Error(`Block size exceeds limit: ${encoded.length} > ${max}`)
-    }
+    if (BigInt(encoded.length) > max) throw malformed(`size ${encoded.length} above ${max}`)
   }
-  const values = RLP.decode(encoded)
-  if (!Array.isArray(values)) throw new Error('Invalid serialized block input. Must be array')
-  const [headerData, txsData, ...rest] = values
-  if (txsData !== undefined && !Array.isArray(txsData)) {
-    throw new Error('Invalid serialized block input: transactions must be a list')
+  let values: unknown
+  try {
+    values = RLP.decode(encoded)
+  } catch (cause) {
+    throw malformed('not RLP', cause)
   }
-  // Header, uncles and withdrawals through ethereumjs, with its checks; transactions below.
-  const shell = createBlockFromBytesArray([headerData, [], ...rest] as never, options)
-  const keccak256 = createKeccak256()
-  const transactions = (txsData ?? []).map((data) => {
-    // A typed transaction is its bytes in the body; a legacy one is its field list.
-    const bytes = data instanceof Uint8Array ? data : RLP.encode(data)
-    const pooled = known.get(bytesToHex(keccak256(bytes)))
-    return pooled?.tx ?? createTxFromBlockBodyData(data as never, { common: shell.common })
-  })
-  return new Block(shell.header, transactions, [...shell.uncleHeaders], shell.withdrawals, {
-    common: shell.common,
-  })
+  if (!Array.isArray(values)) throw malformed('not a list')
+  const [headerData, txsData, ...rest] = values as unknown[]
+  if (!Array.isArray(txsData)) throw malformed('transactions must be a list')
+  try {
+    // Header, uncles and withdrawals through ethereumjs, with its checks; transactions below.
+    const shell = createBlockFromBytesArray([headerData, [], ...rest] as never, options)
+    const keccak256 = createKeccak256()
+    const transactions = txsData.map((data) => {
+      // A typed transaction is its bytes in the body; a legacy one is its field list.
+      const pooled =
+        known === undefined
+          ? undefined
+          : known.get(bytesToHex(keccak256(data instanceof Uint8Array ? data : RLP.encode(data))))
+      return pooled?.tx ?? createTxFromBlockBodyData(data as never, { common: shell.common })
+    })
+    return new Block(shell.header, transactions, [...shell.uncleHeaders], shell.withdrawals, {
+      common: shell.common,
+    })
+  } catch (cause) {
+    throw malformed((cause as Error).message, cause)
+  }
 }
