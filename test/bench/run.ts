@@ -5,6 +5,7 @@
  *   ETH transfers and then with ERC-20 transfers
  *   BENCH_NETWORK_SECONDS, BENCH_NETWORK_TPS: 4-validator network run (default 60 s at 250/s;
  *   BENCH_NETWORK_SECONDS=0 skips it)
+ *   BENCH_NETWORK_WARMUP_SECONDS: unmeasured load offered (and finalized) first (default 10)
  *   BENCH_NETWORK_DUMP=file: writes each transaction's submit and finalize times and block
  *   (JSON) for analysis beside the nodes' logs (BENCH_LOG_LEVEL, SIDECHAIN_TEST_LOG_DIR)
  *   BENCH_BRIDGE_ROUNDS: bridge deposit/release latency rounds (default 5; 0 skips it)
@@ -47,13 +48,15 @@ async function main() {
 async function network() {
   const durationSec = Number(process.env.BENCH_NETWORK_SECONDS ?? 60)
   const offeredTps = Number(process.env.BENCH_NETWORK_TPS ?? 250)
+  const warmUpSec = Number(process.env.BENCH_NETWORK_WARMUP_SECONDS ?? 10)
   if (durationSec <= 0) return
   process.stdout.write(
-    `\nnetwork: 4 validator processes (QBFT over libp2p), ${durationSec} s of ERC-20 transfers offered at ${offeredTps}/s\n`,
+    `\nnetwork: 4 validator processes (QBFT over libp2p), ${durationSec} s of ERC-20 transfers offered at ${offeredTps}/s (after ${warmUpSec} s of unmeasured warm-up)\n`,
   )
   const r = await runNetworkBench({
     durationSec,
     offeredTps,
+    warmUpSec,
     log: (s) => process.stderr.write(`  ${s}\n`),
   })
   process.stdout.write(
