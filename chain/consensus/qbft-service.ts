@@ -332,6 +332,7 @@ export class QbftService implements ConsensusEngine {
         await proposal.abandon()
         return
       }
+      this.scheduleAnnouncements(early)
       await proposal.fill()
       early.filled = true
       if (proposal.open) early.announced = this.previews.announce(proposal, early.announced)
@@ -340,6 +341,21 @@ export class QbftService implements ConsensusEngine {
       // Abandoned (the ledger was needed first) or failed: the slot builds in one go instead.
       this.logger?.debug({ height: Number(height), err: errorMessage(err) }, 'early build dropped')
     })
+  }
+
+  /**
+   * Announces the early block's transactions every twentieth of a period, also while a pass
+   * runs (the executor lets timers in between transactions): validators then execute a long
+   * first pass alongside the proposer instead of after it (a backlog, a cold start).
+   */
+  private scheduleAnnouncements(early: EarlyBuild): void {
+    const interval = Math.max(10, Math.floor(this.options.blockPeriodMs / 20))
+    this.scheduler.setTimeout(() => {
+      const proposal = early.proposal
+      if (this.early !== early || proposal === undefined || !proposal.open) return
+      early.announced = this.previews.announce(proposal, early.announced)
+      this.scheduleAnnouncements(early)
+    }, interval)
   }
 
   /**
