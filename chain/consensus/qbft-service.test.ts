@@ -230,6 +230,22 @@ t.test(
   },
 )
 
+/**
+ * Waits for `check`, letting the timers due by now on `scheduler` run between polls, and
+ * with them the async work they started (execution, LevelDB).
+ */
+const untilOn =
+  (scheduler: ManualScheduler) =>
+  async (what: string, check: () => boolean): Promise<void> => {
+    await waitFor(
+      () => {
+        scheduler.advance(0)
+        return check()
+      },
+      { timeoutMs: 10_000, intervalMs: 5, what },
+    )
+  }
+
 /** Two validators over an in-process hub, each on the given (manual) clock, started. */
 async function twoValidatorsOnClocks(t: Test, clocks: [ManualScheduler, ManualScheduler]) {
   const setup = makeGenesis({
@@ -266,16 +282,7 @@ t.test(
     const scheduler = new ManualScheduler(1_700_000_100_000)
     const { setup, nodes } = await twoValidatorsOnClocks(t, [scheduler, scheduler])
     const services = nodes.map((node) => node.engine as QbftService)
-    /** Lets timers due by now run, then the async work they started (execution, LevelDB). */
-    const until = async (what: string, check: () => boolean) => {
-      await waitFor(
-        () => {
-          scheduler.advance(0)
-          return check()
-        },
-        { timeoutMs: 10_000, intervalMs: 5, what },
-      )
-    }
+    const until = untilOn(scheduler)
     const proposerOf = (height: bigint) => {
       const set = nodes[0]!.ledger.rules.validatorSet.validatorsAt(height)
       const address = bytesToHex(services[0]!.engine.proposerOf(set, height, 0))
@@ -370,15 +377,7 @@ t.test(
     const scheduler = new ManualScheduler(1_700_000_200_000)
     const { setup, nodes } = await twoValidatorsOnClocks(t, [scheduler, scheduler])
     const services = nodes.map((node) => node.engine as QbftService)
-    const until = async (what: string, check: () => boolean) => {
-      await waitFor(
-        () => {
-          scheduler.advance(0)
-          return check()
-        },
-        { timeoutMs: 10_000, intervalMs: 5, what },
-      )
-    }
+    const until = untilOn(scheduler)
     await until('block 1 on both', () => nodes.every((n) => n.ledger.head.number >= 1n))
     const set = nodes[0]!.ledger.rules.validatorSet.validatorsAt(2n)
     const proposerAddress = bytesToHex(services[0]!.engine.proposerOf(set, 2n, 0))

@@ -42,6 +42,7 @@ import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import { errorMessage, SidechainError } from '../errors.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
 import type { KnownTransactions } from '../txpool/reuse.ts'
+import { decodeMinimalUint, encodeUint } from './qbft/messages.ts'
 
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
 export const PREVIEW_TAG = 0x01
@@ -97,19 +98,8 @@ function malformed(message: string): PreviewError {
   return new PreviewError('PREVIEW_MALFORMED', `malformed preview: ${message}`)
 }
 
-function encodeUint(value: bigint | number): Uint8Array {
-  const v = BigInt(value)
-  if (v === 0n) return new Uint8Array(0)
-  const hex = v.toString(16)
-  return Uint8Array.from(Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex'))
-}
-
 function decodeUint(item: RlpItem | undefined, maxBytes: number, field: string): bigint {
-  if (!(item instanceof Uint8Array)) throw malformed(`${field} must be bytes`)
-  if (item.length === 0) return 0n
-  if (item[0] === 0) throw malformed(`${field} has a leading zero`)
-  if (item.length > maxBytes) throw malformed(`${field} is too large`)
-  return BigInt(bytesToHex(item))
+  return decodeMinimalUint(item, maxBytes, field, malformed)
 }
 
 function payloadFields(preview: Preview): RlpItem[] {

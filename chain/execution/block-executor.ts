@@ -397,9 +397,21 @@ export class BlockExecutor {
    * error says which commitment did not match.
    */
   async execute(block: Block): Promise<BlockExecution> {
-    const preRoot = this.currentRoot
+    return this.settleAs(block, this.currentRoot, () => this.runBlock(block))
+  }
+
+  /**
+   * Takes the execution `run` gives as `block`'s if the header's commitments match (the
+   * executor then sits on its post-state); on a mismatch or any failure, puts the state back
+   * on `preRoot` and throws.
+   */
+  private async settleAs(
+    block: Block,
+    preRoot: Uint8Array,
+    run: () => Promise<BlockExecution>,
+  ): Promise<BlockExecution> {
     try {
-      const execution = await this.runBlock(block)
+      const execution = await run()
       checkCommitments(block.header, execution)
       execution.blockHash = block.hash()
       this.currentRoot = execution.stateRoot
@@ -419,33 +431,20 @@ export class BlockExecutor {
    * Every transaction must apply, as in `execute`; the first that does not aborts it.
    */
   async startExecution(header: BlockHeader): Promise<PendingExecution> {
-    const preRoot = this.currentRoot
+    const { preRoot, journal, abort, isOpen, close } = await this.openBlockCheckpoint()
     const template = new Block(header, [], [], [], { common: this.common })
-    const journal = this.vm.evm.journal
-    await journal.checkpoint()
     const executed: TypedTransaction[] = []
     const totals = this.emptyTotals()
-    let open = true
     const closed = () =>
       execError('EXEC_EXECUTION_CLOSED', 'the execution was already finished or aborted')
-    const abort = async () => {
-      if (!open) return
-      open = false
-      try {
-        await journal.revert()
-      } finally {
-        // Even if the revert failed: the caches must not keep the discarded changes.
-        await this.resetTo(preRoot)
-      }
-    }
     return {
       header,
       executed,
       get open() {
-        return open
+        return isOpen()
       },
       add: async (txs) => {
-        if (!open) throw closed()
+        if (!isOpen()) throw closed()
         try {
           await this.executeTransactions(template, txs, totals, undefined)
         } catch (err) {
@@ -455,7 +454,7 @@ export class BlockExecutor {
         executed.push(...txs)
       },
       finish: async (block) => {
-        if (!open) throw closed()
+        if (!isOpen()) throw closed()
         const same =
           block.transactions.length === executed.length &&
           block.transactions.every((tx, i) => equalsBytes(tx.hash(), executed[i]!.hash()))
@@ -466,18 +465,11 @@ export class BlockExecutor {
             'the block is not the one executed (transactions or environment differ)',
           )
         }
-        open = false
-        try {
+        close()
+        return this.settleAs(block, preRoot, async () => {
           await journal.commit()
-          const execution = await this.totalsToExecution(totals)
-          checkCommitments(block.header, execution)
-          execution.blockHash = block.hash()
-          this.currentRoot = execution.stateRoot
-          return execution
-        } catch (err) {
-          await this.resetTo(preRoot)
-          throw err
-        }
+          return this.totalsToExecution(totals)
+        })
       },
       abort,
     }
@@ -505,27 +497,14 @@ export class BlockExecutor {
    * one state checkpoint, as `execute` does, so the result is the same as one pass.
    */
   async startBuild(fields: HeaderFields): Promise<PendingBuild> {
-    const preRoot = this.currentRoot
+    const { preRoot, journal, abort, isOpen, close } = await this.openBlockCheckpoint()
     const template = new Block(this.headerTemplate(fields), [], [], [], { common: this.common })
-    const journal = this.vm.evm.journal
-    await journal.checkpoint()
     const included: TypedTransaction[] = []
     const rejected: BuildResult['rejected'] = []
     const totals = this.emptyTotals()
     const spent = { executionMs: 0 }
-    let open = true
     const closed = () =>
       execError('EXEC_BUILD_CLOSED', 'the block build was already sealed or aborted')
-    const abort = async () => {
-      if (!open) return
-      open = false
-      try {
-        await journal.revert()
-      } finally {
-        // Even if the revert failed: the caches must not keep the discarded changes.
-        await this.resetTo(preRoot)
-      }
-    }
     return {
       included,
       rejected,
@@ -533,7 +512,7 @@ export class BlockExecutor {
         return spent.executionMs
       },
       add: async (candidates, options = {}) => {
-        if (!open) throw closed()
+        if (!isOpen()) throw closed()
         try {
           await this.executeTransactions(template, candidates, totals, {
             included,
@@ -547,8 +526,8 @@ export class BlockExecutor {
         }
       },
       seal: async () => {
-        if (!open) throw closed()
-        open = false
+        if (!isOpen()) throw closed()
+        close()
         try {
           await journal.commit()
           const execution = await this.totalsToExecution(totals)
@@ -569,6 +548,37 @@ export class BlockExecutor {
         }
       },
       abort,
+    }
+  }
+
+  /**
+   * Opens the state checkpoint a block runs in when it is run in parts (a build, a
+   * speculative execution): `abort` reverts it and puts the state back on `preRoot`,
+   * `close` marks it finished; both only once.
+   */
+  private async openBlockCheckpoint() {
+    const preRoot = this.currentRoot
+    const journal = this.vm.evm.journal
+    await journal.checkpoint()
+    let open = true
+    const abort = async () => {
+      if (!open) return
+      open = false
+      try {
+        await journal.revert()
+      } finally {
+        // Even if the revert failed: the caches must not keep the discarded changes.
+        await this.resetTo(preRoot)
+      }
+    }
+    return {
+      preRoot,
+      journal,
+      abort,
+      isOpen: () => open,
+      close: () => {
+        open = false
+      },
     }
   }
 

@@ -146,12 +146,25 @@ export function encodeUint(value: bigint | number): Uint8Array {
   return Uint8Array.from(Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex'))
 }
 
-function decodeUint(item: RlpItem | undefined, maxBytes: number, field: string): bigint {
-  if (!(item instanceof Uint8Array)) throw malformed(`${field} must be bytes`)
+/**
+ * A minimal big-endian integer (no leading zero) of at most `maxBytes`; `fail` makes the
+ * error for anything else (each message family has its own error type).
+ */
+export function decodeMinimalUint(
+  item: RlpItem | undefined,
+  maxBytes: number,
+  field: string,
+  fail: (message: string) => Error,
+): bigint {
+  if (!(item instanceof Uint8Array)) throw fail(`${field} must be bytes`)
   if (item.length === 0) return 0n
-  if (item[0] === 0) throw malformed(`${field} has a leading zero`)
-  if (item.length > maxBytes) throw malformed(`${field} is too large`)
+  if (item[0] === 0) throw fail(`${field} has a leading zero`)
+  if (item.length > maxBytes) throw fail(`${field} is too large`)
   return BigInt(bytesToHex(item))
+}
+
+function decodeUint(item: RlpItem | undefined, maxBytes: number, field: string): bigint {
+  return decodeMinimalUint(item, maxBytes, field, malformed)
 }
 
 function decodeHeight(item: RlpItem | undefined): bigint {
