@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { Address, bytesToHex } from '@ethereumjs/util'
+import { publicKeyToAddress } from '../crypto/index.ts'
 import { decodeRawTransaction } from './decode.ts'
 import { TxPoolError } from './errors.ts'
 
@@ -152,17 +153,6 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     return run
   }
 
-  /**
-   * The sender's address from the public key the decoder recovered (cached on the tx),
-   * hashed with the chain's native keccak: ethereumjs' getSenderAddress hashes it again
-   * with pure-JS keccak at every call.
-   */
-  private senderOf(tx: TypedTransaction): Address {
-    const keccak256 = this.options.common.customCrypto.keccak256
-    if (keccak256 === undefined) return tx.getSenderAddress()
-    return new Address(keccak256(tx.getSenderPublicKey()).subarray(12))
-  }
-
   private async addNow(tx: TypedTransaction, size: number, origin: TxOrigin): Promise<PoolTx> {
     const hash = bytesToHex(tx.hash())
     if (this.byHash.has(hash))
@@ -172,7 +162,9 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
         details: { size, max: this.options.maxTxSize },
       })
     }
-    const senderAddress = this.senderOf(tx)
+    // From the public key the decoder recovered (cached on the tx), hashed natively:
+    // ethereumjs' getSenderAddress rehashes it with pure-JS keccak at every call.
+    const senderAddress = new Address(publicKeyToAddress(tx.getSenderPublicKey()))
     const sender = senderAddress.toString()
     const intrinsic = tx.getMinimumGasLimit()
     if (tx.gasLimit < intrinsic) {
