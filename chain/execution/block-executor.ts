@@ -142,6 +142,8 @@ export interface PendingExecution {
   readonly open: boolean
   /** Runs `txs` after those executed; all must apply (else it throws and is aborted). */
   add(txs: readonly TypedTransaction[]): Promise<void>
+  /** True if `block` has this environment and starts with the transactions executed. */
+  continuedBy(block: Block): boolean
   /**
    * Finishes as `block`, which must hold exactly the executed transactions in the same
    * environment, and checks its commitments (typed errors as `execute`). On any failure the
@@ -437,9 +439,14 @@ export class BlockExecutor {
     const totals = this.emptyTotals()
     const closed = () =>
       execError('EXEC_EXECUTION_CLOSED', 'the execution was already finished or aborted')
+    const continuedBy = (block: Block) =>
+      executed.length <= block.transactions.length &&
+      executed.every((tx, i) => equalsBytes(tx.hash(), block.transactions[i]!.hash())) &&
+      sameExecutionEnvironment(header, block.header)
     return {
       header,
       executed,
+      continuedBy,
       get open() {
         return isOpen()
       },
@@ -455,10 +462,7 @@ export class BlockExecutor {
       },
       finish: async (block) => {
         if (!isOpen()) throw closed()
-        const same =
-          block.transactions.length === executed.length &&
-          block.transactions.every((tx, i) => equalsBytes(tx.hash(), executed[i]!.hash()))
-        if (!same || !sameExecutionEnvironment(header, block.header)) {
+        if (block.transactions.length !== executed.length || !continuedBy(block)) {
           await abort()
           throw execError(
             'EXEC_NOT_THE_EXECUTED_BLOCK',

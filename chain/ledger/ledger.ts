@@ -50,7 +50,6 @@ import {
   type HeaderFields,
   type PendingBuild,
   type PendingExecution,
-  sameExecutionEnvironment,
   ZERO_HASH,
 } from '../execution/block-executor.ts'
 import { createChainCommon } from '../execution/common.ts'
@@ -201,10 +200,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
   /** Seals of the tip block, until its child carries them. */
   private tipCommit: BlockCommit = { round: 0, seals: [] }
-  /** Execution of the block built or validated last; see importLocked. */
-  private lastExecution: BlockExecution | undefined
-  /** That block (the object whose body was checked or built here). */
-  private lastExecutedBlock: Block | undefined
+  /**
+   * The block built or validated last and its execution (see importLocked): the object
+   * whose body was checked or built here.
+   */
+  private lastExecuted: { block: Block; execution: BlockExecution } | undefined
   /** The multi-pass build holding the executor, if any (see startBuild). */
   private pendingBuild: PendingBuild | undefined
   /** The next block's transactions executed ahead of its proposal, if any (see speculate). */
@@ -398,8 +398,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return this.exclusive(async () => {
       await this.prepareBuildOnHead(fields)
       const built = await this.executor.build(fields, candidates, options)
-      this.lastExecution = built.execution
-      this.lastExecutedBlock = built.block
+      this.lastExecuted = { block: built.block, execution: built.execution }
       return built
     })
   }
@@ -450,8 +449,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
           mine(async () => {
             this.pendingBuild = undefined
             const built = await pending.seal()
-            this.lastExecution = built.execution
-            this.lastExecutedBlock = built.block
+            this.lastExecuted = { block: built.block, execution: built.execution }
             return built
           }),
         abort: async () => {
@@ -482,8 +480,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
           await ahead.add(block.transactions.slice(ahead.executed.length))
           const execution = await ahead.finish(block)
           this.speculativeValidations.used++
-          this.lastExecution = execution
-          this.lastExecutedBlock = block
+          this.lastExecuted = { block, execution }
           return execution
         } catch {
           // The state is the parent's again. Run the block in full: if it is invalid, that
@@ -494,8 +491,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.claimExecutor()
       await this.rewindExecutor()
       const execution = await this.executor.execute(block)
-      this.lastExecution = execution
-      this.lastExecutedBlock = block
+      this.lastExecuted = { block, execution }
       return execution
     })
   }
@@ -506,13 +502,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   private takeSpeculation(block: Block): PendingExecution | undefined {
     const speculation = this.speculation
-    if (speculation === undefined || !speculation.open) return undefined
-    if (!sameExecutionEnvironment(speculation.header, block.header)) return undefined
-    const { executed } = speculation
-    if (executed.length > block.transactions.length) return undefined
-    for (let i = 0; i < executed.length; i++) {
-      if (!equalsBytes(executed[i]!.hash(), block.transactions[i]!.hash())) return undefined
-    }
+    if (speculation === undefined || !speculation.open || !speculation.continuedBy(block))
+      return undefined
     this.speculation = undefined
     return speculation
   }
@@ -534,7 +525,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         throw ledgerError('LEDGER_NOT_NEXT_BLOCK', 'can only speculate on the head')
       }
       // A proposal validated meanwhile sits on the executor, for its import: keep it.
-      const validated = this.lastExecution
+      const validated = this.lastExecuted?.execution
       if (
         validated !== undefined &&
         equalsBytes(this.executor.stateRoot, validated.stateRoot) &&
@@ -612,10 +603,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     await this.claimExecutor()
     // Reuse the execution of the block built or validated last (consensus validated it,
     // then gossip or the engine imports it): the executor still sits on its post-state.
+    const last = this.lastExecuted
     let execution =
       options.execution ??
-      (this.lastExecution !== undefined && equalsBytes(this.lastExecution.blockHash, header.hash())
-        ? this.lastExecution
+      (last !== undefined && equalsBytes(last.execution.blockHash, header.hash())
+        ? last.execution
         : undefined)
     if (
       execution === undefined ||
@@ -625,7 +617,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.verifyBody(block)
       await this.rewindExecutor()
       execution = await this.executor.execute(block)
-    } else if (block !== this.lastExecutedBlock) {
+    } else if (block !== last?.block) {
       // Same header (so the same transactions root), but not the body that was checked or
       // built with it: a block from the network must not pair other transactions with the
       // validated state.
