@@ -250,12 +250,12 @@ export class ProposalPreviews {
       parentHash: Uint8Array
       timestamp: bigint
       transactions: number
-      transactionHashes(from: number): Uint8Array[]
+      transactionHashes(): Uint8Array[]
     },
     announced: number,
   ): number {
     if (Math.min(block.transactions, MAX_PREVIEW_HASHES) <= announced) return announced
-    const hashes = block.transactionHashes(0).slice(0, MAX_PREVIEW_HASHES)
+    const hashes = block.transactionHashes().slice(0, MAX_PREVIEW_HASHES)
     const preview: Preview = {
       height: block.height,
       parentHash: block.parentHash,

@@ -37,8 +37,8 @@ export interface ProposalInProgress {
   readonly open: boolean
   /** Transactions in the block so far. */
   readonly transactions: number
-  /** Hashes of the block's transactions from index `from` on, in block order. */
-  transactionHashes(from: number): Uint8Array[]
+  /** Hashes of the block's transactions so far, in block order. */
+  transactionHashes(): Uint8Array[]
   fill(): Promise<void>
   finish(): Promise<BuildResult>
   abandon(): Promise<void>
@@ -115,7 +115,7 @@ export class BlockProducer {
       get transactions() {
         return build.included.length
       },
-      transactionHashes: (from) => build.included.slice(from).map((tx) => tx.hash()),
+      transactionHashes: () => build.included.map((tx) => tx.hash()),
       fill,
       finish: async () => {
         await fill()
