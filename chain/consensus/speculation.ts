@@ -40,8 +40,8 @@ import type { Logger } from 'pino'
 import type { KeyPair } from '../config/keys.ts'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import { errorMessage, SidechainError } from '../errors.ts'
+import type { KnownTransactions } from '../execution/decode-block.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
-import type { KnownTransactions } from '../txpool/reuse.ts'
 import { decodeMinimalUint, encodeUint } from './qbft/messages.ts'
 
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */

@@ -1,4 +1,8 @@
 /**
+ * Decoding a proposed block. It lives with execution, beside the executor that runs the
+ * decoded objects; the pool is one source of known transactions (KnownTransactions), passed
+ * in by the caller, so neither consensus nor execution imports the pool.
+ *
  * A block decoded from the network carries fresh transaction objects: building them costs a
  * validator tens of milliseconds per proposal (RLP fields to bigints, per transaction), and
  * executing them would recover every sender again (ecrecover, the dearest step of a
@@ -15,6 +19,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import { createKeccak256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
 
+/** Transactions already decoded, with their senders recovered, by hash (hex): the pool. */
 export interface KnownTransactions {
   get(hash: string): { tx: TypedTransaction } | undefined
 }
