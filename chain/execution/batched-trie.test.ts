@@ -196,8 +196,12 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
       }
       // Reads within the block see the writes before them.
       const probe = slot()
+      const reader = accountAt(1 + ((block * 60 + i) % 40))
       ops.push(async (m) => {
         reads.get(m)!.push(bytesToHex(await m.getStorage(who, probe)))
+        // Accounts too: the batched manager keeps decoded accounts across puts and reverts.
+        const account = await m.getAccount(reader)
+        reads.get(m)!.push(account === undefined ? 'none' : `${account.nonce}/${account.balance}`)
       })
       if (i % 6 === 5) ops.push(rand(4) === 0 ? (m) => m.revert() : (m) => m.commit())
     }
@@ -245,3 +249,27 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
 function hexKey(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex.slice(2), 'hex'))
 }
+
+t.test('accounts read from the batched manager are copies', async (t) => {
+  const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+  const state = new BatchedMerkleStateManager({
+    common,
+    caches: new Caches({ account: { size: 100 }, storage: { size: 100 } }),
+  })
+  const who = new Address(new Uint8Array(20).fill(7))
+  const mine = new Account(1n, 100n)
+  await state.putAccount(who, mine)
+  mine.balance = 5n
+  t.equal((await state.getAccount(who))!.balance, 100n, 'changing the put object after the put')
+  const read = (await state.getAccount(who))!
+  read.nonce = 9n
+  t.not(await state.getAccount(who), read, 'a new object per read')
+  t.equal((await state.getAccount(who))!.nonce, 1n, 'changing a read object without a put')
+  await state.checkpoint()
+  await state.modifyAccountFields(who, { balance: 50n })
+  t.equal((await state.getAccount(who))!.balance, 50n)
+  await state.revert()
+  t.match(await state.getAccount(who), { nonce: 1n, balance: 100n }, 'a revert restores it')
+  await state.deleteAccount(who)
+  t.equal(await state.getAccount(who), undefined, 'deleted')
+})
