@@ -18,6 +18,7 @@ import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx
 import { bytesToHex } from '@ethereumjs/util'
 import { createKeccak256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
+import { freezeWithEncoding } from './transaction-encoding.ts'
 
 /** Transactions already decoded, with their senders recovered, by hash (hex): the pool. */
 export interface KnownTransactions {
@@ -64,7 +65,12 @@ export function decodeBlock(encoded: Uint8Array, common: Common, known?: KnownTr
         known === undefined
           ? undefined
           : known.get(bytesToHex(keccak256(data instanceof Uint8Array ? data : RLP.encode(data))))
-      return pooled?.tx ?? createTxFromBlockBodyData(data as never, { common: shell.common })
+      return (
+        pooled?.tx ??
+        freezeWithEncoding(
+          createTxFromBlockBodyData(data as never, { common: shell.common, freeze: false }),
+        )
+      )
     })
     return new Block(shell.header, transactions, [...shell.uncleHeaders], shell.withdrawals, {
       common: shell.common,

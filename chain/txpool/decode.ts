@@ -8,6 +8,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToBigInt } from '@ethereumjs/util'
 import { SECP256K1_N_DIV_2 } from '../crypto/index.ts'
+import { freezeWithEncoding } from '../execution/transaction-encoding.ts'
 import { TxPoolError } from './errors.ts'
 
 const SUPPORTED_TYPES = new Set([0, 1, 2, 4])
@@ -85,7 +86,7 @@ export function decodeRawTransaction(
   void v
   let tx: TypedTransaction
   try {
-    tx = createTxFromRLP(raw, { common })
+    tx = freezeWithEncoding(createTxFromRLP(raw, { common, freeze: false }))
   } catch (cause) {
     throw new TxPoolError(
       'TX_INVALID_ENCODING',
