@@ -210,6 +210,34 @@ t.test('gossip block rules', async (t) => {
     await validate(b3)
     t.equal(ledger.head.number, 3n)
   })
+
+  t.test(
+    'a past block is judged by its header and seals, its transactions left encoded',
+    async (t) => {
+      t.ok(b2.block.transactions.length > 0, 'the block carries transactions')
+      const err = await validate(b2).then(
+        () => undefined,
+        (e: unknown) => e as { code: string; decoded?: BlockMessage },
+      )
+      t.match(err, { action: 'IGNORE', code: 'BLOCK_KNOWN' })
+      t.same(err?.decoded?.block.hash(), b2.block.hash(), 'the same header')
+      t.equal(err?.decoded?.block.transactions.length, 0, 'no transaction objects built')
+      await t.rejects(
+        validate({ block: b2.block, round: 0, seals: [seal(b2.block, rogue.privateKey)] }),
+        { action: 'REJECT', code: 'BLOCK_BAD_SEALS' },
+        'bad seals are still rejected',
+      )
+      // The next block still goes through the full decoder and its errors.
+      const b4 = blocks[3]!
+      const [header, , ...rest] = RLP.decode(b4.block.serialize()) as unknown as Uint8Array[]
+      const badNext = RLP.encode([header!, [Uint8Array.of(2, 1)], ...rest] as never)
+      await t.rejects(
+        validate(RLP.encode([badNext, 0, b4.seals])),
+        { action: 'REJECT', code: 'BLOCK_MALFORMED' },
+        'a block above the head with a transaction that does not decode',
+      )
+    },
+  )
 })
 
 t.test('import errors by ledger code', async (t) => {
