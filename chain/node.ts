@@ -112,7 +112,7 @@ export class SidechainNode {
       {
         state: {
           getAccount: async (address: Address) => {
-            const account = await this.ledger.headState().getAccount(address)
+            const account = await this.ledger.headAccount(address)
             return { nonce: account?.nonce ?? 0n, balance: account?.balance ?? 0n }
           },
           nextBaseFee: () => nextBaseFee(this.ledger.head, genesis.config.baseFeeFloor),

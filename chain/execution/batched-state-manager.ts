@@ -43,6 +43,21 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
    */
   private readonly decodedAccounts = new WeakMap<Uint8Array, Account>()
 
+  /**
+   * Accounts the flushes wrote to the trie since the last `takeFlushedAccounts`: unprefixed
+   * address hex to the account's RLP, or null when deleted. The executor hands a block's
+   * list to the ledger, which keeps the head's accounts current with it. Undefined when not
+   * known (an upstream flush).
+   */
+  private flushedAccounts: Map<string, Uint8Array | null> | undefined = new Map()
+
+  /** The accounts flushed since the last call (see `flushedAccounts`), and a fresh start. */
+  takeFlushedAccounts(): ReadonlyMap<string, Uint8Array | null> | undefined {
+    const taken = this.flushedAccounts
+    this.flushedAccounts = new Map()
+    return taken
+  }
+
   override async getAccount(address: Address): Promise<Account | undefined> {
     const element = this._caches?.account?.get(address)
     if (element === undefined) return super.getAccount(address)
@@ -81,6 +96,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
     const hash = this.common.customCrypto.keccak256
     if (hash === undefined) {
       // The node's Common always carries native keccak; without it, stay on the upstream path.
+      this.flushedAccounts = undefined
       await super.flush()
       return
     }
@@ -130,6 +146,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
         key: unprefixedHexToBytes(addressHex),
         value: element.accountRLP ?? null,
       })
+      this.flushedAccounts?.set(addressHex, element.accountRLP ?? null)
     }
     await applyTrieBatch(this._trie, accounts, { hash, hashKeys: true })
   }

@@ -73,6 +73,11 @@ export interface BlockExecution {
   gasUsed: bigint
   logsBloom: Uint8Array
   receiptsRoot: Uint8Array
+  /**
+   * The accounts the block wrote (unprefixed address hex to RLP, null when deleted), for the
+   * ledger's accounts at the head; undefined when not known.
+   */
+  changedAccounts?: ReadonlyMap<string, Uint8Array | null>
 }
 
 /** Lookup of canonical hashes for the BLOCKHASH opcode. */
@@ -270,14 +275,14 @@ export class BlockExecutor {
   readonly common: Common
   readonly vm: VM
   private readonly store: StateStore
-  private readonly stateManager: MerkleStateManager
+  private readonly stateManager: BatchedMerkleStateManager
   private currentRoot: Uint8Array
 
   private constructor(
     common: Common,
     vm: VM,
     store: StateStore,
-    stateManager: MerkleStateManager,
+    stateManager: BatchedMerkleStateManager,
     root: Uint8Array,
   ) {
     this.common = common
@@ -564,6 +569,8 @@ export class BlockExecutor {
     const preRoot = this.currentRoot
     const journal = this.vm.evm.journal
     await journal.checkpoint()
+    // The block's own writes only (see totalsToExecution).
+    this.stateManager.takeFlushedAccounts()
     let open = true
     const abort = async () => {
       if (!open) return
@@ -596,6 +603,7 @@ export class BlockExecutor {
   private async runBlock(block: Block): Promise<BlockExecution> {
     const journal = this.vm.evm.journal
     await journal.checkpoint()
+    this.stateManager.takeFlushedAccounts()
     const totals = this.emptyTotals()
     try {
       await this.executeTransactions(block, block.transactions, totals, undefined)
@@ -619,9 +627,12 @@ export class BlockExecutor {
 
   /** Execution results from the totals, once the block's checkpoint is committed. */
   private async totalsToExecution(totals: BlockTotals): Promise<BlockExecution> {
+    // The root flushes the block's writes to the trie; the accounts among them go along.
+    const stateRoot = await this.stateManager.getStateRoot()
     return {
       blockHash: ZERO_HASH,
-      stateRoot: await this.stateManager.getStateRoot(),
+      stateRoot,
+      changedAccounts: this.stateManager.takeFlushedAccounts(),
       receipts: totals.receipts,
       gasUsed: totals.gasUsed,
       logsBloom: totals.bloom.bitvector,

@@ -21,8 +21,11 @@ import type { MerkleStateManager } from '@ethereumjs/statemanager'
 import { Caches, MerkleStateManager as StateManagerClass } from '@ethereumjs/statemanager'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import {
+  type Account,
+  type Address,
   bytesToBigInt,
   bytesToHex,
+  bytesToUnprefixedHex,
   equalsBytes,
   intToBytes,
   KECCAK256_RLP,
@@ -60,6 +63,7 @@ import {
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
+import { HeadAccounts } from './head-accounts.ts'
 
 export type LedgerErrorCode =
   | 'LEDGER_GENESIS_MISMATCH'
@@ -198,6 +202,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private readonly blockCacheSize: number
   private writeQueue: Promise<unknown> = Promise.resolve()
   private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
+  /** Accounts at the head for the pool, kept across heads (see head-accounts.ts). */
+  private readonly headAccounts = new HeadAccounts(100_000)
   /** Seals of the tip block, until its child carries them. */
   private tipCommit: BlockCommit = { round: 0, seals: [] }
   /**
@@ -647,6 +653,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       throw cause
     }
     this.headHeader = header
+    this.headAccounts.applyBlock(execution.changedAccounts)
     this.tipCommit = { round: sealRound, seals: [...seals] }
     this.rememberBlock(block)
     nextSet?.apply()
@@ -852,5 +859,20 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       this.headStateManager = { root, sm: this.cachedStateAt(root) }
     }
     return this.headStateManager.sm
+  }
+
+  /**
+   * An account at the head (undefined: it does not exist), from the accounts kept across
+   * heads, else read from `headState()`. Returns a copy.
+   */
+  async headAccount(address: Address): Promise<Account | undefined> {
+    const key = bytesToUnprefixedHex(address.bytes)
+    const known = this.headAccounts.get(key)
+    if (known !== undefined) return known ?? undefined
+    const head = this.headHeader
+    const account = await this.headState().getAccount(address)
+    // An import while we read may have changed it: keep only a read of the current head.
+    if (this.headHeader === head) this.headAccounts.set(key, account)
+    return account
   }
 }
