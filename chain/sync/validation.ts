@@ -13,7 +13,8 @@
  * - height <= head: seals invalid for that height             -> REJECT; same hash as ours
  *   -> IGNORE (duplicate); other hash -> IGNORE, logged loudly by the caller (two finalized
  *   blocks at one height means the validators equivocated). Judged by the header and seals
- *   alone: the transactions of a past block are not decoded (see decodePastBlockShell)
+ *   alone: the transactions of a past block are not decoded (see decodeGossipBlock), so a
+ *   known header relayed with a body that does not decode is IGNOREd, not REJECTed
  * - height = head + 1: imported with its seals (the ledger checks header, parent seals,
  *   own seals strictly, execution): ok -> ACCEPT; invalid -> REJECT; parent is not our
  *   head -> REJECT if its seals are bad, else IGNORE (unknown parent, sync decides)
@@ -30,7 +31,7 @@ import {
 } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToBigInt, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
 import { errorMessage, isSidechainError } from '../errors.ts'
@@ -146,36 +147,48 @@ function decodeMessageBlock(blockBytes: Uint8Array, common: Common): Block {
 }
 
 /**
- * The block of a message at or below `head`, with its header, uncles and withdrawals but
- * without its transactions; undefined when the block is above `head` or its parts are not
- * the lists a block has. Such a block is judged by its header and seals alone (known, or a
- * conflict), and validators receive every block they have just imported themselves:
- * building its transaction objects was ~1.5% of a validator's CPU under load.
+ * The block of a gossiped message. A block at or below `head` comes back without its
+ * transactions (header, uncles and withdrawals only): it is judged by its header and seals
+ * alone (known, or a conflict), and validators receive every block they have just imported
+ * themselves, whose transaction objects cost ~1.5% of a validator's CPU under load to build.
+ * Anything else is decoded in full, as `createBlockFromRLP` does, with its REJECT errors.
  */
-function decodePastBlockShell(
-  blockBytes: Uint8Array,
-  common: Common,
-  head: bigint,
-): Block | undefined {
+function decodeGossipBlock(blockBytes: Uint8Array, common: Common, head: bigint): Block {
+  const options = { common, skipConsensusFormatValidation: true }
   let parts: unknown
   try {
-    parts = RLP.decode(blockBytes)
-  } catch {
-    return undefined
-  }
-  if (!Array.isArray(parts) || !parts.every((part) => Array.isArray(part))) return undefined
-  const [headerData, transactions, ...rest] = parts as unknown[][]
-  if (headerData === undefined || transactions === undefined) return undefined
-  let shell: Block
-  try {
-    shell = createBlockFromBytesArray([headerData, [], ...rest] as never, {
-      common,
-      skipConsensusFormatValidation: true,
+    if (common.isActivatedEIP(7934) && BigInt(blockBytes.length) > common.param('maxRlpBlockSize'))
+      throw new Error(`block size ${blockBytes.length} exceeds the limit`)
+    // A copy, as upstream: the block must not keep the whole message buffer alive.
+    parts = RLP.decode(Uint8Array.from(blockBytes))
+  } catch (cause) {
+    throw blockError('REJECT', 'BLOCK_MALFORMED', `block does not decode: ${errorMessage(cause)}`, {
+      cause,
     })
-  } catch {
-    return undefined
   }
-  return shell.header.number <= head ? shell : undefined
+  const [headerData, transactions, ...rest] = Array.isArray(parts) ? parts : []
+  const number = Array.isArray(headerData) ? headerData[8] : undefined
+  if (
+    number instanceof Uint8Array &&
+    number.length <= 8 &&
+    bytesToBigInt(number) <= head &&
+    Array.isArray(transactions) &&
+    rest.every((part) => Array.isArray(part))
+  ) {
+    try {
+      return createBlockFromBytesArray([headerData, [], ...rest] as never, options)
+    } catch {
+      // Not a well-formed past block after all: the full decoder says why.
+    }
+  }
+  try {
+    if (!Array.isArray(parts)) throw new Error('a block must be a list')
+    return createBlockFromBytesArray(parts as never, options)
+  } catch (cause) {
+    throw blockError('REJECT', 'BLOCK_MALFORMED', `block does not decode: ${errorMessage(cause)}`, {
+      cause,
+    })
+  }
 }
 
 // ------------------------------------------------------------------ import errors
@@ -257,10 +270,8 @@ export async function validateGossipBlock(
 ): Promise<{ msg: BlockMessage; imported: ImportedBlock }> {
   const { blockBytes, round, seals } = splitBlockMessage(data)
   const head = chain.head.number
-  // Anything not plainly a past block is decoded in full, with the full decoder's errors.
-  const past = decodePastBlockShell(blockBytes, chain.common, head)
   const msg: BlockMessage = {
-    block: past ?? decodeMessageBlock(blockBytes, chain.common),
+    block: decodeGossipBlock(blockBytes, chain.common, head),
     round,
     seals,
   }
