@@ -72,12 +72,13 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
   }
 
   override async putAccount(address: Address, account: Account | undefined): Promise<void> {
+    // Most puts are read back within the transaction: keep the caller's fields (a copy, taken
+    // now: the caller may go on changing its object) instead of decoding the new bytes.
+    const copy = account === undefined ? undefined : copyAccount(account)
     await super.putAccount(address, account)
-    // Most puts are read back within the transaction: decode from the caller's fields (a
-    // copy: the caller may go on changing its object) instead of from the new bytes.
-    if (account === undefined) return
+    if (copy === undefined) return
     const rlp = this._caches?.account?.get(address)?.accountRLP
-    if (rlp !== undefined) this.decodedAccounts.set(rlp, copyAccount(account))
+    if (rlp !== undefined) this.decodedAccounts.set(rlp, copy)
   }
 
   override async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
@@ -152,7 +153,10 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
   }
 }
 
-/** A fresh account with the same fields (callers modify what `getAccount` returns). */
-function copyAccount(account: Account): Account {
+/**
+ * A fresh account with the same fields (callers modify what `getAccount` returns). The
+ * storage root and code hash arrays are shared: accounts get new ones, never change them.
+ */
+export function copyAccount(account: Account): Account {
   return new Account(account.nonce, account.balance, account.storageRoot, account.codeHash)
 }

@@ -8,7 +8,8 @@
  * whose writes are not known clears everything. Reads that raced an import are not kept
  * (the ledger checks the head did not move). Bounded; the oldest write goes first.
  */
-import { Account, createAccountFromRLP } from '@ethereumjs/util'
+import { type Account, createAccountFromRLP } from '@ethereumjs/util'
+import { copyAccount } from '../execution/batched-state-manager.ts'
 
 export class HeadAccounts {
   /** Unprefixed address hex to the account, its RLP (decoded on first use), or null (none). */
@@ -31,17 +32,12 @@ export class HeadAccounts {
       entry = createAccountFromRLP(entry)
       this.entries.set(addressHex, entry)
     }
-    return new Account(entry.nonce, entry.balance, entry.storageRoot, entry.codeHash)
+    return copyAccount(entry)
   }
 
   /** Keeps what was read at the current head. */
   set(addressHex: string, account: Account | undefined): void {
-    this.write(
-      addressHex,
-      account === undefined
-        ? null
-        : new Account(account.nonce, account.balance, account.storageRoot, account.codeHash),
-    )
+    this.write(addressHex, account === undefined ? null : copyAccount(account))
   }
 
   /** A new head: the accounts its block wrote, or undefined when they are not known. */

@@ -160,6 +160,11 @@ export interface LedgerOptions {
   maxFutureSeconds?: number
   /** Recent decoded blocks kept in memory for RPC and sync. */
   blockCacheSize?: number
+  /**
+   * Accounts at the head kept for the pool (see head-accounts.ts). Each holds its RLP or a
+   * decoded account, plus the executor's decoding of those bytes while they live.
+   */
+  headAccountsSize?: number
 }
 
 export interface LedgerModules {
@@ -203,7 +208,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private writeQueue: Promise<unknown> = Promise.resolve()
   private headStateManager: { root: Uint8Array; sm: MerkleStateManager } | undefined
   /** Accounts at the head for the pool, kept across heads (see head-accounts.ts). */
-  private readonly headAccounts = new HeadAccounts(100_000)
+  private readonly headAccounts: HeadAccounts
   /** Seals of the tip block, until its child carries them. */
   private tipCommit: BlockCommit = { round: 0, seals: [] }
   /**
@@ -231,6 +236,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.clock = modules.clock ?? { now: () => Date.now() }
     this.maxFutureSeconds = options.maxFutureSeconds ?? 15
     this.blockCacheSize = options.blockCacheSize ?? 512
+    this.headAccounts = new HeadAccounts(options.headAccountsSize ?? 100_000)
     this.store = new StateStore(this.db)
   }
 
