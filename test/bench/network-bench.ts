@@ -177,7 +177,12 @@ export async function runNetworkBench(params: {
           'the next finalized block',
           3_600_000,
         )
-        const head = await clients[WATCHED]!.getBlockNumber().catch(() => lastSeen)
+        const head = await clients[WATCHED]!.getBlockNumber().catch(() => undefined)
+        if (head === undefined || head <= lastSeen) {
+          // Failed, or not served yet: not hammering a validator that is being measured.
+          await new Promise((r) => setTimeout(r, 25))
+          continue
+        }
         for (let n = lastSeen + 1n; n <= head; n++) {
           const block = await clients[WATCHED]!.getBlock({ blockNumber: n })
           const at = finalizedTime(n)
