@@ -561,16 +561,25 @@ export class BlockExecutor {
   }
 
   /**
+   * The state checkpoint every block runs in, whole or in parts. The flushed-accounts list
+   * starts empty with it, so the execution reports the block's own writes only (see
+   * totalsToExecution).
+   */
+  private async beginBlockCheckpoint() {
+    const journal = this.vm.evm.journal
+    await journal.checkpoint()
+    this.stateManager.takeFlushedAccounts()
+    return journal
+  }
+
+  /**
    * Opens the state checkpoint a block runs in when it is run in parts (a build, a
    * speculative execution): `abort` reverts it and puts the state back on `preRoot`,
    * `close` marks it finished; both only once.
    */
   private async openBlockCheckpoint() {
     const preRoot = this.currentRoot
-    const journal = this.vm.evm.journal
-    await journal.checkpoint()
-    // The block's own writes only (see totalsToExecution).
-    this.stateManager.takeFlushedAccounts()
+    const journal = await this.beginBlockCheckpoint()
     let open = true
     const abort = async () => {
       if (!open) return
@@ -601,9 +610,7 @@ export class BlockExecutor {
    * does. runTx still clears the original-storage cache per tx, so SSTORE gas is unchanged.
    */
   private async runBlock(block: Block): Promise<BlockExecution> {
-    const journal = this.vm.evm.journal
-    await journal.checkpoint()
-    this.stateManager.takeFlushedAccounts()
+    const journal = await this.beginBlockCheckpoint()
     const totals = this.emptyTotals()
     try {
       await this.executeTransactions(block, block.transactions, totals, undefined)
