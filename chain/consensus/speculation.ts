@@ -40,7 +40,7 @@ import type { Logger } from 'pino'
 import type { KeyPair } from '../config/keys.ts'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import { errorMessage, SidechainError } from '../errors.ts'
-import type { KnownTransactions } from '../execution/decode-block.ts'
+import type { KnownTransactions } from '../ledger/decode-block.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
 import { decodeMinimalUint, encodeUint } from './qbft/messages.ts'
 

@@ -1,7 +1,8 @@
 /**
- * Decoding a proposed block. It lives with execution, beside the executor that runs the
- * decoded objects; the pool is one source of known transactions (KnownTransactions), passed
- * in by the caller, so neither consensus nor execution imports the pool.
+ * Decoding a block from the network (a proposal, a gossiped block). It lives with the
+ * ledger, whose imports take the decoded objects and which consensus, sync and the pool may
+ * all use; the pool is one source of known transactions (KnownTransactions), passed in by
+ * the caller, so neither consensus nor the ledger imports the pool.
  *
  * A block decoded from the network carries fresh transaction objects: building them costs a
  * validator tens of milliseconds per proposal (RLP fields to bigints, per transaction), and

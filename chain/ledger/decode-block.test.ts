@@ -4,7 +4,7 @@ import { createTx } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
 import { makeGenesis, transfer } from '../../test/helpers/chain.ts'
-import { createChainCommon } from './common.ts'
+import { createChainCommon } from '../execution/common.ts'
 import { decodeBlock } from './decode-block.ts'
 
 const setup = makeGenesis({ accounts: 2 })
