@@ -12,7 +12,12 @@
  * the block and takes the pool's object when there is one. That is safe because the hash
  * commits to every byte: the pool's object serializes to exactly those bytes.
  */
-import { Block, type BlockOptions, createBlockFromBytesArray } from '@ethereumjs/block'
+import {
+  Block,
+  type BlockHeader,
+  type BlockOptions,
+  createBlockFromBytesArray,
+} from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
@@ -39,9 +44,16 @@ const malformed = (message: string, cause?: unknown) =>
  * known object instead of a new one. Slightly stricter than `createBlockFromRLP`: the
  * transactions must be an RLP list (upstream takes a byte string as an empty one). Every
  * proposal is decoded here, with or without a pool, so validators agree on what decodes.
+ * When `withoutTransactions(header)` holds, the block comes back without its transactions
+ * (still checked to be a list): for a caller that judges it by its header alone.
  * Throws BlockDecodeError (BLOCK_MALFORMED) with the upstream error as cause.
  */
-export function decodeBlock(encoded: Uint8Array, common: Common, known?: KnownTransactions): Block {
+export function decodeBlock(
+  encoded: Uint8Array,
+  common: Common,
+  known?: KnownTransactions,
+  withoutTransactions?: (header: BlockHeader) => boolean,
+): Block {
   const options: BlockOptions = { common, skipConsensusFormatValidation: true }
   if (common.isActivatedEIP(7934)) {
     const max = common.param('maxRlpBlockSize')
@@ -59,6 +71,7 @@ export function decodeBlock(encoded: Uint8Array, common: Common, known?: KnownTr
   try {
     // Header, uncles and withdrawals through ethereumjs, with its checks; transactions below.
     const shell = createBlockFromBytesArray([headerData, [], ...rest] as never, options)
+    if (withoutTransactions?.(shell.header) === true) return shell
     const keccak256 = createKeccak256()
     const transactions = txsData.map((data) => {
       // A typed transaction is its bytes in the body; a legacy one is its field list.

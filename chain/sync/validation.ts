@@ -23,18 +23,14 @@
  *   otherwise IGNORE too: votes may change the set before that height, so it is not
  *   decidable yet and an honest peer ahead of us must not be penalized.
  */
-import {
-  type Block,
-  type BlockHeader,
-  createBlockFromBytesArray,
-  createBlockFromRLP,
-} from '@ethereumjs/block'
+import { type Block, type BlockHeader, createBlockFromRLP } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
-import { bytesToBigInt, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
 import { errorMessage, isSidechainError } from '../errors.ts'
+import { decodeBlock } from '../ledger/decode-block.ts'
 import type { ImportedBlock } from '../ledger/ledger.ts'
 import { GossipValidationError } from '../p2p/gossip-errors.ts'
 
@@ -151,43 +147,14 @@ function decodeMessageBlock(blockBytes: Uint8Array, common: Common): Block {
  * transactions (header, uncles and withdrawals only): it is judged by its header and seals
  * alone (known, or a conflict), and validators receive every block they have just imported
  * themselves, whose transaction objects cost ~1.5% of a validator's CPU under load to build.
- * Anything else is decoded in full, as `createBlockFromRLP` does, with its REJECT errors.
+ * Anything else is decoded in full, as proposals are (ledger/decode-block.ts), with REJECT
+ * for what does not decode.
  */
 function decodeGossipBlock(blockBytes: Uint8Array, common: Common, head: bigint): Block {
-  const options = { common, skipConsensusFormatValidation: true }
-  let parts: unknown
   try {
-    if (common.isActivatedEIP(7934) && BigInt(blockBytes.length) > common.param('maxRlpBlockSize'))
-      throw new Error(`block size ${blockBytes.length} exceeds the limit`)
-    // A copy, as upstream: the block must not keep the whole message buffer alive.
-    parts = RLP.decode(Uint8Array.from(blockBytes))
+    return decodeBlock(blockBytes, common, undefined, (header) => header.number <= head)
   } catch (cause) {
-    throw blockError('REJECT', 'BLOCK_MALFORMED', `block does not decode: ${errorMessage(cause)}`, {
-      cause,
-    })
-  }
-  const [headerData, transactions, ...rest] = Array.isArray(parts) ? parts : []
-  const number = Array.isArray(headerData) ? headerData[8] : undefined
-  if (
-    number instanceof Uint8Array &&
-    number.length <= 8 &&
-    bytesToBigInt(number) <= head &&
-    Array.isArray(transactions) &&
-    rest.every((part) => Array.isArray(part))
-  ) {
-    try {
-      return createBlockFromBytesArray([headerData, [], ...rest] as never, options)
-    } catch {
-      // Not a well-formed past block after all: the full decoder says why.
-    }
-  }
-  try {
-    if (!Array.isArray(parts)) throw new Error('a block must be a list')
-    return createBlockFromBytesArray(parts as never, options)
-  } catch (cause) {
-    throw blockError('REJECT', 'BLOCK_MALFORMED', `block does not decode: ${errorMessage(cause)}`, {
-      cause,
-    })
+    throw blockError('REJECT', 'BLOCK_MALFORMED', errorMessage(cause), { cause })
   }
 }
 
