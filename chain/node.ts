@@ -29,7 +29,7 @@ import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { LedgerChainServer } from './sync/chain-server.ts'
 import { SyncService } from './sync/sync-service.ts'
-import { TxPool } from './txpool/txpool.ts'
+import { type PoolTx, TxPool } from './txpool/txpool.ts'
 import { type Logger, silentLogger } from './util/logger.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
 
@@ -92,6 +92,10 @@ export class SidechainNode {
   engine: ConsensusEngine | undefined
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   private readonly onHead: (imported: { block: { transactions: readonly never[] } }) => void
+  /** A validator following the next proposer's previews may wait for this transaction. */
+  private readonly onPoolAdded = (entry: PoolTx): void => {
+    if (this.engine instanceof QbftService) this.engine.previews.transactionArrived(entry.hash)
+  }
 
   constructor(options: NodeOptions, modules: NodeModules = {}) {
     this.options = options
@@ -187,6 +191,7 @@ export class SidechainNode {
       this.sync?.start()
       this.engine = this.createEngine()
       await this.engine?.start()
+      this.txpool.on('added', this.onPoolAdded)
       const engine = this.engine
       this.rpc?.handler.register(
         qbftModule({
@@ -330,6 +335,7 @@ export class SidechainNode {
     await this.metrics?.stop()
     await this.rpc?.stop()
     this.rpc?.handler.unregister('qbft')
+    this.txpool.off('added', this.onPoolAdded)
     await this.engine?.stop()
     await this.sync?.stop()
     await this.p2p?.stop()

@@ -401,8 +401,25 @@ t.test(
     )
     t.ok(services[p]!.previews.stats.announced >= 1, 'the proposer announced its block')
 
-    // A third reaches the proposer only: the proposal's tail, run when it arrives.
-    const late = transfer(common, alice, bob.address, 1n, 3n)
+    // A third reaches the proposer first: its preview names a transaction the follower's
+    // pool lacks, so the follower pauses there and resumes when gossip brings it.
+    const third = transfer(common, alice, bob.address, 1n, 3n)
+    await proposer.txpool.addRaw(third.serialize())
+    const announced = services[p]!.previews.stats.announced
+    scheduler.advance(50)
+    await until(
+      'the proposer announced the third',
+      () => services[p]!.previews.stats.announced > announced,
+    )
+    t.equal(services[1 - p]!.previews.stats.executed, 2, 'the follower waits for it')
+    await follower.txpool.addRaw(third.serialize())
+    await until(
+      'the follower executed the third ahead once its pool had it',
+      () => services[1 - p]!.previews.stats.executed === 3,
+    )
+
+    // A fourth reaches the proposer only: the proposal's tail, run when it arrives.
+    const late = transfer(common, alice, bob.address, 2n, 4n)
     await proposer.txpool.addRaw(late.serialize())
     const used = follower.ledger.speculativeValidations.used
     scheduler.advance(1_000)
@@ -410,7 +427,7 @@ t.test(
     const block = await follower.ledger.getBlockByNumber(2n)
     t.same(
       block?.transactions.map((tx) => bytesToHex(tx.hash())),
-      [...both, late].map((tx) => bytesToHex(tx.hash())),
+      [...both, third, late].map((tx) => bytesToHex(tx.hash())),
       'the block holds the announced transfers, then the late one',
     )
     t.equal(

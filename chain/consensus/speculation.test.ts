@@ -388,3 +388,30 @@ t.test('a follower runs the transactions it has, up to the first it does not', a
   previews.onMessage(message)
   t.equal(previews.stats.followed, 1, 'stopped: nothing more is followed')
 })
+
+t.test('a follower paused on a missing transaction resumes when its pool admits it', async (t) => {
+  const ledger = await openLedger(t)
+  const txs = transfers(ledger)
+  // The preview outran the second transaction's gossip: the pool gets it later.
+  const pool = new Map([
+    [bytesToHex(txs[0]!.hash()), { tx: txs[0]! }],
+    [bytesToHex(txs[2]!.hash()), { tx: txs[2]! }],
+  ])
+  const previews = new ProposalPreviews(
+    { chainId: CHAIN_ID, validatorKey },
+    { ledger, knownTransactions: pool, nextProposer: () => proposerKey.address, publish: () => {} },
+  )
+  t.teardown(() => previews.stop())
+  const hashes = txs.map((tx) => tx.hash())
+  const message = encodePreview(CHAIN_ID, preview(ledger, hashes), proposerKey.privateKey)
+  t.equal(previews.onMessage(message), 'ACCEPT')
+  await waitFor(() => previews.stats.executed === 1, { what: 'the first executed ahead' })
+
+  pool.set(bytesToHex(txs[1]!.hash()), { tx: txs[1]! })
+  previews.transactionArrived(bytesToHex(txs[1]!.hash()))
+  await waitFor(() => previews.stats.executed === 3, { what: 'the rest executed ahead' })
+  const block = await proposedBlock(txs)
+  const execution = await ledger.validateBlock(block)
+  t.same(execution.stateRoot, block.header.stateRoot)
+  t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the proposal used it')
+})

@@ -30,8 +30,10 @@
  * Cheap checks come first: size, shape, height and parent before the signature.
  *
  * A validator follows one block per height, the first it accepts a preview of, and executes
- * what each preview adds. A transaction missing from its pool or one that fails ends what
- * it can execute ahead; the proposal then runs the rest.
+ * what each preview adds. A transaction missing from its pool pauses it there until the pool
+ * admits that transaction (transactionArrived): a preview often outruns the transaction's
+ * own gossip, since the proposer announces what it has just executed. A transaction that
+ * fails ends what it can execute ahead. The proposal runs whatever is left.
  */
 import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -214,9 +216,13 @@ interface Followed {
   accepted: Uint8Array[]
   /** Previews accepted for it. */
   previews: number
+  /** The proposer (the speculation's coinbase). */
+  proposer: Uint8Array
   /** How many of `accepted` are executed or queued for execution. */
   queued: number
-  /** A transaction not in the pool or a failed execution: nothing more to execute. */
+  /** The pool lacks `accepted[queued]` (this hash, hex): paused until it arrives. */
+  waitingFor: string | undefined
+  /** A failed execution: nothing more to execute. */
   ended: boolean
   /** Another block is followed now (or the node stops): queued executions are skipped. */
   abandoned: boolean
@@ -333,6 +339,16 @@ export class ProposalPreviews {
     return equalsBytes(followed.parentHash, preview.parentHash) ? followed : undefined
   }
 
+  /**
+   * The pool admitted a transaction: if the block followed waits for it, executes it and
+   * what follows it in the previews (up to the next one the pool lacks).
+   */
+  transactionArrived(hash: string): void {
+    const followed = this.followed
+    if (followed === undefined || followed.waitingFor !== hash || followed.abandoned) return
+    this.executeKnown(followed)
+  }
+
   /** Takes an accepted preview: runs the transactions it adds, if this node has them. */
   private follow(preview: Preview, proposer: Uint8Array): void {
     if (this.stopped) return
@@ -345,7 +361,9 @@ export class ProposalPreviews {
         timestamp: preview.timestamp,
         accepted: [],
         previews: 0,
+        proposer,
         queued: 0,
+        waitingFor: undefined,
         ended: false,
         abandoned: false,
         speculation: undefined,
@@ -356,12 +374,19 @@ export class ProposalPreviews {
     }
     followed.accepted = preview.hashes
     followed.previews++
+    this.executeKnown(followed)
+  }
+
+  /** Queues the accepted transactions not queued yet, up to the first the pool lacks. */
+  private executeKnown(followed: Followed): void {
     if (followed.ended) return
     const txs: TypedTransaction[] = []
-    for (const hash of preview.hashes.slice(followed.queued)) {
-      const known = this.modules.knownTransactions.get(bytesToHex(hash))
+    followed.waitingFor = undefined
+    for (const hash of followed.accepted.slice(followed.queued)) {
+      const key = bytesToHex(hash)
+      const known = this.modules.knownTransactions.get(key)
       if (known === undefined) {
-        followed.ended = true
+        followed.waitingFor = key
         break
       }
       txs.push(known.tx)
@@ -370,9 +395,9 @@ export class ProposalPreviews {
     followed.queued += txs.length
     followed.speculation ??= this.modules.ledger
       .speculate({
-        parentHash: preview.parentHash,
-        coinbase: proposer,
-        timestamp: preview.timestamp,
+        parentHash: followed.parentHash,
+        coinbase: followed.proposer,
+        timestamp: followed.timestamp,
       })
       .catch((err) => {
         this.modules.logger?.debug({ err: errorMessage(err) }, 'speculation not started')
