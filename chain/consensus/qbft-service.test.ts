@@ -451,3 +451,37 @@ t.test(
     )
   },
 )
+
+t.test('a height that starts a little late does not push the next ones back', async (t) => {
+  const start = 1_700_000_300_000
+  const scheduler = new ManualScheduler(start)
+  const { nodes } = await twoValidatorsOnClocks(t, [scheduler, scheduler])
+  const until = untilOn(scheduler)
+  const heights = () => nodes.map((n) => (n.engine as QbftService).status().height)
+  await until('block 1 on both', () => nodes.every((n) => n.ledger.head.number >= 1n))
+
+  // Height 2 starts on time (start + 1000). Block 2 is finalized only 1100 ms later, after
+  // height 3 was due: height 3 starts at once, 100 ms late.
+  scheduler.advance(1_000)
+  scheduler.advance(1_100)
+  await until('block 2 on both', () => nodes.every((n) => n.ledger.head.number >= 2n))
+  t.same(heights(), [3n, 3n], 'height 3 started as soon as block 2 was finalized')
+  await until('block 3 on both', () => nodes.every((n) => n.ledger.head.number >= 3n))
+
+  // Height 4 is due one period after height 3 was due (start + 3000), not after it started.
+  scheduler.advance(start + 3_000 - 1 - scheduler.now())
+  t.same(heights(), [3n, 3n], 'height 4 not started before it is due')
+  scheduler.advance(1)
+  t.same(heights(), [4n, 4n], 'height 4 started on the cadence')
+  await until('block 4 on both', () => nodes.every((n) => n.ledger.head.number >= 4n))
+
+  // Late by a quarter period or more (here 400 ms): the cadence restarts from the late start.
+  scheduler.advance(1_000)
+  scheduler.advance(1_400)
+  await until('block 5 on both', () => nodes.every((n) => n.ledger.head.number >= 5n))
+  await until('block 6 on both', () => nodes.every((n) => n.ledger.head.number >= 6n))
+  scheduler.advance(999)
+  t.same(heights(), [6n, 6n], 'height 7 not started one period after it was due')
+  scheduler.advance(1)
+  t.same(heights(), [7n, 7n], 'height 7 started one period after height 6 started')
+})

@@ -6,7 +6,8 @@
  *
  * Height cadence: after any new head (decided here or imported by sync) the engine starts
  * the next height one block period after the current one started, so the proposer proposes
- * when the period is over and round timers of the next height start then too. A validator
+ * when the period is over and round timers of the next height start then too. Small delays
+ * in starting a height do not push the next ones back (scheduleNextHeight). A validator
  * that already holds the next height's proposal (it finished the head later than the
  * others) starts that height at once: it would otherwise stay behind the others' cadence
  * for good, and its own proposals would come late.
@@ -188,7 +189,7 @@ export class QbftService implements ConsensusEngine {
       const next = imported.block.header.number + 1n
       const due = this.heightStartedAt + this.options.blockPeriodMs
       const proposed = this.proposalWaiting === next
-      this.scheduleNextHeight(next, proposed ? 0 : Math.max(0, due - this.scheduler.now()))
+      this.scheduleNextHeight(next, proposed ? this.scheduler.now() : due)
       this.buildEarly(next)
     }
   }
@@ -199,7 +200,7 @@ export class QbftService implements ConsensusEngine {
     this.engine.start()
     this.channel = this.transport.attach((data, from) => this.onMessage(data, from))
     this.ledger.on('head', this.onHead)
-    this.scheduleNextHeight(this.ledger.head.number + 1n, 0)
+    this.scheduleNextHeight(this.ledger.head.number + 1n, this.scheduler.now())
   }
 
   async stop(): Promise<void> {
@@ -253,7 +254,7 @@ export class QbftService implements ConsensusEngine {
       this.proposalWaiting = outcome.height
       // Already past the head we were finishing: start its height now (see header).
       if (outcome.height === this.ledger.head.number + 1n && this.heightTimer !== undefined)
-        this.scheduleNextHeight(outcome.height, 0)
+        this.scheduleNextHeight(outcome.height, this.scheduler.now())
     }
     return outcome.action
   }
@@ -268,17 +269,28 @@ export class QbftService implements ConsensusEngine {
     return this.ledger.rules.validatorSet.validatorsAt(height)
   }
 
-  private scheduleNextHeight(height: bigint, delayMs: number): void {
+  /**
+   * Starts `height` at `startAt` (scheduler ms), or at once if that has passed. A start late
+   * by less than a quarter period (a busy event loop, an import that took long) counts as on
+   * time for the cadence, so such delays do not add up over heights and the period stays the
+   * configured one on average; a later start (round changes, a restart) resets the cadence.
+   */
+  private scheduleNextHeight(height: bigint, startAt: number): void {
     if (!this.running) return
     if (this.heightTimer !== undefined) this.scheduler.clearTimeout(this.heightTimer)
-    this.heightTimer = this.scheduler.setTimeout(() => {
-      this.heightTimer = undefined
-      if (!this.running || this.ledger.head.number + 1n !== height) return
-      const current = this.engine.status().height
-      if (current !== null && current >= height) return
-      this.heightStartedAt = this.scheduler.now()
-      this.engine.startHeight(height)
-    }, delayMs)
+    this.heightTimer = this.scheduler.setTimeout(
+      () => {
+        this.heightTimer = undefined
+        if (!this.running || this.ledger.head.number + 1n !== height) return
+        const current = this.engine.status().height
+        if (current !== null && current >= height) return
+        const now = this.scheduler.now()
+        const onTime = now - startAt < this.options.blockPeriodMs / 4
+        this.heightStartedAt = onTime ? startAt : now
+        this.engine.startHeight(height)
+      },
+      Math.max(0, startAt - this.scheduler.now()),
+    )
   }
 
   private setRoundTimer(deadline: number | null): void {
