@@ -339,6 +339,16 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return this.tipCommit.seals
   }
 
+  /**
+   * The block with this hash if it is the one built or validated last (before or after its
+   * import): gossip of a block this node has executed then needs no decoding of its
+   * transactions (sync/validation.ts).
+   */
+  executedBlock(hash: Uint8Array): Block | undefined {
+    const block = this.lastExecuted?.block
+    return block !== undefined && equalsBytes(block.hash(), hash) ? block : undefined
+  }
+
   /** The commit (round and seals) finalizing the head block; empty for genesis. */
   get headCommit(): BlockCommit {
     return this.tipCommit

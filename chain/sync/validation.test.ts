@@ -238,6 +238,28 @@ t.test('gossip block rules', async (t) => {
       )
     },
   )
+
+  t.test('the next block, as this node validated it, is imported without decoding', async (t) => {
+    const b4 = blocks[3]!
+    t.equal(ledger.head.number, 3n)
+    t.ok(b4.block.transactions.length > 0, 'the block carries transactions')
+    await ledger.validateBlock(b4.block)
+    // Same header, another body: decoded in full, and the ledger refuses the pairing.
+    const [header, txs, ...rest] = RLP.decode(b4.block.serialize()) as unknown as [
+      Uint8Array,
+      Uint8Array[],
+      ...Uint8Array[],
+    ]
+    const otherBody = RLP.encode([header, txs.slice(1), ...rest] as never)
+    await t.rejects(
+      validate(RLP.encode([otherBody, b4.round, b4.seals] as never)),
+      { action: 'REJECT', code: 'BLOCK_INVALID' },
+      'the validated header with other transactions',
+    )
+    const { msg } = await validate(b4)
+    t.equal(msg.block, b4.block, 'the very block object validated is imported')
+    t.equal(ledger.head.number, 4n)
+  })
 })
 
 t.test('import errors by ledger code', async (t) => {
