@@ -449,6 +449,8 @@ export class QbftService implements ConsensusEngine {
         txs: block.transactions.length,
         early: fromEarly,
         buildMs: this.scheduler.now() - buildStarted,
+        // Time the transactions took to run; at the build budget the block is full.
+        executionMs: Math.round(built.executionMs),
       },
       'proposing block',
     )

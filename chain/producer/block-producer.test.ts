@@ -5,11 +5,11 @@
  * nonces are skipped for that block (they cannot run without it), not run and dropped.
  */
 import { Address, bytesToHex } from '@ethereumjs/util'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { makeGenesis, openStaticLedger, tempDir, transfer } from '../../test/helpers/chain.ts'
 import { nextBaseFee } from '../ledger/ledger.ts'
 import { TxPool } from '../txpool/txpool.ts'
-import { ManualScheduler } from '../util/scheduler.ts'
+import { ManualScheduler, threadCpuMs } from '../util/scheduler.ts'
 import { BlockProducer } from './block-producer.ts'
 
 const BALANCE = 10n ** 24n
@@ -17,7 +17,7 @@ const setup = makeGenesis({ validators: 1, accounts: 2, balanceWei: BALANCE })
 const [validator] = setup.validators
 const [spender, other] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
 
-t.test('a sender whose transaction fails in the block has its later nonces skipped', async (t) => {
+async function openPool(t: Test) {
   const dir = tempDir('producer-test-')
   const { db, ledger } = await openStaticLedger(setup, dir.path)
   t.teardown(async () => {
@@ -38,6 +38,11 @@ t.test('a sender whose transaction fails in the block has its later nonces skipp
       },
     },
   )
+  return { ledger, txpool }
+}
+
+t.test('a sender whose transaction fails in the block has its later nonces skipped', async (t) => {
+  const { ledger, txpool } = await openPool(t)
   const common = ledger.common
   const maxFee = 10n ** 10n
   // Nonce 0 sends nearly everything: against the head state the pool admits nonces 1 and
@@ -66,4 +71,43 @@ t.test('a sender whose transaction fails in the block has its later nonces skipp
   t.ok(txpool.has(bytesToHex(after.hash())), 'the later nonce was skipped, not run and dropped')
   const balance = (await ledger.headState().getAccount(new Address(spender.address)))?.balance
   t.equal(balance, BALANCE, 'nothing was written: the block is built, not imported')
+})
+
+t.test('the build budget is counted on the CPU clock', async (t) => {
+  const { ledger, txpool } = await openPool(t)
+  for (let nonce = 0n; nonce < 3n; nonce++)
+    await txpool.add(transfer(ledger.common, spender, other.address, nonce, 1n))
+  // A CPU clock that advances 1 ms per reading: each transaction costs exactly 1 ms.
+  let cpu = 0
+  const producer = new BlockProducer(
+    { buildBudgetMs: 2 },
+    {
+      ledger,
+      txpool,
+      scheduler: new ManualScheduler(1_700_000_001_000),
+      cpuClock: () => cpu++,
+    },
+  )
+  const built = await producer.propose({
+    round: 0,
+    coinbase: validator!.address,
+    parentCommitRound: 0,
+    parentCommitSeals: [...ledger.headSeals],
+  })
+  t.equal(built.block.transactions.length, 2, 'the block is full at the budget')
+  t.equal(built.executionMs, 2)
+})
+
+t.test('the default CPU clock does not run while the thread waits', async (t) => {
+  const before = threadCpuMs()
+  const wallBefore = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const waited = performance.now() - wallBefore
+  t.ok(threadCpuMs() - before < waited / 2, 'waiting costs (nearly) no CPU time')
+  const busyFrom = threadCpuMs()
+  const until = performance.now() + 50
+  while (performance.now() < until) {
+    // busy
+  }
+  t.ok(threadCpuMs() - busyFrom > 0, 'running code does')
 })

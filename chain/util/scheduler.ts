@@ -102,3 +102,14 @@ export class ManualScheduler implements Scheduler {
     this.time = target
   }
 }
+
+/**
+ * CPU time of the calling thread, in ms: what the code running here costs, whatever else
+ * the machine runs. Work budgets (the block build budget) are counted with it: wall time
+ * would also count the time the OS gives other processes, and cut blocks short exactly
+ * when the machine is busy, turning a slow moment into a backlog.
+ */
+export function threadCpuMs(): number {
+  const { user, system } = process.threadCpuUsage()
+  return (user + system) / 1000
+}
