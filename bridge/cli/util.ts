@@ -137,6 +137,14 @@ export function userError(err: unknown, action: string): BridgeError {
   return new BridgeError('BRIDGE_TX_REVERTED', `${action} failed: ${c.detail}`, { cause: err })
 }
 
+/**
+ * Headroom on the gas estimate, in percent, as the relayers' sender has: gas can depend on
+ * the block a call lands in. The vault's release limit writes a new checkpoint when the
+ * release lands in a later second than its estimate (about 17k more gas), and an exact
+ * estimate then runs out of gas and reverts.
+ */
+export const GAS_MARGIN_PERCENT = 25n
+
 /** Sends a contract call from the context's account and waits for a successful receipt. */
 export async function send(
   wallet: AnyWallet,
@@ -152,7 +160,12 @@ export async function send(
 ): Promise<TransactionReceipt> {
   let hash: Hash
   try {
-    hash = await wallet.writeContract(call as never)
+    const estimate = await wallet.estimateContractGas({
+      ...call,
+      account: wallet.account,
+    } as never)
+    const gas = (estimate * (100n + GAS_MARGIN_PERCENT)) / 100n
+    hash = await wallet.writeContract({ ...call, gas } as never)
   } catch (err) {
     throw userError(err, action)
   }
