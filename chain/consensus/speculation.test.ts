@@ -364,10 +364,13 @@ t.test('previews: gossip verdicts, and a validator joining late executes them al
   t.equal(published.length, 0, 'a follower publishes nothing')
 })
 
-t.test('a follower runs the transactions it has, up to the first it does not', async (t) => {
+/**
+ * A follower whose pool lacks the second of three previewed transfers (the preview outran
+ * its gossip), once it has accepted the preview and run the first.
+ */
+async function followerLackingTheSecond(t: Test) {
   const ledger = await openLedger(t)
   const txs = transfers(ledger)
-  // The pool lacks the second transaction: only the first can run ahead.
   const pool = new Map([
     [bytesToHex(txs[0]!.hash()), { tx: txs[0]! }],
     [bytesToHex(txs[2]!.hash()), { tx: txs[2]! }],
@@ -380,6 +383,11 @@ t.test('a follower runs the transactions it has, up to the first it does not', a
   const message = encodePreview(CHAIN_ID, preview(ledger, hashes), proposerKey.privateKey)
   t.equal(previews.onMessage(message), 'ACCEPT')
   await waitFor(() => previews.stats.executed === 1, { what: 'the first executed ahead' })
+  return { ledger, txs, pool, previews, message }
+}
+
+t.test('a follower runs the transactions it has, up to the first it does not', async (t) => {
+  const { ledger, txs, previews, message } = await followerLackingTheSecond(t)
   const block = await proposedBlock(txs)
   const execution = await ledger.validateBlock(block)
   t.same(execution.stateRoot, block.header.stateRoot)
@@ -390,23 +398,8 @@ t.test('a follower runs the transactions it has, up to the first it does not', a
 })
 
 t.test('a follower paused on a missing transaction resumes when its pool admits it', async (t) => {
-  const ledger = await openLedger(t)
-  const txs = transfers(ledger)
-  // The preview outran the second transaction's gossip: the pool gets it later.
-  const pool = new Map([
-    [bytesToHex(txs[0]!.hash()), { tx: txs[0]! }],
-    [bytesToHex(txs[2]!.hash()), { tx: txs[2]! }],
-  ])
-  const previews = new ProposalPreviews(
-    { chainId: CHAIN_ID, validatorKey },
-    { ledger, knownTransactions: pool, nextProposer: () => proposerKey.address, publish: () => {} },
-  )
+  const { ledger, txs, pool, previews } = await followerLackingTheSecond(t)
   t.teardown(() => previews.stop())
-  const hashes = txs.map((tx) => tx.hash())
-  const message = encodePreview(CHAIN_ID, preview(ledger, hashes), proposerKey.privateKey)
-  t.equal(previews.onMessage(message), 'ACCEPT')
-  await waitFor(() => previews.stats.executed === 1, { what: 'the first executed ahead' })
-
   pool.set(bytesToHex(txs[1]!.hash()), { tx: txs[1]! })
   previews.transactionArrived(bytesToHex(txs[1]!.hash()))
   await waitFor(() => previews.stats.executed === 3, { what: 'the rest executed ahead' })
