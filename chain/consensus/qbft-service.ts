@@ -285,7 +285,10 @@ export class QbftService implements ConsensusEngine {
         const current = this.engine.status().height
         if (current !== null && current >= height) return
         const now = this.scheduler.now()
-        const onTime = now - startAt < this.options.blockPeriodMs / 4
+        // A clock stepped back (the timer fired before startAt) records now: startAt would
+        // lie in the future and push the next height back by as much.
+        const late = now - startAt
+        const onTime = late >= 0 && late < this.options.blockPeriodMs / 4
         this.heightStartedAt = onTime ? startAt : now
         this.engine.startHeight(height)
       },
