@@ -408,3 +408,20 @@ t.test('a follower paused on a missing transaction resumes when its pool admits 
   t.same(execution.stateRoot, block.header.stateRoot)
   t.same(ledger.speculativeValidations, { used: 1, fellBack: 0 }, 'the proposal used it')
 })
+
+t.test('a speculation does not cancel a block of ours being built', async (t) => {
+  const ledger = await openLedger(t)
+  // A later round's proposal of ours, open on the executor.
+  const fields = ledger.nextHeaderFields(validatorKey.address, new Uint8Array(0), Date.now())
+  const build = await ledger.startBuild(fields)
+  await t.rejects(
+    ledger.speculate({
+      parentHash: ledger.head.hash(),
+      coinbase: proposerKey.address,
+      timestamp: ledger.head.timestamp + 1n,
+    }),
+    { code: 'LEDGER_BUILDING' },
+  )
+  t.ok(build.open, 'the build is still open')
+  await build.abort()
+})

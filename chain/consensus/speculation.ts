@@ -53,7 +53,7 @@ export const PREVIEW_SIGNING_DOMAIN = 'qbft-preview'
 export const MAX_PREVIEW_HASHES = 4_096
 /** Size of a preview with MAX_PREVIEW_HASHES hashes, and some room. */
 export const MAX_PREVIEW_BYTES = 4_096 * 33 + 1_024
-/** Previews accepted (and forwarded) per height: an honest proposer sends about ten. */
+/** Previews accepted (and forwarded) per height: an honest proposer sends 20-40 (one per refill). */
 export const MAX_PREVIEWS_PER_HEIGHT = 64
 
 export interface Preview {

@@ -75,6 +75,7 @@ export type LedgerErrorCode =
   | 'LEDGER_BUILD_ABANDONED'
   | 'LEDGER_SPECULATION_ENDED'
   | 'LEDGER_NEXT_BLOCK_VALIDATED'
+  | 'LEDGER_BUILDING'
 
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
@@ -554,6 +555,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
         !equalsBytes(validated.stateRoot, this.headHeader.stateRoot)
       ) {
         throw ledgerError('LEDGER_NEXT_BLOCK_VALIDATED', 'the next block is already validated')
+      }
+      // Our own block being built (a later round's proposal) comes first: a speculation,
+      // which a preview or a pool arrival can start at any time, must not cancel it.
+      if (this.pendingBuild !== undefined) {
+        throw ledgerError('LEDGER_BUILDING', 'a block of ours is being built on the executor')
       }
       // The proposer's extraData is not known here; no opcode reads it (see
       // sameExecutionEnvironment), so the environment is the same without it.
