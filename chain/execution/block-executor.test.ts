@@ -318,6 +318,16 @@ t.test('the build budget counts execution time over all passes', async (t) => {
   await build.add([counterCall(ledger, 2)], { executionBudgetMs: 3, now })
   t.equal(build.included.length, 3, 'a larger budget lets the next pass run')
   await build.abort()
+
+  // A clock that never advances (CPU time while waiting on disk) is capped by wall time.
+  const capped = await ledger.startBuild(nextFields(ledger))
+  await capped.add([counterCall(ledger, 0), counterCall(ledger, 1), counterCall(ledger, 2)], {
+    executionBudgetMs: 1,
+    now: () => 0,
+    wallBudgetMs: Number.MIN_VALUE,
+  })
+  t.equal(capped.included.length, 1, 'the wall-time cap stops the pass after the first')
+  await capped.abort()
 })
 
 t.test('a long block lets the event loop in while it executes', async (t) => {

@@ -110,6 +110,12 @@ export interface BuildOptions {
   executionBudgetMs?: number
   /** Clock the execution time is measured with (default `performance.now`). */
   now?: () => number
+  /**
+   * Also stop once running transactions took this many ms of wall time over all passes.
+   * With a CPU clock as `now`, waits are not counted (trie nodes read from disk on other
+   * threads), so this bounds what validators, who wait in wall time, may have to run.
+   */
+  wallBudgetMs?: number
   /** Called for each candidate before execution; return false to skip it (e.g. sender already failed). */
   accept?: (tx: TypedTransaction) => boolean
   onRejected?: (tx: TypedTransaction, error: unknown) => void
@@ -164,8 +170,8 @@ interface BuildingState {
   included: TypedTransaction[]
   rejected: BuildResult['rejected']
   options: BuildOptions
-  /** Execution time of the build so far, updated as transactions run. */
-  spent: { executionMs: number }
+  /** Execution time of the build so far (by `options.now`, and wall time), as txs run. */
+  spent: { executionMs: number; wallMs: number }
 }
 
 /** Per-block running totals of the transactions executed so far, across passes. */
@@ -511,7 +517,7 @@ export class BlockExecutor {
     const included: TypedTransaction[] = []
     const rejected: BuildResult['rejected'] = []
     const totals = this.emptyTotals()
-    const spent = { executionMs: 0 }
+    const spent = { executionMs: 0, wallMs: 0 }
     const closed = () =>
       execError('EXEC_BUILD_CLOSED', 'the block build was already sealed or aborted')
     return {
@@ -660,6 +666,7 @@ export class BlockExecutor {
     const gasLimit = block.header.gasLimit
     const now = building?.options.now ?? (() => performance.now())
     const budget = building?.options.executionBudgetMs ?? Number.POSITIVE_INFINITY
+    const wallBudget = building?.options.wallBudgetMs ?? Number.POSITIVE_INFINITY
     // Wall time on purpose: the slice bounds how long this process is deaf, whatever clock
     // the build budget uses.
     let sliceStarted = performance.now()
@@ -669,9 +676,11 @@ export class BlockExecutor {
         sliceStarted = performance.now()
       }
       const txStarted = building === undefined ? 0 : now()
+      const txWallStarted = building === undefined ? 0 : performance.now()
       if (building !== undefined) {
         if (gasLimit - totals.gasUsed < 21_000n) break
         if (building.spent.executionMs >= budget) break
+        if (building.spent.wallMs >= wallBudget) break
         if (tx.gasLimit > gasLimit - totals.gasUsed) continue
         if (building.options.accept !== undefined && !building.options.accept(tx)) continue
       } else if (tx.gasLimit > gasLimit - totals.gasUsed) {
@@ -705,11 +714,13 @@ export class BlockExecutor {
         building.rejected.push({ tx, error })
         building.options.onRejected?.(tx, error)
         building.spent.executionMs += now() - txStarted
+        building.spent.wallMs += performance.now() - txWallStarted
         continue
       }
       if (building !== undefined) {
         building.included.push(tx)
         building.spent.executionMs += now() - txStarted
+        building.spent.wallMs += performance.now() - txWallStarted
       }
       totals.gasUsed += result.blockGasSpent
       totals.cumulativeGasUsed += result.totalGasSpent

@@ -56,9 +56,14 @@ export interface BlockProducerOptions {
    * execution, hence its validation on the other validators, whenever the building
    * happens, so building never eats the block period. Counted in CPU time of this thread
    * (see threadCpuMs): a machine busy with other processes does not make blocks smaller.
+   * Wall time is capped too, at WALL_BUDGET_FACTOR times this (reads from disk are not
+   * CPU time of this thread).
    */
   buildBudgetMs: number
 }
+
+/** The build's wall-time cap, as a multiple of its CPU-time budget (see buildBudgetMs). */
+export const WALL_BUDGET_FACTOR = 2
 
 export class BlockProducer {
   private readonly options: BlockProducerOptions
@@ -166,6 +171,8 @@ export class BlockProducer {
     const rejected = await build.add(senders.keys(), {
       executionBudgetMs: this.options.buildBudgetMs,
       now: this.cpuClock,
+      // Waits on disk are not CPU time; validators wait for them all the same.
+      wallBudgetMs: WALL_BUDGET_FACTOR * this.options.buildBudgetMs,
       accept: (tx) => !failedSenders.has(senders.get(tx)!),
       onRejected: (tx, error) => {
         failedSenders.add(senders.get(tx)!)
