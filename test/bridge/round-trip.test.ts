@@ -309,13 +309,6 @@ t.test('bridge round trip through the user commands', async (t) => {
     const claim = await cli(carol, ['claim', '2'])
     t.equal(claim.code, 0, claim.stderr)
     t.match(claim.stdout, /withdrawal #2 released in L1 tx 0x[0-9a-f]{64}/)
-    // Gas headroom: a release landing a second after its estimate needs ~17k more gas.
-    const releaseTx = claim.stdout.match(/released in L1 tx (0x[0-9a-f]{64})/)![1] as `0x${string}`
-    const [sent, mined] = await Promise.all([
-      env.l1.getTransaction({ hash: releaseTx }),
-      env.l1.getTransactionReceipt({ hash: releaseTx }),
-    ])
-    t.ok(sent.gas * 100n >= mined.gasUsed * 120n, 'sent with headroom over the gas it used')
     t.equal(
       await ethL1(alice.address),
       aliceEth0 + parseEther('0.1'),
