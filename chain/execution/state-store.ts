@@ -9,6 +9,7 @@
  * overlay -> bounded LRU of committed nodes -> LevelDB.
  */
 import type { BatchDBOp, DB } from '@ethereumjs/util'
+import { setRecent } from '../util/recent-map.ts'
 
 export interface StateNodeSource {
   getStateNode(key: string): Promise<Uint8Array | undefined>
@@ -91,11 +92,6 @@ export class StateStore implements DB<string, Uint8Array> {
 
   private remember(key: string, value: Uint8Array): void {
     if (this.parent !== undefined) return
-    this.committed.delete(key)
-    this.committed.set(key, value)
-    if (this.committed.size > this.cacheEntries) {
-      const oldest = this.committed.keys().next().value
-      if (oldest !== undefined) this.committed.delete(oldest)
-    }
+    setRecent(this.committed, key, value, this.cacheEntries)
   }
 }

@@ -10,6 +10,7 @@
  */
 import { type Account, createAccountFromRLP } from '@ethereumjs/util'
 import { copyAccount } from '../execution/batched-state-manager.ts'
+import { setRecent } from '../util/recent-map.ts'
 
 export class HeadAccounts {
   /** Unprefixed address hex to the account, its RLP (decoded on first use), or null (none). */
@@ -50,11 +51,6 @@ export class HeadAccounts {
   }
 
   private write(addressHex: string, entry: Account | Uint8Array | null): void {
-    this.entries.delete(addressHex)
-    this.entries.set(addressHex, entry)
-    if (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.entries.delete(oldest)
-    }
+    setRecent(this.entries, addressHex, entry, this.maxEntries)
   }
 }

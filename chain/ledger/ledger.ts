@@ -63,6 +63,7 @@ import {
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
+import { setRecent } from '../util/recent-map.ts'
 import { HeadAccounts } from './head-accounts.ts'
 
 export type LedgerErrorCode =
@@ -758,13 +759,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   // ---------------------------------------------------------------- reads
 
   private rememberBlock(block: Block): void {
-    const key = bytesToHex(block.hash())
-    this.blockCache.delete(key)
-    this.blockCache.set(key, block)
-    if (this.blockCache.size > this.blockCacheSize) {
-      const oldest = this.blockCache.keys().next().value
-      if (oldest !== undefined) this.blockCache.delete(oldest)
-    }
+    setRecent(this.blockCache, bytesToHex(block.hash()), block, this.blockCacheSize)
   }
 
   async getCanonicalHash(number: bigint): Promise<Uint8Array | undefined> {

@@ -8,6 +8,7 @@ import type { Block, BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { StoredReceipt } from '../execution/receipts.ts'
 import type { Ledger } from '../ledger/ledger.ts'
+import { setRecent } from '../util/recent-map.ts'
 import { headerNotFound, invalidParams, serverError } from './errors.ts'
 import { formatLogs, type RpcLog } from './format.ts'
 import type { BlockId, BlockRef, LogFilter } from './params.ts'
@@ -97,21 +98,13 @@ export class ChainView {
     if (cached !== undefined) return cached
     const receipts = await this.ledger.getReceipts(blockHash)
     if (receipts === undefined) throw serverError(`receipts of block ${key} are missing`)
-    this.receiptCache.set(key, receipts)
-    if (this.receiptCache.size > this.receiptCacheSize) {
-      const oldest = this.receiptCache.keys().next().value
-      if (oldest !== undefined) this.receiptCache.delete(oldest)
-    }
+    setRecent(this.receiptCache, key, receipts, this.receiptCacheSize)
     return receipts
   }
 
   /** Remember receipts we got for free with a new head (filters, subscriptions). */
   rememberReceipts(blockHash: Uint8Array, receipts: StoredReceipt[]): void {
-    this.receiptCache.set(bytesToHex(blockHash), receipts)
-    if (this.receiptCache.size > this.receiptCacheSize) {
-      const oldest = this.receiptCache.keys().next().value
-      if (oldest !== undefined) this.receiptCache.delete(oldest)
-    }
+    setRecent(this.receiptCache, bytesToHex(blockHash), receipts, this.receiptCacheSize)
   }
 
   async blockWithReceipts(id: BlockId): Promise<BlockWithReceipts | undefined> {
