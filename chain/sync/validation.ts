@@ -155,24 +155,30 @@ function decodeMessageBlock(blockBytes: Uint8Array, common: Common): Block {
  * of the same block by consensus, which is under way. Anything else is decoded in full, as
  * proposals are (ledger/decode-block.ts), with REJECT for what does not decode.
  */
-function decodeGossipBlock(blockBytes: Uint8Array, chain: BlockValidationChain): Block {
-  const head = chain.head.number
+function decodeGossipBlock(
+  blockBytes: Uint8Array,
+  chain: BlockValidationChain,
+  head: bigint,
+): Block {
   let executed: Block | undefined
-  let shell: Block
+  const isExecuted = (header: BlockHeader) => {
+    const candidate = chain.executedBlock?.(header.hash())
+    // Only the very bytes: the message is forwarded as it came once the block is imported.
+    if (candidate !== undefined && equalsBytes(candidate.serialize(), blockBytes))
+      executed = candidate
+    return executed !== undefined
+  }
   try {
-    shell = decodeBlock(blockBytes, chain.common, undefined, (header) => {
-      if (header.number <= head) return true
-      if (header.number !== head + 1n) return false
-      const candidate = chain.executedBlock?.(header.hash())
-      // Only the very bytes: the message is forwarded as it came once the block is imported.
-      if (candidate !== undefined && equalsBytes(candidate.serialize(), blockBytes))
-        executed = candidate
-      return executed !== undefined
-    })
+    const shell = decodeBlock(
+      blockBytes,
+      chain.common,
+      undefined,
+      (header) => header.number <= head || (header.number === head + 1n && isExecuted(header)),
+    )
+    return executed ?? shell
   } catch (cause) {
     throw blockError('REJECT', 'BLOCK_MALFORMED', errorMessage(cause), { cause })
   }
-  return executed ?? shell
 }
 
 // ------------------------------------------------------------------ import errors
@@ -256,11 +262,7 @@ export async function validateGossipBlock(
 ): Promise<{ msg: BlockMessage; imported: ImportedBlock }> {
   const { blockBytes, round, seals } = splitBlockMessage(data)
   const head = chain.head.number
-  const msg: BlockMessage = {
-    block: decodeGossipBlock(blockBytes, chain),
-    round,
-    seals,
-  }
+  const msg: BlockMessage = { block: decodeGossipBlock(blockBytes, chain, head), round, seals }
   const { header } = msg.block
   const maxTimestamp = BigInt(Math.floor(options.nowMs / 1000) + options.maxFutureSeconds)
   if (header.timestamp > maxTimestamp) {
