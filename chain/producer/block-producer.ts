@@ -63,7 +63,7 @@ export interface BlockProducerOptions {
 }
 
 /** The build's wall-time cap, as a multiple of its CPU-time budget (see buildBudgetMs). */
-export const WALL_BUDGET_FACTOR = 2
+const WALL_BUDGET_FACTOR = 2
 
 export class BlockProducer {
   private readonly options: BlockProducerOptions
