@@ -22,6 +22,7 @@ import {
   KECCAK256_NULL,
 } from '@ethereumjs/util'
 import { createVM, type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
+import { type EvmWithOpcodes, installEvmFastPaths } from '../execution/evm-fast-paths.ts'
 import type { ChainView } from './chain-view.ts'
 import {
   executionReverted,
@@ -339,6 +340,8 @@ export class EvmRunner {
       blockchain: blockchain as never,
       evmOpts: { customOpcodes: deadlineOpcodes(common, this.jumpHandlers, clock) as never },
     })
+    // The block executor's faster MSTORE/SLOAD/LOG handlers (the deadline's jumps stay).
+    installEvmFastPaths(vm.evm as unknown as EvmWithOpcodes)
     return { vm, stateManager, clock }
   }
 

@@ -1,0 +1,121 @@
+/**
+ * The fast MSTORE, SLOAD and LOG handlers must behave exactly as upstream's: the same code
+ * run on an EVM with them and on one without gives the same return data, gas, logs and
+ * storage, for words of every length (0, one byte, odd hex lengths, the top bit set, all
+ * ones), unaligned memory offsets and every LOG arity.
+ */
+import { bigIntToBytes, bytesToHex, createAddressFromString, setLengthLeft } from '@ethereumjs/util'
+import { createVM } from '@ethereumjs/vm'
+import t from 'tap'
+import { createChainCommon } from './common.ts'
+import { type EvmWithOpcodes, installEvmFastPaths, wordToBytes32 } from './evm-fast-paths.ts'
+
+const MAX = (1n << 256n) - 1n
+const WORDS = [
+  0n,
+  1n,
+  0xfn,
+  0xffn,
+  0x100n,
+  0xabcn,
+  0x123456789n,
+  1n << 159n,
+  (1n << 160n) - 1n,
+  1n << 255n,
+  (1n << 255n) + 0x1234n,
+  0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3efn,
+  MAX,
+]
+
+t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
+  for (const word of WORDS) {
+    t.same(wordToBytes32(word), setLengthLeft(bigIntToBytes(word), 32), word.toString(16))
+  }
+})
+
+const push32 = (word: bigint) => `7f${word.toString(16).padStart(64, '0')}`
+const push2 = (n: number) => `61${n.toString(16).padStart(4, '0')}`
+const MSTORE = '52'
+const SLOAD = '54'
+const SSTORE = '55'
+
+/**
+ * Code that: stores every word at aligned and unaligned offsets (MSTORE); writes some
+ * slots, then loads written and unwritten slots to memory (SLOAD); emits LOG0-LOG4 with
+ * the words as topics over a slice of memory; returns the memory it wrote.
+ */
+function testCode(): string {
+  let code = ''
+  let offset = 0
+  for (const word of WORDS) {
+    code += push32(word) + push2(offset) + MSTORE
+    offset += 32
+    code += push32(word) + push2(offset + 7) + MSTORE
+    offset += 40
+  }
+  // slot[key] = key ^ 0x55 for half of the words (zero stays zero), then load all of them.
+  for (const key of WORDS.filter((_, i) => i % 2 === 0))
+    code += push32(key ^ 0x55n) + push32(key) + SSTORE
+  for (const key of WORDS) {
+    code += push32(key) + SLOAD + push2(offset) + MSTORE
+    offset += 32
+  }
+  for (let topics = 0; topics <= 4; topics++) {
+    for (let i = 0; i < topics; i++) code += push32(WORDS[(topics * 3 + i) % WORDS.length]!)
+    // LOGn pops offset then length: push length first.
+    code += push2(topics * 50 + 3) + push2(topics * 61) + (0xa0 + topics).toString(16)
+  }
+  // RETURN memory[0:offset]
+  code += push2(offset) + push2(0) + 'f3'
+  return `0x${code}`
+}
+
+async function run(fast: boolean) {
+  const common = createChainCommon({ chainId: 1337, hardfork: 'prague' })
+  const vm = await createVM({ common })
+  const installed = fast ? installEvmFastPaths(vm.evm as unknown as EvmWithOpcodes) : 0
+  const contract = createAddressFromString('0x00000000000000000000000000000000000c0de1')
+  await vm.stateManager.putCode(contract, Buffer.from(testCode().slice(2), 'hex'))
+  const result = await vm.evm.runCall({ to: contract, gasLimit: 10_000_000n })
+  const storage: string[] = []
+  for (const key of WORDS) {
+    storage.push(bytesToHex(await vm.stateManager.getStorage(contract, wordToBytes32(key))))
+  }
+  return { installed, result: result.execResult, storage }
+}
+
+t.test('the fast handlers give the same results as upstream', async (t) => {
+  const upstream = await run(false)
+  const fast = await run(true)
+  t.equal(fast.installed, 7, 'MSTORE, SLOAD and LOG0-LOG4 are replaced')
+  t.notOk(upstream.result.exceptionError, 'the code runs to the end')
+  t.equal(fast.result.exceptionError, undefined)
+  t.equal(fast.result.executionGasUsed, upstream.result.executionGasUsed, 'same gas')
+  t.equal(
+    bytesToHex(fast.result.returnValue),
+    bytesToHex(upstream.result.returnValue),
+    'same memory',
+  )
+  t.same(fast.result.logs, upstream.result.logs, 'same logs')
+  t.equal(upstream.result.logs?.length, 5)
+  t.same(fast.storage, upstream.storage, 'same storage')
+})
+
+t.test('only upstream handlers are replaced', async (t) => {
+  const common = createChainCommon({ chainId: 1337, hardfork: 'prague' })
+  const vm = await createVM({ common })
+  const evm = vm.evm as unknown as EvmWithOpcodes
+  t.equal(installEvmFastPaths(evm), 7)
+  t.equal(installEvmFastPaths(evm), 0, 'a second install finds nothing of upstream to replace')
+
+  const custom = () => {}
+  const withCustom = await createVM({
+    common,
+    evmOpts: {
+      customOpcodes: [{ opcode: 0x52, opcodeName: 'MSTORE', baseFee: 3, logicFunction: custom }],
+    },
+  })
+  const customEvm = withCustom.evm as unknown as EvmWithOpcodes
+  t.equal(installEvmFastPaths(customEvm), 6, 'a custom MSTORE is kept')
+  t.equal(customEvm._opcodeMap[0x52]!.opHandler, custom)
+})

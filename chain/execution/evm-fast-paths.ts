@@ -1,0 +1,117 @@
+/**
+ * Faster equivalents of ethereumjs' MSTORE, SLOAD and LOG0-LOG4 handlers.
+ *
+ * Upstream turns a 256-bit stack word into 32 bytes as `setLengthLeft(bigIntToBytes(w), 32)`:
+ * a hex string, a validated hex parse, then a left pad that spreads both arrays into a JS
+ * array. That is ~1 µs per word, against ~0.1 µs for the direct conversion below, and
+ * Solidity code stores words to memory all the time (ABI encoding, the free memory
+ * pointer, event data). The handlers do exactly what upstream's do otherwise; gas
+ * (dynamic gas handlers, memory expansion) is untouched.
+ *
+ * The handlers are swapped in the EVM's own opcode table (one per EVM, rebuilt only if its
+ * hardfork changes, which ours never does). A handler is only replaced where the table
+ * holds upstream's, so custom opcodes stay. The test runs the same code with and without
+ * these handlers and compares every result.
+ */
+import type { Common } from '@ethereumjs/common'
+import { getOpcodesForHF } from '@ethereumjs/evm'
+import { bytesToBigInt } from '@ethereumjs/util'
+
+/** The parts of ethereumjs' run state that these handlers use. */
+interface RunState {
+  stack: {
+    pop(): bigint
+    popN(n: number): bigint[]
+    push(value: bigint): void
+  }
+  memory: {
+    read(offset: number, size: number): Uint8Array
+    write(offset: number, size: number, value: Uint8Array): void
+  }
+  interpreter: {
+    storageLoad(key: Uint8Array): Promise<Uint8Array>
+    log(data: Uint8Array, topicsCount: number, topics: Uint8Array[]): void
+  }
+  opCode: number
+}
+
+interface OpcodeEntry {
+  opHandler: (runState: RunState) => unknown
+}
+
+/** An ethereumjs EVM, as far as its opcode table goes (internal field). */
+export interface EvmWithOpcodes {
+  common: Common
+  _opcodeMap: Record<number, OpcodeEntry | undefined>
+}
+
+const MSTORE = 0x52
+const SLOAD = 0x54
+const LOG0 = 0xa0
+
+/** Hex digit values by char code ('0'-'9', 'a'-'f': bigint toString(16) is lower case). */
+const HEX_VALUES: Int8Array = (() => {
+  const values = new Int8Array(128).fill(-1)
+  for (let i = 0; i < 10; i++) values[48 + i] = i
+  for (let i = 0; i < 6; i++) values[97 + i] = 10 + i
+  return values
+})()
+
+/** A 256-bit word (0 <= word < 2^256, as on the EVM stack) as 32 big-endian bytes. */
+export function wordToBytes32(word: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  if (word === 0n) return out
+  const hex = word.toString(16)
+  let digit = hex.length
+  for (let i = 31; digit > 0; i--) {
+    const low = HEX_VALUES[hex.charCodeAt(--digit)]!
+    const high = digit > 0 ? HEX_VALUES[hex.charCodeAt(--digit)]! : 0
+    out[i] = (high << 4) | low
+  }
+  return out
+}
+
+function mstore(runState: RunState): void {
+  const [offset, word] = runState.stack.popN(2) as [bigint, bigint]
+  runState.memory.write(Number(offset), 32, wordToBytes32(word))
+}
+
+async function sload(runState: RunState): Promise<void> {
+  const key = wordToBytes32(runState.stack.pop())
+  const value = await runState.interpreter.storageLoad(key)
+  runState.stack.push(value.length > 0 ? bytesToBigInt(value) : 0n)
+}
+
+function log(runState: RunState): void {
+  const [memOffset, memLength] = runState.stack.popN(2) as [bigint, bigint]
+  const topicsCount = runState.opCode - LOG0
+  const topics = runState.stack.popN(topicsCount).map(wordToBytes32)
+  const data =
+    memLength === 0n
+      ? new Uint8Array(0)
+      : runState.memory.read(Number(memOffset), Number(memLength))
+  runState.interpreter.log(data, topicsCount, topics)
+}
+
+const REPLACEMENTS: ReadonlyArray<[code: number, handler: OpcodeEntry['opHandler']]> = [
+  [MSTORE, mstore],
+  [SLOAD, sload],
+  ...[0, 1, 2, 3, 4].map((n) => [LOG0 + n, log] as [number, OpcodeEntry['opHandler']]),
+]
+
+/**
+ * Puts the faster handlers into an EVM's opcode table, each only where the table holds
+ * upstream's own handler for that opcode. Returns how many were installed (7 on an EVM
+ * with the upstream table).
+ */
+export function installEvmFastPaths(evm: EvmWithOpcodes): number {
+  const upstream = getOpcodesForHF(evm.common).handlers as Map<number, unknown>
+  let installed = 0
+  for (const [code, handler] of REPLACEMENTS) {
+    const entry = evm._opcodeMap[code]
+    if (entry === undefined || entry.opHandler !== upstream.get(code)) continue
+    entry.opHandler = handler
+    installed++
+  }
+  return installed
+}
