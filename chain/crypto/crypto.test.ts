@@ -12,11 +12,27 @@ import {
   sign,
 } from './index.ts'
 
-t.test('native keccak equals the reference implementation', (t) => {
-  for (const size of [0, 1, 31, 32, 33, 136, 1000]) {
+t.test('keccak equals the reference implementation', (t) => {
+  // Around the 136-byte rate (one and two absorbed blocks) and far beyond it.
+  for (const size of [0, 1, 20, 31, 32, 33, 64, 135, 136, 137, 271, 272, 273, 1000, 100_000]) {
     const data = new Uint8Array(size).map((_, i) => (i * 7 + size) & 0xff)
     t.same(keccak256(data), keccak_256(data), `size ${size}`)
   }
+  // A view into a larger buffer hashes only its own bytes.
+  const backing = new Uint8Array(100).map((_, i) => i)
+  t.same(keccak256(backing.subarray(10, 42)), keccak_256(backing.slice(10, 42)), 'a subarray')
+  t.same(keccak256(Buffer.from('abc')), keccak_256(new TextEncoder().encode('abc')), 'a Buffer')
+  t.end()
+})
+
+t.test('each keccak digest is a new array', (t) => {
+  const first = keccak256(Uint8Array.of(1))
+  const copy = first.slice()
+  const second = keccak256(Uint8Array.of(2))
+  t.not(first.buffer, second.buffer, 'digests do not share memory')
+  t.same(first, copy, 'a later hash leaves an earlier digest as it was')
+  second.fill(0)
+  t.same(keccak256(Uint8Array.of(1)), copy, 'changing a digest changes no later one')
   t.end()
 })
 

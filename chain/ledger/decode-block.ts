@@ -22,7 +22,7 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
-import { createKeccak256 } from '../crypto/index.ts'
+import { keccak256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
 import { freezeWithEncoding } from './transaction-encoding.ts'
 
@@ -72,7 +72,6 @@ export function decodeBlock(
     // Header, uncles and withdrawals through ethereumjs, with its checks; transactions below.
     const shell = createBlockFromBytesArray([headerData, [], ...rest] as never, options)
     if (withoutTransactions?.(shell.header) === true) return shell
-    const keccak256 = createKeccak256()
     const transactions = txsData.map((data) => {
       // A typed transaction is its bytes in the body; a legacy one is its field list.
       const pooled =
