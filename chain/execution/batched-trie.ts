@@ -16,6 +16,7 @@ import type { CheckpointDB, MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import { type BatchDBOp, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { SidechainError } from '../errors.ts'
+import { encodeRlp } from '../util/rlp-encode.ts'
 
 /** A change to the trie: `value` null or empty deletes the key. */
 export interface TrieChange {
@@ -233,14 +234,14 @@ class TrieRewriter {
   encodeRoot(ref: NodeRef, writes: BatchDBOp<Uint8Array, Uint8Array>[]): Uint8Array {
     if (ref instanceof Uint8Array) return ref
     const raw = Array.isArray(ref) ? ref : this.toRaw(ref, writes)
-    return this.store(RLP.encode(raw), writes)
+    return this.store(encodeRlp(raw), writes)
   }
 
   /** Nodes of 32 bytes or more are stored by hash; shorter ones are inlined in the parent. */
   private encode(ref: NodeRef, writes: BatchDBOp<Uint8Array, Uint8Array>[]): StoredRef {
     if (ref instanceof Uint8Array || Array.isArray(ref)) return ref
     const raw = this.toRaw(ref, writes)
-    const encoded = RLP.encode(raw)
+    const encoded = encodeRlp(raw)
     return encoded.length >= 32 ? this.store(encoded, writes) : raw
   }
 

@@ -6,6 +6,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { KECCAK256_RLP } from '@ethereumjs/util'
+import { encodeRlp } from '../util/rlp-encode.ts'
 
 type Nested = Uint8Array | Nested[]
 
@@ -51,7 +52,7 @@ export function orderedTrieRoot(
     return a.nibbles.length - b.nibbles.length
   })
   const reference = (node: Nested): Nested => {
-    const encoded = RLP.encode(node)
+    const encoded = encodeRlp(node)
     return encoded.length < 32 ? node : keccak256(encoded)
   }
   // entries[lo, hi) share their first `depth` nibbles.
@@ -91,5 +92,5 @@ export function orderedTrieRoot(
     }
     return branch
   }
-  return keccak256(RLP.encode(build(0, entries.length, 0)))
+  return keccak256(encodeRlp(build(0, entries.length, 0)))
 }

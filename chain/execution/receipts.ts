@@ -7,8 +7,8 @@
 import type { Log } from '@ethereumjs/evm'
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToBytes, bytesToBigInt } from '@ethereumjs/util'
-import { encodeReceipt } from '@ethereumjs/vm'
 import { SidechainError } from '../errors.ts'
+import { encodeRlp } from '../util/rlp-encode.ts'
 
 export interface StoredReceipt {
   txType: number
@@ -20,20 +20,26 @@ export interface StoredReceipt {
   contractAddress: Uint8Array | undefined
 }
 
+/**
+ * The consensus encoding (what the receipts root commits to), as ethereumjs' `encodeReceipt`
+ * writes it: rlp([status, cumulative gas, bloom, logs]), after the type byte unless legacy.
+ */
 export function consensusReceiptBytes(receipt: StoredReceipt): Uint8Array {
-  return encodeReceipt(
-    {
-      status: receipt.status,
-      cumulativeBlockGasUsed: receipt.cumulativeGasUsed,
-      bitvector: receipt.logsBloom,
-      logs: receipt.logs,
-    },
-    receipt.txType as Parameters<typeof encodeReceipt>[1],
-  )
+  const encoded = encodeRlp([
+    receipt.status === 0 ? new Uint8Array(0) : Uint8Array.of(1),
+    bigIntToBytes(receipt.cumulativeGasUsed),
+    receipt.logsBloom,
+    receipt.logs,
+  ])
+  if (receipt.txType === 0) return encoded
+  const typed = new Uint8Array(encoded.length + 1)
+  typed[0] = receipt.txType
+  typed.set(encoded, 1)
+  return typed
 }
 
 export function encodeStoredReceipts(receipts: readonly StoredReceipt[]): Uint8Array {
-  return RLP.encode(
+  return encodeRlp(
     receipts.map((r) => [
       bigIntToBytes(BigInt(r.txType)),
       r.status === 1 ? Uint8Array.of(1) : new Uint8Array(0),
