@@ -13,7 +13,7 @@ import { Caches, MerkleStateManager } from '@ethereumjs/statemanager'
 import { Account, Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
 import { keccak256 } from '../crypto/index.ts'
-import { BatchedMerkleStateManager } from './batched-state-manager.ts'
+import { BatchedMerkleStateManager, SerializingAccount } from './batched-state-manager.ts'
 import { applyTrieBatch, type TrieChange } from './batched-trie.ts'
 import { createChainCommon } from './common.ts'
 
@@ -272,4 +272,31 @@ t.test('accounts read from the batched manager are copies', async (t) => {
   t.match(await state.getAccount(who), { nonce: 1n, balance: 100n }, 'a revert restores it')
   await state.deleteAccount(who)
   t.equal(await state.getAccount(who), undefined, 'deleted')
+})
+
+t.test('accounts put are serialized as upstream serializes them', async (t) => {
+  const hash = (n: number) => new Uint8Array(32).fill(n)
+  const accounts = [
+    new Account(),
+    new Account(0n, 0n, hash(1), hash(2)),
+    new Account(1n, 1n),
+    new Account(0xffn, 0x100n),
+    new Account(2n ** 64n - 1n, 10n ** 30n, hash(3), hash(4)),
+    new Account(12_345n, (1n << 256n) - 1n),
+  ]
+  for (const account of accounts) {
+    t.same(
+      new SerializingAccount(account).serialize(),
+      account.serialize(),
+      `${account.nonce}/${account.balance}`,
+    )
+  }
+  const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+  const state = new BatchedMerkleStateManager({
+    common,
+    caches: new Caches({ account: { size: 100 }, storage: { size: 100 } }),
+  })
+  const who = new Address(new Uint8Array(20).fill(8))
+  await state.putAccount(who, accounts[4]!)
+  t.same(state['_caches']!.account!.get(who)!.accountRLP, accounts[4]!.serialize(), 'in the cache')
 })

@@ -4,11 +4,12 @@
  * storage, for words of every length (0, one byte, odd hex lengths, the top bit set, all
  * ones), unaligned memory offsets and every LOG arity.
  */
-import { bigIntToBytes, bytesToHex, createAddressFromString, setLengthLeft } from '@ethereumjs/util'
+import { bytesToHex, createAddressFromString } from '@ethereumjs/util'
 import { createVM } from '@ethereumjs/vm'
 import t from 'tap'
+import { wordToBytes32 } from '../util/bigint-bytes.ts'
 import { createChainCommon } from './common.ts'
-import { type EvmWithOpcodes, installEvmFastPaths, wordToBytes32 } from './evm-fast-paths.ts'
+import { type EvmWithOpcodes, installEvmFastPaths } from './evm-fast-paths.ts'
 
 const MAX = (1n << 256n) - 1n
 const WORDS = [
@@ -26,12 +27,6 @@ const WORDS = [
   0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3efn,
   MAX,
 ]
-
-t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
-  for (const word of WORDS) {
-    t.same(wordToBytes32(word), setLengthLeft(bigIntToBytes(word), 32), word.toString(16))
-  }
-})
 
 const push32 = (word: bigint) => `7f${word.toString(16).padStart(64, '0')}`
 const push2 = (n: number) => `61${n.toString(16).padStart(4, '0')}`

@@ -1,0 +1,36 @@
+/**
+ * The direct bigint conversions must give ethereumjs' bytes: 32-byte words as
+ * `setLengthLeft(bigIntToBytes(w), 32)`, RLP integers as `bigIntToUnpaddedBytes`, for every
+ * digit count (odd and even), zero, the top bit and all ones.
+ */
+import { bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util'
+import t from 'tap'
+import { rlpIntegerBytes, wordToBytes32 } from './bigint-bytes.ts'
+
+const MAX = (1n << 256n) - 1n
+// Every hex digit count from 1 to 64, plus edge values.
+const WORDS = [
+  0n,
+  1n,
+  0x80n,
+  0xffn,
+  0x100n,
+  1n << 255n,
+  MAX,
+  0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3efn,
+  ...Array.from({ length: 64 }, (_, digits) => (1n << BigInt(4 * digits)) + 0xabcn),
+].filter((w) => w <= MAX)
+
+t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
+  for (const word of WORDS) {
+    t.same(wordToBytes32(word), setLengthLeft(bigIntToBytes(word), 32), word.toString(16))
+  }
+})
+
+t.test('rlpIntegerBytes is bigIntToUnpaddedBytes', async (t) => {
+  for (const value of [...WORDS, 10n ** 30n, (1n << 300n) + 5n]) {
+    t.same(rlpIntegerBytes(value), bigIntToUnpaddedBytes(value), value.toString(16))
+  }
+  t.same(rlpIntegerBytes(0n), new Uint8Array(0), 'zero is no bytes')
+  t.throws(() => rlpIntegerBytes(-1n), RangeError)
+})
