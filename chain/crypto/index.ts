@@ -73,7 +73,7 @@ export function sha256(data: Uint8Array): Uint8Array {
 }
 
 /** The `customCrypto` object handed to every ethereumjs `Common` we create. */
-export function nativeCustomCrypto(): CustomCrypto {
+export function chainCustomCrypto(): CustomCrypto {
   return { keccak256, ecrecover, sha256 }
 }
 

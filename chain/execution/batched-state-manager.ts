@@ -99,7 +99,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
   override async flush(): Promise<void> {
     const hash = this.common.customCrypto.keccak256
     if (hash === undefined) {
-      // The node's Common always carries native keccak; without it, stay on the upstream path.
+      // The node's Common always carries our keccak; without it, stay on the upstream path.
       this.flushedAccounts = undefined
       await super.flush()
       return

@@ -6,7 +6,9 @@
  *  - one state checkpoint per block: the MerkleStateManager caches absorb the block and the
  *    trie is written once, at its commit (not once per tx), in one batched update that
  *    hashes each touched node once (batched-state-manager.ts);
- *  - native ecrecover/keccak via Common.customCrypto; senders cached on the tx objects;
+ *  - native ecrecover and WebAssembly keccak via Common.customCrypto; senders cached on
+ *    the tx objects;
+ *  - faster MSTORE/SLOAD/LOG handlers in the EVM's opcode table (evm-fast-paths.ts);
  *  - a contract's jump and PUSH analysis kept across calls (code-analysis-cache.ts);
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).

@@ -9,7 +9,7 @@ import { paramsEVM } from '@ethereumjs/evm'
 import { paramsTx } from '@ethereumjs/tx'
 import { paramsVM } from '@ethereumjs/vm'
 import type { GenesisConfig } from '../../genesis/schema.ts'
-import { nativeCustomCrypto } from '../crypto/index.ts'
+import { chainCustomCrypto } from '../crypto/index.ts'
 
 export function createChainCommon(config: Pick<GenesisConfig, 'chainId' | 'hardfork'>): Common {
   const last = Mainnet.hardforks.findIndex((h) => h.name === config.hardfork)
@@ -19,7 +19,7 @@ export function createChainCommon(config: Pick<GenesisConfig, 'chainId' | 'hardf
   const common = createCustomCommon(
     { name: `sidechain-${config.chainId}`, chainId: config.chainId, hardforks, bootstrapNodes: [] },
     Mainnet,
-    { hardfork: config.hardfork, customCrypto: nativeCustomCrypto() },
+    { hardfork: config.hardfork, customCrypto: chainCustomCrypto() },
   )
   memoizeUpdateParams(common)
   indexActivatedEips(common)
@@ -29,7 +29,7 @@ export function createChainCommon(config: Pick<GenesisConfig, 'chainId' | 'hardf
 /**
  * `isActivatedEIP` searches an array of the active EIPs (40 on Prague), and the EVM asks it
  * twice per opcode executed (EIP-6800 and EIP-7864, never active here, so every search
- * runs to the end): ~1,000 searches per ERC-20 transfer, ~5% of its execution. This answers
+ * runs to the end): ~1,000 searches per ERC-20 transfer, ~7% of its execution CPU. This answers
  * from a set made from the same array; Common replaces the array (never changes it in
  * place) when its hardfork or EIPs change, so the set is rebuilt when the array differs.
  * Copies of the Common take the method (and share the array) with their other fields.

@@ -2,12 +2,14 @@
  * The fast MSTORE, SLOAD and LOG handlers must behave exactly as upstream's: the same code
  * run on an EVM with them and on one without gives the same return data, gas, logs and
  * storage, for words of every length (0, one byte, odd hex lengths, the top bit set, all
- * ones), unaligned memory offsets and every LOG arity.
+ * ones), unaligned memory offsets, every LOG arity and a LOG of no bytes.
  */
 import { bytesToHex, createAddressFromString } from '@ethereumjs/util'
 import { createVM } from '@ethereumjs/vm'
 import t from 'tap'
+import { makeGenesis, openStaticLedger, tempDir } from '../../test/helpers/chain.ts'
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
+import type { BlockExecutor } from './block-executor.ts'
 import { createChainCommon } from './common.ts'
 import { type EvmWithOpcodes, installEvmFastPaths } from './evm-fast-paths.ts'
 
@@ -60,6 +62,8 @@ function testCode(): string {
     // LOGn pops offset then length: push length first.
     code += push2(topics * 50 + 3) + push2(topics * 61) + (0xa0 + topics).toString(16)
   }
+  // LOG0 of no bytes at an offset far past memory: no read, no expansion.
+  code += push2(0) + push32(1n << 200n) + 'a0'
   // RETURN memory[0:offset]
   code += push2(offset) + push2(0) + 'f3'
   return `0x${code}`
@@ -92,7 +96,7 @@ t.test('the fast handlers give the same results as upstream', async (t) => {
     'same memory',
   )
   t.same(fast.result.logs, upstream.result.logs, 'same logs')
-  t.equal(upstream.result.logs?.length, 5)
+  t.equal(upstream.result.logs?.length, 6)
   t.same(fast.storage, upstream.storage, 'same storage')
 })
 
@@ -113,4 +117,17 @@ t.test('only upstream handlers are replaced', async (t) => {
   const customEvm = withCustom.evm as unknown as EvmWithOpcodes
   t.equal(installEvmFastPaths(customEvm), 6, 'a custom MSTORE is kept')
   t.equal(customEvm._opcodeMap[0x52]!.opHandler, custom)
+})
+
+t.test('the block executor runs with the fast handlers', async (t) => {
+  const setup = makeGenesis({ accounts: 1 })
+  const dir = tempDir('fast-paths-')
+  const { db, ledger } = await openStaticLedger(setup, dir.path)
+  t.teardown(async () => {
+    await db.close()
+    dir.remove()
+  })
+  const executor = (ledger as unknown as { executor: BlockExecutor }).executor
+  const evm = executor.vm.evm as unknown as EvmWithOpcodes
+  t.equal(installEvmFastPaths(evm), 0, 'nothing of upstream is left to replace')
 })

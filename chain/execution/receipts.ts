@@ -23,6 +23,9 @@ export interface StoredReceipt {
 /**
  * The consensus encoding (what the receipts root commits to), as ethereumjs' `encodeReceipt`
  * writes it: rlp([status, cumulative gas, bloom, logs]), after the type byte unless legacy.
+ * Its pre-Byzantium state root in place of the status never applies here. The gas goes
+ * through `bigIntToBytes` as upstream's does (it would write 0x00 for zero, not the empty
+ * string `rlpIntegerBytes` gives), so the bytes stay upstream's.
  */
 export function consensusReceiptBytes(receipt: StoredReceipt): Uint8Array {
   const encoded = encodeRlp([

@@ -25,6 +25,7 @@ t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
   for (const word of WORDS) {
     t.same(wordToBytes32(word), setLengthLeft(bigIntToBytes(word), 32), word.toString(16))
   }
+  t.throws(() => wordToBytes32(-1n), RangeError)
 })
 
 t.test('rlpIntegerBytes is bigIntToUnpaddedBytes', async (t) => {

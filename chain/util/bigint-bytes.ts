@@ -27,6 +27,7 @@ function writeHexDigits(hex: string, out: Uint8Array): Uint8Array {
 
 /** A 256-bit word (0 <= word < 2^256, as on the EVM stack) as 32 big-endian bytes. */
 export function wordToBytes32(word: bigint): Uint8Array {
+  if (word < 0n) throw new RangeError('a word is not negative')
   const out = new Uint8Array(32)
   return word === 0n ? out : writeHexDigits(word.toString(16), out)
 }

@@ -61,3 +61,8 @@ t.test('a view into a larger buffer encodes only its own bytes', async (t) => {
   const view = backing.subarray(10, 80)
   t.same(encodeRlp([view, backing.subarray(5, 6)]), RLP.encode([view.slice(), Uint8Array.of(5)]))
 })
+
+t.test('anything but bytes and lists is refused', async (t) => {
+  for (const input of [undefined, null, 5, 5n, 'abc', { length: 1 }])
+    t.throws(() => encodeRlp([Uint8Array.of(1), input as never]), TypeError, String(input))
+})

@@ -35,6 +35,7 @@ function measure(input: RlpInput, listPayloads: number[]): number {
     const length = input.length
     return length === 1 && input[0]! < 0x80 ? 1 : headerSize(length) + length
   }
+  if (!Array.isArray(input)) throw new TypeError('RLP input must be bytes or a list')
   const index = listPayloads.length
   listPayloads.push(0)
   let payload = 0
