@@ -298,5 +298,6 @@ t.test('accounts put are serialized as upstream serializes them', async (t) => {
   })
   const who = new Address(new Uint8Array(20).fill(8))
   await state.putAccount(who, accounts[4]!)
-  t.same(state['_caches']!.account!.get(who)!.accountRLP, accounts[4]!.serialize(), 'in the cache')
+  const cache = (state as unknown as { _caches: Caches })._caches.account!
+  t.same(cache.get(who)!.accountRLP, accounts[4]!.serialize(), 'in the cache')
 })
