@@ -7,7 +7,13 @@
 import { bytesToHex, createAddressFromString } from '@ethereumjs/util'
 import { createVM } from '@ethereumjs/vm'
 import t from 'tap'
-import { makeGenesis, openStaticLedger, tempDir } from '../../test/helpers/chain.ts'
+import {
+  buildSealedBlock,
+  makeGenesis,
+  openStaticLedger,
+  tempDir,
+  transfer,
+} from '../../test/helpers/chain.ts'
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
 import type { BlockExecutor } from './block-executor.ts'
 import { createChainCommon } from './common.ts'
@@ -127,6 +133,16 @@ t.test('the block executor runs with the fast handlers', async (t) => {
     await db.close()
     dir.remove()
   })
+  // A block first: running blocks must not rebuild the opcode table (a hardfork change would).
+  const sender = setup.accounts[0]!
+  const to = new Uint8Array(20).fill(1)
+  await buildSealedBlock(
+    ledger,
+    setup.validators[0]!,
+    [transfer(ledger.common, sender, to, 0n, 1n)],
+    1_700_000_001_000,
+  )
+  t.equal(ledger.head.number, 1n)
   const executor = (ledger as unknown as { executor: BlockExecutor }).executor
   const evm = executor.vm.evm as unknown as EvmWithOpcodes
   t.equal(installEvmFastPaths(evm), 0, 'nothing of upstream is left to replace')
