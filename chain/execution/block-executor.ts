@@ -34,7 +34,7 @@ import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../errors.ts'
 import { BatchedMerkleStateManager } from './batched-state-manager.ts'
 import { installCodeAnalysisCache } from './code-analysis-cache.ts'
-import { type EvmWithOpcodes, installEvmFastPaths } from './evm-fast-paths.ts'
+import { installEvmFastPaths, upstreamHandlers } from './evm-fast-paths.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
 import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
@@ -341,7 +341,7 @@ export class BlockExecutor {
       },
     }
     const vm = await createVM({ common, stateManager, blockchain: blockchain as never })
-    installEvmFastPaths(vm.evm as unknown as EvmWithOpcodes)
+    installEvmFastPaths(vm, upstreamHandlers(common))
     return new BlockExecutor(common, vm, store, stateManager, stateRoot)
   }
 

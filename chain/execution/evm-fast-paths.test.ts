@@ -17,7 +17,7 @@ import {
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
 import type { BlockExecutor } from './block-executor.ts'
 import { createChainCommon } from './common.ts'
-import { type EvmWithOpcodes, installEvmFastPaths } from './evm-fast-paths.ts'
+import { installEvmFastPaths, opcodeTable, upstreamHandlers } from './evm-fast-paths.ts'
 
 const MAX = (1n << 256n) - 1n
 const WORDS = [
@@ -78,7 +78,7 @@ function testCode(): string {
 async function run(fast: boolean) {
   const common = createChainCommon({ chainId: 1337, hardfork: 'prague' })
   const vm = await createVM({ common })
-  const installed = fast ? installEvmFastPaths(vm.evm as unknown as EvmWithOpcodes) : 0
+  const installed = fast ? installEvmFastPaths(vm, upstreamHandlers(common)) : 0
   const contract = createAddressFromString('0x00000000000000000000000000000000000c0de1')
   await vm.stateManager.putCode(contract, Buffer.from(testCode().slice(2), 'hex'))
   const result = await vm.evm.runCall({ to: contract, gasLimit: 10_000_000n })
@@ -109,9 +109,13 @@ t.test('the fast handlers give the same results as upstream', async (t) => {
 t.test('only upstream handlers are replaced', async (t) => {
   const common = createChainCommon({ chainId: 1337, hardfork: 'prague' })
   const vm = await createVM({ common })
-  const evm = vm.evm as unknown as EvmWithOpcodes
-  t.equal(installEvmFastPaths(evm), 7)
-  t.equal(installEvmFastPaths(evm), 0, 'a second install finds nothing of upstream to replace')
+  const upstream = upstreamHandlers(common)
+  t.equal(installEvmFastPaths(vm, upstream), 7)
+  t.equal(
+    installEvmFastPaths(vm, upstream),
+    0,
+    'a second install finds nothing of upstream to replace',
+  )
 
   const custom = () => {}
   const withCustom = await createVM({
@@ -120,9 +124,8 @@ t.test('only upstream handlers are replaced', async (t) => {
       customOpcodes: [{ opcode: 0x52, opcodeName: 'MSTORE', baseFee: 3, logicFunction: custom }],
     },
   })
-  const customEvm = withCustom.evm as unknown as EvmWithOpcodes
-  t.equal(installEvmFastPaths(customEvm), 6, 'a custom MSTORE is kept')
-  t.equal(customEvm._opcodeMap[0x52]!.opHandler, custom)
+  t.equal(installEvmFastPaths(withCustom, upstream), 6, 'a custom MSTORE is kept')
+  t.equal(opcodeTable(withCustom)[0x52]!.opHandler, custom)
 })
 
 t.test('the block executor runs with the fast handlers', async (t) => {
@@ -144,6 +147,6 @@ t.test('the block executor runs with the fast handlers', async (t) => {
   )
   t.equal(ledger.head.number, 1n)
   const executor = (ledger as unknown as { executor: BlockExecutor }).executor
-  const evm = executor.vm.evm as unknown as EvmWithOpcodes
-  t.equal(installEvmFastPaths(evm), 0, 'nothing of upstream is left to replace')
+  const upstream = upstreamHandlers(ledger.common)
+  t.equal(installEvmFastPaths(executor.vm, upstream), 0, 'nothing of upstream is left to replace')
 })

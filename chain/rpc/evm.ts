@@ -11,7 +11,6 @@
  */
 import { Block, type BlockHeader, createBlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
-import { getOpcodesForHF } from '@ethereumjs/evm'
 import type { MerkleStateManager } from '@ethereumjs/statemanager'
 import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import {
@@ -22,7 +21,7 @@ import {
   KECCAK256_NULL,
 } from '@ethereumjs/util'
 import { createVM, type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
-import { type EvmWithOpcodes, installEvmFastPaths } from '../execution/evm-fast-paths.ts'
+import { installEvmFastPaths, upstreamHandlers } from '../execution/evm-fast-paths.ts'
 import type { ChainView } from './chain-view.ts'
 import {
   executionReverted,
@@ -88,7 +87,7 @@ interface ExecutionClock {
  */
 function deadlineOpcodes(
   common: Common,
-  originals: Map<number, OpcodeHandler>,
+  originals: ReadonlyMap<number, OpcodeHandler>,
   clock: ExecutionClock,
 ) {
   let jumps = 0
@@ -224,7 +223,8 @@ export class EvmRunner {
   readonly options: EvmRunnerOptions
   private readonly chain: ChainView
   private pool: { root: string; idle: PooledVm[] } | undefined
-  private jumpHandlers: Map<number, OpcodeHandler> | undefined
+  /** ethereumjs' opcode handlers: the deadline wraps its jumps, the fast paths replace some. */
+  private upstreamHandlers: ReadonlyMap<number, OpcodeHandler> | undefined
   private running = 0
   private readonly queue: Array<() => void> = []
 
@@ -332,16 +332,16 @@ export class EvmRunner {
         return blockchain
       },
     }
-    this.jumpHandlers ??= getOpcodesForHF(common).handlers as unknown as Map<number, OpcodeHandler>
+    this.upstreamHandlers ??= upstreamHandlers(common) as ReadonlyMap<number, OpcodeHandler>
     const clock: ExecutionClock = { current: deadline, lastYield: Date.now() }
     const vm = await createVM({
       common,
       stateManager,
       blockchain: blockchain as never,
-      evmOpts: { customOpcodes: deadlineOpcodes(common, this.jumpHandlers, clock) as never },
+      evmOpts: { customOpcodes: deadlineOpcodes(common, this.upstreamHandlers, clock) as never },
     })
     // The block executor's faster MSTORE/SLOAD/LOG handlers (the deadline's jumps stay).
-    installEvmFastPaths(vm.evm as unknown as EvmWithOpcodes)
+    installEvmFastPaths(vm, this.upstreamHandlers)
     return { vm, stateManager, clock }
   }
 
