@@ -77,7 +77,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
     // Most puts are read back within the transaction: keep the caller's fields (a copy, taken
     // now: the caller may go on changing its object) instead of decoding the new bytes.
     // The copy also serializes faster than the caller's object (see SerializingAccount).
-    const copy = account === undefined ? undefined : new SerializingAccount(account)
+    const copy = account === undefined ? undefined : copyAccount(account)
     await super.putAccount(address, copy)
     if (copy === undefined) return
     const rlp = this._caches?.account?.get(address)?.accountRLP
@@ -181,6 +181,6 @@ export class SerializingAccount extends Account {
  * A fresh account with the same fields (callers modify what `getAccount` returns). The
  * storage root and code hash arrays are shared: accounts get new ones, never change them.
  */
-export function copyAccount(account: Account): Account {
-  return new Account(account.nonce, account.balance, account.storageRoot, account.codeHash)
+export function copyAccount(account: Account): SerializingAccount {
+  return new SerializingAccount(account)
 }
