@@ -13,6 +13,7 @@ import {
   makeGenesis,
   nextBlockFields,
   openStaticLedger,
+  openTestLedger,
   tempDir,
   transfer,
   waitFor,
@@ -41,12 +42,7 @@ const CHAIN_ID = 1337n
 const TIMESTAMP_MS = 1_700_000_001_000
 
 async function openLedger(t: Test): Promise<Ledger> {
-  const dir = tempDir('speculation-test-')
-  const { db, ledger } = await openStaticLedger(setup, dir.path)
-  t.teardown(async () => {
-    await db.close()
-    dir.remove()
-  })
+  const { ledger } = await openTestLedger(t, setup, 'speculation-test-')
   return ledger
 }
 

@@ -14,8 +14,7 @@ import {
   buildSealedBlock,
   makeGenesis,
   nextBlockFields,
-  openStaticLedger,
-  tempDir,
+  openTestLedger,
   transfer,
 } from '../../test/helpers/chain.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
@@ -41,12 +40,7 @@ const setup = makeGenesis({
 const [validator] = setup.validators
 
 async function openLedger(t: Test): Promise<Ledger> {
-  const dir = tempDir('executor-test-')
-  const { db, ledger } = await openStaticLedger(setup, dir.path)
-  t.teardown(async () => {
-    await db.close()
-    dir.remove()
-  })
+  const { ledger } = await openTestLedger(t, setup, 'executor-test-')
   return ledger
 }
 

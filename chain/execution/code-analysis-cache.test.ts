@@ -9,8 +9,7 @@ import t from 'tap'
 import {
   buildSealedBlock,
   makeGenesis,
-  openStaticLedger,
-  tempDir,
+  openTestLedger,
   transfer,
 } from '../../test/helpers/chain.ts'
 import { installCodeAnalysisCache, MAX_CODE_BYTES } from './code-analysis-cache.ts'
@@ -35,12 +34,7 @@ t.test('cached analysis keeps valid jumps valid and invalid ones invalid', async
       [BAD_JUMPER]: { balance: '0x0', code: BAD_JUMPER_CODE },
     },
   })
-  const dir = tempDir('code-analysis-')
-  const { db, ledger } = await openStaticLedger(setup, dir.path)
-  t.teardown(async () => {
-    await db.close()
-    dir.remove()
-  })
+  const { ledger } = await openTestLedger(t, setup, 'code-analysis-')
   const sender = setup.accounts[0]!
   const call = (to: string, nonce: bigint) =>
     transfer(ledger.common, sender, hexToBytes(to as `0x${string}`), nonce, 0n, {

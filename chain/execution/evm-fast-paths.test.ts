@@ -10,8 +10,7 @@ import t from 'tap'
 import {
   buildSealedBlock,
   makeGenesis,
-  openStaticLedger,
-  tempDir,
+  openTestLedger,
   transfer,
 } from '../../test/helpers/chain.ts'
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
@@ -130,12 +129,7 @@ t.test('only upstream handlers are replaced', async (t) => {
 
 t.test('the block executor runs with the fast handlers', async (t) => {
   const setup = makeGenesis({ accounts: 1 })
-  const dir = tempDir('fast-paths-')
-  const { db, ledger } = await openStaticLedger(setup, dir.path)
-  t.teardown(async () => {
-    await db.close()
-    dir.remove()
-  })
+  const { ledger } = await openTestLedger(t, setup, 'fast-paths-')
   // A block first: running blocks must not rebuild the opcode table (a hardfork change would).
   const sender = setup.accounts[0]!
   const to = new Uint8Array(20).fill(1)

@@ -8,8 +8,7 @@ import t, { type Test } from 'tap'
 import {
   buildSealedBlock,
   makeGenesis,
-  openStaticLedger,
-  tempDir,
+  openTestLedger,
   transfer,
 } from '../../test/helpers/chain.ts'
 import { HeadAccounts } from './head-accounts.ts'
@@ -45,15 +44,8 @@ async function expectHeadAccounts(t: Test, ledger: Ledger, what: string) {
 }
 
 t.test('accounts at the head stay right across blocks', async (t) => {
-  const [producerDir, importerDir] = [tempDir('head-accounts-'), tempDir('head-accounts-')]
-  const producer = await openStaticLedger(setup, producerDir.path)
-  const importer = await openStaticLedger(setup, importerDir.path)
-  t.teardown(async () => {
-    await producer.db.close()
-    await importer.db.close()
-    producerDir.remove()
-    importerDir.remove()
-  })
+  const producer = await openTestLedger(t, setup, 'head-accounts-')
+  const importer = await openTestLedger(t, setup, 'head-accounts-')
   const common = producer.ledger.common
   // Everyone is read (and kept) before any block, then each block changes some of them.
   await expectHeadAccounts(t, producer.ledger, 'genesis')

@@ -6,7 +6,7 @@
  */
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
-import { makeGenesis, openStaticLedger, tempDir, transfer } from '../../test/helpers/chain.ts'
+import { makeGenesis, openTestLedger, transfer } from '../../test/helpers/chain.ts'
 import { nextBaseFee } from '../ledger/ledger.ts'
 import { TxPool } from '../txpool/txpool.ts'
 import { ManualScheduler, threadCpuMs } from '../util/scheduler.ts'
@@ -18,12 +18,7 @@ const [validator] = setup.validators
 const [spender, other] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
 
 async function openPool(t: Test) {
-  const dir = tempDir('producer-test-')
-  const { db, ledger } = await openStaticLedger(setup, dir.path)
-  t.teardown(async () => {
-    await db.close()
-    dir.remove()
-  })
+  const { ledger } = await openTestLedger(t, setup, 'producer-test-')
   const { config } = setup.genesis
   const txpool = new TxPool(
     { common: ledger.common, maxTxSize: config.maxTxSize, baseFeeFloor: config.baseFeeFloor },

@@ -75,6 +75,24 @@ export async function openStaticLedger(
   return { db, ledger }
 }
 
+/**
+ * openStaticLedger in a fresh temp folder (`prefix`), closed and removed when the test that
+ * `t` is ends.
+ */
+export async function openTestLedger(
+  t: { teardown(fn: () => unknown): void },
+  setup: TestGenesis,
+  prefix: string,
+): Promise<{ db: ChainDb; ledger: Ledger }> {
+  const dir = tempDir(prefix)
+  const opened = await openStaticLedger(setup, dir.path)
+  t.teardown(async () => {
+    await opened.db.close()
+    dir.remove()
+  })
+  return opened
+}
+
 /** Header fields of a round-0 block on the ledger's head, carrying the parent's seals. */
 export function nextBlockFields(ledger: Ledger, validator: KeyPair, timestampMs: number) {
   const extra = encodeExtraData({
