@@ -13,27 +13,13 @@ import {
   openTestLedger,
   transfer,
 } from '../../test/helpers/chain.ts'
+import { EDGE_WORDS } from '../../test/helpers/words.ts'
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
 import type { BlockExecutor } from './block-executor.ts'
 import { createChainCommon } from './common.ts'
 import { installEvmFastPaths, opcodeTable, upstreamHandlers } from './evm-fast-paths.ts'
 
-const MAX = (1n << 256n) - 1n
-const WORDS = [
-  0n,
-  1n,
-  0xfn,
-  0xffn,
-  0x100n,
-  0xabcn,
-  0x123456789n,
-  1n << 159n,
-  (1n << 160n) - 1n,
-  1n << 255n,
-  (1n << 255n) + 0x1234n,
-  0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3efn,
-  MAX,
-]
+const WORDS = EDGE_WORDS
 
 const push32 = (word: bigint) => `7f${word.toString(16).padStart(64, '0')}`
 const push2 = (n: number) => `61${n.toString(16).padStart(4, '0')}`

@@ -5,21 +5,14 @@
  */
 import { bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util'
 import t from 'tap'
+import { EDGE_WORDS, MAX_WORD } from '../../test/helpers/words.ts'
 import { rlpIntegerBytes, wordToBytes32 } from './bigint-bytes.ts'
 
-const MAX = (1n << 256n) - 1n
-// Every hex digit count from 1 to 64, plus edge values.
+// The edge words, and every hex digit count from 1 to 64.
 const WORDS = [
-  0n,
-  1n,
-  0x80n,
-  0xffn,
-  0x100n,
-  1n << 255n,
-  MAX,
-  0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3efn,
+  ...EDGE_WORDS,
   ...Array.from({ length: 64 }, (_, digits) => (1n << BigInt(4 * digits)) + 0xabcn),
-].filter((w) => w <= MAX)
+].filter((w) => w <= MAX_WORD)
 
 t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
   for (const word of WORDS) {
