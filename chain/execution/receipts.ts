@@ -6,8 +6,9 @@
 
 import type { Log } from '@ethereumjs/evm'
 import { RLP } from '@ethereumjs/rlp'
-import { bigIntToBytes, bytesToBigInt } from '@ethereumjs/util'
+import { bytesToBigInt } from '@ethereumjs/util'
 import { SidechainError } from '../errors.ts'
+import { bigintBytes } from '../util/bigint-bytes.ts'
 import { encodeRlp } from '../util/rlp-encode.ts'
 
 export interface StoredReceipt {
@@ -23,14 +24,14 @@ export interface StoredReceipt {
 /**
  * The consensus encoding (what the receipts root commits to), as ethereumjs' `encodeReceipt`
  * writes it: rlp([status, cumulative gas, bloom, logs]), after the type byte unless legacy.
- * Its pre-Byzantium state root in place of the status never applies here. The gas goes
- * through `bigIntToBytes` as upstream's does (it would write 0x00 for zero, not the empty
- * string `rlpIntegerBytes` gives), so the bytes stay upstream's.
+ * Its pre-Byzantium state root in place of the status never applies here. The gas is
+ * written as upstream's `bigIntToBytes` writes it (`bigintBytes`: 0x00 for zero, not the
+ * empty string of an RLP integer), so the bytes stay upstream's.
  */
 export function consensusReceiptBytes(receipt: StoredReceipt): Uint8Array {
   const encoded = encodeRlp([
     receipt.status === 0 ? new Uint8Array(0) : Uint8Array.of(1),
-    bigIntToBytes(receipt.cumulativeGasUsed),
+    bigintBytes(receipt.cumulativeGasUsed),
     receipt.logsBloom,
     receipt.logs,
   ])
@@ -44,10 +45,10 @@ export function consensusReceiptBytes(receipt: StoredReceipt): Uint8Array {
 export function encodeStoredReceipts(receipts: readonly StoredReceipt[]): Uint8Array {
   return encodeRlp(
     receipts.map((r) => [
-      bigIntToBytes(BigInt(r.txType)),
+      bigintBytes(BigInt(r.txType)),
       r.status === 1 ? Uint8Array.of(1) : new Uint8Array(0),
-      bigIntToBytes(r.cumulativeGasUsed),
-      bigIntToBytes(r.gasUsed),
+      bigintBytes(r.cumulativeGasUsed),
+      bigintBytes(r.gasUsed),
       r.logsBloom,
       r.logs,
       r.contractAddress ?? new Uint8Array(0),

@@ -6,7 +6,7 @@
 import { bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util'
 import t from 'tap'
 import { EDGE_WORDS, MAX_WORD } from '../../test/helpers/words.ts'
-import { rlpIntegerBytes, wordToBytes32 } from './bigint-bytes.ts'
+import { bigintBytes, rlpIntegerBytes, wordToBytes32 } from './bigint-bytes.ts'
 
 // The edge words, and every hex digit count from 1 to 64.
 const WORDS = [
@@ -19,6 +19,13 @@ t.test('wordToBytes32 is the left-padded big-endian word', async (t) => {
     t.same(wordToBytes32(word), setLengthLeft(bigIntToBytes(word), 32), word.toString(16))
   }
   t.throws(() => wordToBytes32(-1n), RangeError)
+})
+
+t.test('bigintBytes is bigIntToBytes', async (t) => {
+  for (const value of [...WORDS, 10n ** 30n, (1n << 300n) + 5n]) {
+    t.same(bigintBytes(value), bigIntToBytes(value), value.toString(16))
+  }
+  t.same(bigintBytes(0n), Uint8Array.of(0), 'zero is one zero byte')
 })
 
 t.test('rlpIntegerBytes is bigIntToUnpaddedBytes', async (t) => {

@@ -33,6 +33,14 @@ export function wordToBytes32(word: bigint): Uint8Array {
 }
 
 /**
+ * `value` (0 <= value) as ethereumjs' `bigIntToBytes` writes it: big-endian bytes without
+ * leading zeros, one zero byte for 0.
+ */
+export function bigintBytes(value: bigint): Uint8Array {
+  return value === 0n ? new Uint8Array(1) : rlpIntegerBytes(value)
+}
+
+/**
  * `value` (0 <= value) as RLP writes an integer: big-endian bytes without leading zeros,
  * none for 0 (ethereumjs' `bigIntToUnpaddedBytes`).
  */
