@@ -5,13 +5,13 @@
  */
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
-import { makeGenesis, tempDir, transfer, waitFor } from '../test/helpers/chain.ts'
+import { makeGenesis, tempDir, transfer, waitFor } from '../test/support/chain.ts'
 import { ConsensusRules, StaticValidatorSet } from './consensus/rules.ts'
-import type { SingleValidatorEngine } from './consensus/single-validator.ts'
 import { Ledger } from './ledger/ledger.ts'
 import { SidechainNode } from './node.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { ManualScheduler } from './util/scheduler.ts'
+import type { SingleValidatorEngine } from './validator/single-validator.ts'
 
 const PERIOD = 1000
 

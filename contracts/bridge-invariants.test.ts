@@ -23,14 +23,14 @@ import {
   signWithdrawal,
   sortSignaturesBySigner,
   type WithdrawalMessage,
-} from '../bridge/contracts/index.ts'
+} from '../bridge/deploy/index.ts'
+import { revertOf, sortAccounts, startTestChain } from '../test/support/contracts.ts'
 import {
   bridgeVaultAbi,
   sidechainBridgeAbi,
   testTokenAbi,
   wrappedTokenAbi,
 } from './generated/index.ts'
-import { revertOf, sortAccounts, startTestChain } from './test/fixtures.ts'
 
 const SEED = 20_240_601
 const RUNS = 15

@@ -4,7 +4,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import t from 'tap'
-import { isSidechainError } from '../chain/errors.ts'
+import { isSidechainError } from '../chain/lib/errors.ts'
 import { buildContracts, contractsUpToDate, SOLC_VERSION } from './build.ts'
 
 const here = path.dirname(fileURLToPath(import.meta.url))

@@ -16,7 +16,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { SidechainError } from '../chain/errors.ts'
+import { SidechainError } from '../chain/lib/errors.ts'
 
 export const SOLC_VERSION = '0.8.30'
 export const OPTIMIZER_RUNS = 200

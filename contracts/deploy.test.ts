@@ -25,10 +25,10 @@ import {
   signWithdrawal,
   sortSignaturesBySigner,
   vaultDomain,
-} from '../bridge/contracts/index.ts'
-import { isSidechainError } from '../chain/errors.ts'
+} from '../bridge/deploy/index.ts'
+import { isSidechainError } from '../chain/lib/errors.ts'
+import { SECP256K1_N, startTestChain } from '../test/support/contracts.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi, testTokenAbi } from './generated/index.ts'
-import { SECP256K1_N, startTestChain } from './test/fixtures.ts'
 
 const c = await startTestChain()
 t.teardown(() => c.stop())

@@ -20,7 +20,8 @@ import {
   deployTestToken,
   deployVault,
   signWithdrawal,
-} from '../bridge/contracts/index.ts'
+} from '../bridge/deploy/index.ts'
+import { highSTwin, revertOf, sortAccounts, startTestChain } from '../test/support/contracts.ts'
 import {
   bridgeVaultAbi,
   sidechainBridgeAbi,
@@ -28,7 +29,6 @@ import {
   wrappedTokenAbi,
   wrappedTokenBytecode,
 } from './generated/index.ts'
-import { highSTwin, revertOf, sortAccounts, startTestChain } from './test/fixtures.ts'
 
 const c = await startTestChain()
 t.teardown(() => c.stop())

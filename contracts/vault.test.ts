@@ -20,9 +20,9 @@ import {
   vaultDomain,
   type WithdrawalMessage,
   withdrawalTypes,
-} from '../bridge/contracts/index.ts'
+} from '../bridge/deploy/index.ts'
+import { highSTwin, revertOf, sortAccounts, startTestChain } from '../test/support/contracts.ts'
 import { bridgeVaultAbi, bridgeVaultBytecode, testTokenAbi } from './generated/index.ts'
-import { highSTwin, revertOf, sortAccounts, startTestChain } from './test/fixtures.ts'
 
 const DAY = 24 * 60 * 60
 

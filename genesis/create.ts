@@ -5,9 +5,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
-import { type KeyPair, keyPairFromPrivateKey, writeKeyFile } from '../chain/config/keys.ts'
 import { randomPrivateKey } from '../chain/crypto/index.ts'
-import { SidechainError } from '../chain/errors.ts'
+import { SidechainError } from '../chain/lib/errors.ts'
+import { type KeyPair, keyPairFromPrivateKey, writeKeyFile } from '../chain/lib/keys.ts'
 import { type Genesis, type GenesisInput, genesisToJson, parseGenesis } from './schema.ts'
 
 export interface CreateGenesisParams {

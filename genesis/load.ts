@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { SidechainError } from '../chain/errors.ts'
+import { SidechainError } from '../chain/lib/errors.ts'
 import { type Genesis, parseGenesis } from './schema.ts'
 
 /** Reads and validates a genesis file; every failure names the file and the field. */

@@ -3,7 +3,7 @@
  * value. Defaults live here, not in code that reads the config.
  */
 import { z } from 'zod'
-import { SidechainError } from '../chain/errors.ts'
+import { SidechainError } from '../chain/lib/errors.ts'
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
 const HEX_RE = /^0x([0-9a-fA-F]{2})*$/

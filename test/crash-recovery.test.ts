@@ -9,15 +9,15 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
-import { writeKeyFile } from '../chain/config/keys.ts'
 import { ConsensusRules, StaticValidatorSet } from '../chain/consensus/rules.ts'
 import { Ledger } from '../chain/ledger/ledger.ts'
+import { writeKeyFile } from '../chain/lib/keys.ts'
 import { ChainDb } from '../chain/storage/chain-db.ts'
 import { genesisToJson } from '../genesis/schema.ts'
-import { makeGenesis, tempDir, waitFor } from './helpers/chain.ts'
+import { makeGenesis, tempDir, waitFor } from './support/chain.ts'
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 12)
-const FIXTURE = path.join(import.meta.dirname, 'fixtures/busy-node.ts')
+const FIXTURE = path.join(import.meta.dirname, 'support/busy-node.ts')
 
 function openLedger(setup: ReturnType<typeof makeGenesis>, dir: string) {
   const db = new ChainDb(dir)

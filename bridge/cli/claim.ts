@@ -4,8 +4,8 @@
  * vault signers are used, exactly `threshold` of them, sorted by signer as the vault requires.
  */
 import { type Hash, type Hex, parseEventLogs } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import type { BridgeContext } from './context.ts'
 import { withdrawalStatus } from './track.ts'
 import { send, userError } from './util.ts'

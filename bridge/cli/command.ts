@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { formatUnits } from 'viem'
-import { errorMessage, isSidechainError } from '../../chain/errors.ts'
+import { errorMessage, isSidechainError } from '../../chain/lib/errors.ts'
 import { auditBridge } from '../core/audit.ts'
 import { BridgeError } from '../core/errors.ts'
 import { type ClaimResult, runClaim } from './claim.ts'

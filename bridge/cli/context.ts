@@ -23,11 +23,11 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { z } from 'zod'
-import { readKeyFile } from '../../chain/config/keys.ts'
-import { sidechainBridgeAbi } from '../contracts/index.ts'
+import { readKeyFile } from '../../chain/lib/keys.ts'
 import { classifyError } from '../core/classify.ts'
 import { chainFor, makePublicClient } from '../core/clients.ts'
 import { BridgeError } from '../core/errors.ts'
+import { sidechainBridgeAbi } from '../deploy/index.ts'
 import { createReporter, type StageReporter } from './progress.ts'
 
 export const NETWORK_ENV = 'SIDECHAIN_NETWORK'

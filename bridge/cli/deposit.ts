@@ -4,8 +4,8 @@
  * fail or get stuck is checked before anything is sent.
  */
 import { type Address, erc20Abi, getAddress, isAddress, parseEventLogs, zeroAddress } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { type BridgeContext, resolveL1Token } from './context.ts'
 import { type DepositStatus, followDeposit } from './track.ts'
 import { formatAmount, parseAmount, send, tokenInfo } from './util.ts'

@@ -5,8 +5,8 @@
  * either, every one that exists is shown. `--wait` follows until the end.
  */
 import { type Hash, parseEventLogs, TransactionReceiptNotFoundError } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import type { BridgeContext } from './context.ts'
 import {
   type DepositStatus,

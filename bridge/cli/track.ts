@@ -13,8 +13,8 @@ import {
   zeroAddress,
   zeroHash,
 } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { depositPayloadHash } from '../relayer/deposit-pipeline.ts'
 import type { BridgeContext } from './context.ts'
 import { pollUntil } from './util.ts'

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { ContractFunctionRevertedError, encodeErrorResult, type Hash } from 'viem'
-import { bridgeVaultAbi } from '../contracts/index.ts'
+import { bridgeVaultAbi } from '../deploy/index.ts'
 import type { AnyWallet } from './context.ts'
 import { GAS_MARGIN_PERCENT, send } from './util.ts'
 

@@ -5,8 +5,8 @@
  * unknown token) or would wait on a pause is refused before anything is burned.
  */
 import { type Address, erc20Abi, getAddress, isAddress, parseEventLogs, zeroAddress } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { runClaim } from './claim.ts'
 import type { BridgeContext } from './context.ts'
 import { followWithdrawal, type WithdrawalStatus } from './track.ts'

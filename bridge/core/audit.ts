@@ -25,7 +25,7 @@ import {
   type PublicClient,
   zeroAddress,
 } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../contracts/index.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../deploy/index.ts'
 
 export interface TokenPair {
   l1Token: Address

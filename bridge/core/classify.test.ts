@@ -7,7 +7,7 @@ import {
   RpcRequestError,
   TimeoutError,
 } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { classifyError } from './classify.ts'
 import { BridgeError } from './errors.ts'
 

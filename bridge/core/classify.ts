@@ -17,8 +17,8 @@ import {
   decodeErrorResult,
   type Hex,
 } from 'viem'
-import { isSidechainError } from '../../chain/errors.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../contracts/index.ts'
+import { isSidechainError } from '../../chain/lib/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../deploy/index.ts'
 
 export type Disposition = 'retryable' | 'done' | 'permanent'
 

@@ -10,7 +10,7 @@ import {
   toHex,
   zeroAddress,
 } from 'viem'
-import { bridgeVaultAbi } from '../contracts/index.ts'
+import { bridgeVaultAbi } from '../deploy/index.ts'
 import {
   DEPOSITED_TOPIC,
   takeContiguous,

@@ -13,7 +13,7 @@ import {
   type TransactionReceipt,
   toEventSelector,
 } from 'viem'
-import { bridgeVaultAbi } from '../contracts/index.ts'
+import { bridgeVaultAbi } from '../deploy/index.ts'
 
 export interface VerifiedDeposit {
   depositId: bigint

@@ -2,7 +2,7 @@
  * Typed errors of the bridge relayer and user commands. Codes are stable: scripts and tests switch on them, never
  * on message text. The CLI maps codes containing INVALID to exit code 2 (bad input), everything else to 1.
  */
-import { SidechainError } from '../../chain/errors.ts'
+import { SidechainError } from '../../chain/lib/errors.ts'
 
 export type BridgeErrorCode =
   // relayer

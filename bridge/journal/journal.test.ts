@@ -1,7 +1,7 @@
 import path from 'node:path'
 import t from 'tap'
 import { type Address, type Hash, pad, zeroAddress } from 'viem'
-import { tempDir } from '../../test/helpers/chain.ts'
+import { tempDir } from '../../test/support/chain.ts'
 import { RelayerJournal } from './journal.ts'
 
 const RECIPIENT = '0x3333333333333333333333333333333333333333' as Address

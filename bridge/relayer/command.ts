@@ -3,8 +3,8 @@
  * actions finish or are abandoned at a safe point; the journal and the contracts make a restart pick them up).
  */
 import type { Command } from 'commander'
-import { keyFileIsExposed } from '../../chain/config/keys.ts'
-import { createLogger } from '../../chain/util/logger.ts'
+import { keyFileIsExposed } from '../../chain/lib/keys.ts'
+import { createLogger } from '../../chain/lib/logger.ts'
 import { loadRelayerConfig } from './config.ts'
 
 export function registerRelayerCommand(program: Command): void {

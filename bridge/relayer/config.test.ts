@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { parseEther } from 'viem'
-import { tempDir } from '../../test/helpers/chain.ts'
+import { tempDir } from '../../test/support/chain.ts'
 import { loadRelayerConfig, parseRelayerConfig } from './config.ts'
 import { releaseTurnDelay } from './withdrawal-pipeline.ts'
 

@@ -16,9 +16,9 @@ import {
   toHex,
   zeroAddress,
 } from 'viem'
-import { silentLogger } from '../../chain/util/logger.ts'
-import { tempDir } from '../../test/helpers/chain.ts'
-import { bridgeVaultAbi } from '../contracts/index.ts'
+import { silentLogger } from '../../chain/lib/logger.ts'
+import { tempDir } from '../../test/support/chain.ts'
+import { bridgeVaultAbi } from '../deploy/index.ts'
 import { RelayerJournal } from '../journal/journal.ts'
 import { DepositPipeline } from './deposit-pipeline.ts'
 import { RelayerMetrics } from './metrics.ts'

@@ -17,10 +17,10 @@ import {
   zeroAddress,
   zeroHash,
 } from 'viem'
-import type { Logger } from '../../chain/util/logger.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../contracts/index.ts'
+import type { Logger } from '../../chain/lib/logger.ts'
 import { takeContiguous, verifyDepositLogs } from '../core/deposits.ts'
 import { BridgeError } from '../core/errors.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import type { DepositRecord, RelayerJournal, ScanCursor } from '../journal/journal.ts'
 import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'

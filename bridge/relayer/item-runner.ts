@@ -5,7 +5,7 @@
  * - permanent failures park the item until the process restarts (logged at error level, counted by kind).
  * What counts as retryable is decided by `classifyError` alone.
  */
-import type { Logger } from '../../chain/util/logger.ts'
+import type { Logger } from '../../chain/lib/logger.ts'
 import { classifyError } from '../core/classify.ts'
 
 export interface ItemRunnerOptions {

@@ -22,7 +22,7 @@ import {
   type TransactionReceipt,
   TransactionReceiptNotFoundError,
 } from 'viem'
-import type { Logger } from '../../chain/util/logger.ts'
+import type { Logger } from '../../chain/lib/logger.ts'
 import { classifyError, revertName } from '../core/classify.ts'
 import { BridgeError } from '../core/errors.ts'
 import type { InflightL1Tx, RelayerJournal } from '../journal/journal.ts'

@@ -11,7 +11,8 @@
  *      relayer (id mod count) at once, the next one in the ring after one turn timeout, and so on.
  */
 import { type Address, type Hex, hashTypedData, type LocalAccount, type PublicClient } from 'viem'
-import type { Logger } from '../../chain/util/logger.ts'
+import type { Logger } from '../../chain/lib/logger.ts'
+import { BridgeError } from '../core/errors.ts'
 import {
   bridgeVaultAbi,
   sidechainBridgeAbi,
@@ -19,8 +20,7 @@ import {
   vaultDomain,
   type WithdrawalMessage,
   withdrawalTypes,
-} from '../contracts/index.ts'
-import { BridgeError } from '../core/errors.ts'
+} from '../deploy/index.ts'
 import type { RelayerJournal, ScanCursor, WithdrawalRecord } from '../journal/journal.ts'
 import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'

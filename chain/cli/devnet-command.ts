@@ -3,8 +3,8 @@
  * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
  */
 import { type Command, InvalidArgumentError } from 'commander'
-import { readKeyFile } from '../config/keys.ts'
-import { errorMessage, isSidechainError, SidechainError } from '../errors.ts'
+import { errorMessage, isSidechainError, SidechainError } from '../lib/errors.ts'
+import { readKeyFile } from '../lib/keys.ts'
 import { parseIntegerOption } from './options.ts'
 
 /** The well-known dev accounts, funded on both chains of the devnet. */

@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
-import { errorMessage, isSidechainError } from '../errors.ts'
+import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'

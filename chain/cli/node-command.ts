@@ -2,8 +2,8 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { InvalidArgumentError } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
-import { keyFileIsExposed, readKeyFile } from '../config/keys.ts'
-import { createLogger } from '../util/logger.ts'
+import { keyFileIsExposed, readKeyFile } from '../lib/keys.ts'
+import { createLogger } from '../lib/logger.ts'
 import { parseIntegerOption } from './options.ts'
 
 export interface NodeCommandOptions {

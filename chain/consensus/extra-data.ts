@@ -15,7 +15,7 @@
  *   beside the tip (storage `seals`) until the child exists.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export const EXTRA_VANITY_LENGTH = 32
 export const ADDRESS_LENGTH = 20

@@ -5,7 +5,7 @@
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { type ConsensusExtraData, decodeExtraData } from './extra-data.ts'
 import { verifyCommitSeals } from './seals.ts'
 

@@ -6,7 +6,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex } from '@ethereumjs/util'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 /** f = floor((n-1)/3) faulty validators tolerated. */
 export function maxFaulty(validatorCount: number): number {

@@ -1,8 +1,8 @@
 import { createBlockHeader } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
-import { keyPairFromPrivateKey } from '../config/keys.ts'
 import { randomPrivateKey } from '../crypto/index.ts'
+import { keyPairFromPrivateKey } from '../lib/keys.ts'
 import { type ConsensusExtraData, emptyVanity } from './extra-data.ts'
 import { VoteProposals, VoteTally } from './validator-votes.ts'
 

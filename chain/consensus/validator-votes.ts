@@ -10,7 +10,7 @@
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import type { ConsensusExtraData, ValidatorVote } from './extra-data.ts'
 import type { ValidatorSetSource } from './rules.ts'
 

@@ -8,7 +8,7 @@ import type { CustomCrypto } from '@ethereumjs/common'
 import { bytesToHex, calculateSigRecovery, hexToBytes } from '@ethereumjs/util'
 import { createKeccak, type IHasher } from 'hash-wasm'
 import secp256k1 from 'secp256k1'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export type Hex = `0x${string}`
 

@@ -27,8 +27,8 @@ import {
   deployVault,
   sidechainBridgeAbi,
   testTokenAbi,
-} from '../../bridge/contracts/index.ts'
-import { SidechainError } from '../errors.ts'
+} from '../../bridge/deploy/index.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 
 export const TEST_TOKEN = { name: 'Devnet Test Token', symbol: 'TST', decimals: 18 } as const

@@ -11,8 +11,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs
 import path from 'node:path'
 import type { Address } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
-import { SidechainError } from '../errors.ts'
-import { foundryBinary } from '../util/foundry.ts'
+import { SidechainError } from '../lib/errors.ts'
+import { foundryBinary } from '../lib/foundry.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {
   chainClients,

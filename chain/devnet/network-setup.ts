@@ -27,7 +27,7 @@ import { isIP } from 'node:net'
 import path from 'node:path'
 import type { Address, Hex } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../p2p/libp2p.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export interface ProcessSpec {
   /** Short name used in messages and as the log file name: `validator-0`, `relayer-1`, `anvil`. */

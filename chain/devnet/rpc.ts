@@ -1,5 +1,5 @@
 /** Tiny JSON-RPC and HTTP probes for readiness checks, and a deadline-bound poll loop. */
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 /** One JSON-RPC call; throws on transport errors, HTTP errors and JSON-RPC errors. */
 export async function rpcCall<T = unknown>(

@@ -15,7 +15,7 @@
 import type { CheckpointDB, MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import { type BatchDBOp, bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { encodeRlp } from '../util/rlp-encode.ts'
 
 /** A change to the trie: `value` null or empty deletes the key. */

@@ -16,7 +16,7 @@ import {
   nextBlockFields,
   openTestLedger,
   transfer,
-} from '../../test/helpers/chain.ts'
+} from '../../test/support/chain.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 

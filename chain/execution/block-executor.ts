@@ -31,7 +31,7 @@ import {
 import { Bloom, createVM, runTx, type VM } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { BatchedMerkleStateManager } from './batched-state-manager.ts'
 import { installCodeAnalysisCache } from './code-analysis-cache.ts'
 import { installEvmFastPaths, upstreamHandlers } from './evm-fast-paths.ts'
@@ -442,7 +442,7 @@ export class BlockExecutor {
   /**
    * Starts executing a block whose transactions arrive in parts, before the block itself:
    * a validator runs the transactions its proposer announced while it builds (see
-   * consensus/speculation.ts), and finishes when the proposal arrives. `header` gives the
+   * validator/speculation.ts), and finishes when the proposal arrives. `header` gives the
    * execution environment (number, timestamp, coinbase, gas limit, base fee...); the block
    * passed to `finish` must have the same one, and exactly the transactions added.
    * Every transaction must apply, as in `execute`; the first that does not aborts it.

@@ -11,7 +11,7 @@ import {
   makeGenesis,
   openTestLedger,
   transfer,
-} from '../../test/helpers/chain.ts'
+} from '../../test/support/chain.ts'
 import { installCodeAnalysisCache, MAX_CODE_BYTES } from './code-analysis-cache.ts'
 
 // PUSH1 4 JUMP INVALID JUMPDEST; slot0 = slot0 + 1 (PUSH1 1 PUSH0 SLOAD ADD PUSH0 SSTORE STOP).

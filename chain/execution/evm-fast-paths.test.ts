@@ -12,8 +12,8 @@ import {
   makeGenesis,
   openTestLedger,
   transfer,
-} from '../../test/helpers/chain.ts'
-import { EDGE_WORDS } from '../../test/helpers/words.ts'
+} from '../../test/support/chain.ts'
+import { EDGE_WORDS } from '../../test/support/words.ts'
 import { wordToBytes32 } from '../util/bigint-bytes.ts'
 import type { BlockExecutor } from './block-executor.ts'
 import { createChainCommon } from './common.ts'

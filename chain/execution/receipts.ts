@@ -7,7 +7,7 @@
 import type { Log } from '@ethereumjs/evm'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt } from '@ethereumjs/util'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { bigintBytes } from '../util/bigint-bytes.ts'
 import { encodeRlp } from '../util/rlp-encode.ts'
 

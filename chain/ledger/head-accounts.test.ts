@@ -10,7 +10,7 @@ import {
   makeGenesis,
   openTestLedger,
   transfer,
-} from '../../test/helpers/chain.ts'
+} from '../../test/support/chain.ts'
 import { HeadAccounts } from './head-accounts.ts'
 import type { Ledger } from './ledger.ts'
 

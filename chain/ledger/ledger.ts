@@ -39,7 +39,6 @@ import {
   encodeExtraData,
 } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
-import { SidechainError } from '../errors.ts'
 import {
   applyAlloc,
   BFT_MIX_HASH,
@@ -62,6 +61,7 @@ import {
   type StoredReceipt,
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
 import { HeadAccounts } from './head-accounts.ts'
@@ -534,7 +534,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /**
    * Starts executing the next block before it is proposed, from transactions its proposer
-   * announces while building it (consensus/speculation.ts), in the environment it builds
+   * announces while building it (validator/speculation.ts), in the environment it builds
    * in: its address as coinbase, its timestamp (seconds). The executor is held until the
    * proposal is validated (which continues it if the block fits, see validateBlock) or
    * anything else needs it.

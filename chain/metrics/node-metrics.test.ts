@@ -1,5 +1,5 @@
 import t from 'tap'
-import { makeGenesis, tempDir, waitFor } from '../../test/helpers/chain.ts'
+import { makeGenesis, tempDir, waitFor } from '../../test/support/chain.ts'
 import { SidechainNode } from '../node.ts'
 
 t.test('metrics, /health and /ready on their own port', async (t) => {

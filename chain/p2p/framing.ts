@@ -3,7 +3,7 @@
  * request/response streams. The decoder checks the announced length against the cap
  * before buffering anything, so a peer cannot make us allocate more than the cap.
  */
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export type FramingErrorCode =
   | 'P2P_FRAME_TOO_LARGE'

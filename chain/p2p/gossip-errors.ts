@@ -11,7 +11,7 @@
  * QbftError has one), so rule modules need not import this file. Errors without an action
  * are treated as IGNORE: a bug of ours must not get honest peers banned.
  */
-import { SidechainError, type SidechainErrorOptions } from '../errors.ts'
+import { SidechainError, type SidechainErrorOptions } from '../lib/errors.ts'
 
 export type GossipAction = 'IGNORE' | 'REJECT'
 export type GossipVerdict = 'ACCEPT' | GossipAction

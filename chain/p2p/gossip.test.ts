@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from 'node:events'
 import t from 'tap'
-import { SidechainError } from '../errors.ts'
-import { silentLogger } from '../util/logger.ts'
+import { SidechainError } from '../lib/errors.ts'
+import { silentLogger } from '../lib/logger.ts'
 import { GossipRouter, topicName } from './gossip.ts'
 import { GossipValidationError } from './gossip-errors.ts'
 import type { NetworkHost, NetworkHostEvents, ValidationResult } from './host.ts'

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { errorMessage, SidechainError } from '../errors.ts'
+import { errorMessage, SidechainError } from '../lib/errors.ts'
 import { type GossipAction, type GossipVerdict, gossipActionOf } from './gossip-errors.ts'
 import type { NetworkHost, RawGossipMessage, TopicScore, ValidationResult } from './host.ts'
 

@@ -11,7 +11,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export type MessageErrorCode = 'P2P_BAD_MESSAGE'
 

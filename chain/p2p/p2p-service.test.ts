@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { tempDir, waitFor } from '../../test/helpers/chain.ts'
+import { tempDir, waitFor } from '../../test/support/chain.ts'
 import { GossipValidationError } from './gossip-errors.ts'
 import type { ChainStatus } from './messages.ts'
 import { type P2POptionsInput, P2PService } from './p2p-service.ts'

@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { SidechainError } from '../errors.ts'
-import { silentLogger } from '../util/logger.ts'
+import { SidechainError } from '../lib/errors.ts'
+import { silentLogger } from '../lib/logger.ts'
 import { type Scheduler, systemScheduler } from '../util/scheduler.ts'
 import {
   GossipRouter,

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Logger } from 'pino'
-import { errorMessage } from '../errors.ts'
+import { errorMessage } from '../lib/errors.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { NetworkHost } from './host.ts'
 import type { ChainStatus } from './messages.ts'

@@ -5,7 +5,7 @@
  * typed errors. What a block chunk contains is the chain's business (`ChainServer`).
  */
 import type { Logger } from 'pino'
-import { errorMessage, SidechainError } from '../errors.ts'
+import { errorMessage, SidechainError } from '../lib/errors.ts'
 import type { NetworkHost } from './host.ts'
 import {
   type ChainStatus,

@@ -6,7 +6,7 @@
  */
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
-import { makeGenesis, openTestLedger, transfer } from '../../test/helpers/chain.ts'
+import { makeGenesis, openTestLedger, transfer } from '../../test/support/chain.ts'
 import { nextBaseFee } from '../ledger/ledger.ts'
 import { TxPool } from '../txpool/txpool.ts'
 import { ManualScheduler, threadCpuMs } from '../util/scheduler.ts'

@@ -5,8 +5,8 @@
 
 import t from 'tap'
 import { createPublicClient, http } from 'viem'
-import { makeGenesis, tempDir, waitFor } from '../../test/helpers/chain.ts'
-import { testP2P } from '../../test/p2p/helpers.ts'
+import { makeGenesis, tempDir, waitFor } from '../../test/support/chain.ts'
+import { testP2P } from '../../test/support/p2p.ts'
 import { SidechainNode } from '../node.ts'
 
 t.test('networking data over JSON-RPC', async (t) => {

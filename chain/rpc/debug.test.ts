@@ -5,8 +5,8 @@
 import t from 'tap'
 import { type Abi, encodeDeployData, encodeFunctionData, type Hex, toHex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { compileProbe, startRpcNode } from '../../test/support/rpc-node.ts'
 import { DEV_ACCOUNTS } from '../cli/devnet-command.ts'
-import { compileProbe, startRpcNode } from './testing.ts'
 
 const probe = compileProbe()
 const abi = probe.abi as Abi

@@ -3,7 +3,7 @@
  * error; `toRpcError` is the one place where domain errors (txpool, ledger, storage...)
  * become JSON-RPC errors. Anything unexpected becomes -32603 and is logged by the caller.
  */
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 export const RPC_ERROR = {
   PARSE: -32700,

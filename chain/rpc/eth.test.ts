@@ -14,8 +14,8 @@ import {
   toHex,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { compileProbe, DEV_BALANCE, startRpcNode } from '../../test/support/rpc-node.ts'
 import { DEV_ACCOUNTS } from '../cli/devnet-command.ts'
-import { compileProbe, DEV_BALANCE, startRpcNode } from './testing.ts'
 
 const probe = compileProbe()
 const abi = probe.abi as Abi

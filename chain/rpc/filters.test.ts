@@ -6,8 +6,8 @@ import t from 'tap'
 import { type Abi, encodeDeployData, encodeFunctionData, type Hex } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { WebSocket } from 'ws'
+import { compileProbe, pollUntil, startRpcNode } from '../../test/support/rpc-node.ts'
 import { DEV_ACCOUNTS } from '../cli/devnet-command.ts'
-import { compileProbe, pollUntil, startRpcNode } from './testing.ts'
 
 const probe = compileProbe()
 const abi = probe.abi as Abi

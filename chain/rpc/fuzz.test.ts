@@ -10,8 +10,8 @@ import fc from 'fast-check'
 import t from 'tap'
 import { type Abi, encodeDeployData, encodeFunctionData, type Hex, toFunctionSelector } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { compileProbe, startRpcNode } from '../../test/support/rpc-node.ts'
 import { DEV_ACCOUNTS } from '../cli/devnet-command.ts'
-import { compileProbe, startRpcNode } from './testing.ts'
 
 const probe = compileProbe()
 const abi = probe.abi as Abi

@@ -3,7 +3,7 @@
  * error codes, messages that name the bad argument, domain error mapping.
  */
 import t from 'tap'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { TxPoolError } from '../txpool/errors.ts'
 import { RpcError } from './errors.ts'
 import { defineMethod, RpcHandler } from './handler.ts'

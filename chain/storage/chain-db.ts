@@ -7,7 +7,7 @@
  * This module knows bytes and keys only; encoding of blocks/receipts lives with their users.
  */
 import { ClassicLevel } from 'classic-level'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 type Bytes = Uint8Array
 export type StorageErrorCode = 'STORAGE_OPEN_FAILED' | 'STORAGE_CORRUPT' | 'STORAGE_CLOSED'

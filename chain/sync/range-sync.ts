@@ -13,8 +13,8 @@
 import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { Logger } from 'pino'
-import { errorMessage, isSidechainError } from '../errors.ts'
 import type { ImportedBlock } from '../ledger/ledger.ts'
+import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'
 import {

@@ -15,7 +15,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import type { Logger } from 'pino'
-import { errorMessage } from '../errors.ts'
+import { errorMessage } from '../lib/errors.ts'
 import type { GossipTopic, GossipTopicStats } from '../p2p/gossip.ts'
 import {
   type GossipTxSink,

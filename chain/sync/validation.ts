@@ -30,11 +30,11 @@ import { type Block, type BlockHeader, createBlockFromRLP } from '@ethereumjs/bl
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { decodeBlock } from '../codec/decode-block.ts'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
-import { errorMessage, isSidechainError } from '../errors.ts'
-import { decodeBlock } from '../ledger/decode-block.ts'
 import type { ImportedBlock } from '../ledger/ledger.ts'
+import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { GossipValidationError } from '../p2p/gossip-errors.ts'
 
 export type BlockGossipErrorCode =
@@ -153,7 +153,7 @@ function decodeMessageBlock(blockBytes: Uint8Array, common: Common): Block {
  * The next block, if it is byte for byte the one the chain executed last, is that block
  * object: building its transactions again (10-35 ms under load) would delay the import
  * of the same block by consensus, which is under way. Anything else is decoded in full, as
- * proposals are (ledger/decode-block.ts), with REJECT for what does not decode.
+ * proposals are (codec/decode-block.ts), with REJECT for what does not decode.
  */
 function decodeGossipBlock(
   blockBytes: Uint8Array,

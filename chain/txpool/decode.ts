@@ -7,8 +7,8 @@ import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { createTxFromRLP, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToBigInt } from '@ethereumjs/util'
+import { freezeWithEncoding } from '../codec/transaction-encoding.ts'
 import { SECP256K1_N_DIV_2 } from '../crypto/index.ts'
-import { freezeWithEncoding } from '../ledger/transaction-encoding.ts'
 import { TxPoolError } from './errors.ts'
 
 const SUPPORTED_TYPES = new Set([0, 1, 2, 4])

@@ -1,4 +1,4 @@
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 
 /** Stable codes for refused transactions; RPC maps them to the usual -32000 messages. */
 export type TxPoolErrorCode =

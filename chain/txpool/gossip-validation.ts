@@ -6,7 +6,7 @@
  * - IGNORE: everything that depends on our state or policy (already known, nonce too low,
  *   funds, pool full, underpriced replacement...), which honest peers can disagree on.
  */
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import type { TxPoolErrorCode } from './errors.ts'
 import type { PoolTx } from './txpool.ts'
 

@@ -8,10 +8,10 @@ import {
   concatBytes,
 } from '@ethereumjs/util'
 import t from 'tap'
-import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
-import { keyPairFromPrivateKey } from '../config/keys.ts'
+import { makeGenesis, tempDir, transfer, waitFor } from '../../test/support/chain.ts'
 import { randomPrivateKey, SECP256K1_N } from '../crypto/index.ts'
 import { createChainCommon } from '../execution/common.ts'
+import { keyPairFromPrivateKey } from '../lib/keys.ts'
 import { SidechainNode } from '../node.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
 import { type PoolAccount, TxPool } from './txpool.ts'

@@ -5,7 +5,7 @@
  */
 import { bigIntToBytes, bigIntToUnpaddedBytes, setLengthLeft } from '@ethereumjs/util'
 import t from 'tap'
-import { EDGE_WORDS, MAX_WORD } from '../../test/helpers/words.ts'
+import { EDGE_WORDS, MAX_WORD } from '../../test/support/words.ts'
 import { bigintBytes, rlpIntegerBytes, wordToBytes32 } from './bigint-bytes.ts'
 
 // The edge words, and every hex digit count from 1 to 64.

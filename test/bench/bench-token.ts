@@ -3,7 +3,7 @@
  * or, for more holders than one transaction's gas cap allows (EIP-7825), by anyone through
  * `mint` (a benchmark token), compiled with the solc-js the tests use.
  */
-import { compileSolidity } from '../helpers/solc.ts'
+import { compileSolidity } from '../support/solc.ts'
 
 const TOKEN_SOURCE = `
 // SPDX-License-Identifier: MIT

@@ -12,8 +12,8 @@
  * Runnable alone: `npx node test/bench/bridge-bench.ts` (BENCH_BRIDGE_ROUNDS, default 5).
  */
 import { parseEther, zeroAddress, zeroHash } from 'viem'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../../bridge/contracts/index.ts'
-import { startBridgeEnv, waitFor } from '../bridge/helpers/env.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../../bridge/deploy/index.ts'
+import { startBridgeEnv, waitFor } from '../support/bridge/env.ts'
 
 export interface LatencyFigures {
   samplesMs: number[]

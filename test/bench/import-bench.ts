@@ -10,14 +10,14 @@ import { createTx, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { encodeDeployData, encodeFunctionData, getContractAddress } from 'viem'
 import type { Ledger } from '../../chain/ledger/ledger.ts'
-import { startAnvil } from '../../chain/util/foundry.ts'
+import { startAnvil } from '../../chain/lib/foundry.ts'
 import {
   buildSealedBlock,
   makeGenesis,
   openStaticLedger,
   tempDir,
   transfer,
-} from '../helpers/chain.ts'
+} from '../support/chain.ts'
 import { compileBenchToken } from './bench-token.ts'
 
 export type ImportWorkload = 'eth' | 'erc20'

@@ -10,9 +10,9 @@ import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, createWalletClient, encodeFunctionData, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { createChainCommon } from '../../chain/execution/common.ts'
-import { makeGenesis, tempDir, waitFor } from '../helpers/chain.ts'
-import { memberArgs, prepareNetwork } from '../helpers/network.ts'
-import { NodeProcess } from '../p2p/helpers.ts'
+import { makeGenesis, tempDir, waitFor } from '../support/chain.ts'
+import { memberArgs, prepareNetwork } from '../support/network.ts'
+import { NodeProcess } from '../support/p2p.ts'
 import { compileBenchToken } from './bench-token.ts'
 
 export interface NetworkBenchResult {

@@ -16,17 +16,17 @@ import t from 'tap'
 import { type Address, erc20Abi, type Hash, parseEther, zeroAddress, zeroHash } from 'viem'
 import { runClaim } from '../../bridge/cli/claim.ts'
 import { createContext } from '../../bridge/cli/context.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../../bridge/contracts/index.ts'
 import { auditBridge } from '../../bridge/core/audit.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../../bridge/deploy/index.ts'
 import { CRASH_ENV } from '../../bridge/relayer/crash-hook.ts'
-import { writeNetworkFile } from './helpers/cli.ts'
+import { writeNetworkFile } from '../support/bridge/cli.ts'
 import {
   type RelayerProcess,
   scrapeMetric,
   startBridgeEnv,
   waitFor,
   waitForReceipt,
-} from './helpers/env.ts'
+} from '../support/bridge/env.ts'
 
 t.test('relayer crashes, outages and restarts', async (t) => {
   const env = await startBridgeEnv({

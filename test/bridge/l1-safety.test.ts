@@ -8,10 +8,10 @@
  */
 import t from 'tap'
 import { type Address, erc20Abi, type Hash, parseEther, zeroAddress, zeroHash } from 'viem'
-import { bridgeVaultAbi, deployVault, sidechainBridgeAbi } from '../../bridge/contracts/index.ts'
+import { bridgeVaultAbi, deployVault, sidechainBridgeAbi } from '../../bridge/deploy/index.ts'
 import type { Relayer } from '../../bridge/relayer/relayer.ts'
-import { compileSolidity } from '../helpers/solc.ts'
-import { startBridgeEnv, waitFor, waitForReceipt } from './helpers/env.ts'
+import { startBridgeEnv, waitFor, waitForReceipt } from '../support/bridge/env.ts'
+import { compileSolidity } from '../support/solc.ts'
 
 const REVERTER = `// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;

@@ -19,14 +19,14 @@ import { type BridgeContext, createContext } from '../../bridge/cli/context.ts'
 import { runDeposit } from '../../bridge/cli/deposit.ts'
 import { runStatus } from '../../bridge/cli/status.ts'
 import { runWithdraw } from '../../bridge/cli/withdraw.ts'
+import { auditBridge } from '../../bridge/core/audit.ts'
 import {
   bridgeVaultAbi,
   deployTestToken,
   sidechainBridgeAbi,
   testTokenAbi,
-} from '../../bridge/contracts/index.ts'
-import { auditBridge } from '../../bridge/core/audit.ts'
-import { bridgeCli, writeNetworkFile } from './helpers/cli.ts'
+} from '../../bridge/deploy/index.ts'
+import { bridgeCli, writeNetworkFile } from '../support/bridge/cli.ts'
 import {
   account,
   privateKeyOf,
@@ -34,7 +34,7 @@ import {
   startBridgeEnv,
   waitFor,
   waitForReceipt,
-} from './helpers/env.ts'
+} from '../support/bridge/env.ts'
 
 t.test('bridge round trip through the user commands', async (t) => {
   const env = await startBridgeEnv({

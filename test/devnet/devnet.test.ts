@@ -20,13 +20,13 @@ import {
   parseEther,
   zeroAddress,
 } from 'viem'
-import { sidechainBridgeAbi, testTokenBytecode } from '../../bridge/contracts/index.ts'
+import { sidechainBridgeAbi, testTokenBytecode } from '../../bridge/deploy/index.ts'
 import { DEV_ACCOUNTS } from '../../chain/devnet/accounts.ts'
 import { type DevnetProgress, startDevnet } from '../../chain/devnet/devnet.ts'
 import { pollUntil } from '../../chain/devnet/rpc.ts'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
-import { tempDir } from '../helpers/chain.ts'
-import { cast, pidAlive, sidechain } from './helpers.ts'
+import { tempDir } from '../support/chain.ts'
+import { cast, pidAlive, sidechain } from '../support/devnet.ts'
 
 const [, alice, bob, , , carol] = DEV_ACCOUNTS
 

@@ -10,9 +10,9 @@ import t from 'tap'
 import type { DevnetInfo } from '../../chain/devnet/devnet.ts'
 import { startDevnet } from '../../chain/devnet/devnet.ts'
 import { rpcCall } from '../../chain/devnet/rpc.ts'
-import { isSidechainError } from '../../chain/errors.ts'
-import { tempDir } from '../helpers/chain.ts'
-import { CLI, pidAlive, REPO_ROOT } from './helpers.ts'
+import { isSidechainError } from '../../chain/lib/errors.ts'
+import { tempDir } from '../support/chain.ts'
+import { CLI, pidAlive, REPO_ROOT } from '../support/devnet.ts'
 
 const SMALL = ['--validators', '1', '--relayers', '1', '--threshold', '1']
 const FREE_PORTS = [

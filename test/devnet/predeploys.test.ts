@@ -19,12 +19,12 @@ import {
   parseEther,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { multicall3Abi } from '../../bridge/contracts/index.ts'
-import { keyPairFromPrivateKey } from '../../chain/config/keys.ts'
+import { multicall3Abi } from '../../bridge/deploy/index.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
 import { DEV_ACCOUNTS } from '../../chain/devnet/accounts.ts'
+import { startAnvil } from '../../chain/lib/foundry.ts'
+import { keyPairFromPrivateKey } from '../../chain/lib/keys.ts'
 import { SidechainNode } from '../../chain/node.ts'
-import { startAnvil } from '../../chain/util/foundry.ts'
 import {
   CREATE2_DEPLOYER_ADDRESS,
   MULTICALL3_ADDRESS,
@@ -32,7 +32,7 @@ import {
   predeployAlloc,
 } from '../../genesis/predeploys.ts'
 import { parseGenesis } from '../../genesis/schema.ts'
-import { tempDir } from '../helpers/chain.ts'
+import { tempDir } from '../support/chain.ts'
 
 const CHAIN_ID = 1337
 const user = privateKeyToAccount(DEV_ACCOUNTS[0].privateKey)

@@ -12,8 +12,8 @@ import t from 'tap'
 import { parse } from 'yaml'
 import { buildCli } from '../../chain/cli/main.ts'
 import { networkInit, parseHostPort } from '../../chain/devnet/network-setup.ts'
-import { foundryBinary } from '../../chain/util/foundry.ts'
-import { tempDir } from '../helpers/chain.ts'
+import { foundryBinary } from '../../chain/lib/foundry.ts'
+import { tempDir } from '../support/chain.ts'
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 const COMPOSE = path.join(REPO_ROOT, 'docker/compose.yaml')

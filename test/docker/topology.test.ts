@@ -12,9 +12,9 @@ import { DEV_ACCOUNTS } from '../../chain/devnet/accounts.ts'
 import type { DevnetInfo } from '../../chain/devnet/devnet.ts'
 import { freePorts, ManagedProcess } from '../../chain/devnet/processes.ts'
 import { pollUntil, rpcCall } from '../../chain/devnet/rpc.ts'
-import { foundryBinary } from '../../chain/util/foundry.ts'
-import { pidAlive, REPO_ROOT, sidechain } from '../devnet/helpers.ts'
-import { tempDir } from '../helpers/chain.ts'
+import { foundryBinary } from '../../chain/lib/foundry.ts'
+import { tempDir } from '../support/chain.ts'
+import { pidAlive, REPO_ROOT, sidechain } from '../support/devnet.ts'
 
 const ENTRYPOINT = path.join(REPO_ROOT, 'docker/entrypoint.sh')
 const HEALTHCHECK = path.join(REPO_ROOT, 'docker/healthcheck.mjs')

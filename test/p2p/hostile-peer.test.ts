@@ -9,17 +9,17 @@
 import { createBlock } from '@ethereumjs/block'
 import { Address, createAddressFromString } from '@ethereumjs/util'
 import t from 'tap'
-import { keyPairFromPrivateKey } from '../../chain/config/keys.ts'
 import { decodeExtraData, encodeExtraData } from '../../chain/consensus/extra-data.ts'
 import { signCommitSeal } from '../../chain/consensus/seals.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
+import { keyPairFromPrivateKey } from '../../chain/lib/keys.ts'
 import { SidechainNode } from '../../chain/node.ts'
 import { defaultTopicScore, topicName } from '../../chain/p2p/gossip.ts'
 import type { Libp2pHost } from '../../chain/p2p/libp2p.ts'
 import { encodeTxBatch, txGossipMessageCap } from '../../chain/sync/tx-gossip.ts'
 import { encodeBlockMessage } from '../../chain/sync/validation.ts'
-import { makeGenesis, tempDir, transfer, waitFor } from '../helpers/chain.ts'
-import { startRawPeer, testP2P } from './helpers.ts'
+import { makeGenesis, tempDir, transfer, waitFor } from '../support/chain.ts'
+import { startRawPeer, testP2P } from '../support/p2p.ts'
 
 t.test('hostile peer: rejected, penalized, disconnected; honest nodes carry on', async (t) => {
   const setup = makeGenesis({ accounts: 2, config: { blockPeriodMs: 100 } })

@@ -13,7 +13,7 @@ import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
 import { SidechainNode } from '../../chain/node.ts'
-import { makeGenesis, tempDir, transfer, waitFor } from '../helpers/chain.ts'
+import { makeGenesis, tempDir, transfer, waitFor } from '../support/chain.ts'
 import {
   buildChain,
   type LogLine,
@@ -22,7 +22,7 @@ import {
   testP2P,
   writeGenesisFile,
   writeValidatorKey,
-} from './helpers.ts'
+} from '../support/p2p.ts'
 
 const PERIOD_MS = 50
 const PREBUILT = 500

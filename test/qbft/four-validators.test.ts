@@ -9,9 +9,9 @@ import t from 'tap'
 import { createPublicClient, type Hex, http } from 'viem'
 import { decodeExtraData } from '../../chain/consensus/extra-data.ts'
 import { verifyCommitSeals } from '../../chain/consensus/seals.ts'
-import { makeGenesis, tempDir, waitFor } from '../helpers/chain.ts'
-import { memberArgs, prepareNetwork } from '../helpers/network.ts'
-import { NodeProcess } from '../p2p/helpers.ts'
+import { makeGenesis, tempDir, waitFor } from '../support/chain.ts'
+import { memberArgs, prepareNetwork } from '../support/network.ts'
+import { NodeProcess } from '../support/p2p.ts'
 
 const ROUND_TIMEOUT_MS = 1_000
 

@@ -12,9 +12,9 @@ import { type Block, createPublicClient, type Hex, http } from 'viem'
 import { decodeExtraData } from '../../chain/consensus/extra-data.ts'
 import { commitSealDigest, quorumSize } from '../../chain/consensus/seals.ts'
 import { recoverAddress } from '../../chain/crypto/index.ts'
-import { makeGenesis, tempDir, waitFor } from '../helpers/chain.ts'
-import { memberArgs, prepareNetwork } from '../helpers/network.ts'
-import { NodeProcess } from '../p2p/helpers.ts'
+import { makeGenesis, tempDir, waitFor } from '../support/chain.ts'
+import { memberArgs, prepareNetwork } from '../support/network.ts'
+import { NodeProcess } from '../support/p2p.ts'
 
 const ROUND_TIMEOUT_MS = 1_000
 

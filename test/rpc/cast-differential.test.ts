@@ -9,8 +9,8 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { type Abi, encodeDeployData, encodeFunctionData } from 'viem'
 import { DEV_ACCOUNTS } from '../../chain/cli/devnet-command.ts'
-import { compileProbe, startRpcNode } from '../../chain/rpc/testing.ts'
-import { foundryBinary, startAnvil } from '../../chain/util/foundry.ts'
+import { foundryBinary, startAnvil } from '../../chain/lib/foundry.ts'
+import { compileProbe, startRpcNode } from '../support/rpc-node.ts'
 
 const exec = promisify(execFile)
 const cast = foundryBinary('cast')

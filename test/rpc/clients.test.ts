@@ -21,7 +21,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { DEV_ACCOUNTS } from '../../chain/cli/devnet-command.ts'
-import { compileContracts, pollUntil, startRpcNode } from '../../chain/rpc/testing.ts'
+import { compileContracts, pollUntil, startRpcNode } from '../support/rpc-node.ts'
 
 const TOKEN_SOURCE = `// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;

@@ -22,7 +22,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { WebSocket } from 'ws'
 import { DEV_ACCOUNTS } from '../../chain/cli/devnet-command.ts'
 import { SECP256K1_N } from '../../chain/crypto/index.ts'
-import { compileProbe, startRpcNode } from '../../chain/rpc/testing.ts'
+import { compileProbe, startRpcNode } from '../support/rpc-node.ts'
 
 const probe = compileProbe()
 const abi = probe.abi as Abi

@@ -4,6 +4,12 @@
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
+import {
+  CHAIN_ID,
+  decodeTestBlock as decodeBlock,
+  testBlock,
+  testKey,
+} from '../../../test/support/qbft-network.ts'
 import { privateKeyToAddress, sign } from '../../crypto/index.ts'
 import { commitSealDigest, verifyCommitSeals } from '../seals.ts'
 import {
@@ -24,7 +30,6 @@ import {
   type Signed,
   signPayload,
 } from './messages.ts'
-import { CHAIN_ID, decodeTestBlock as decodeBlock, testBlock, testKey } from './test-network.ts'
 
 interface Setup {
   engine: QbftEngine

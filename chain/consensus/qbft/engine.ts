@@ -35,7 +35,7 @@
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { sha256 } from '../../crypto/index.ts'
-import { SidechainError } from '../../errors.ts'
+import { SidechainError } from '../../lib/errors.ts'
 import { commitSealDigest } from '../seals.ts'
 import { QbftError, type QbftErrorCode, type QbftUsageErrorCode } from './errors.ts'
 import {

@@ -7,7 +7,7 @@
  * - IGNORE: the message may be valid but is useless to us now (stale, duplicate, too far
  *   ahead, buffer full). No penalty; do not forward.
  */
-import { SidechainError, type SidechainErrorOptions } from '../../errors.ts'
+import { SidechainError, type SidechainErrorOptions } from '../../lib/errors.ts'
 
 export type QbftAction = 'IGNORE' | 'REJECT'
 

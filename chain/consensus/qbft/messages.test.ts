@@ -2,6 +2,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import fc from 'fast-check'
 import t from 'tap'
+import { testKey } from '../../../test/support/qbft-network.ts'
 import { privateKeyToAddress, sign } from '../../crypto/index.ts'
 import { commitSealDigest } from '../seals.ts'
 import { QbftError } from './errors.ts'
@@ -24,7 +25,6 @@ import {
   type Signed,
   signPayload,
 } from './messages.ts'
-import { testKey } from './test-network.ts'
 
 const CHAIN = 7n
 const LIMITS = { maxBytes: 1 << 20 }

@@ -1,11 +1,19 @@
 /**
- * Multi-engine scenarios on the simulated network (test-network.ts): happy path, silent
+ * Multi-engine scenarios on the simulated network (test/support/qbft-network.ts): happy path, silent
  * proposer, re-proposal of a prepared block, bad traffic, bad seals, equivocation, round
  * jumps, loss of quorum and recovery, buffer floods, random faults. Deterministic: fixed
  * seeds, simulated clock.
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
+import {
+  CHAIN_ID,
+  decodeTestBlock,
+  type SimNetwork as Net,
+  SimNetwork,
+  testBlock,
+  testKey,
+} from '../../../test/support/qbft-network.ts'
 import { privateKeyToAddress, sign } from '../../crypto/index.ts'
 import { commitSealDigest, verifyCommitSeals } from '../seals.ts'
 import { verifyEvidence } from './engine.ts'
@@ -17,14 +25,6 @@ import {
   type QbftSigner,
   signPayload,
 } from './messages.ts'
-import {
-  CHAIN_ID,
-  decodeTestBlock,
-  type SimNetwork as Net,
-  SimNetwork,
-  testBlock,
-  testKey,
-} from './test-network.ts'
 
 function signerOf(key: Uint8Array): QbftSigner {
   return { address: privateKeyToAddress(key), sign: (hash) => sign(hash, key) }

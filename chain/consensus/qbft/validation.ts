@@ -6,7 +6,7 @@
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { recoverAddress } from '../../crypto/index.ts'
-import { SidechainError } from '../../errors.ts'
+import { SidechainError } from '../../lib/errors.ts'
 import { commitSealDigest, maxFaulty, quorumSize } from '../seals.ts'
 import type { QbftUsageErrorCode } from './errors.ts'
 import { QbftError } from './errors.ts'

@@ -4,7 +4,7 @@
  */
 import { bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
-import { makeGenesis, tempDir, transfer, waitFor } from '../../test/helpers/chain.ts'
+import { makeGenesis, tempDir, transfer, waitFor } from '../../test/support/chain.ts'
 import { SidechainNode } from '../node.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
 import { LocalConsensusHub, type QbftService } from './qbft-service.ts'

@@ -4,12 +4,12 @@
  * so a single-validator chain is verifiable by any node with the generic rules.
  */
 import type { Logger } from 'pino'
-import { errorMessage } from '../errors.ts'
+import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
+import { errorMessage } from '../lib/errors.ts'
 import type { BlockProducer } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
-import { signCommitSeal } from './seals.ts'
 
 export interface SingleValidatorOptions {
   blockPeriodMs: number

@@ -6,15 +6,20 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { keccak256, privateKeyToAddress, sign } from '../../crypto/index.ts'
 import {
   DEFAULT_QBFT_OPTIONS,
   type EquivocationEvidence,
   type MessageOutcome,
   QbftEngine,
   type QbftOptions,
-} from './engine.ts'
-import { decodeMessage, encodeUint, type ProposedBlock, type QbftMessage } from './messages.ts'
+} from '../../chain/consensus/qbft/engine.ts'
+import {
+  decodeMessage,
+  encodeUint,
+  type ProposedBlock,
+  type QbftMessage,
+} from '../../chain/consensus/qbft/messages.ts'
+import { keccak256, privateKeyToAddress, sign } from '../../chain/crypto/index.ts'
 
 export const CHAIN_ID = 1337n
 

@@ -6,8 +6,8 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { freePorts } from '../../chain/devnet/processes.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../../chain/p2p/libp2p.ts'
-import { writeGenesisFile, writeValidatorKey } from '../p2p/helpers.ts'
 import type { TestGenesis } from './chain.ts'
+import { writeGenesisFile, writeValidatorKey } from './p2p.ts'
 
 export interface NetworkMember {
   name: string

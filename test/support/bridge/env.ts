@@ -30,21 +30,21 @@ import {
   zeroAddress,
 } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
+import { chainFor, makePublicClient } from '../../../bridge/core/clients.ts'
 import {
   deploySidechainBridge,
   deployTestToken,
   deployVault,
   testTokenAbi,
-} from '../../../bridge/contracts/index.ts'
-import { chainFor, makePublicClient } from '../../../bridge/core/clients.ts'
+} from '../../../bridge/deploy/index.ts'
 import { parseRelayerConfig, type RelayerConfigInput } from '../../../bridge/relayer/config.ts'
 import { Relayer } from '../../../bridge/relayer/relayer.ts'
-import { keyPairFromPrivateKey, writeKeyFile } from '../../../chain/config/keys.ts'
 import { randomPrivateKey } from '../../../chain/crypto/index.ts'
+import { type AnvilInstance, startAnvil } from '../../../chain/lib/foundry.ts'
+import { keyPairFromPrivateKey, writeKeyFile } from '../../../chain/lib/keys.ts'
 import { SidechainNode } from '../../../chain/node.ts'
-import { type AnvilInstance, startAnvil } from '../../../chain/util/foundry.ts'
 import { parseGenesis } from '../../../genesis/schema.ts'
-import { tempDir, waitFor } from '../../helpers/chain.ts'
+import { tempDir, waitFor } from '../chain.ts'
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')

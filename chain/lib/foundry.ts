@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from './errors.ts'
 
 export type FoundryTool = 'anvil' | 'cast'
 

@@ -1,7 +1,7 @@
 import { Block } from '@ethereumjs/block'
 import { createTx, createTxFromRLP } from '@ethereumjs/tx'
 import t from 'tap'
-import { makeGenesis, transfer } from '../../test/helpers/chain.ts'
+import { makeGenesis, transfer } from '../../test/support/chain.ts'
 import { keccak256 } from '../crypto/index.ts'
 import { createChainCommon } from '../execution/common.ts'
 import { decodeRawTransaction } from '../txpool/decode.ts'

@@ -23,16 +23,8 @@ import type { Block } from '@ethereumjs/block'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Logger } from 'pino'
-import type { KeyPair } from '../config/keys.ts'
-import { keccak256, sign } from '../crypto/index.ts'
-import { errorMessage, isSidechainError } from '../errors.ts'
-import type { BlockExecution } from '../execution/block-executor.ts'
-import { decodeBlock, type KnownTransactions } from '../ledger/decode-block.ts'
-import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
-import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
-import type { Scheduler } from '../util/scheduler.ts'
-import type { ConsensusEngine } from './engine.ts'
-import { decodeExtraData } from './extra-data.ts'
+import { decodeBlock, type KnownTransactions } from '../codec/decode-block.ts'
+import { decodeExtraData } from '../consensus/extra-data.ts'
 import {
   DEFAULT_QBFT_OPTIONS,
   type EquivocationEvidence,
@@ -40,9 +32,17 @@ import {
   type QbftDecision,
   QbftEngine,
   type QbftStatus,
-} from './qbft/index.ts'
+} from '../consensus/qbft/index.ts'
+import { VoteProposals, VoteTally } from '../consensus/validator-votes.ts'
+import { keccak256, sign } from '../crypto/index.ts'
+import type { BlockExecution } from '../execution/block-executor.ts'
+import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
+import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import type { KeyPair } from '../lib/keys.ts'
+import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
+import type { Scheduler } from '../util/scheduler.ts'
+import type { ConsensusEngine } from './engine.ts'
 import { PREVIEW_TAG, ProposalPreviews } from './speculation.ts'
-import { VoteProposals, VoteTally } from './validator-votes.ts'
 
 export type ConsensusVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
 export type ConsensusMessageHandler = (

@@ -1,7 +1,7 @@
 /** Running the real CLI and the real `cast` against a devnet, and checking that processes are gone. */
 import { execFile, spawn } from 'node:child_process'
 import path from 'node:path'
-import { foundryBinary } from '../../chain/util/foundry.ts'
+import { foundryBinary } from '../../chain/lib/foundry.ts'
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')

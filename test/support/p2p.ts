@@ -9,11 +9,10 @@ import { createWriteStream, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { Address, bytesToHex } from '@ethereumjs/util'
-import type { KeyPair } from '../../chain/config/keys.ts'
 import { ConsensusRules, StaticValidatorSet } from '../../chain/consensus/rules.ts'
-import { SingleValidatorEngine } from '../../chain/consensus/single-validator.ts'
 import { hexToBytes } from '../../chain/crypto/index.ts'
 import { Ledger } from '../../chain/ledger/ledger.ts'
+import type { KeyPair } from '../../chain/lib/keys.ts'
 import { type NodeP2POptions, SidechainNode } from '../../chain/node.ts'
 import { contentMessageId, Libp2pHost, randomNodeKey } from '../../chain/p2p/libp2p.ts'
 import {
@@ -24,8 +23,9 @@ import {
 } from '../../chain/p2p/messages.ts'
 import { STATUS_PROTOCOL } from '../../chain/p2p/reqresp.ts'
 import { ChainDb } from '../../chain/storage/chain-db.ts'
+import { SingleValidatorEngine } from '../../chain/validator/single-validator.ts'
 import { type Genesis, genesisToJson } from '../../genesis/schema.ts'
-import { type TestGenesis, transfer } from '../helpers/chain.ts'
+import { type TestGenesis, transfer } from './chain.ts'
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')

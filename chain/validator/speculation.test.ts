@@ -17,11 +17,11 @@ import {
   tempDir,
   transfer,
   waitFor,
-} from '../../test/helpers/chain.ts'
-import { keyPairFromPrivateKey } from '../config/keys.ts'
+} from '../../test/support/chain.ts'
+import { signCommitSeal } from '../consensus/seals.ts'
 import { randomPrivateKey } from '../crypto/index.ts'
 import type { Ledger } from '../ledger/ledger.ts'
-import { signCommitSeal } from './seals.ts'
+import { keyPairFromPrivateKey } from '../lib/keys.ts'
 import {
   decodePreview,
   encodePreview,

@@ -23,7 +23,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/index.ts'
-import { SidechainError } from '../errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import { freezeWithEncoding } from './transaction-encoding.ts'
 
 /** Transactions already decoded, with their senders recovered, by hash (hex): the pool. */

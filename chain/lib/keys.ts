@@ -5,13 +5,27 @@
  */
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
-import { isValidPrivateKey, privateKeyToAddress } from '../crypto/index.ts'
-import { SidechainError } from '../errors.ts'
+import { privateKeyToAddress as viemPrivateKeyToAddress } from 'viem/accounts'
+import { SidechainError } from './errors.ts'
 
 export interface KeyPair {
   address: Uint8Array
   addressHex: `0x${string}`
   privateKey: Uint8Array
+}
+
+const SECP256K1_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+
+/** Key files are read once at start, so viem's pure-JS derivation is fast enough and keeps
+ * this shared module free of the node's native crypto. */
+function privateKeyToAddress(privateKey: Uint8Array): Uint8Array {
+  return hexToBytes(viemPrivateKeyToAddress(bytesToHex(privateKey) as `0x${string}`))
+}
+
+function isValidPrivateKey(privateKey: Uint8Array): boolean {
+  if (privateKey.length !== 32) return false
+  const k = BigInt(bytesToHex(privateKey))
+  return k > 0n && k < SECP256K1_ORDER
 }
 
 function keyError(message: string, path: string, cause?: unknown) {

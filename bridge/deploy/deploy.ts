@@ -18,7 +18,7 @@ import {
   type WalletClient,
   zeroAddress,
 } from 'viem'
-import { SidechainError } from '../../chain/errors.ts'
+import { SidechainError } from '../../chain/lib/errors.ts'
 import {
   bridgeVaultAbi,
   bridgeVaultBytecode,

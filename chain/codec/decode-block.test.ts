@@ -3,7 +3,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { createTx } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import t from 'tap'
-import { makeGenesis, transfer } from '../../test/helpers/chain.ts'
+import { makeGenesis, transfer } from '../../test/support/chain.ts'
 import { createChainCommon } from '../execution/common.ts'
 import { decodeBlock } from './decode-block.ts'
 

@@ -29,8 +29,8 @@ import {
   type WalletRpcSchema,
 } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
-import { type AnvilInstance, startAnvil } from '../../chain/util/foundry.ts'
-import { contractsUpToDate } from '../build.ts'
+import { type AnvilInstance, startAnvil } from '../../chain/lib/foundry.ts'
+import { contractsUpToDate } from '../../contracts/build.ts'
 
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk'
 export const ANVIL_CHAIN_ID = 31337

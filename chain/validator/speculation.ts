@@ -39,12 +39,12 @@ import { RLP } from '@ethereumjs/rlp'
 import type { TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Logger } from 'pino'
-import type { KeyPair } from '../config/keys.ts'
+import type { KnownTransactions } from '../codec/decode-block.ts'
+import { decodeMinimalUint, encodeUint } from '../consensus/qbft/messages.ts'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
-import { errorMessage, SidechainError } from '../errors.ts'
-import type { KnownTransactions } from '../ledger/decode-block.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
-import { decodeMinimalUint, encodeUint } from './qbft/messages.ts'
+import { errorMessage, SidechainError } from '../lib/errors.ts'
+import type { KeyPair } from '../lib/keys.ts'
 
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
 export const PREVIEW_TAG = 0x01
