@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process'
 import path from 'node:path'
 import { foundryBinary } from '../../chain/lib/foundry.ts'
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')
 
 export interface RunResult {

@@ -27,7 +27,7 @@ import { SingleValidatorEngine } from '../../chain/validator/single-validator.ts
 import { type Genesis, genesisToJson } from '../../genesis/schema.ts'
 import { type TestGenesis, transfer } from './chain.ts'
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '..')
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')
 
 /** Fast p2p settings for tests: random port, short heartbeat and status interval. */
