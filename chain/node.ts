@@ -14,6 +14,7 @@ import type { Genesis } from '../genesis/schema.ts'
 import { ConsensusRules } from './consensus/rules.ts'
 import { VoteProposals, VoteTally } from './consensus/validator-votes.ts'
 import { hexToBytes } from './crypto/index.ts'
+import { unverifiedEthereumjsVersions } from './execution/upstream/index.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
 import { SidechainError } from './lib/errors.ts'
 import type { KeyPair } from './lib/keys.ts'
@@ -186,6 +187,7 @@ export class SidechainNode {
     await this.db.open()
     try {
       await this.ledger.open()
+      this.logUpstreamPatches()
       this.ledger.on('head', this.onHead as never)
       await this.p2p?.start()
       this.sync?.start()
@@ -211,6 +213,7 @@ export class SidechainNode {
           evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
           ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
           isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+          upstreamPatches: () => this.ledger.upstreamPatches,
           logger: this.logger,
         })
       }
@@ -233,6 +236,31 @@ export class SidechainNode {
       },
       'node started',
     )
+  }
+
+  /**
+   * Which ethereumjs patches run (see chain/execution/upstream): a patch that stayed out, or
+   * an ethereumjs version other than the verified one, is a warning (slower, same results).
+   */
+  private logUpstreamPatches(): void {
+    const report = Object.entries(this.ledger.upstreamPatches)
+    const active = report.filter(([, status]) => status.active).map(([patch]) => patch)
+    this.logger.info({ active }, 'ethereumjs patches')
+    for (const [patch, status] of report) {
+      if (!status.active) {
+        this.logger.warn(
+          { patch, reason: status.reason },
+          'ethereumjs patch not applied: running upstream code',
+        )
+      }
+    }
+    const unverified = unverifiedEthereumjsVersions()
+    if (unverified.length > 0) {
+      this.logger.warn(
+        { packages: unverified },
+        'ethereumjs versions differ from the verified ones',
+      )
+    }
   }
 
   private createEngine(): ConsensusEngine | undefined {

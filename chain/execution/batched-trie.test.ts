@@ -13,9 +13,9 @@ import { Caches, MerkleStateManager } from '@ethereumjs/statemanager'
 import { Account, Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
 import { keccak256 } from '../crypto/index.ts'
-import { BatchedMerkleStateManager, SerializingAccount } from './batched-state-manager.ts'
 import { applyTrieBatch, type TrieChange } from './batched-trie.ts'
 import { createChainCommon } from './common.ts'
+import { BatchedMerkleStateManager, SerializingAccount } from './upstream/batched-state-manager.ts'
 
 function random(seed: number) {
   let state = seed
@@ -158,6 +158,7 @@ t.test('the batched state manager flushes to the roots the upstream one does', a
   const caches = () => new Caches({ account: { size: 10_000 }, storage: { size: 10_000 } })
   const upstream = new MerkleStateManager({ common, caches: caches() })
   const batched = new BatchedMerkleStateManager({ common, caches: caches() })
+  t.same(batched.batchedFlush, { active: true }, 'the batched paths run (not the fallback)')
   const rand = random(5)
   const accountAt = (n: number) => new Address(new Uint8Array(20).map((_, i) => (i < 18 ? 0 : n)))
   // Accounts 1-30 hold storage; 31-40 are deleted now and then. The EVM deletes only

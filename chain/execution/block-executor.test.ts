@@ -116,8 +116,9 @@ t.test(
   'a contract destroyed in its creating tx and created again in the block has no storage',
   async (t) => {
     // EIP-6780: SELFDESTRUCT in the creating transaction deletes the account and its storage.
-    // SSTOREs live only in the state cache until the block's flush (batched-state-manager.ts),
-    // so the cache must forget the first contract's slot: the second constructor reads it empty.
+    // SSTOREs live only in the state cache until the block's flush
+    // (upstream/batched-state-manager.ts), so the cache must forget the first contract's slot:
+    // the second constructor reads it empty.
     const ledger = await openLedger(t)
     const call = (nonce: bigint, value: bigint) =>
       transfer(ledger.common, setup.accounts[0]!, hexToBytes(FACTORY), nonce, value, {

@@ -5,11 +5,13 @@
  * nodes (`takeStateNodes`) or rolls back (`resetTo`). Performance choices:
  *  - one state checkpoint per block: the MerkleStateManager caches absorb the block and the
  *    trie is written once, at its commit (not once per tx), in one batched update that
- *    hashes each touched node once (batched-state-manager.ts);
+ *    hashes each touched node once (upstream/batched-state-manager.ts);
  *  - native ecrecover and WebAssembly keccak via Common.customCrypto; senders cached on
  *    the tx objects;
- *  - faster MSTORE/SLOAD/LOG handlers in the EVM's opcode table (evm-fast-paths.ts);
- *  - a contract's jump and PUSH analysis kept across calls (code-analysis-cache.ts);
+ *  - faster MSTORE/SLOAD/LOG handlers in the EVM's opcode table (upstream/evm-fast-paths.ts);
+ *  - a contract's jump and PUSH analysis kept across calls (upstream/code-analysis-cache.ts);
+ *    these and the state manager are ethereumjs patches, applied and reported by
+ *    upstream/index.ts (`upstreamPatches`);
  *  - blocks are assembled with `new Block(...)` from the very tx objects we executed
  *    (ethereumjs' createBlock would rebuild them and lose their cached senders).
  */
@@ -32,12 +34,14 @@ import { Bloom, createVM, runTx, type VM } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
 import { SidechainError } from '../lib/errors.ts'
-import { BatchedMerkleStateManager } from './batched-state-manager.ts'
-import { installCodeAnalysisCache } from './code-analysis-cache.ts'
-import { installEvmFastPaths, upstreamHandlers } from './evm-fast-paths.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
 import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
+import {
+  applyUpstreamPatches,
+  BatchedMerkleStateManager,
+  type UpstreamPatchReport,
+} from './upstream/index.ts'
 
 /** QBFT's well-known mixHash ("Istanbul BFT"), so PREVRANDAO is a fixed, documented value. */
 export const BFT_MIX_HASH = hexToBytes(
@@ -284,6 +288,8 @@ export class BlockExecutor {
   readonly common: Common
   readonly vm: VM
   private readonly store: StateStore
+  /** Which ethereumjs patches are in effect on this executor's VM (see upstream/index.ts). */
+  readonly upstreamPatches: UpstreamPatchReport
   private readonly stateManager: BatchedMerkleStateManager
   private currentRoot: Uint8Array
 
@@ -293,12 +299,14 @@ export class BlockExecutor {
     store: StateStore,
     stateManager: BatchedMerkleStateManager,
     root: Uint8Array,
+    upstreamPatches: UpstreamPatchReport,
   ) {
     this.common = common
     this.vm = vm
     this.store = store
     this.stateManager = stateManager
     this.currentRoot = root
+    this.upstreamPatches = upstreamPatches
   }
 
   static async create(params: {
@@ -308,7 +316,6 @@ export class BlockExecutor {
     hashes: BlockHashSource
   }): Promise<BlockExecutor> {
     const { common, store, stateRoot, hashes } = params
-    await installCodeAnalysisCache()
     const stateManager = new BatchedMerkleStateManager({
       common,
       trie: createStateTrie(common, store),
@@ -341,8 +348,8 @@ export class BlockExecutor {
       },
     }
     const vm = await createVM({ common, stateManager, blockchain: blockchain as never })
-    installEvmFastPaths(vm, upstreamHandlers(common))
-    return new BlockExecutor(common, vm, store, stateManager, stateRoot)
+    const upstreamPatches = await applyUpstreamPatches({ vm })
+    return new BlockExecutor(common, vm, store, stateManager, stateRoot, upstreamPatches)
   }
 
   /** Transactions root of a block body (header `transactionsTrie`). */

@@ -9,7 +9,7 @@
  * (the ledger checks the head did not move). Bounded; the oldest write goes first.
  */
 import { type Account, createAccountFromRLP } from '@ethereumjs/util'
-import { copyAccount } from '../execution/batched-state-manager.ts'
+import { copyAccount } from '../execution/upstream/index.ts'
 import { setRecent } from '../util/recent-map.ts'
 
 export class HeadAccounts {

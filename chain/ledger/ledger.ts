@@ -61,6 +61,7 @@ import {
   type StoredReceipt,
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
+import type { UpstreamPatchReport } from '../execution/upstream/index.ts'
 import { SidechainError } from '../lib/errors.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
@@ -322,6 +323,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       { common: this.common, skipConsensusFormatValidation: true },
     )
     return new Block(header, [], [], [], { common: this.common })
+  }
+
+  /** Which ethereumjs patches are in effect on the executor (after `open`). */
+  get upstreamPatches(): UpstreamPatchReport {
+    return this.executor.upstreamPatches
   }
 
   get head(): BlockHeader {

@@ -27,6 +27,8 @@ export interface NodeMetricsModules {
   ownProposals?: () => { total: number; early: number } | undefined
   /** false while the node is syncing: /ready answers 503 then. */
   isSynced?: () => boolean
+  /** Each ethereumjs patch (chain/execution/upstream) and whether it is in effect. */
+  upstreamPatches?: () => Readonly<Record<string, { active: boolean }>>
   logger?: Logger
 }
 
@@ -147,6 +149,18 @@ export class NodeMetrics {
         this.reset()
         this.inc({ outcome: 'used' }, used)
         this.inc({ outcome: 'fell_back' }, fellBack)
+      },
+    })
+    new Gauge({
+      name: 'sidechain_upstream_patch_active',
+      help: 'Whether a patch of ethereumjs internals is in effect (1) or the node runs upstream code there (0)',
+      labelNames: ['patch'],
+      registers,
+      collect() {
+        this.reset()
+        for (const [patch, status] of Object.entries(modules.upstreamPatches?.() ?? {})) {
+          this.set({ patch }, status.active ? 1 : 0)
+        }
       },
     })
     const perValidator = (

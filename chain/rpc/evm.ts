@@ -21,7 +21,7 @@ import {
   KECCAK256_NULL,
 } from '@ethereumjs/util'
 import { createVM, type RunTxResult, runTx, type VM } from '@ethereumjs/vm'
-import { installEvmFastPaths, upstreamHandlers } from '../execution/evm-fast-paths.ts'
+import { applyUpstreamPatches, upstreamHandlers } from '../execution/upstream/index.ts'
 import type { ChainView } from './chain-view.ts'
 import {
   executionReverted,
@@ -340,8 +340,9 @@ export class EvmRunner {
       blockchain: blockchain as never,
       evmOpts: { customOpcodes: deadlineOpcodes(common, this.upstreamHandlers, clock) as never },
     })
-    // The block executor's faster MSTORE/SLOAD/LOG handlers (the deadline's jumps stay).
-    installEvmFastPaths(vm, this.upstreamHandlers)
+    // The block executor's ethereumjs patches, faster MSTORE/SLOAD/LOG handlers among them
+    // (the deadline's jumps stay).
+    await applyUpstreamPatches({ vm, upstreamHandlers: this.upstreamHandlers })
     return { vm, stateManager, clock }
   }
 

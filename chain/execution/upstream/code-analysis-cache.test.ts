@@ -2,7 +2,8 @@
  * The interpreter's code analysis is kept per code object across calls. It must be
  * installed (a layout change in @ethereumjs/evm would silently drop it), and a cached
  * analysis must judge jumps exactly as a fresh one: a JUMPDEST is valid, a 0x5b byte inside
- * PUSH data is not, on the first call and on every later one.
+ * PUSH data is not, on the first call and on every later one. Without the interpreter, its
+ * method or an opcode table, upstream's analysis runs.
  */
 import { Address, hexToBytes, setLengthLeft } from '@ethereumjs/util'
 import t from 'tap'
@@ -11,8 +12,14 @@ import {
   makeGenesis,
   openTestLedger,
   transfer,
-} from '../../test/support/chain.ts'
+} from '../../../test/support/chain.ts'
 import { installCodeAnalysisCache, MAX_CODE_BYTES } from './code-analysis-cache.ts'
+import { loadEvmInternals } from './evm-internals.ts'
+
+async function interpreterPrototype() {
+  const { Interpreter } = await loadEvmInternals()
+  return Interpreter?.prototype
+}
 
 // PUSH1 4 JUMP INVALID JUMPDEST; slot0 = slot0 + 1 (PUSH1 1 PUSH0 SLOAD ADD PUSH0 SSTORE STOP).
 const JUMPER = '0x00000000000000000000000000000000000a0001'
@@ -22,8 +29,37 @@ const BAD_JUMPER = '0x00000000000000000000000000000000000a0002'
 const BAD_JUMPER_CODE = '0x600456605b60015f555f00'
 
 t.test('installs once and reports it', async (t) => {
-  t.equal(await installCodeAnalysisCache(), true)
-  t.equal(await installCodeAnalysisCache(), true, 'a second install is a no-op')
+  const prototype = await interpreterPrototype()
+  t.ok(prototype, 'the interpreter is where 10.1.3 keeps it')
+  t.same(installCodeAnalysisCache(prototype), { active: true })
+  const wrapped = prototype?._getValidJumpDestinations
+  t.same(installCodeAnalysisCache(prototype), { active: true }, 'a second install is a no-op')
+  t.equal(prototype?._getValidJumpDestinations, wrapped, 'the method is wrapped once')
+})
+
+t.test('without the interpreter or its method nothing is installed', async (t) => {
+  t.match(installCodeAnalysisCache(undefined), { active: false, reason: /Interpreter/ })
+  const renamed = { _analyseJumps: () => ({}) }
+  t.match(installCodeAnalysisCache(renamed), {
+    active: false,
+    reason: /_getValidJumpDestinations/,
+  })
+  t.same(Object.keys(renamed), ['_analyseJumps'], 'the stub is left as it was')
+})
+
+t.test('an interpreter without an opcode table gets upstream analysis every time', async (t) => {
+  let analysed = 0
+  const prototype: { _getValidJumpDestinations?: unknown } = {
+    _getValidJumpDestinations: () => ({ analysis: ++analysed }),
+  }
+  t.same(installCodeAnalysisCache(prototype), { active: true })
+  const analyse = prototype._getValidJumpDestinations as (this: object, code: Uint8Array) => unknown
+  const code = hexToBytes(JUMPER_CODE)
+  t.same(analyse.call({ _evm: {} }, code), { analysis: 1 })
+  t.same(analyse.call({ _evm: {} }, code), { analysis: 2 }, 'not cached')
+  const interpreter = { _evm: { _opcodeMap: {} } }
+  t.same(analyse.call(interpreter, code), { analysis: 3 })
+  t.same(analyse.call(interpreter, code), { analysis: 3 }, 'with a table: cached')
 })
 
 t.test('cached analysis keeps valid jumps valid and invalid ones invalid', async (t) => {
@@ -59,12 +95,11 @@ t.test('cached analysis keeps valid jumps valid and invalid ones invalid', async
 })
 
 t.test('the wrapped analysis is reused per code object and bounded', async (t) => {
-  t.equal(await installCodeAnalysisCache(), true)
   // The interpreter module the EVM loads, reached as the installer reaches it.
-  const entry = import.meta.resolve('@ethereumjs/evm')
-  const { Interpreter } = (await import(new URL('./interpreter.js', entry).href)) as {
-    Interpreter: { prototype: { _getValidJumpDestinations(code: Uint8Array): unknown } }
+  const prototype = (await interpreterPrototype()) as unknown as {
+    _getValidJumpDestinations(code: Uint8Array): unknown
   }
+  t.same(installCodeAnalysisCache(prototype), { active: true })
   let analysed = 0
   // Just what the upstream analysis reads from its interpreter.
   const interpreter = {
@@ -75,8 +110,7 @@ t.test('the wrapped analysis is reused per code object and bounded', async (t) =
       return {}
     },
   }
-  const analyse = (code: Uint8Array) =>
-    Interpreter.prototype._getValidJumpDestinations.call(interpreter, code)
+  const analyse = (code: Uint8Array) => prototype._getValidJumpDestinations.call(interpreter, code)
   const code = hexToBytes(JUMPER_CODE)
   const first = analyse(code)
   const perAnalysis = analysed

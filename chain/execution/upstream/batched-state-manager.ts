@@ -11,36 +11,53 @@
  * the account got a new storage root, with every intermediate node kept for the block's
  * batch. The storage root of an account changed in the block is now brought up to date
  * at the flush; within the block only EIP-7610's collision check reads it, and an account
- * whose storage the block changed has code or a nonce, which that check looks at first. *
+ * whose storage the block changed has code or a nonce, which that check looks at first.
+ *
  * Assumptions, true of the tries `createStateTrie` makes: keys hashed, no DB key prefix, no
  * pruning, no root persistence. The batch does not take the trie's lock: the executor is
  * the only user of its tries and runs one operation at a time. The storage cache must keep
  * every write until the flush (the default ordered-map cache never evicts; an LRU cache
  * would lose writes that no longer go through to the trie).
+ *
+ * All of this reads private parts of MerkleStateManager 10.1.3 (`_caches` and the shape of
+ * their entries, `_trie` and its `_opts`, `_getStorageTrie`, `_getCodeDB`,
+ * `_prefixCodeHashes`, `_prefixStorageTrieKeys`). The constructor checks them, and the
+ * assumptions above, with `batchedFlushBlocker`; if anything is off, every method here
+ * hands over to upstream's (same state roots, upstream's speed) and `batchedFlush` says why.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { CODEHASH_PREFIX, MerkleStateManager } from '@ethereumjs/statemanager'
+import {
+  Caches,
+  CacheType,
+  CODEHASH_PREFIX,
+  MerkleStateManager,
+  type MerkleStateManagerOpts,
+} from '@ethereumjs/statemanager'
 import {
   Account,
   type Address,
   concatBytes,
   createAccountFromRLP,
   createAddressFromString,
+  equalsBytes,
   unpadBytes,
   unprefixedHexToBytes,
 } from '@ethereumjs/util'
-import { rlpIntegerBytes } from '../util/bigint-bytes.ts'
-import { encodeRlp } from '../util/rlp-encode.ts'
-import { applyTrieBatch, type TrieChange } from './batched-trie.ts'
+import { rlpIntegerBytes } from '../../util/bigint-bytes.ts'
+import { encodeRlp } from '../../util/rlp-encode.ts'
+import { applyTrieBatch, type TrieChange } from '../batched-trie.ts'
+import type { PatchStatus } from './status.ts'
 
 const EMPTY = new Uint8Array(0)
 
 export class BatchedMerkleStateManager extends MerkleStateManager {
+  /** Whether the batched paths run (the internals they use are as in 10.1.3), or why not. */
+  readonly batchedFlush: PatchStatus
+
   /**
    * Decoded accounts by the cache entry bytes they came from. ethereumjs' account cache
    * holds RLP and decodes it at every `getAccount`, several times per transaction (sender,
-   * recipient, journal cleanup); that decoding was ~2.5% of a validator's CPU under load. A
-   * put stores new bytes and a revert restores old ones, never changing bytes in place, so
+   * recipient, journal cleanup), a visible share of a validator's CPU under load. A put stores new bytes and a revert restores old ones, never changing bytes in place, so
    * a decoding stays right for as long as its bytes are in the cache.
    */
   private readonly decodedAccounts = new WeakMap<Uint8Array, Account>()
@@ -53,6 +70,13 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
    */
   private flushedAccounts: Map<string, Uint8Array | null> | undefined = new Map()
 
+  constructor(opts: MerkleStateManagerOpts) {
+    super(opts)
+    const blocker = batchedFlushBlocker(this)
+    this.batchedFlush =
+      blocker === undefined ? { active: true } : { active: false, reason: blocker }
+  }
+
   /** The accounts flushed since the last call (see `flushedAccounts`), and a fresh start. */
   takeFlushedAccounts(): ReadonlyMap<string, Uint8Array | null> | undefined {
     const taken = this.flushedAccounts
@@ -61,6 +85,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
   }
 
   override async getAccount(address: Address): Promise<Account | undefined> {
+    if (!this.batchedFlush.active) return super.getAccount(address)
     const element = this._caches?.account?.get(address)
     if (element === undefined) return super.getAccount(address)
     const rlp = element.accountRLP
@@ -74,6 +99,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
   }
 
   override async putAccount(address: Address, account: Account | undefined): Promise<void> {
+    if (!this.batchedFlush.active) return super.putAccount(address, account)
     // Most puts are read back within the transaction: keep the caller's fields (a copy, taken
     // now: the caller may go on changing its object) instead of decoding the new bytes.
     // The copy also serializes faster than the caller's object (see SerializingAccount).
@@ -86,7 +112,12 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
 
   override async putStorage(address: Address, key: Uint8Array, value: Uint8Array): Promise<void> {
     const storageCache = this._caches?.storage
-    if (storageCache === undefined || key.length !== 32 || value.length > 32) {
+    if (
+      !this.batchedFlush.active ||
+      storageCache === undefined ||
+      key.length !== 32 ||
+      value.length > 32
+    ) {
       // Upstream writes to the trie without a cache, and throws its errors on bad input.
       return super.putStorage(address, key, value)
     }
@@ -98,7 +129,7 @@ export class BatchedMerkleStateManager extends MerkleStateManager {
 
   override async flush(): Promise<void> {
     const hash = this.common.customCrypto.keccak256
-    if (hash === undefined) {
+    if (hash === undefined || !this.batchedFlush.active) {
       // The node's Common always carries our keccak; without it, stay on the upstream path.
       this.flushedAccounts = undefined
       await super.flush()
@@ -183,4 +214,105 @@ export class SerializingAccount extends Account {
  */
 export function copyAccount(account: Account): SerializingAccount {
   return new SerializingAccount(account)
+}
+
+/** The private parts of MerkleStateManager the batched paths use. */
+interface StateManagerInternals {
+  _caches?: unknown
+  _trie?: { _opts?: Record<string, unknown>; root?: unknown; database?: unknown }
+  _getStorageTrie?: unknown
+  _getCodeDB?: unknown
+  _prefixCodeHashes?: unknown
+  _prefixStorageTrieKeys?: unknown
+}
+
+const PROBE_ADDRESS = createAddressFromString('0x00000000000000000000000000000000000000aa')
+const PROBE_KEY = new Uint8Array(32).fill(1)
+const PROBE_VALUE = RLP.encode(new Uint8Array([7]))
+const PROBE_CODE = new Uint8Array([0x60, 0x00])
+
+/**
+ * Why the batched paths cannot run on `manager`, or undefined if they can: each private
+ * member they use must be there, the trie must be set up as `createStateTrie` does, and the
+ * caches must hand back entries of the shapes `getAccount` and `flush` read (checked on a
+ * fresh `Caches`: a put, a get and a flush of each kind).
+ */
+export function batchedFlushBlocker(manager: MerkleStateManager): string | undefined {
+  const internals = manager as unknown as StateManagerInternals
+  for (const method of ['_getStorageTrie', '_getCodeDB'] as const) {
+    if (typeof internals[method] !== 'function') return `MerkleStateManager.${method} is missing`
+  }
+  if (typeof internals._prefixCodeHashes !== 'boolean') {
+    return 'MerkleStateManager._prefixCodeHashes is not a boolean'
+  }
+  if (internals._prefixStorageTrieKeys !== false) {
+    return 'MerkleStateManager._prefixStorageTrieKeys is not false (storage tries with a key prefix)'
+  }
+  const trie = internals._trie
+  const trieOptions = trie?._opts
+  if (typeof trie?.root !== 'function' || typeof trie.database !== 'function') {
+    return 'MerkleStateManager._trie is not a trie'
+  }
+  if (
+    trieOptions === undefined ||
+    trieOptions.useKeyHashing !== true ||
+    trieOptions.keyPrefix !== undefined ||
+    trieOptions.useNodePruning === true ||
+    trieOptions.useRootPersistence === true
+  ) {
+    return 'the state trie is not a hashed-key trie without prefix, pruning or root persistence'
+  }
+  const caches = internals._caches
+  if (!(caches instanceof Caches)) return 'MerkleStateManager._caches is not a Caches'
+  if (caches.account === undefined || caches.storage === undefined || caches.code === undefined) {
+    return 'the account, storage and code caches are not all enabled'
+  }
+  if (caches.settings.storage.type !== CacheType.ORDERED_MAP) {
+    return 'the storage cache may evict (not an ordered map)'
+  }
+  return cacheShapeBlocker()
+}
+
+/** Why the cache entries do not look as the batched paths read them, or undefined. */
+function cacheShapeBlocker(): string | undefined {
+  try {
+    const probe = new Caches()
+    const account = new Account(1n, 2n)
+    const addressHex = PROBE_ADDRESS.toString().slice(2)
+    probe.account!.put(PROBE_ADDRESS, account)
+    const element = probe.account!.get(PROBE_ADDRESS) as { accountRLP?: unknown } | undefined
+    if (!isBytes(element?.accountRLP, account.serialize())) {
+      return 'account cache entries have no accountRLP'
+    }
+    const accounts = probe.account!.flush() as unknown as Array<[unknown, { accountRLP?: unknown }]>
+    if (
+      accounts[0]?.[0] !== addressHex ||
+      !isBytes(accounts[0][1].accountRLP, account.serialize())
+    ) {
+      return 'the account cache flush is not [addressHex, { accountRLP }]'
+    }
+    probe.storage!.put(PROBE_ADDRESS, PROBE_KEY, PROBE_VALUE)
+    const slots = probe.storage!.flush() as unknown as Array<[unknown, unknown, unknown]>
+    const [slot] = slots
+    if (
+      slots.length !== 1 ||
+      slot?.[0] !== addressHex ||
+      slot[1] !== Buffer.from(PROBE_KEY).toString('hex') ||
+      !isBytes(slot[2], PROBE_VALUE)
+    ) {
+      return 'the storage cache flush is not [addressHex, keyHex, value]'
+    }
+    probe.code!.put(PROBE_ADDRESS, PROBE_CODE)
+    const codes = probe.code!.flush() as unknown as Array<[unknown, { code?: unknown }]>
+    if (codes[0]?.[0] !== addressHex || !isBytes(codes[0][1].code, PROBE_CODE)) {
+      return 'the code cache flush is not [addressHex, { code }]'
+    }
+  } catch (err) {
+    return `the cache probe failed: ${err instanceof Error ? err.message : String(err)}`
+  }
+  return undefined
+}
+
+function isBytes(value: unknown, expected: Uint8Array): boolean {
+  return value instanceof Uint8Array && equalsBytes(value, expected)
 }

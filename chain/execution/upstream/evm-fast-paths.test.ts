@@ -2,7 +2,8 @@
  * The fast MSTORE, SLOAD and LOG handlers must behave exactly as upstream's: the same code
  * run on an EVM with them and on one without gives the same return data, gas, logs and
  * storage, for words of every length (0, one byte, odd hex lengths, the top bit set, all
- * ones), unaligned memory offsets, every LOG arity and a LOG of no bytes.
+ * ones), unaligned memory offsets, every LOG arity and a LOG of no bytes. If the opcode
+ * table or a run-state method the handlers call is missing, none is installed.
  */
 import { bytesToHex, createAddressFromString } from '@ethereumjs/util'
 import { createVM } from '@ethereumjs/vm'
@@ -12,12 +13,20 @@ import {
   makeGenesis,
   openTestLedger,
   transfer,
-} from '../../test/support/chain.ts'
-import { EDGE_WORDS } from '../../test/support/words.ts'
-import { wordToBytes32 } from '../util/bigint-bytes.ts'
-import type { BlockExecutor } from './block-executor.ts'
-import { createChainCommon } from './common.ts'
-import { installEvmFastPaths, opcodeTable, upstreamHandlers } from './evm-fast-paths.ts'
+} from '../../../test/support/chain.ts'
+import { EDGE_WORDS } from '../../../test/support/words.ts'
+import { wordToBytes32 } from '../../util/bigint-bytes.ts'
+import type { BlockExecutor } from '../block-executor.ts'
+import { createChainCommon } from '../common.ts'
+import {
+  fastPathsBlocker,
+  fastPathsInstalled,
+  installEvmFastPaths,
+  opcodeTable,
+  upstreamHandlers,
+} from './evm-fast-paths.ts'
+import { loadEvmInternals } from './evm-internals.ts'
+import { applyUpstreamPatches } from './index.ts'
 
 const WORDS = EDGE_WORDS
 
@@ -110,7 +119,34 @@ t.test('only upstream handlers are replaced', async (t) => {
     },
   })
   t.equal(installEvmFastPaths(withCustom, upstream), 6, 'a custom MSTORE is kept')
-  t.equal(opcodeTable(withCustom)[0x52]!.opHandler, custom)
+  t.equal(opcodeTable(withCustom)?.[0x52]?.opHandler, custom)
+})
+
+t.test('the run-state methods the handlers call are where 10.1.3 has them', async (t) => {
+  t.equal(fastPathsBlocker(await loadEvmInternals()), undefined)
+})
+
+t.test('a missing run-state method or opcode table installs nothing', async (t) => {
+  const internals = await loadEvmInternals()
+  // Stack.popN renamed upstream: a stub class whose prototype lacks it.
+  const { popN: _, ...stackWithoutPopN } = Object.fromEntries(
+    Object.getOwnPropertyNames(internals.Stack!.prototype).map((name) => [name, () => {}]),
+  )
+  const renamed = { ...internals, Stack: { prototype: stackWithoutPopN } }
+  t.equal(fastPathsBlocker(renamed), 'Stack lacks popN')
+  t.match(fastPathsBlocker({ ...internals, Memory: undefined }), /Memory lacks read, write/)
+
+  const common = createChainCommon({ chainId: 1337, hardfork: 'prague' })
+  const vm = await createVM({ common })
+  const report = await applyUpstreamPatches({ vm, evmInternals: renamed })
+  t.same(report['evm-fast-paths'], { active: false, reason: 'Stack lacks popN' })
+  t.same(fastPathsInstalled(vm), { installed: 0, total: 7 }, 'upstream handlers stay')
+  const upstream = upstreamHandlers(common)
+  t.equal(opcodeTable(vm)?.[0x52]?.opHandler, upstream.get(0x52))
+
+  const noTable = { evm: {} } as unknown as typeof vm
+  t.equal(installEvmFastPaths(noTable, upstream), 0, 'no _opcodeMap: nothing replaced')
+  t.same(fastPathsInstalled(noTable), { installed: 0, total: 7 })
 })
 
 t.test('the block executor runs with the fast handlers', async (t) => {
@@ -129,4 +165,5 @@ t.test('the block executor runs with the fast handlers', async (t) => {
   const executor = (ledger as unknown as { executor: BlockExecutor }).executor
   const upstream = upstreamHandlers(ledger.common)
   t.equal(installEvmFastPaths(executor.vm, upstream), 0, 'nothing of upstream is left to replace')
+  t.same(ledger.upstreamPatches['evm-fast-paths'], { active: true }, 'and the report says so')
 })
