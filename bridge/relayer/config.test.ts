@@ -52,7 +52,7 @@ t.test('bad fields are refused, each one named', async (t) => {
   } catch (err) {
     const e = err as { code: string; message: string }
     t.equal(e.code, 'RELAYER_CONFIG_INVALID')
-    for (const field of ['l1.vault', 'l1.confirmations', 'l1.rpcUrl', 'relayer.index', '(root)']) {
+    for (const field of ['l1.vault', 'l1.confirmations', 'l1.rpcUrl', 'relayer.index', '"extra"']) {
       t.match(e.message, field, field)
     }
   }

@@ -106,14 +106,18 @@ export type RelayerConfig = z.output<typeof relayerConfigSchema>
 export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): RelayerConfig {
   const result = relayerConfigSchema.safeParse(input)
   if (!result.success) {
-    const summary = result.error.issues
-      .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-      .join('; ')
-    throw new BridgeError('RELAYER_CONFIG_INVALID', `invalid relayer config: ${summary}`, {
-      details: {
-        issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    throw new BridgeError(
+      'RELAYER_CONFIG_INVALID',
+      `invalid relayer config:\n${z.prettifyError(result.error)}`,
+      {
+        details: {
+          issues: result.error.issues.map((i) => ({
+            path: i.path.map(String),
+            message: i.message,
+          })),
+        },
       },
-    })
+    )
   }
   const config = result.data
   return Object.freeze({

@@ -174,10 +174,10 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     super()
     const parsed = p2pOptionsSchema.safeParse(options)
     if (!parsed.success) {
-      const summary = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', `invalid p2p options: ${summary}`)
+      throw new SidechainError<P2PErrorCode>(
+        'P2P_BAD_OPTIONS',
+        `invalid p2p options:\n${z.prettifyError(parsed.error)}`,
+      )
     }
     this.options = parsed.data
     for (const address of this.options.bootnodes) parsePeerMultiaddr(address)

@@ -69,10 +69,10 @@ export type RpcOptions = z.output<typeof rpcOptionsSchema>
 export function parseRpcOptions(input: unknown): RpcOptions {
   const result = rpcOptionsSchema.safeParse(input ?? {})
   if (result.success) return result.data
-  const summary = result.error.issues
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ')
-  throw new SidechainError('RPC_OPTIONS_INVALID', `invalid RPC options: ${summary}`)
+  throw new SidechainError(
+    'RPC_OPTIONS_INVALID',
+    `invalid RPC options:\n${z.prettifyError(result.error)}`,
+  )
 }
 
 export interface RpcServiceModules {
