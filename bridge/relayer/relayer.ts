@@ -154,8 +154,8 @@ export class Relayer {
           chain: 'sidechain',
           chainId: sidechainChainId,
           stuckAfterMs: config.sidechain.stuckAfterMs,
-          bumpPercent: config.l1.bumpPercent,
-          receiptPollMs: Math.min(250, config.sidechain.pollIntervalMs),
+          bumpPercent: config.sidechain.bumpPercent,
+          receiptPollMs: Math.min(config.sidechain.receiptPollMs, config.sidechain.pollIntervalMs),
         },
         {
           client: this.sidechain,
@@ -171,7 +171,7 @@ export class Relayer {
           chainId: config.l1.chainId,
           stuckAfterMs: config.l1.stuckAfterMs,
           bumpPercent: config.l1.bumpPercent,
-          receiptPollMs: Math.min(250, config.l1.pollIntervalMs),
+          receiptPollMs: Math.min(config.l1.receiptPollMs, config.l1.pollIntervalMs),
           maxFeePerGas:
             config.l1.maxFeePerGasGwei === undefined
               ? undefined
@@ -190,7 +190,10 @@ export class Relayer {
       this.metrics.spendCapWei.set(Number(config.l1.spendCap))
       await this.untilReachable(() => this.l1Sender!.init())
       this.runner = new ItemRunner(
-        { backoffBaseMs: 500, backoffMaxMs: 30_000 },
+        {
+          backoffBaseMs: config.retryBackoff.baseMs,
+          backoffMaxMs: config.retryBackoff.maxMs,
+        },
         { logger: this.logger, onError: (kind) => this.metrics.errors.inc({ kind }) },
       )
       this.deposits = new DepositPipeline(

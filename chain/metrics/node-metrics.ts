@@ -7,14 +7,14 @@ import { createServer, type Server } from 'node:http'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { z } from 'zod'
 import type { QbftStatus } from '../consensus/qbft/index.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
+import { SidechainError } from '../lib/errors.ts'
 import type { GossipTopicStats } from '../p2p/gossip.ts'
+import { type MetricsOptions, type MetricsOptionsInput, metricsOptionsSchema } from './options.ts'
 
-export interface NodeMetricsOptions {
-  host: string
-  port: number
-}
+export type NodeMetricsOptions = MetricsOptionsInput
 
 export interface NodeMetricsModules {
   ledger: Ledger
@@ -32,7 +32,7 @@ export interface NodeMetricsModules {
 
 export class NodeMetrics {
   readonly registry = new Registry()
-  private readonly options: NodeMetricsOptions
+  private readonly options: MetricsOptions
   private readonly modules: NodeMetricsModules
   private server: Server | undefined
   private readonly importSeconds: Histogram
@@ -42,7 +42,14 @@ export class NodeMetrics {
   private boundPort = 0
 
   constructor(options: NodeMetricsOptions, modules: NodeMetricsModules) {
-    this.options = options
+    const parsed = metricsOptionsSchema.safeParse(options)
+    if (!parsed.success) {
+      throw new SidechainError(
+        'METRICS_OPTIONS_INVALID',
+        `invalid metrics options:\n${z.prettifyError(parsed.error)}`,
+      )
+    }
+    this.options = parsed.data
     this.modules = modules
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'sidechain_' })
