@@ -67,6 +67,17 @@ const MAX_CONSENSUS_MESSAGE_BYTES = 16 * 1024 * 1024
 /** Cap on a gossiped block with its seals (a full 30M-gas block of calldata stays below it). */
 const MAX_BLOCK_MESSAGE_BYTES = 10 * 1024 * 1024
 
+/** The `module` field of a node component's log lines. */
+export type NodeLogModule =
+  | 'producer'
+  | 'p2p'
+  | 'sync'
+  | 'rpc'
+  | 'txpool'
+  | 'metrics'
+  | 'qbft'
+  | 'validator'
+
 export interface NodeModules {
   logger?: Logger
   scheduler?: Scheduler
@@ -131,7 +142,12 @@ export class SidechainNode {
       // timeout (default two periods) after the proposer's build. Half a period led to
       // round changes under saturation (network bench at 250 tx/s on 2 cores).
       { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 3)) },
-      { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
+      {
+        ledger: this.ledger,
+        txpool: this.txpool,
+        scheduler: this.scheduler,
+        logger: this.moduleLogger('producer'),
+      },
     )
     if (options.p2p !== undefined) {
       this.p2p = new P2PService(
@@ -141,7 +157,7 @@ export class SidechainNode {
         },
         {
           chain: new LedgerChainServer(this.ledger),
-          logger: this.logger,
+          logger: this.moduleLogger('p2p'),
           scheduler: this.scheduler,
         },
       )
@@ -151,7 +167,7 @@ export class SidechainNode {
           network: this.p2p,
           ledger: this.ledger,
           txpool: this.txpool,
-          logger: this.logger,
+          logger: this.moduleLogger('sync'),
           scheduler: this.scheduler,
         },
       )
@@ -162,18 +178,24 @@ export class SidechainNode {
         : new RpcService(options.rpc, {
             ledger: this.ledger,
             txpool: this.txpool,
-            logger: this.logger,
+            logger: this.moduleLogger('rpc'),
             syncStatus: () => this.sync?.syncStatus() ?? false,
             peerCount: () => this.p2p?.peerCount() ?? 0,
           })
     if (this.rpc !== undefined && this.p2p !== undefined) {
       this.rpc.handler.register(adminModule({ p2p: this.p2p }))
     }
+    const txpoolLogger = this.moduleLogger('txpool')
     this.onHead = (imported) => {
       this.txpool.onNewHead(imported.block.transactions).catch((err) => {
-        this.logger.warn({ err: (err as Error).message }, 'txpool update after new head failed')
+        txpoolLogger.warn({ err }, 'txpool update after new head failed')
       })
     }
+  }
+
+  /** Each component logs through a child carrying its `module`, so one node's lines can be filtered by part. */
+  private moduleLogger(module: NodeLogModule): Logger {
+    return this.logger.child({ module })
   }
 
   get isRunning(): boolean {
@@ -211,7 +233,7 @@ export class SidechainNode {
           evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
           ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
           isSynced: () => (this.sync?.syncStatus() ?? false) === false,
-          logger: this.logger,
+          logger: this.moduleLogger('metrics'),
         })
       }
       await this.rpc?.start()
@@ -264,7 +286,7 @@ export class SidechainNode {
           ledger: this.ledger,
           producer: this.producer,
           scheduler: this.scheduler,
-          logger: this.logger,
+          logger: this.moduleLogger('validator'),
         },
       )
     }
@@ -292,7 +314,7 @@ export class SidechainNode {
         transport,
         votes: this.votes,
         knownTransactions: this.txpool,
-        logger: this.logger,
+        logger: this.moduleLogger('qbft'),
       },
     )
   }
@@ -301,6 +323,7 @@ export class SidechainNode {
   private p2pConsensusTransport(): ConsensusTransport | undefined {
     const p2p = this.p2p
     if (p2p === undefined) return undefined
+    const logger = this.moduleLogger('qbft')
     return {
       attach: (handler) => {
         const topic = p2p.registerTopic({
@@ -311,11 +334,7 @@ export class SidechainNode {
         })
         return {
           publish: (data) => {
-            topic
-              .publish(data)
-              .catch((err) =>
-                this.logger.debug({ err: (err as Error).message }, 'consensus publish failed'),
-              )
+            topic.publish(data).catch((err) => logger.debug({ err }, 'consensus publish failed'))
           },
           detach: () => topic.unregister(),
         }

@@ -33,7 +33,7 @@ export function registerRelayerCommand(program: Command): void {
           stopRequested = true
           logger.info({ signal }, 'shutting down')
           relayer.stop().then(resolve, (err: unknown) => {
-            logger.error({ err: (err as Error).message }, 'error during shutdown')
+            logger.error({ err }, 'error during shutdown')
             resolve()
           })
         }

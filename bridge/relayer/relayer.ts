@@ -160,7 +160,7 @@ export class Relayer {
         {
           client: this.sidechain,
           account: this.account,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'sidechain-sender' }),
           signal,
           metrics: this.senderMetrics(),
         },
@@ -181,7 +181,7 @@ export class Relayer {
         {
           client: this.l1,
           account: this.account,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'l1-sender' }),
           signal,
           journal: this.journal,
           metrics: this.senderMetrics(),
@@ -194,7 +194,10 @@ export class Relayer {
           backoffBaseMs: config.retryBackoff.baseMs,
           backoffMaxMs: config.retryBackoff.maxMs,
         },
-        { logger: this.logger, onError: (kind) => this.metrics.errors.inc({ kind }) },
+        {
+          logger: this.logger.child({ module: 'items' }),
+          onError: (kind) => this.metrics.errors.inc({ kind }),
+        },
       )
       this.deposits = new DepositPipeline(
         {
@@ -210,7 +213,7 @@ export class Relayer {
           sender: sidechainSender,
           journal: this.journal,
           metrics: this.metrics,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'deposits' }),
           crash: this.crash,
         },
       )
@@ -231,7 +234,7 @@ export class Relayer {
           l1Sender: this.l1Sender,
           journal: this.journal,
           metrics: this.metrics,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'withdrawals' }),
           crash: this.crash,
         },
       )
@@ -346,8 +349,13 @@ export class Relayer {
           if (c.kind === 'aborted') break
           this.metrics.errors.inc({ kind: c.kind })
           this.lastError.set(name, `${c.kind}: ${c.detail}`)
-          const log = c.disposition === 'retryable' ? this.logger.warn : this.logger.error
-          log.call(this.logger, { loop: name, kind: c.kind, detail: c.detail }, 'tick failed')
+          // A retryable failure (a chain briefly away) logs its one-line detail; a permanent one
+          // logs the whole error, stack and cause, since someone has to act on it.
+          if (c.disposition === 'retryable') {
+            this.logger.warn({ loop: name, kind: c.kind, detail: c.detail }, 'tick failed')
+          } else {
+            this.logger.error({ loop: name, kind: c.kind, err }, 'tick failed')
+          }
         }
         this.lastTick.set(name, Date.now())
         try {

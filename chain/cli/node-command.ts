@@ -165,7 +165,7 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       stopping = true
       logger.info({ signal }, 'shutting down')
       node.stop().then(resolve, (err) => {
-        logger.error({ err: (err as Error).message }, 'error during shutdown')
+        logger.error({ err }, 'error during shutdown')
         resolve()
       })
     }

@@ -235,7 +235,7 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
       const action = gossipActionOf(err)
       if (action === undefined) {
         this.logger.warn(
-          { topic: entry.spec.name, peer: msg.from, err: errorMessage(err) },
+          { topic: entry.spec.name, peer: msg.from, err },
           'gossip validation failed unexpectedly; ignoring message',
         )
         this.fail(entry, msg, 'IGNORE', errorMessage(err))
