@@ -91,8 +91,8 @@ export class SidechainNode {
   readonly ledger: Ledger
   readonly txpool: TxPool
   readonly producer: BlockProducer
-  /** Present when `options.metrics` is set. */
-  metrics: NodeMetrics | undefined
+  /** Present when `options.metrics` is set; the components push their events into it. */
+  readonly metrics: NodeMetrics | undefined
   /** Validator-set votes this node proposes (qbft_proposeValidatorVote). */
   readonly votes = new VoteProposals()
   /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
@@ -115,9 +115,27 @@ export class SidechainNode {
     const { genesis } = options
     mkdirSync(options.datadir, { recursive: true })
     this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
+    // Built first, so that the components can push events into it; what it reads when
+    // scraped is looked up then.
+    this.metrics =
+      options.metrics === undefined
+        ? undefined
+        : new NodeMetrics(options.metrics, {
+            head: () => this.ledger.head,
+            speculativeValidations: () => this.ledger.speculativeValidations,
+            txpoolSize: () => this.txpool.size,
+            peerCount: () => this.p2p?.peerCount() ?? 0,
+            gossipStats: () => this.p2p?.gossipStats() ?? {},
+            consensus: () => this.qbft()?.status(),
+            evidenceCount: () => this.qbft()?.evidence().length ?? 0,
+            ownProposals: () => this.qbft()?.proposals,
+            isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+            logger: this.moduleLogger('metrics'),
+          })
+    const metrics = this.metrics ?? null
     const validators = genesis.validators.map((v) => hexToBytes(v))
     const rules = new ConsensusRules(new VoteTally(validators, genesis.config.epochLength))
-    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
+    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler, metrics })
     this.txpool = new TxPool(
       {
         common: this.ledger.common,
@@ -147,6 +165,7 @@ export class SidechainNode {
         txpool: this.txpool,
         scheduler: this.scheduler,
         logger: this.moduleLogger('producer'),
+        metrics,
       },
     )
     if (options.p2p !== undefined) {
@@ -159,6 +178,7 @@ export class SidechainNode {
           chain: new LedgerChainServer(this.ledger),
           logger: this.moduleLogger('p2p'),
           scheduler: this.scheduler,
+          metrics,
         },
       )
       this.sync = new SyncService(
@@ -179,6 +199,7 @@ export class SidechainNode {
             ledger: this.ledger,
             txpool: this.txpool,
             logger: this.moduleLogger('rpc'),
+            metrics,
             syncStatus: () => this.sync?.syncStatus() ?? false,
             peerCount: () => this.p2p?.peerCount() ?? 0,
           })
@@ -196,6 +217,10 @@ export class SidechainNode {
   /** Each component logs through a child carrying its `module`, so one node's lines can be filtered by part. */
   private moduleLogger(module: NodeLogModule): Logger {
     return this.logger.child({ module })
+  }
+
+  private qbft(): QbftService | undefined {
+    return this.engine instanceof QbftService ? this.engine : undefined
   }
 
   get isRunning(): boolean {
@@ -223,19 +248,6 @@ export class SidechainNode {
           consensus: engine instanceof QbftService ? engine : undefined,
         }),
       )
-      if (this.options.metrics !== undefined) {
-        this.metrics = new NodeMetrics(this.options.metrics, {
-          ledger: this.ledger,
-          txpoolSize: () => this.txpool.size,
-          peerCount: () => this.p2p?.peerCount() ?? 0,
-          gossipStats: () => this.p2p?.gossipStats() ?? {},
-          consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
-          evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
-          ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
-          isSynced: () => (this.sync?.syncStatus() ?? false) === false,
-          logger: this.moduleLogger('metrics'),
-        })
-      }
       await this.rpc?.start()
       await this.metrics?.start()
     } catch (err) {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { SidechainError } from '../lib/errors.ts'
 import { silentLogger } from '../lib/logger.ts'
+import type { GossipMetrics } from '../metrics/events.ts'
 import { type Scheduler, systemScheduler } from '../util/scheduler.ts'
 import {
   GossipRouter,
@@ -39,6 +40,8 @@ export interface P2PModules {
   scheduler?: Scheduler
   /** Replaces the libp2p host (tests of the layers above it). */
   host?: NetworkHost
+  /** Gossip verdicts by topic, result and code, as they happen; null or absent: not counted. */
+  metrics?: GossipMetrics | null
 }
 
 /** One entry of `admin_peers` (geth-like shape, libp2p addresses). */
@@ -86,6 +89,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
   private readonly logger: Logger
   private readonly scheduler: Scheduler
   private readonly injectedHost: NetworkHost | undefined
+  private readonly metrics: GossipMetrics | null
   private host: NetworkHost | undefined
   private gossip: GossipRouter | undefined
   private reqresp: ReqResp | undefined
@@ -109,6 +113,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     this.logger = modules.logger ?? silentLogger()
     this.scheduler = modules.scheduler ?? systemScheduler
     this.injectedHost = modules.host
+    this.metrics = modules.metrics ?? null
   }
 
   get isRunning(): boolean {
@@ -150,7 +155,10 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
         },
         { logger: this.logger },
       )
-    const gossip = new GossipRouter({ chainId: local.chainId }, { host, logger: this.logger })
+    const gossip = new GossipRouter(
+      { chainId: local.chainId },
+      { host, logger: this.logger, metrics: this.metrics },
+    )
     const reqresp = new ReqResp(options.reqresp, {
       host,
       chain: this.chain,

@@ -9,6 +9,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { ImportedBlock } from '../ledger/ledger.ts'
 import { SidechainError } from '../lib/errors.ts'
+import type { RpcMetrics } from '../metrics/events.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { ChainView, type RpcLedger } from './chain-view.ts'
 import { debugModule } from './debug.ts'
@@ -42,6 +43,8 @@ export interface RpcServiceModules {
   ledger: RpcLedger
   txpool: RpcTxPool
   logger?: Logger
+  /** JSON-RPC errors by method and code, as they happen; null or absent: not counted. */
+  metrics?: RpcMetrics | null
   syncStatus?: SyncStatusProvider
   peerCount?: PeerCountProvider
   clientVersion?: string
@@ -119,7 +122,10 @@ export class RpcService {
       },
       { chain: this.chain },
     )
-    this.handler = new RpcHandler({ maxBatchLength: o.maxBatchLength }, { logger: modules.logger })
+    this.handler = new RpcHandler(
+      { maxBatchLength: o.maxBatchLength },
+      { logger: modules.logger, metrics: modules.metrics },
+    )
     this.handler.register(
       ethModule({
         chain: this.chain,
