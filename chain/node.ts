@@ -68,6 +68,17 @@ const MAX_CONSENSUS_MESSAGE_BYTES = 16 * 1024 * 1024
 /** Cap on a gossiped block with its seals (a full 30M-gas block of calldata stays below it). */
 const MAX_BLOCK_MESSAGE_BYTES = 10 * 1024 * 1024
 
+/** The `module` field of a node component's log lines. */
+export type NodeLogModule =
+  | 'producer'
+  | 'p2p'
+  | 'sync'
+  | 'rpc'
+  | 'txpool'
+  | 'metrics'
+  | 'qbft'
+  | 'validator'
+
 export interface NodeModules {
   logger?: Logger
   scheduler?: Scheduler
@@ -81,8 +92,8 @@ export class SidechainNode {
   readonly ledger: Ledger
   readonly txpool: TxPool
   readonly producer: BlockProducer
-  /** Present when `options.metrics` is set. */
-  metrics: NodeMetrics | undefined
+  /** Present when `options.metrics` is set; the components push their events into it. */
+  readonly metrics: NodeMetrics | undefined
   /** Validator-set votes this node proposes (qbft_proposeValidatorVote). */
   readonly votes = new VoteProposals()
   /** Present when `options.rpc` is set; other components add namespaces with `rpc.handler.register`. */
@@ -105,9 +116,28 @@ export class SidechainNode {
     const { genesis } = options
     mkdirSync(options.datadir, { recursive: true })
     this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
+    // Built first, so that the components can push events into it; what it reads when
+    // scraped is looked up then.
+    this.metrics =
+      options.metrics === undefined
+        ? undefined
+        : new NodeMetrics(options.metrics, {
+            head: () => this.ledger.head,
+            speculativeValidations: () => this.ledger.speculativeValidations,
+            txpoolSize: () => this.txpool.size,
+            peerCount: () => this.p2p?.peerCount() ?? 0,
+            gossipStats: () => this.p2p?.gossipStats() ?? {},
+            consensus: () => this.qbft()?.status(),
+            evidenceCount: () => this.qbft()?.evidence().length ?? 0,
+            ownProposals: () => this.qbft()?.proposals,
+            isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+            upstreamPatches: () => this.ledger.upstreamPatches,
+            logger: this.moduleLogger('metrics'),
+          })
+    const metrics = this.metrics ?? null
     const validators = genesis.validators.map((v) => hexToBytes(v))
     const rules = new ConsensusRules(new VoteTally(validators, genesis.config.epochLength))
-    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
+    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler, metrics })
     this.txpool = new TxPool(
       {
         common: this.ledger.common,
@@ -132,7 +162,13 @@ export class SidechainNode {
       // timeout (default two periods) after the proposer's build. Half a period led to
       // round changes under saturation (network bench at 250 tx/s on 2 cores).
       { buildBudgetMs: Math.max(50, Math.floor(genesis.config.blockPeriodMs / 3)) },
-      { ledger: this.ledger, txpool: this.txpool, scheduler: this.scheduler, logger: this.logger },
+      {
+        ledger: this.ledger,
+        txpool: this.txpool,
+        scheduler: this.scheduler,
+        logger: this.moduleLogger('producer'),
+        metrics,
+      },
     )
     if (options.p2p !== undefined) {
       this.p2p = new P2PService(
@@ -142,8 +178,9 @@ export class SidechainNode {
         },
         {
           chain: new LedgerChainServer(this.ledger),
-          logger: this.logger,
+          logger: this.moduleLogger('p2p'),
           scheduler: this.scheduler,
+          metrics,
         },
       )
       this.sync = new SyncService(
@@ -152,7 +189,7 @@ export class SidechainNode {
           network: this.p2p,
           ledger: this.ledger,
           txpool: this.txpool,
-          logger: this.logger,
+          logger: this.moduleLogger('sync'),
           scheduler: this.scheduler,
         },
       )
@@ -163,18 +200,29 @@ export class SidechainNode {
         : new RpcService(options.rpc, {
             ledger: this.ledger,
             txpool: this.txpool,
-            logger: this.logger,
+            logger: this.moduleLogger('rpc'),
+            metrics,
             syncStatus: () => this.sync?.syncStatus() ?? false,
             peerCount: () => this.p2p?.peerCount() ?? 0,
           })
     if (this.rpc !== undefined && this.p2p !== undefined) {
       this.rpc.handler.register(adminModule({ p2p: this.p2p }))
     }
+    const txpoolLogger = this.moduleLogger('txpool')
     this.onHead = (imported) => {
       this.txpool.onNewHead(imported.block.transactions).catch((err) => {
-        this.logger.warn({ err: (err as Error).message }, 'txpool update after new head failed')
+        txpoolLogger.warn({ err }, 'txpool update after new head failed')
       })
     }
+  }
+
+  /** Each component logs through a child carrying its `module`, so one node's lines can be filtered by part. */
+  private moduleLogger(module: NodeLogModule): Logger {
+    return this.logger.child({ module })
+  }
+
+  private qbft(): QbftService | undefined {
+    return this.engine instanceof QbftService ? this.engine : undefined
   }
 
   get isRunning(): boolean {
@@ -203,20 +251,6 @@ export class SidechainNode {
           consensus: engine instanceof QbftService ? engine : undefined,
         }),
       )
-      if (this.options.metrics !== undefined) {
-        this.metrics = new NodeMetrics(this.options.metrics, {
-          ledger: this.ledger,
-          txpoolSize: () => this.txpool.size,
-          peerCount: () => this.p2p?.peerCount() ?? 0,
-          gossipStats: () => this.p2p?.gossipStats() ?? {},
-          consensus: () => (engine instanceof QbftService ? engine.status() : undefined),
-          evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
-          ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
-          isSynced: () => (this.sync?.syncStatus() ?? false) === false,
-          upstreamPatches: () => this.ledger.upstreamPatches,
-          logger: this.logger,
-        })
-      }
       await this.rpc?.start()
       await this.metrics?.start()
     } catch (err) {
@@ -292,7 +326,7 @@ export class SidechainNode {
           ledger: this.ledger,
           producer: this.producer,
           scheduler: this.scheduler,
-          logger: this.logger,
+          logger: this.moduleLogger('validator'),
         },
       )
     }
@@ -320,7 +354,7 @@ export class SidechainNode {
         transport,
         votes: this.votes,
         knownTransactions: this.txpool,
-        logger: this.logger,
+        logger: this.moduleLogger('qbft'),
       },
     )
   }
@@ -329,6 +363,7 @@ export class SidechainNode {
   private p2pConsensusTransport(): ConsensusTransport | undefined {
     const p2p = this.p2p
     if (p2p === undefined) return undefined
+    const logger = this.moduleLogger('qbft')
     return {
       attach: (handler) => {
         const topic = p2p.registerTopic({
@@ -339,11 +374,7 @@ export class SidechainNode {
         })
         return {
           publish: (data) => {
-            topic
-              .publish(data)
-              .catch((err) =>
-                this.logger.debug({ err: (err as Error).message }, 'consensus publish failed'),
-              )
+            topic.publish(data).catch((err) => logger.debug({ err }, 'consensus publish failed'))
           },
           detach: () => topic.unregister(),
         }

@@ -138,10 +138,21 @@ export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
     const field = issue.path.map(String).join('.') || '(root)'
     return { field, message: issue.message, value: describeValue(input, issue.path) }
   })
-  const summary = problems.map((p) => `${p.field}: ${p.message} (got ${p.value})`).join('; ')
-  throw new SidechainError('GENESIS_INVALID', `${source} is invalid: ${summary}`, {
-    details: { problems },
-  })
+  // The value that failed is what an operator needs to find the line, so it joins each
+  // issue's reason before the one shared formatter lays them out.
+  const withValues = new z.ZodError(
+    result.error.issues.map((issue, i) => ({
+      ...issue,
+      message: `${issue.message} (got ${problems[i]?.value})`,
+    })),
+  )
+  throw new SidechainError(
+    'GENESIS_INVALID',
+    `${source} is invalid:\n${z.prettifyError(withValues)}`,
+    {
+      details: { problems },
+    },
+  )
 }
 
 /** JSON form of a parsed genesis (bigints as decimal strings), for writing files. */

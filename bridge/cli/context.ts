@@ -123,10 +123,10 @@ export function readNetworkFile(file: string): NetworkFile {
   }
   const parsed = networkSchema.safeParse(json)
   if (!parsed.success) {
-    const summary = parsed.error.issues
-      .map((i) => `${i.path.map(String).join('.')}: ${i.message}`)
-      .join('; ')
-    throw new BridgeError('BRIDGE_NETWORK_INVALID', `network file ${file} is invalid: ${summary}`)
+    throw new BridgeError(
+      'BRIDGE_NETWORK_INVALID',
+      `network file ${file} is invalid:\n${z.prettifyError(parsed.error)}`,
+    )
   }
   return parsed.data
 }

@@ -2,9 +2,9 @@
  * `sidechain relayer --config FILE`: runs one relayer until SIGINT/SIGTERM, then stops it cleanly (in-flight
  * actions finish or are abandoned at a safe point; the journal and the contracts make a restart pick them up).
  */
-import type { Command } from 'commander'
+import { type Command, Option } from 'commander'
 import { keyFileIsExposed } from '../../chain/lib/keys.ts'
-import { createLogger } from '../../chain/lib/logger.ts'
+import { createLogger, LOG_LEVELS, type LogLevel } from '../../chain/lib/logger.ts'
 import { loadRelayerConfig } from './config.ts'
 
 export function registerRelayerCommand(program: Command): void {
@@ -12,8 +12,10 @@ export function registerRelayerCommand(program: Command): void {
     .command('relayer')
     .description('run a bridge relayer: one process per relayer key (see README, "Bridge")')
     .requiredOption('--config <file>', 'relayer config JSON file')
-    .option('--log-level <level>', 'trace|debug|info|warn|error (overrides the config)')
-    .action(async (opts: { config: string; logLevel?: string }) => {
+    .addOption(
+      new Option('--log-level <level>', 'log level (overrides the config)').choices(LOG_LEVELS),
+    )
+    .action(async (opts: { config: string; logLevel?: LogLevel }) => {
       const config = loadRelayerConfig(opts.config)
       const logger = createLogger({ level: opts.logLevel ?? config.logLevel, name: 'relayer' })
       if (keyFileIsExposed(config.relayer.keyFile)) {
@@ -31,7 +33,7 @@ export function registerRelayerCommand(program: Command): void {
           stopRequested = true
           logger.info({ signal }, 'shutting down')
           relayer.stop().then(resolve, (err: unknown) => {
-            logger.error({ err: (err as Error).message }, 'error during shutdown')
+            logger.error({ err }, 'error during shutdown')
             resolve()
           })
         }

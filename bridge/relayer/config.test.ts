@@ -24,8 +24,16 @@ t.test('defaults live in the schema and paths resolve against the config folder'
   const c = parseRelayerConfig(minimal, '/etc/relayer')
   t.equal(c.l1.confirmations, 12)
   t.equal(c.l1.spendCap, parseEther('1'))
-  t.equal(c.metrics.port, 9464)
+  t.same(c.metrics, { host: '127.0.0.1', port: 9464 })
   t.equal(c.releaseTurnTimeoutMs, 60_000)
+  t.same([c.l1.receiptPollMs, c.sidechain.receiptPollMs], [250, 250])
+  t.same([c.l1.bumpPercent, c.sidechain.bumpPercent], [25, 25])
+  t.same(c.retryBackoff, { baseMs: 500, maxMs: 30_000 })
+  t.equal(
+    parseRelayerConfig({ ...minimal, retryBackoff: { maxMs: 5_000 } }).retryBackoff.baseMs,
+    500,
+    'a partly given block keeps the defaults of the rest',
+  )
   t.equal(c.datadir, '/etc/relayer/data')
   t.equal(c.relayer.keyFile, '/etc/relayer/relayer.key')
   t.equal(c.l1.vault, '0x1111111111111111111111111111111111111111')
@@ -52,7 +60,7 @@ t.test('bad fields are refused, each one named', async (t) => {
   } catch (err) {
     const e = err as { code: string; message: string }
     t.equal(e.code, 'RELAYER_CONFIG_INVALID')
-    for (const field of ['l1.vault', 'l1.confirmations', 'l1.rpcUrl', 'relayer.index', '(root)']) {
+    for (const field of ['l1.vault', 'l1.confirmations', 'l1.rpcUrl', 'relayer.index', '"extra"']) {
       t.match(e.message, field, field)
     }
   }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { type Address, getAddress, isAddress, parseEther } from 'viem'
 import { z } from 'zod'
+import { logLevelSchema } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
 
 const address = z
@@ -15,6 +16,10 @@ const address = z
 
 const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s):// URL')
 const positive = z.number().int().positive()
+/** Fee increase per replacement, in percent (nodes require at least 10). */
+const bumpPercent = z.number().int().min(10).max(500).default(25)
+/** How often the receipt of a sent transaction is polled (never less often than pollIntervalMs). */
+const receiptPollMs = positive.default(250)
 const ether = z
   .string()
   .regex(/^\d+(\.\d{1,18})?$/, 'must be a decimal amount of ether, e.g. "0.5"')
@@ -42,8 +47,8 @@ export const relayerConfigSchema = z
         maxBlockRange: positive.default(2_000),
         /** A release not mined after this long is replaced with higher fees. */
         stuckAfterMs: positive.default(45_000),
-        /** Fee increase per replacement, in percent (nodes require at least 10). */
-        bumpPercent: z.number().int().min(10).max(500).default(25),
+        bumpPercent,
+        receiptPollMs,
         /** Never bid more than this per gas, in gwei (absent: no cap besides the spend cap). */
         maxFeePerGasGwei: z.number().positive().optional(),
         /** Total L1 gas this relayer may spend (receipts of its own transactions), in ether. */
@@ -59,6 +64,8 @@ export const relayerConfigSchema = z
         bridge: address,
         pollIntervalMs: positive.default(1_000),
         stuckAfterMs: positive.default(15_000),
+        bumpPercent,
+        receiptPollMs,
       })
       .strict(),
     relayer: z
@@ -83,19 +90,25 @@ export const relayerConfigSchema = z
         port: z.number().int().min(0).max(65_535).default(9464),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 9464 }),
+      .prefault({}),
     /**
      * After M signatures are stored, relayer (id mod count) releases at once; the next one in the ring after one
      * timeout, the one after it after two, and so on.
      */
     releaseTurnTimeoutMs: positive.default(60_000),
+    /**
+     * A deposit or withdrawal whose step failed is retried after baseMs, doubling per
+     * further failure up to maxMs.
+     */
+    retryBackoff: z
+      .object({ baseMs: positive.default(500), maxMs: positive.default(30_000) })
+      .strict()
+      .prefault({}),
     /** Timeout of a single JSON-RPC request. */
     rpcTimeoutMs: positive.default(10_000),
     /** How often locked vs wrapped supply is exported as metrics (0 = never). */
     auditIntervalMs: z.number().int().min(0).default(60_000),
-    logLevel: z
-      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-      .default('info'),
+    logLevel: logLevelSchema,
   })
   .strict()
 
@@ -106,14 +119,18 @@ export type RelayerConfig = z.output<typeof relayerConfigSchema>
 export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): RelayerConfig {
   const result = relayerConfigSchema.safeParse(input)
   if (!result.success) {
-    const summary = result.error.issues
-      .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-      .join('; ')
-    throw new BridgeError('RELAYER_CONFIG_INVALID', `invalid relayer config: ${summary}`, {
-      details: {
-        issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+    throw new BridgeError(
+      'RELAYER_CONFIG_INVALID',
+      `invalid relayer config:\n${z.prettifyError(result.error)}`,
+      {
+        details: {
+          issues: result.error.issues.map((i) => ({
+            path: i.path.map(String),
+            message: i.message,
+          })),
+        },
       },
-    })
+    )
   }
   const config = result.data
   return Object.freeze({

@@ -96,7 +96,7 @@ export class ItemRunner {
         item: key,
         kind: c.kind,
         detail: c.detail,
-        err: err instanceof Error ? err.message : String(err),
+        err,
       },
       'permanent failure: item parked until restart',
     )

@@ -154,13 +154,13 @@ export class Relayer {
           chain: 'sidechain',
           chainId: sidechainChainId,
           stuckAfterMs: config.sidechain.stuckAfterMs,
-          bumpPercent: config.l1.bumpPercent,
-          receiptPollMs: Math.min(250, config.sidechain.pollIntervalMs),
+          bumpPercent: config.sidechain.bumpPercent,
+          receiptPollMs: Math.min(config.sidechain.receiptPollMs, config.sidechain.pollIntervalMs),
         },
         {
           client: this.sidechain,
           account: this.account,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'sidechain-sender' }),
           signal,
           metrics: this.senderMetrics(),
         },
@@ -171,7 +171,7 @@ export class Relayer {
           chainId: config.l1.chainId,
           stuckAfterMs: config.l1.stuckAfterMs,
           bumpPercent: config.l1.bumpPercent,
-          receiptPollMs: Math.min(250, config.l1.pollIntervalMs),
+          receiptPollMs: Math.min(config.l1.receiptPollMs, config.l1.pollIntervalMs),
           maxFeePerGas:
             config.l1.maxFeePerGasGwei === undefined
               ? undefined
@@ -181,7 +181,7 @@ export class Relayer {
         {
           client: this.l1,
           account: this.account,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'l1-sender' }),
           signal,
           journal: this.journal,
           metrics: this.senderMetrics(),
@@ -190,8 +190,14 @@ export class Relayer {
       this.metrics.spendCapWei.set(Number(config.l1.spendCap))
       await this.untilReachable(() => this.l1Sender!.init())
       this.runner = new ItemRunner(
-        { backoffBaseMs: 500, backoffMaxMs: 30_000 },
-        { logger: this.logger, onError: (kind) => this.metrics.errors.inc({ kind }) },
+        {
+          backoffBaseMs: config.retryBackoff.baseMs,
+          backoffMaxMs: config.retryBackoff.maxMs,
+        },
+        {
+          logger: this.logger.child({ module: 'items' }),
+          onError: (kind) => this.metrics.errors.inc({ kind }),
+        },
       )
       this.deposits = new DepositPipeline(
         {
@@ -207,7 +213,7 @@ export class Relayer {
           sender: sidechainSender,
           journal: this.journal,
           metrics: this.metrics,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'deposits' }),
           crash: this.crash,
         },
       )
@@ -228,7 +234,7 @@ export class Relayer {
           l1Sender: this.l1Sender,
           journal: this.journal,
           metrics: this.metrics,
-          logger: this.logger,
+          logger: this.logger.child({ module: 'withdrawals' }),
           crash: this.crash,
         },
       )
@@ -343,8 +349,13 @@ export class Relayer {
           if (c.kind === 'aborted') break
           this.metrics.errors.inc({ kind: c.kind })
           this.lastError.set(name, `${c.kind}: ${c.detail}`)
-          const log = c.disposition === 'retryable' ? this.logger.warn : this.logger.error
-          log.call(this.logger, { loop: name, kind: c.kind, detail: c.detail }, 'tick failed')
+          // A retryable failure (a chain briefly away) logs its one-line detail; a permanent one
+          // logs the whole error, stack and cause, since someone has to act on it.
+          if (c.disposition === 'retryable') {
+            this.logger.warn({ loop: name, kind: c.kind, detail: c.detail }, 'tick failed')
+          } else {
+            this.logger.error({ loop: name, kind: c.kind, err }, 'tick failed')
+          }
         }
         this.lastTick.set(name, Date.now())
         try {

@@ -3,6 +3,7 @@
  * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
  */
 import { type Command, InvalidArgumentError } from 'commander'
+import { DEFAULTS } from '../devnet/layout.ts'
 import { errorMessage, isSidechainError, SidechainError } from '../lib/errors.ts'
 import { readKeyFile } from '../lib/keys.ts'
 import { parseIntegerOption } from './options.ts'
@@ -22,7 +23,7 @@ export interface DevnetCommandOptions {
   l1Port?: number
   validatorMetricsPort?: number
   relayerMetricsPort?: number
-  logLevel: string
+  logLevel?: string
 }
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
@@ -44,53 +45,52 @@ function registerLocalDevnet(program: Command): void {
     .option('--fresh', 'delete the devnet folder first and start a new devnet')
     .option(
       '--validators <n>',
-      'number of validators (default: 4)',
+      `number of validators (default: ${DEFAULTS.validators})`,
       parseIntegerOption('--validators', 1, 16),
     )
     .option(
       '--relayers <n>',
-      'number of bridge relayers (default: 3)',
+      `number of bridge relayers (default: ${DEFAULTS.relayers})`,
       parseIntegerOption('--relayers', 1, 16),
     )
     .option(
       '--threshold <m>',
-      'relayer signatures needed to mint or release (default: 2)',
+      `relayer signatures needed to mint or release (default: ${DEFAULTS.threshold})`,
       parseIntegerOption('--threshold', 1, 16),
     )
     .option(
       '--block-time <ms>',
-      'sidechain block period in milliseconds (default: 1000)',
+      `sidechain block period in milliseconds (default: ${DEFAULTS.blockTimeMs})`,
       parseIntegerOption('--block-time', 100, 60_000),
     )
     .option(
       '--rpc-port <port>',
-      "first validator's JSON-RPC port, the others follow; 0 picks free ports (default: 8545)",
+      `first validator's JSON-RPC port, the others follow; 0 picks free ports (default: ${DEFAULTS.rpcPort})`,
       port('--rpc-port'),
     )
     .option(
       '--p2p-port <port>',
-      "first validator's libp2p port, the others follow; 0 picks free ports (default: 30303)",
+      `first validator's libp2p port, the others follow; 0 picks free ports (default: ${DEFAULTS.p2pPort})`,
       port('--p2p-port'),
     )
     .option(
       '--l1-port <port>',
-      "anvil's port; 0 picks a free one (default: 8645)",
+      `anvil's port; 0 picks a free one (default: ${DEFAULTS.l1Port})`,
       port('--l1-port'),
     )
     .option(
       '--validator-metrics-port <port>',
-      "first validator's metrics port (Prometheus, /health, /ready), the others follow; 0 picks free ports (default: 6060)",
+      `first validator's metrics port (Prometheus, /health, /ready), the others follow; 0 picks free ports (default: ${DEFAULTS.validatorMetricsPort})`,
       port('--validator-metrics-port'),
     )
     .option(
       '--relayer-metrics-port <port>',
-      "first relayer's metrics port, the others follow; 0 picks free ports (default: 9464)",
+      `first relayer's metrics port, the others follow; 0 picks free ports (default: ${DEFAULTS.relayerMetricsPort})`,
       port('--relayer-metrics-port'),
     )
     .option(
       '--log-level <level>',
-      'log level of nodes and relayers: trace|debug|info|warn|error',
-      'info',
+      `log level of nodes and relayers: trace|debug|info|warn|error (default: ${DEFAULTS.logLevel})`,
     )
     .action(async (opts: DevnetCommandOptions) => {
       await runDevnet(opts)

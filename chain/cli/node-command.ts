@@ -1,16 +1,18 @@
 import path from 'node:path'
-import type { Command } from 'commander'
-import { InvalidArgumentError } from 'commander'
+import { type Command, InvalidArgumentError, Option } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
 import { keyFileIsExposed, readKeyFile } from '../lib/keys.ts'
-import { createLogger } from '../lib/logger.ts'
-import { parseIntegerOption } from './options.ts'
+import { createLogger, LOG_LEVELS, type LogLevel, logLevelSchema } from '../lib/logger.ts'
+import { metricsOptionsSchema } from '../metrics/options.ts'
+import { p2pOptionsSchema } from '../p2p/options.ts'
+import { rpcOptionsSchema } from '../rpc/options.ts'
+import { describeDefault, parseIntegerOption } from './options.ts'
 
 export interface NodeCommandOptions {
   genesis: string
   datadir: string
   validatorKey?: string
-  logLevel: string
+  logLevel?: LogLevel
   /** JSON-RPC (HTTP + WebSocket on one port); `rpc: false` (--no-rpc) turns it off. */
   rpc?: boolean
   rpcPort?: number
@@ -53,14 +55,15 @@ export function addP2POptions(command: Command): Command {
   return command
     .option(
       '--p2p-port <port>',
-      'libp2p TCP port (0 picks a free one)',
+      describeDefault('libp2p TCP port (0 picks a free one)', p2pOptionsSchema.shape.port),
       parseIntegerOption('--p2p-port', 0, 65_535),
-      30303,
     )
     .option(
       '--p2p-host <host>',
-      'libp2p listen address (0.0.0.0 opens it to the network)',
-      '127.0.0.1',
+      describeDefault(
+        'libp2p listen address (0.0.0.0 opens it to the network)',
+        p2pOptionsSchema.shape.host,
+      ),
     )
     .option(
       '--bootnodes <multiaddrs>',
@@ -84,24 +87,25 @@ export function parseCorsOption(value: string): string[] {
 }
 
 /** Adds the JSON-RPC flags shared by `node` and `devnet`. */
-export function addRpcOptions(command: Command, defaults: { cors?: string[] } = {}): Command {
+export function addRpcOptions(command: Command): Command {
+  const fields = rpcOptionsSchema.shape
   return command
     .option(
       '--rpc-port <port>',
-      'JSON-RPC port (HTTP and WebSocket)',
+      describeDefault('JSON-RPC port (HTTP and WebSocket)', fields.port),
       parseIntegerOption('--rpc-port', 0, 65_535),
-      8545,
     )
     .option(
       '--rpc-host <host>',
-      'JSON-RPC listen address (0.0.0.0 opens it to the network)',
-      '127.0.0.1',
+      describeDefault('JSON-RPC listen address (0.0.0.0 opens it to the network)', fields.host),
     )
     .option(
       '--rpc-cors <origins>',
-      'browser origins allowed to call the RPC, comma-separated, or *',
+      describeDefault(
+        'browser origins allowed to call the RPC, comma-separated, or *',
+        fields.corsOrigins,
+      ),
       parseCorsOption,
-      defaults.cors,
     )
     .option('--no-rpc', 'do not serve JSON-RPC')
 }
@@ -114,7 +118,10 @@ export function addMetricsOptions(command: Command): Command {
       'serve Prometheus metrics, /health and /ready on this port',
       parseIntegerOption('--metrics-port', 0, 65_535),
     )
-    .option('--metrics-host <host>', 'metrics listen address', '127.0.0.1')
+    .option(
+      '--metrics-host <host>',
+      describeDefault('metrics listen address', metricsOptionsSchema.shape.host),
+    )
 }
 
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
@@ -128,14 +135,11 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       'validator key file is readable by other users; chmod 600 it',
     )
   }
+  // Absent flags stay undefined: each component's schema applies its own default.
   const rpc =
     opts.rpc === false
       ? undefined
-      : {
-          host: opts.rpcHost ?? '127.0.0.1',
-          port: opts.rpcPort ?? 8545,
-          corsOrigins: opts.rpcCors ?? [],
-        }
+      : { host: opts.rpcHost, port: opts.rpcPort, corsOrigins: opts.rpcCors }
   // Loaded on demand: the node pulls in libp2p and ethereumjs, which other commands
   // (bridge, genesis, --help) should not pay for at start-up.
   const { SidechainNode } = await import('../node.ts')
@@ -148,12 +152,8 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       metrics:
         opts.metricsPort === undefined
           ? undefined
-          : { host: opts.metricsHost ?? '127.0.0.1', port: opts.metricsPort },
-      p2p: {
-        host: opts.p2pHost ?? '127.0.0.1',
-        port: opts.p2pPort ?? 30303,
-        bootnodes: opts.bootnodes ?? [],
-      },
+          : { host: opts.metricsHost, port: opts.metricsPort },
+      p2p: { host: opts.p2pHost, port: opts.p2pPort, bootnodes: opts.bootnodes },
     },
     { logger },
   )
@@ -165,7 +165,7 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
       stopping = true
       logger.info({ signal }, 'shutting down')
       node.stop().then(resolve, (err) => {
-        logger.error({ err: (err as Error).message }, 'error during shutdown')
+        logger.error({ err }, 'error during shutdown')
         resolve()
       })
     }
@@ -184,7 +184,11 @@ export function registerNodeCommand(program: Command): void {
       '--validator-key <file>',
       'validator key file (JSON with privateKey), makes this node a validator',
     )
-    .option('--log-level <level>', 'trace|debug|info|warn|error', 'info')
+    .addOption(
+      new Option('--log-level <level>', describeDefault('log level', logLevelSchema)).choices(
+        LOG_LEVELS,
+      ),
+    )
   addMetricsOptions(addP2POptions(addRpcOptions(command))).action(
     async (opts: NodeCommandOptions) => {
       await runNode(opts)

@@ -70,9 +70,9 @@ export interface DevnetOptions extends TopologyFlags {
   validatorMetricsPort?: number
   /** First relayer's metrics port; the others follow. 0 picks free ports. */
   relayerMetricsPort?: number
-  /** Log level of the nodes and relayers (default info). */
+  /** Log level of the nodes and relayers (default DEFAULTS.logLevel). */
   logLevel?: string
-  /** Longest wait for one startup step (default 120 s). */
+  /** Longest wait for one startup step (default DEFAULTS.stepTimeoutMs). */
   stepTimeoutMs?: number
   /** Aborting stops whatever was started and makes startDevnet throw DEVNET_ABORTED. */
   signal?: AbortSignal
@@ -165,8 +165,8 @@ export async function startDevnet(
   modules: DevnetModules = {},
 ): Promise<Devnet> {
   const layout = devnetLayout(path.resolve(options.datadir))
-  const stepTimeoutMs = options.stepTimeoutMs ?? 120_000
-  const logLevel = options.logLevel ?? 'info'
+  const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULTS.stepTimeoutMs
+  const logLevel = options.logLevel ?? DEFAULTS.logLevel
   let step = 0
   const progress = (text: string) => modules.progress?.({ step: ++step, total: STEPS, text })
 

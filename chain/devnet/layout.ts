@@ -77,6 +77,9 @@ export const DEFAULTS = {
   /** geth's metrics port. */
   validatorMetricsPort: 6060,
   relayerMetricsPort: 9464,
+  logLevel: 'info',
+  /** Longest wait for one startup step. */
+  stepTimeoutMs: 120_000,
 } as const
 
 export const LIMITS = {

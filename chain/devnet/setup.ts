@@ -54,7 +54,7 @@ export function readSavedSetup(file: string): SavedSetup | undefined {
   if (!parsed.success) {
     throw new SidechainError(
       'DEVNET_STATE_INVALID',
-      `${file} is not a devnet setup this version understands (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); start over with --fresh`,
+      `${file} is not a devnet setup this version understands; start over with --fresh\n${z.prettifyError(parsed.error)}`,
     )
   }
   return parsed.data

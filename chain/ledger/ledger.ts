@@ -63,6 +63,7 @@ import {
 import { StateStore } from '../execution/state-store.ts'
 import type { UpstreamPatchReport } from '../execution/upstream/index.ts'
 import { SidechainError } from '../lib/errors.ts'
+import type { LedgerMetrics } from '../metrics/events.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
 import { HeadAccounts } from './head-accounts.ts'
@@ -174,6 +175,8 @@ export interface LedgerModules {
   db: ChainDb
   rules: ConsensusRules
   clock?: { now(): number }
+  /** Import and validation times, as they happen; null or absent: not measured. */
+  metrics?: LedgerMetrics | null
 }
 
 interface LedgerEvents {
@@ -201,6 +204,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   readonly rules: ConsensusRules
   private readonly db: ChainDb
   private readonly clock: { now(): number }
+  private readonly metrics: LedgerMetrics | null
   private readonly maxFutureSeconds: number
   private readonly store: StateStore
   private executor!: BlockExecutor
@@ -237,6 +241,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.db = modules.db
     this.rules = modules.rules
     this.clock = modules.clock ?? { now: () => Date.now() }
+    this.metrics = modules.metrics ?? null
     this.maxFutureSeconds = options.maxFutureSeconds ?? 15
     this.blockCacheSize = options.blockCacheSize ?? 512
     this.headAccounts = new HeadAccounts(options.headAccountsSize ?? 100_000)
@@ -499,6 +504,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   validateBlock(block: Block): Promise<BlockExecution> {
     return this.exclusive(async () => {
+      const started = performance.now()
       const extra = this.verifyHeaderAgainstHead(block)
       void extra
       await this.verifyBody(block)
@@ -511,6 +517,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
           const execution = await ahead.finish(block)
           this.speculativeValidations.used++
           this.lastExecuted = { block, execution }
+          this.metrics?.blockValidated((performance.now() - started) / 1000)
           return execution
         } catch {
           // The state is the parent's again. Run the block in full: if it is invalid, that
@@ -522,6 +529,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await this.rewindExecutor()
       const execution = await this.executor.execute(block)
       this.lastExecuted = { block, execution }
+      this.metrics?.blockValidated((performance.now() - started) / 1000)
       return execution
     })
   }
@@ -620,6 +628,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   private async importLocked(block: Block, options: ImportOptions): Promise<ImportedBlock> {
+    const started = performance.now()
     const { header } = block
     if (header.number <= this.headHeader.number) {
       const known = await this.db.getCanonicalHash(header.number)
@@ -688,6 +697,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     nextSet?.apply()
     this.rules.validatorSet.onBlockImported?.(header, extra)
     const imported: ImportedBlock = { block, receipts: execution.receipts, extra }
+    this.metrics?.blockImported((performance.now() - started) / 1000, block.transactions.length)
     this.emit('head', imported)
     return imported
   }

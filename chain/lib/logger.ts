@@ -1,9 +1,14 @@
 import pino, { type Logger } from 'pino'
+import { z } from 'zod'
 
 export type { Logger }
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+export const logLevelSchema = z.enum(LOG_LEVELS).default('info')
+
 export interface LoggerOptions {
-  level?: string
+  level?: LogLevel
   /** Human-readable output; defaults to "stdout is a terminal". */
   pretty?: boolean
   name?: string
@@ -12,7 +17,7 @@ export interface LoggerOptions {
 /** JSON logs for machines, pretty ones on a terminal. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty ?? process.stdout.isTTY === true
-  const base = { level: options.level ?? 'info', name: options.name, base: undefined }
+  const base = { level: logLevelSchema.parse(options.level), name: options.name, base: undefined }
   if (pretty) {
     return pino(
       base,

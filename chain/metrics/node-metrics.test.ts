@@ -3,8 +3,20 @@ import { Common } from '@ethereumjs/common'
 import pino from 'pino'
 import t from 'tap'
 import { makeGenesis, tempDir, waitFor } from '../../test/support/chain.ts'
+import { startRawPeer, testP2P } from '../../test/support/p2p.ts'
 import { UPSTREAM_PATCHES } from '../execution/upstream/index.ts'
 import { SidechainNode } from '../node.ts'
+import { defaultTopicScore, topicName } from '../p2p/gossip.ts'
+
+async function scrape(node: SidechainNode): Promise<string> {
+  return (await fetch(`${node.metrics!.url}/metrics`)).text()
+}
+
+/** The value of one sample line (`name{labels} value`), or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? undefined : Number(line.slice(series.length + 1))
+}
 
 t.test('metrics, /health and /ready on their own port', async (t) => {
   const setup = makeGenesis({ config: { blockPeriodMs: 100 } })
@@ -87,4 +99,104 @@ t.test('a patch that stayed out is exported as 0 and logged as a warning', async
   const warning = logs.find((line) => line.patch === 'common-activated-eips')
   t.equal(warning?.level, 40, 'a warning names the patch')
   t.match(warning, { reason: /9999/ })
+})
+
+t.test('event metrics move when the event happens', async (t) => {
+  const setup = makeGenesis({ config: { blockPeriodMs: 100 } })
+  const dirs = [tempDir('sidechain-metrics-v-'), tempDir('sidechain-metrics-f-')]
+  const nodes: SidechainNode[] = []
+  const stopRogue: Array<() => Promise<void>> = []
+  t.teardown(async () => {
+    for (const stop of stopRogue) await stop().catch(() => undefined)
+    for (const node of nodes) await node.stop().catch(() => undefined)
+    for (const dir of dirs) dir.remove()
+  })
+  const validator = new SidechainNode({
+    genesis: setup.genesis,
+    datadir: dirs[0]!.path,
+    validatorKey: setup.validators[0],
+    rpc: { port: 0 },
+    p2p: testP2P(),
+    metrics: { port: 0 },
+  })
+  nodes.push(validator)
+  await validator.start()
+  await waitFor(() => validator.ledger.head.number >= 2n, { what: 'two blocks' })
+
+  await t.test('blocks built and imported', async (t) => {
+    const text = await scrape(validator)
+    const imported = sample(text, 'sidechain_block_import_seconds_count')
+    const built = sample(text, 'sidechain_block_build_seconds_count')
+    t.ok(imported !== undefined && imported >= 2, `imports timed (${imported})`)
+    t.ok(built !== undefined && built >= 2, `builds timed (${built})`)
+    t.ok(sample(text, 'sidechain_block_import_seconds_sum')! > 0, 'import time is not zero')
+    t.equal(sample(text, 'sidechain_block_validation_seconds_count'), 0, 'nothing validated')
+  })
+
+  await t.test('a proposal validated, then imported, on another node', async (t) => {
+    const follower = new SidechainNode({
+      genesis: setup.genesis,
+      datadir: dirs[1]!.path,
+      metrics: { port: 0 },
+    })
+    nodes.push(follower)
+    await follower.start()
+    const block = (await validator.ledger.getBlockByNumber(1n))!
+    const seals = (await validator.ledger.getSeals(block.hash()))!
+    let text = await scrape(follower)
+    t.equal(sample(text, 'sidechain_block_validation_seconds_count'), 0)
+    t.equal(sample(text, 'sidechain_block_import_seconds_count'), 0)
+    await follower.ledger.validateBlock(block)
+    text = await scrape(follower)
+    t.equal(sample(text, 'sidechain_block_validation_seconds_count'), 1, 'validation timed')
+    await follower.ledger.importBlock(block, { seals })
+    text = await scrape(follower)
+    t.equal(sample(text, 'sidechain_block_import_seconds_count'), 1, 'import timed')
+  })
+
+  await t.test('a rejected gossip message is counted by topic, result and code', async (t) => {
+    const rogue = await startRawPeer({
+      status: {
+        chainId: validator.ledger.chainId,
+        genesisHash: validator.ledger.genesisHash,
+        headNumber: 0n,
+        headHash: validator.ledger.genesisHash,
+      },
+    })
+    stopRogue.push(() => rogue.stop())
+    const blocksTopic = topicName(validator.ledger.chainId, 'blocks')
+    rogue.subscribe(blocksTopic, defaultTopicScore)
+    await rogue.dial(validator.p2p!.listenAddresses()[0]!)
+    await waitFor(() => rogue.topicPeers(blocksTopic).includes(validator.p2p!.peerId), {
+      what: 'rogue meshed with the validator',
+    })
+    const series =
+      'sidechain_gossip_results_total{topic="blocks",result="reject",code="BLOCK_MALFORMED"}'
+    t.equal(sample(await scrape(validator), series), undefined, 'no rejection before')
+    await rogue.publish(blocksTopic, new Uint8Array([0xde, 0xad, 0xbe, 0xef]))
+    const rejected = await waitFor(async () => sample(await scrape(validator), series), {
+      what: 'the junk block message counted',
+    })
+    t.equal(rejected, 1)
+  })
+
+  await t.test('RPC errors are counted by method and code', async (t) => {
+    const call = (method: string, params: unknown[]) =>
+      fetch(validator.rpc!.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      }).then((r) => r.json() as Promise<{ error?: { code: number } }>)
+    t.equal((await call('eth_getBalance', ['0x1234', 'latest'])).error?.code, -32602)
+    t.equal((await call('eth_noSuchMethod_xyz', [])).error?.code, -32601)
+    t.equal((await call('eth_blockNumber', [])).error, undefined)
+    const text = await scrape(validator)
+    t.equal(sample(text, 'sidechain_rpc_errors_total{method="eth_getBalance",code="-32602"}'), 1)
+    t.equal(
+      sample(text, 'sidechain_rpc_errors_total{method="unknown",code="-32601"}'),
+      1,
+      'a method that is not served is labelled unknown',
+    )
+    t.notMatch(text, /eth_blockNumber/, 'a successful call is not an error')
+  })
 })

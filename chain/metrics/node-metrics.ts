@@ -1,26 +1,34 @@
 /**
  * Prometheus metrics, /health and /ready for a node, on their own port. One registry per
- * node (no prom-client globals, so two nodes can run in one process). Most values are read
- * from the components when scraped; block import time is observed on each new head.
+ * node (no prom-client globals, so two nodes can run in one process). Gauges are read from
+ * the components when scraped (pull); events (blocks imported, built and validated, gossip
+ * verdicts, RPC errors) are pushed by the components as they happen, through the narrow
+ * interfaces of events.ts that this class implements.
  */
 import { createServer, type Server } from 'node:http'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { z } from 'zod'
 import type { QbftStatus } from '../consensus/qbft/index.ts'
-import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
-import type { GossipTopicStats } from '../p2p/gossip.ts'
+import { SidechainError } from '../lib/errors.ts'
+import type { GossipResult, NodeEventMetrics } from './events.ts'
+import { type MetricsOptions, type MetricsOptionsInput, metricsOptionsSchema } from './options.ts'
 
-export interface NodeMetricsOptions {
-  host: string
-  port: number
-}
+export type NodeMetricsOptions = MetricsOptionsInput
+
+const GOSSIP_COUNTS = ['received', 'accepted', 'ignored', 'rejected', 'published'] as const
+
+/** Seconds of block work: from a few milliseconds (empty blocks) to the block period and past it. */
+const BLOCK_WORK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
 export interface NodeMetricsModules {
-  ledger: Ledger
+  head: () => { number: bigint; timestamp: bigint }
+  /** The ledger's count of proposals validated on a speculation, and of fallbacks. */
+  speculativeValidations: () => { used: number; fellBack: number }
   txpoolSize: () => number
   peerCount?: () => number
-  gossipStats?: () => Record<string, GossipTopicStats>
+  gossipStats?: () => Record<string, Record<(typeof GOSSIP_COUNTS)[number], number>>
   consensus?: () => QbftStatus | undefined
   evidenceCount?: () => number
   /** This validator's own proposals: all, and those sealed from a block built early. */
@@ -32,29 +40,39 @@ export interface NodeMetricsModules {
   logger?: Logger
 }
 
-export class NodeMetrics {
+export class NodeMetrics implements NodeEventMetrics {
   readonly registry = new Registry()
-  private readonly options: NodeMetricsOptions
+  private readonly options: MetricsOptions
   private readonly modules: NodeMetricsModules
   private server: Server | undefined
-  private readonly importSeconds: Histogram
+  private readonly blockIntervalSeconds: Histogram
+  private readonly blockImportSeconds: Histogram
+  private readonly blockBuildSeconds: Histogram
+  private readonly blockValidationSeconds: Histogram
   private readonly blockTxs: Counter
+  private readonly gossipResults: Counter<'topic' | 'result' | 'code'>
+  private readonly rpcErrors: Counter<'method' | 'code'>
   private lastHeadAt: number | undefined
-  private readonly onHead: (imported: ImportedBlock) => void
   private boundPort = 0
 
   constructor(options: NodeMetricsOptions, modules: NodeMetricsModules) {
-    this.options = options
+    const parsed = metricsOptionsSchema.safeParse(options)
+    if (!parsed.success) {
+      throw new SidechainError(
+        'METRICS_OPTIONS_INVALID',
+        `invalid metrics options:\n${z.prettifyError(parsed.error)}`,
+      )
+    }
+    this.options = parsed.data
     this.modules = modules
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry, prefix: 'sidechain_' })
-    const { ledger } = modules
     new Gauge({
       name: 'sidechain_head_number',
       help: 'Number of the head (final) block',
       registers,
       collect() {
-        this.set(Number(ledger.head.number))
+        this.set(Number(modules.head().number))
       },
     })
     new Gauge({
@@ -62,7 +80,7 @@ export class NodeMetrics {
       help: 'Timestamp of the head block',
       registers,
       collect() {
-        this.set(Number(ledger.head.timestamp))
+        this.set(Number(modules.head().timestamp))
       },
     })
     new Gauge({
@@ -89,15 +107,7 @@ export class NodeMetrics {
       collect() {
         this.reset()
         for (const [topic, stats] of Object.entries(modules.gossipStats?.() ?? {})) {
-          for (const result of [
-            'received',
-            'accepted',
-            'ignored',
-            'rejected',
-            'published',
-          ] as const) {
-            this.set({ topic, result }, stats[result])
-          }
+          for (const result of GOSSIP_COUNTS) this.set({ topic, result }, stats[result])
         }
       },
     })
@@ -145,7 +155,7 @@ export class NodeMetrics {
       labelNames: ['outcome'],
       registers,
       collect() {
-        const { used, fellBack } = modules.ledger.speculativeValidations
+        const { used, fellBack } = modules.speculativeValidations()
         this.reset()
         this.inc({ outcome: 'used' }, used)
         this.inc({ outcome: 'fell_back' }, fellBack)
@@ -201,10 +211,28 @@ export class NodeMetrics {
       'Decided heights with this validator’s commit',
       (v) => v.commitsIncluded,
     )
-    this.importSeconds = new Histogram({
+    this.blockIntervalSeconds = new Histogram({
       name: 'sidechain_block_interval_seconds',
       help: 'Time between consecutive new heads on this node',
       buckets: [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10],
+      registers,
+    })
+    this.blockImportSeconds = new Histogram({
+      name: 'sidechain_block_import_seconds',
+      help: 'Time to import a block as the new head: header and seal checks, execution unless the block was built or validated here already, and the synced write',
+      buckets: BLOCK_WORK_BUCKETS,
+      registers,
+    })
+    this.blockBuildSeconds = new Histogram({
+      name: 'sidechain_block_build_seconds',
+      help: "Time this validator spent building one of its blocks: its transactions' execution over all fill passes (thread CPU time, what the build budget counts) plus sealing",
+      buckets: BLOCK_WORK_BUCKETS,
+      registers,
+    })
+    this.blockValidationSeconds = new Histogram({
+      name: 'sidechain_block_validation_seconds',
+      help: "Time to validate another validator's proposal (header rules and execution) before voting on it",
+      buckets: BLOCK_WORK_BUCKETS,
       registers,
     })
     this.blockTxs = new Counter({
@@ -212,12 +240,44 @@ export class NodeMetrics {
       help: 'Transactions in imported blocks',
       registers,
     })
-    this.onHead = (imported) => {
-      const now = Date.now()
-      if (this.lastHeadAt !== undefined) this.importSeconds.observe((now - this.lastHeadAt) / 1000)
-      this.lastHeadAt = now
-      this.blockTxs.inc(imported.block.transactions.length)
+    this.gossipResults = new Counter({
+      name: 'sidechain_gossip_results_total',
+      help: 'Received gossip messages by topic, verdict (accept, ignore, reject) and the error code behind it (none for an accept)',
+      labelNames: ['topic', 'result', 'code'],
+      registers,
+    })
+    this.rpcErrors = new Counter({
+      name: 'sidechain_rpc_errors_total',
+      help: 'JSON-RPC calls answered with an error, by method (unknown for names not served) and JSON-RPC error code',
+      labelNames: ['method', 'code'],
+      registers,
+    })
+  }
+
+  blockImported(seconds: number, transactions: number): void {
+    this.blockImportSeconds.observe(seconds)
+    this.blockTxs.inc(transactions)
+    const now = Date.now()
+    if (this.lastHeadAt !== undefined) {
+      this.blockIntervalSeconds.observe((now - this.lastHeadAt) / 1000)
     }
+    this.lastHeadAt = now
+  }
+
+  blockValidated(seconds: number): void {
+    this.blockValidationSeconds.observe(seconds)
+  }
+
+  blockBuilt(seconds: number): void {
+    this.blockBuildSeconds.observe(seconds)
+  }
+
+  gossipResult(topic: string, result: GossipResult, code: string): void {
+    this.gossipResults.inc({ topic, result, code })
+  }
+
+  rpcError(method: string, code: number): void {
+    this.rpcErrors.inc({ method, code: String(code) })
   }
 
   get url(): string {
@@ -226,7 +286,6 @@ export class NodeMetrics {
 
   async start(): Promise<void> {
     if (this.server !== undefined) return
-    this.modules.ledger.on('head', this.onHead)
     const server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]
       if (path === '/metrics') {
@@ -242,11 +301,11 @@ export class NodeMetrics {
         )
       } else if (path === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ status: 'ok', head: Number(this.modules.ledger.head.number) }))
+        res.end(JSON.stringify({ status: 'ok', head: Number(this.modules.head().number) }))
       } else if (path === '/ready') {
         const ready = this.modules.isSynced?.() ?? true
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ ready, head: Number(this.modules.ledger.head.number) }))
+        res.end(JSON.stringify({ ready, head: Number(this.modules.head().number) }))
       } else {
         res.writeHead(404)
         res.end()
@@ -265,7 +324,6 @@ export class NodeMetrics {
     const server = this.server
     if (server === undefined) return
     this.server = undefined
-    this.modules.ledger.off('head', this.onHead)
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { errorMessage, SidechainError } from '../lib/errors.ts'
+import type { GossipMetrics } from '../metrics/events.ts'
 import { type GossipAction, type GossipVerdict, gossipActionOf } from './gossip-errors.ts'
 import type { NetworkHost, RawGossipMessage, TopicScore, ValidationResult } from './host.ts'
 
@@ -102,14 +103,19 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
   private readonly host: NetworkHost
   private readonly chainId: bigint
   private readonly logger: Logger
+  private readonly metrics: GossipMetrics | null
   private readonly topics = new Map<string, RegisteredTopic>()
   private readonly onMessage: (msg: RawGossipMessage) => void
 
-  constructor(options: { chainId: bigint }, modules: { host: NetworkHost; logger: Logger }) {
+  constructor(
+    options: { chainId: bigint },
+    modules: { host: NetworkHost; logger: Logger; metrics?: GossipMetrics | null },
+  ) {
     super()
     this.chainId = options.chainId
     this.host = modules.host
     this.logger = modules.logger
+    this.metrics = modules.metrics ?? null
     this.onMessage = (msg) => this.receive(msg)
     this.host.on('gossip:message', this.onMessage)
   }
@@ -198,13 +204,14 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
         entry,
         msg,
         'REJECT',
+        'OVERSIZED',
         `oversized: ${msg.data.length} > ${entry.spec.maxMessageBytes} bytes`,
       )
       return
     }
     if (entry.queue.length >= entry.spec.maxQueueLength) {
       entry.stats.dropped++
-      this.fail(entry, msg, 'IGNORE', 'validation queue full')
+      this.fail(entry, msg, 'IGNORE', 'QUEUE_FULL', 'validation queue full')
       return
     }
     entry.queue.push(msg)
@@ -235,35 +242,38 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
       const action = gossipActionOf(err)
       if (action === undefined) {
         this.logger.warn(
-          { topic: entry.spec.name, peer: msg.from, err: errorMessage(err) },
+          { topic: entry.spec.name, peer: msg.from, err },
           'gossip validation failed unexpectedly; ignoring message',
         )
-        this.fail(entry, msg, 'IGNORE', errorMessage(err))
+        this.fail(entry, msg, 'IGNORE', 'UNEXPECTED', errorMessage(err))
       } else {
         const code = (err as { code?: unknown }).code
-        this.fail(
-          entry,
-          msg,
-          action,
-          typeof code === 'string' ? `${code}: ${errorMessage(err)}` : errorMessage(err),
-        )
+        if (typeof code === 'string') {
+          this.fail(entry, msg, action, code, `${code}: ${errorMessage(err)}`)
+        } else {
+          this.fail(entry, msg, action, 'UNCODED', errorMessage(err))
+        }
       }
       return
     }
     if (verdict === 'IGNORE' || verdict === 'REJECT') {
-      this.fail(entry, msg, verdict, 'validator verdict')
+      this.fail(entry, msg, verdict, 'VERDICT', 'validator verdict')
       return
     }
     entry.stats.accepted++
     this.report(entry, msg, 'accept')
+    this.metrics?.gossipResult(entry.spec.name, 'accept', 'none')
   }
 
+  /** `code` labels the metric: the error code, or what the router itself decided. */
   private fail(
     entry: RegisteredTopic,
     msg: RawGossipMessage,
     action: GossipAction,
+    code: string,
     reason: string,
   ): void {
+    this.metrics?.gossipResult(entry.spec.name, action === 'REJECT' ? 'reject' : 'ignore', code)
     if (action === 'REJECT') {
       entry.stats.rejected++
       this.logger.debug(

@@ -488,10 +488,7 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
       )
       await stream.close()
     } catch (err) {
-      this.logger?.debug(
-        { peer: peerId, protocol: stream.protocol, err: (err as Error).message },
-        'inbound request failed',
-      )
+      this.logger?.debug({ peer: peerId, protocol: stream.protocol, err }, 'inbound request failed')
       stream.abort(err as Error)
     } finally {
       clearTimeout(timer)

@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { SidechainError } from '../lib/errors.ts'
 import { silentLogger } from '../lib/logger.ts'
+import type { GossipMetrics } from '../metrics/events.ts'
 import { type Scheduler, systemScheduler } from '../util/scheduler.ts'
 import {
   GossipRouter,
@@ -21,93 +22,17 @@ import {
 import type { NetworkHost } from './host.ts'
 import { Libp2pHost, loadOrCreateNodeKey, parsePeerMultiaddr } from './libp2p.ts'
 import type { ChainStatus } from './messages.ts'
+import { type P2POptions, type P2POptionsInput, p2pOptionsSchema } from './options.ts'
 import { PeerManager, type PeerPenalty, type PeerRecord } from './peer-manager.ts'
 import { type ChainServer, ReqResp, type ReqRespStats } from './reqresp.ts'
 
 export const P2P_AGENT = 'sidechain/0.1.0'
 
-const rateLimitSchema = z.object({
-  capacity: z.number().positive(),
-  refillPerSecond: z.number().positive(),
-})
-
-export const p2pOptionsSchema = z
-  .object({
-    /** File holding the node key (created on first start); the peer id derives from it. */
-    nodeKeyFile: z.string().min(1),
-    host: z.string().min(1).default('127.0.0.1'),
-    /** TCP port; 0 picks a free one (tests). */
-    port: z.number().int().min(0).max(65_535).default(30303),
-    /** Multiaddrs to advertise instead of the listen address. */
-    announce: z.array(z.string()).default([]),
-    /** Multiaddrs (with /p2p/<peer id>) dialed at start and redialed while disconnected. */
-    bootnodes: z.array(z.string()).default([]),
-    maxPeers: z.number().int().min(1).default(50),
-    dialTimeoutMs: z.number().int().positive().default(5_000),
-    gossip: z
-      .object({
-        heartbeatMs: z.number().int().min(100).default(700),
-        /**
-         * Cap on one gossipsub RPC frame; must exceed the largest topic cap by 64 KiB (the
-         * consensus topic allows 16 MiB proposals).
-         */
-        maxRpcBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(17 * 1024 * 1024),
-      })
-      .prefault({}),
-    scoring: z
-      .object({
-        /** Peers whose score falls below this are disconnected and banned. */
-        disconnectScore: z.number().max(0).default(-1000),
-        gossipThreshold: z.number().max(0).default(-500),
-        publishThreshold: z.number().max(0).default(-1000),
-        graylistThreshold: z.number().max(0).default(-2000),
-        banMs: z
-          .number()
-          .int()
-          .positive()
-          .default(10 * 60_000),
-        retainScoreMs: z
-          .number()
-          .int()
-          .positive()
-          .default(10 * 60_000),
-        appScoreHalfLifeMs: z
-          .number()
-          .int()
-          .positive()
-          .default(5 * 60_000),
-      })
-      .prefault({}),
-    reqresp: z
-      .object({
-        requestTimeoutMs: z.number().int().positive().default(10_000),
-        statusIntervalMs: z.number().int().positive().default(15_000),
-        maxBlocksPerRequest: z.number().int().min(1).max(1024).default(128),
-        maxBlockChunkBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(10 * 1024 * 1024),
-        maxResponseBytes: z
-          .number()
-          .int()
-          .positive()
-          .default(16 * 1024 * 1024),
-        maxConcurrentStreams: z.number().int().min(1).default(8),
-        statusRateLimit: rateLimitSchema.default({ capacity: 16, refillPerSecond: 2 }),
-        blocksRateLimit: rateLimitSchema.default({ capacity: 2048, refillPerSecond: 512 }),
-      })
-      .prefault({}),
-    bootnodeRedialMs: z.number().int().positive().default(5_000),
-  })
-  .strict()
-
-export type P2POptionsInput = z.input<typeof p2pOptionsSchema>
-export type P2POptions = z.output<typeof p2pOptionsSchema>
+export {
+  type P2POptions,
+  type P2POptionsInput,
+  p2pOptionsSchema,
+} from './options.ts'
 
 export interface P2PModules {
   chain: ChainServer
@@ -115,6 +40,8 @@ export interface P2PModules {
   scheduler?: Scheduler
   /** Replaces the libp2p host (tests of the layers above it). */
   host?: NetworkHost
+  /** Gossip verdicts by topic, result and code, as they happen; null or absent: not counted. */
+  metrics?: GossipMetrics | null
 }
 
 /** One entry of `admin_peers` (geth-like shape, libp2p addresses). */
@@ -162,6 +89,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
   private readonly logger: Logger
   private readonly scheduler: Scheduler
   private readonly injectedHost: NetworkHost | undefined
+  private readonly metrics: GossipMetrics | null
   private host: NetworkHost | undefined
   private gossip: GossipRouter | undefined
   private reqresp: ReqResp | undefined
@@ -174,10 +102,10 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     super()
     const parsed = p2pOptionsSchema.safeParse(options)
     if (!parsed.success) {
-      const summary = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', `invalid p2p options: ${summary}`)
+      throw new SidechainError<P2PErrorCode>(
+        'P2P_BAD_OPTIONS',
+        `invalid p2p options:\n${z.prettifyError(parsed.error)}`,
+      )
     }
     this.options = parsed.data
     for (const address of this.options.bootnodes) parsePeerMultiaddr(address)
@@ -185,6 +113,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     this.logger = modules.logger ?? silentLogger()
     this.scheduler = modules.scheduler ?? systemScheduler
     this.injectedHost = modules.host
+    this.metrics = modules.metrics ?? null
   }
 
   get isRunning(): boolean {
@@ -226,7 +155,10 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
         },
         { logger: this.logger },
       )
-    const gossip = new GossipRouter({ chainId: local.chainId }, { host, logger: this.logger })
+    const gossip = new GossipRouter(
+      { chainId: local.chainId },
+      { host, logger: this.logger, metrics: this.metrics },
+    )
     const reqresp = new ReqResp(options.reqresp, {
       host,
       chain: this.chain,

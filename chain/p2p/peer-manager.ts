@@ -12,7 +12,6 @@
 import { EventEmitter } from 'node:events'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { Logger } from 'pino'
-import { errorMessage } from '../lib/errors.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { NetworkHost } from './host.ts'
 import type { ChainStatus } from './messages.ts'
@@ -243,10 +242,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
         this.scheduler.setTimeout(() => void this.handshake(peerId, attempt + 1), 300 * attempt)
         return
       }
-      this.logger.debug(
-        { peer: peerId, err: errorMessage(err) },
-        'status handshake failed; disconnecting',
-      )
+      this.logger.debug({ peer: peerId, err }, 'status handshake failed; disconnecting')
       await this.host.hangUp(peerId).catch(() => undefined)
     }
   }
@@ -295,9 +291,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
       this.reqresp
         .status(peer.peerId)
         .then((status) => this.acceptStatus(peer.peerId, status))
-        .catch((err) =>
-          this.logger.debug({ peer: peer.peerId, err: errorMessage(err) }, 'status refresh failed'),
-        )
+        .catch((err) => this.logger.debug({ peer: peer.peerId, err }, 'status refresh failed'))
     }
   }
 
@@ -378,12 +372,7 @@ export class PeerManager extends EventEmitter<PeerManagerEvents> {
           boot.peerId ??= peerId
           boot.backoffMs = 1000
         })
-        .catch((err) =>
-          this.logger.debug(
-            { bootnode: boot.address, err: errorMessage(err) },
-            'bootnode dial failed',
-          ),
-        )
+        .catch((err) => this.logger.debug({ bootnode: boot.address, err }, 'bootnode dial failed'))
     }
     if (this.bootnodes.length > 0) {
       this.bootTimer = this.scheduler.setTimeout(() => {

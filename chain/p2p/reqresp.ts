@@ -200,10 +200,7 @@ export class ReqResp {
         yield responseFrame(RESPONSE_CODES.OK, chunk)
       }
     } catch (err) {
-      this.modules.logger.warn(
-        { peer: peerId, err: errorMessage(err) },
-        'serving blocks-by-range failed',
-      )
+      this.modules.logger.warn({ peer: peerId, err }, 'serving blocks-by-range failed')
       yield errorFrame(RESPONSE_CODES.SERVER_ERROR, 'internal error')
     }
   }

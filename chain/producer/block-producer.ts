@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { emptyVanity, encodeExtraData, type ValidatorVote } from '../consensus/extra-data.ts'
 import type { BuildResult } from '../execution/block-executor.ts'
 import type { Ledger, LedgerBuild } from '../ledger/ledger.ts'
+import type { ProducerMetrics } from '../metrics/events.ts'
 import type { TxPool } from '../txpool/txpool.ts'
 import { type Scheduler, threadCpuMs } from '../util/scheduler.ts'
 
@@ -72,6 +73,7 @@ export class BlockProducer {
   private readonly scheduler: Scheduler
   private readonly cpuClock: () => number
   private readonly logger: Logger | undefined
+  private readonly metrics: ProducerMetrics | null
 
   constructor(
     options: BlockProducerOptions,
@@ -82,6 +84,7 @@ export class BlockProducer {
       /** What the build budget is counted in (ms): this thread's CPU time by default. */
       cpuClock?: () => number
       logger?: Logger
+      metrics?: ProducerMetrics | null
     },
   ) {
     this.options = options
@@ -90,6 +93,7 @@ export class BlockProducer {
     this.scheduler = modules.scheduler
     this.cpuClock = modules.cpuClock ?? threadCpuMs
     this.logger = modules.logger
+    this.metrics = modules.metrics ?? null
   }
 
   /** Builds a block from the pool in one go. */
@@ -141,7 +145,10 @@ export class BlockProducer {
       finish: async () => {
         await fill()
         const executionMs = build.executionMs
-        return { ...(await build.seal()), executionMs }
+        const sealStarted = performance.now()
+        const built = await build.seal()
+        this.metrics?.blockBuilt((executionMs + performance.now() - sealStarted) / 1000)
+        return { ...built, executionMs }
       },
       abandon: () => build.abort(),
     }
@@ -176,10 +183,7 @@ export class BlockProducer {
       accept: (tx) => !failedSenders.has(senders.get(tx)!),
       onRejected: (tx, error) => {
         failedSenders.add(senders.get(tx)!)
-        this.logger?.debug(
-          { tx: tx.hash(), err: (error as Error).message },
-          'dropping transaction that cannot run',
-        )
+        this.logger?.debug({ tx: tx.hash(), err: error }, 'dropping transaction that cannot run')
       },
     })
     for (const tx of build.included.slice(included.size)) included.add(poolKey(tx))

@@ -18,6 +18,7 @@
  * JSON-RPC error; domain errors are mapped in errors.ts; anything else is -32603.
  */
 import type { Logger } from 'pino'
+import type { RpcMetrics } from '../metrics/events.ts'
 import { RPC_ERROR, RpcError, toRpcError } from './errors.ts'
 import { type Param, ParamError, type ParamValues } from './params.ts'
 
@@ -85,11 +86,16 @@ function bigintReplacer(_key: string, value: unknown): unknown {
 export class RpcHandler {
   private readonly options: RpcHandlerOptions
   private readonly logger: Logger | undefined
+  private readonly metrics: RpcMetrics | null
   private readonly methods = new Map<string, RpcMethod>()
 
-  constructor(options: RpcHandlerOptions, modules: { logger?: Logger } = {}) {
+  constructor(
+    options: RpcHandlerOptions,
+    modules: { logger?: Logger; metrics?: RpcMetrics | null } = {},
+  ) {
     this.options = options
     this.logger = modules.logger
+    this.metrics = modules.metrics ?? null
   }
 
   /** Adds every method of `module` as `${namespace}_${name}`; refuses duplicates. */
@@ -230,6 +236,8 @@ export class RpcHandler {
       (err: unknown): JsonRpcResponse => {
         const { error, unexpected } = toRpcError(err)
         if (unexpected) this.logger?.error({ method, err }, 'RPC method failed unexpectedly')
+        // Only served names become labels: a caller must not be able to mint new series.
+        this.metrics?.rpcError(this.methods.has(method) ? method : 'unknown', error.code)
         return errorResponse(replyId, error)
       },
     )

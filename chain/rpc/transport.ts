@@ -307,7 +307,7 @@ export class RpcServer {
     })
     ws.on('error', (err) => {
       // Oversized frames end here (ws closes with 1009); nothing else to do.
-      this.logger?.debug({ err: err.message }, 'WebSocket connection error')
+      this.logger?.debug({ err }, 'WebSocket connection error')
     })
     ws.on('close', () => {
       this.connections.delete(ws)

@@ -9,7 +9,6 @@ import type { Block, BlockHeader } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import type { ImportedBlock } from '../ledger/ledger.ts'
-import { errorMessage } from '../lib/errors.ts'
 import type { GossipTopic, GossipTopicStats } from '../p2p/gossip.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'
@@ -173,7 +172,7 @@ export class BlockGossip {
       this.pending.delete(header.number + 1n)
       this.importFromNetwork(next.block, next, 'pending').catch((err) => {
         this.logger.debug(
-          { number: Number(next.block.header.number), err: errorMessage(err) },
+          { number: Number(next.block.header.number), err },
           'buffered block not imported',
         )
       })
@@ -185,10 +184,7 @@ export class BlockGossip {
     if (topic === undefined) return
     const data = encodeBlockMessage(block, this.ledger.headCommit)
     topic.publish(data).catch((err) => {
-      this.logger.warn(
-        { number: Number(block.header.number), err: errorMessage(err) },
-        'publishing block failed',
-      )
+      this.logger.warn({ number: Number(block.header.number), err }, 'publishing block failed')
     })
   }
 }

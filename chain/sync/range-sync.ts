@@ -212,7 +212,7 @@ export class RangeSync implements SyncStatusProvider {
       outcome = await this.pipeline()
     } catch (err) {
       outcome = 'failed'
-      if (this.running) this.logger.error({ err: errorMessage(err) }, 'sync failed')
+      if (this.running) this.logger.error({ err }, 'sync failed')
     } finally {
       const head = this.chain.head.number
       const seconds = (this.scheduler.now() - startedAt) / 1000
@@ -461,10 +461,7 @@ export class RangeSync implements SyncStatusProvider {
           outcome === 'invalid'
             ? 'served an invalid block'
             : 'served a block that does not extend our chain'
-        this.logger.warn(
-          { peer, number: Number(number), err: errorMessage(err) },
-          `sync peer ${why}`,
-        )
+        this.logger.warn({ peer, number: Number(number), err }, `sync peer ${why}`)
         this.network.penalize(peer, 'fatal', `${why} (${number}): ${errorMessage(err)}`)
         return done
       }

@@ -15,7 +15,6 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import type { Logger } from 'pino'
-import { errorMessage } from '../lib/errors.ts'
 import type { GossipTopic, GossipTopicStats } from '../p2p/gossip.ts'
 import {
   type GossipTxSink,
@@ -203,10 +202,7 @@ export class TxGossip {
     this.outgoingBytes = 0
     if (topic === undefined || batch.length === 0) return
     topic.publish(encodeTxBatch(batch)).catch((err) => {
-      this.logger.debug(
-        { txs: batch.length, err: errorMessage(err) },
-        'publishing transactions failed',
-      )
+      this.logger.debug({ txs: batch.length, err }, 'publishing transactions failed')
     })
   }
 }

@@ -37,7 +37,7 @@ import { VoteProposals, VoteTally } from '../consensus/validator-votes.ts'
 import { keccak256, sign } from '../crypto/index.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
-import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import { isSidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
@@ -159,7 +159,7 @@ export class QbftService implements ConsensusEngine {
         broadcast: (message) => this.channel?.publish(message),
         decide: (decision) => {
           this.decide(decision).catch((err) =>
-            this.logger?.error({ err: errorMessage(err) }, 'importing a decided block failed'),
+            this.logger?.error({ err }, 'importing a decided block failed'),
           )
         },
         evidence: (record) => this.onEvidence(record),
@@ -354,7 +354,7 @@ export class QbftService implements ConsensusEngine {
       this.scheduleRefill(early)
     })().catch((err) => {
       // Abandoned (the ledger was needed first) or failed: the slot builds in one go instead.
-      this.logger?.debug({ height: Number(height), err: errorMessage(err) }, 'early build dropped')
+      this.logger?.debug({ height: Number(height), err }, 'early build dropped')
     })
   }
 
@@ -392,7 +392,7 @@ export class QbftService implements ConsensusEngine {
           this.scheduleRefill(early)
         })
         .catch((err) => {
-          this.logger?.debug({ err: errorMessage(err) }, 'early build dropped')
+          this.logger?.debug({ err }, 'early build dropped')
         })
     }, interval)
   }
@@ -499,10 +499,7 @@ export class QbftService implements ConsensusEngine {
     } catch (err) {
       if (isSidechainError(err) && UNDECIDABLE.has(err.code)) throw err
       if (isSidechainError(err) && /too far in the future/.test(err.message)) throw err
-      this.logger?.warn(
-        { height: Number(height), round, err: errorMessage(err) },
-        'invalid proposal',
-      )
+      this.logger?.warn({ height: Number(height), round, err }, 'invalid proposal')
       return false
     }
   }

@@ -6,7 +6,6 @@
 import type { Logger } from 'pino'
 import { signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
-import { errorMessage } from '../lib/errors.ts'
 import type { BlockProducer } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
@@ -102,7 +101,7 @@ export class SingleValidatorEngine implements ConsensusEngine {
         'sealed block',
       )
     } catch (err) {
-      this.logger?.error({ err: errorMessage(err) }, 'block production failed')
+      this.logger?.error({ err }, 'block production failed')
     }
   }
 }

@@ -43,7 +43,7 @@ import type { KnownTransactions } from '../codec/decode-block.ts'
 import { decodeMinimalUint, encodeUint } from '../consensus/qbft/messages.ts'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
-import { errorMessage, SidechainError } from '../lib/errors.ts'
+import { SidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
@@ -400,7 +400,7 @@ export class ProposalPreviews {
         timestamp: followed.timestamp,
       })
       .catch((err) => {
-        this.modules.logger?.debug({ err: errorMessage(err) }, 'speculation not started')
+        this.modules.logger?.debug({ err }, 'speculation not started')
         return undefined
       })
     const stream = followed
@@ -417,10 +417,7 @@ export class ProposalPreviews {
         this.stats.executed += txs.length
       } catch (err) {
         stream.ended = true
-        this.modules.logger?.debug(
-          { height: Number(stream.height), err: errorMessage(err) },
-          'speculation ended',
-        )
+        this.modules.logger?.debug({ height: Number(stream.height), err }, 'speculation ended')
       }
     })
   }

@@ -1,0 +1,49 @@
+/**
+ * JSON-RPC options and their defaults, apart from the service so that the CLI can read the
+ * defaults for `--help` without loading the EVM.
+ */
+import { z } from 'zod'
+
+const wei = z
+  .union([z.bigint(), z.number().int().nonnegative(), z.string().regex(/^\d+$/)])
+  .transform((v) => BigInt(v))
+const positive = z.number().int().positive()
+
+export const rpcOptionsSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(8545),
+    /** Browser origins allowed by CORS and for WebSocket upgrades; ['*'] for any. */
+    corsOrigins: z.array(z.string().min(1)).default([]),
+    maxBodyBytes: positive.default(5 * 1024 * 1024),
+    maxBatchLength: positive.default(1000),
+    maxWsMessageBytes: positive.default(5 * 1024 * 1024),
+    maxWsConnections: positive.default(512),
+    maxWsInFlight: positive.default(256),
+    maxWsBufferedBytes: positive.default(16 * 1024 * 1024),
+    wsHeartbeatMs: positive.default(30_000),
+    requestTimeoutMs: positive.default(30_000),
+    maxSubscriptionsPerConnection: positive.default(128),
+    maxFilters: positive.default(10_000),
+    filterTimeoutMs: positive.default(5 * 60_000),
+    maxQueuedPerFilter: positive.default(10_000),
+    getLogsMaxBlockRange: positive.default(10_000),
+    getLogsMaxResults: positive.default(10_000),
+    /** Gas of an eth_call without gas, and the most a call/estimate may use (EIP-7825 caps it further). */
+    callGasCap: wei.default(50_000_000n),
+    callTimeoutMs: positive.default(5_000),
+    /** eth_call/estimateGas/debug_trace* running at once (each holds a VM), and waiting. */
+    maxConcurrentExecutions: positive.default(8),
+    maxQueuedExecutions: positive.default(256),
+    traceTimeoutMs: positive.default(10_000),
+    traceMaxTimeoutMs: positive.default(60_000),
+    maxStructLogs: positive.default(200_000),
+    /** Tip suggested when recent blocks carry no paying transactions: 0.01 gwei. */
+    defaultTip: wei.default(10_000_000n),
+    maxTip: wei.default(500_000_000_000n),
+    feeHistoryMaxBlocks: positive.default(1024),
+  })
+  .strict()
+
+export type RpcOptionsInput = z.input<typeof rpcOptionsSchema>
+export type RpcOptions = z.output<typeof rpcOptionsSchema>
