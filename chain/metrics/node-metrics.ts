@@ -8,7 +8,7 @@ import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { QbftStatus } from '../consensus/qbft/index.ts'
-import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
+import type { ChainReader, ImportedBlock } from '../ledger/chain-reader.ts'
 import type { GossipTopicStats } from '../p2p/gossip.ts'
 
 export interface NodeMetricsOptions {
@@ -16,8 +16,13 @@ export interface NodeMetricsOptions {
   port: number
 }
 
+/** The ledger as metrics read it: its reads, plus the speculation counters it keeps. */
+export type MetricsLedger = Pick<ChainReader, 'head' | 'on' | 'off'> & {
+  readonly speculativeValidations: { readonly used: number; readonly fellBack: number }
+}
+
 export interface NodeMetricsModules {
-  ledger: Ledger
+  ledger: MetricsLedger
   txpoolSize: () => number
   peerCount?: () => number
   gossipStats?: () => Record<string, GossipTopicStats>

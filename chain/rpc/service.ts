@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import { SidechainError } from '../lib/errors.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { ChainView, type RpcLedger } from './chain-view.ts'
