@@ -15,7 +15,8 @@
  * books do not match. Each mint is also matched to the L1 deposit with the same id and payload, each release to
  * the withdrawal with the same id and payload, and the wrapped supply to minted - burned.
  *
- * `supplySnapshot` is the cheap version for the relayer's metrics: balances and supplies only.
+ * `supplySnapshot` is the cheap version for the relayer's metrics: balances and supplies only;
+ * `SupplyAuditor` runs it each audit round and reports it.
  */
 import {
   type Address,
@@ -25,6 +26,7 @@ import {
   type PublicClient,
   zeroAddress,
 } from 'viem'
+import type { Logger } from '../../chain/lib/logger.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../deploy/index.ts'
 
 export interface TokenPair {
@@ -112,6 +114,80 @@ export async function supplySnapshot(params: {
     rows.push({ l1Token: t.l1Token, wrappedToken: wrapped, locked: locked[i]!, supply })
   }
   return rows
+}
+
+/** A gauge labelled by L1 token (prom-client's Gauge<'token'>). */
+export interface TokenGauge {
+  set(labels: { token: string }, value: number): void
+}
+
+/** Where the relayer's audit reports (its RelayerMetrics). */
+export interface SupplyGauges {
+  /** Vault balance per L1 token, base units. */
+  lockedOnL1: TokenGauge
+  /** Wrapped supply per L1 token, base units. */
+  wrappedSupply: TokenGauge
+  /** 1 while the wrapped supply is backed by the vault (invariant 7), else 0. */
+  supplyBacked: TokenGauge
+}
+
+/**
+ * The relayer's periodic check of invariant 7 (the cheap one: balances and supplies, see
+ * supplySnapshot): each `check()` exports the figures per token and logs an error for every
+ * token whose wrapped supply exceeds what the vault holds. `auditBridge` is the full audit.
+ */
+export class SupplyAuditor {
+  private readonly options: { vault: Address; bridge: Address }
+  private readonly l1: PublicClient
+  private readonly sidechain: PublicClient
+  private readonly gauges: SupplyGauges
+  private readonly logger: Logger
+  private readonly tokens: WrappedTokenIndex
+
+  constructor(
+    options: { vault: Address; bridge: Address },
+    modules: { l1: PublicClient; sidechain: PublicClient; gauges: SupplyGauges; logger: Logger },
+  ) {
+    this.options = options
+    this.l1 = modules.l1
+    this.sidechain = modules.sidechain
+    this.gauges = modules.gauges
+    this.logger = modules.logger
+    this.tokens = new WrappedTokenIndex(
+      { bridge: options.bridge },
+      { sidechain: modules.sidechain },
+    )
+  }
+
+  /** One audit round: the wrapped tokens known so far, their balances and supplies, reported. */
+  async check(): Promise<SupplyRow[]> {
+    const rows = await supplySnapshot({
+      l1: this.l1,
+      sidechain: this.sidechain,
+      vault: this.options.vault,
+      bridge: this.options.bridge,
+      tokens: await this.tokens.refresh(),
+    })
+    this.report(rows)
+    return rows
+  }
+
+  /** Exports `rows` and logs every unbacked token. */
+  report(rows: readonly SupplyRow[]): void {
+    for (const row of rows) {
+      const backed = row.supply <= row.locked
+      // Gauges are floats: above 2^53 base units the figures round; `backed` is exact (bigint).
+      this.gauges.lockedOnL1.set({ token: row.l1Token }, Number(row.locked))
+      this.gauges.wrappedSupply.set({ token: row.l1Token }, Number(row.supply))
+      this.gauges.supplyBacked.set({ token: row.l1Token }, backed ? 1 : 0)
+      if (!backed) {
+        this.logger.error(
+          { l1Token: row.l1Token, locked: row.locked.toString(), supply: row.supply.toString() },
+          'wrapped supply exceeds what the vault holds',
+        )
+      }
+    }
+  }
 }
 
 export type TokenAuditStatus = 'ok' | 'surplus' | 'deficit' | 'mismatch'

@@ -1,9 +1,9 @@
 /**
- * One bridge relayer: composition root of the pipelines for one key.
+ * One bridge relayer: composition root of the pipelines for one key (built by parts.ts).
  *
  *   L1 loop (l1.pollIntervalMs):              scan confirmed Deposited logs -> vote on the sidechain
  *   sidechain loop (sidechain.pollIntervalMs): scan withdrawals -> sign, store signature -> release on L1 by turn
- *   audit loop (auditIntervalMs):              vault balance vs wrapped supply per token -> metrics
+ *   audit loop (auditIntervalMs):              vault balance vs wrapped supply per token -> metrics (SupplyAuditor)
  *
  * Start: open the journal, check both chains against the config (chain ids, the bridge points at this vault),
  * resume journaled work and in-flight L1 transactions, serve metrics, start the loops. Stop: abort, wait for
@@ -11,12 +11,11 @@
  */
 import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
-import { type Address, getAddress, type LocalAccount, type PublicClient, parseGwei } from 'viem'
+import { type Address, getAddress, type LocalAccount, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { readKeyFile } from '../../chain/lib/keys.ts'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { silentLogger } from '../../chain/lib/logger.ts'
-import { supplySnapshot, WrappedTokenIndex } from '../core/audit.ts'
 import { classifyError } from '../core/classify.ts'
 import { makePublicClient } from '../core/clients.ts'
 import { BridgeError } from '../core/errors.ts'
@@ -24,11 +23,9 @@ import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { RelayerJournal } from '../journal/journal.ts'
 import type { RelayerConfig } from './config.ts'
 import { type CrashHook, crashHookFromEnv } from './crash-hook.ts'
-import { DepositPipeline } from './deposit-pipeline.ts'
-import { ItemRunner } from './item-runner.ts'
 import { MetricsServer, type ProbeStatus, RelayerMetrics } from './metrics.ts'
-import { sleep, TxSender } from './tx-sender.ts'
-import { WithdrawalPipeline } from './withdrawal-pipeline.ts'
+import { createRelayerParts, type RelayerParts } from './parts.ts'
+import { sleep } from './tx-sender.ts'
 
 export interface RelayerModules {
   logger?: Logger
@@ -61,10 +58,7 @@ export class Relayer {
   private readonly lastTick = new Map<LoopName, number>()
   private readonly lastError = new Map<LoopName, string>()
   private startupChecked = false
-  private runner: ItemRunner | undefined
-  private deposits: DepositPipeline | undefined
-  private withdrawals: WithdrawalPipeline | undefined
-  private l1Sender: TxSender | undefined
+  private parts: RelayerParts | undefined
   private starting: Promise<void> | undefined
 
   constructor(config: RelayerConfig, modules: RelayerModules = {}) {
@@ -117,21 +111,21 @@ export class Relayer {
   }
 
   get pendingDeposits(): number {
-    return this.deposits?.pendingCount ?? 0
+    return this.parts?.deposits.pendingCount ?? 0
   }
 
   get pendingWithdrawals(): number {
-    return this.withdrawals?.pendingCount ?? 0
+    return this.parts?.withdrawals.pendingCount ?? 0
   }
 
   /** Last L1 block scanned past the confirmations (undefined before start). */
   get l1ScannedThrough(): bigint | undefined {
-    const next = this.deposits?.scanCursor?.nextBlock
+    const next = this.parts?.deposits.scanCursor?.nextBlock
     return next === undefined ? undefined : next - 1n
   }
 
   get parkedItems(): ReadonlyMap<string, string> {
-    return this.runner?.parked ?? new Map()
+    return this.parts?.runner.parked ?? new Map()
   }
 
   async start(): Promise<void> {
@@ -143,112 +137,37 @@ export class Relayer {
   }
 
   private async startUp(): Promise<void> {
-    const signal = this.abort.signal
     const config = this.config
     await this.journal.open()
+    let parts: RelayerParts
     try {
       await this.metricsServer?.start()
       const sidechainChainId = await this.untilReachable(() => this.startupChecks())
-      const sidechainSender = new TxSender(
+      parts = createRelayerParts(
+        { config, sidechainChainId },
         {
-          chain: 'sidechain',
-          chainId: sidechainChainId,
-          stuckAfterMs: config.sidechain.stuckAfterMs,
-          bumpPercent: config.sidechain.bumpPercent,
-          receiptPollMs: Math.min(config.sidechain.receiptPollMs, config.sidechain.pollIntervalMs),
-        },
-        {
-          client: this.sidechain,
+          l1: this.l1,
+          sidechain: this.sidechain,
           account: this.account,
-          logger: this.logger.child({ module: 'sidechain-sender' }),
-          signal,
-          metrics: this.senderMetrics(),
-        },
-      )
-      this.l1Sender = new TxSender(
-        {
-          chain: 'l1',
-          chainId: config.l1.chainId,
-          stuckAfterMs: config.l1.stuckAfterMs,
-          bumpPercent: config.l1.bumpPercent,
-          receiptPollMs: Math.min(config.l1.receiptPollMs, config.l1.pollIntervalMs),
-          maxFeePerGas:
-            config.l1.maxFeePerGasGwei === undefined
-              ? undefined
-              : parseGwei(String(config.l1.maxFeePerGasGwei)),
-          spendCapWei: config.l1.spendCap,
-        },
-        {
-          client: this.l1,
-          account: this.account,
-          logger: this.logger.child({ module: 'l1-sender' }),
-          signal,
           journal: this.journal,
-          metrics: this.senderMetrics(),
+          metrics: this.metrics,
+          logger: this.logger,
+          crash: this.crash,
+          signal: this.abort.signal,
         },
       )
+      this.parts = parts
       this.metrics.spendCapWei.set(Number(config.l1.spendCap))
-      await this.untilReachable(() => this.l1Sender!.init())
-      this.runner = new ItemRunner(
-        {
-          backoffBaseMs: config.retryBackoff.baseMs,
-          backoffMaxMs: config.retryBackoff.maxMs,
-        },
-        {
-          logger: this.logger.child({ module: 'items' }),
-          onError: (kind) => this.metrics.errors.inc({ kind }),
-        },
-      )
-      this.deposits = new DepositPipeline(
-        {
-          vault: config.l1.vault,
-          bridge: config.sidechain.bridge,
-          confirmations: config.l1.confirmations,
-          startBlock: BigInt(config.l1.startBlock),
-          maxBlockRange: BigInt(config.l1.maxBlockRange),
-        },
-        {
-          l1: this.l1,
-          sidechain: this.sidechain,
-          sender: sidechainSender,
-          journal: this.journal,
-          metrics: this.metrics,
-          logger: this.logger.child({ module: 'deposits' }),
-          crash: this.crash,
-        },
-      )
-      this.withdrawals = new WithdrawalPipeline(
-        {
-          vault: config.l1.vault,
-          bridge: config.sidechain.bridge,
-          l1ChainId: config.l1.chainId,
-          index: config.relayer.index,
-          count: config.relayer.count,
-          releaseTurnTimeoutMs: config.releaseTurnTimeoutMs,
-        },
-        {
-          l1: this.l1,
-          sidechain: this.sidechain,
-          account: this.account,
-          sidechainSender,
-          l1Sender: this.l1Sender,
-          journal: this.journal,
-          metrics: this.metrics,
-          logger: this.logger.child({ module: 'withdrawals' }),
-          crash: this.crash,
-        },
-      )
-      await this.deposits.load()
-      await this.withdrawals.load()
+      await this.untilReachable(() => parts.l1Sender.init())
+      await parts.deposits.load()
+      await parts.withdrawals.load()
     } catch (err) {
       await this.metricsServer?.stop()
       await this.journal.close()
       this.state = 'stopped'
       throw err
     }
-    const deposits = this.deposits
-    const withdrawals = this.withdrawals
-    const runner = this.runner
+    const { deposits, withdrawals, runner, auditor } = parts
     this.loops = [
       this.loop('l1', config.l1.pollIntervalMs, async () => {
         await deposits.scan()
@@ -260,36 +179,10 @@ export class Relayer {
         withdrawals.dispatch(runner)
       }),
     ]
-    if (config.auditIntervalMs > 0) {
-      const index = new WrappedTokenIndex(
-        { bridge: config.sidechain.bridge },
-        { sidechain: this.sidechain },
-      )
+    if (auditor !== undefined) {
       this.loops.push(
         this.loop('audit', config.auditIntervalMs, async () => {
-          const tokens = await index.refresh()
-          const rows = await supplySnapshot({
-            l1: this.l1,
-            sidechain: this.sidechain,
-            vault: config.l1.vault,
-            bridge: config.sidechain.bridge,
-            tokens,
-          })
-          for (const row of rows) {
-            this.metrics.lockedOnL1.set({ token: row.l1Token }, Number(row.locked))
-            this.metrics.wrappedSupply.set({ token: row.l1Token }, Number(row.supply))
-            this.metrics.supplyBacked.set({ token: row.l1Token }, row.supply <= row.locked ? 1 : 0)
-            if (row.supply > row.locked) {
-              this.logger.error(
-                {
-                  l1Token: row.l1Token,
-                  locked: row.locked.toString(),
-                  supply: row.supply.toString(),
-                },
-                'wrapped supply exceeds what the vault holds',
-              )
-            }
-          }
+          await auditor.check()
         }),
       )
     }
@@ -322,7 +215,7 @@ export class Relayer {
     this.state = 'stopping'
     this.abort.abort()
     await Promise.allSettled(this.loops)
-    await this.runner?.idle()
+    await this.parts?.runner.idle()
     await this.metricsServer?.stop()
     await this.journal.close()
     this.loops = []
@@ -459,14 +352,6 @@ export class Relayer {
         this.logger.warn({ kind: c.kind, detail: c.detail }, 'chains not reachable yet; retrying')
         await sleep(Math.min(5_000, 250 * 2 ** attempt), this.abort.signal)
       }
-    }
-  }
-
-  private senderMetrics() {
-    return {
-      replaced: (chain: string) => this.metrics.replacements.inc({ chain }),
-      spent: (chain: string, totalWei: bigint) =>
-        this.metrics.gasSpentWei.set({ chain }, Number(totalWei)),
     }
   }
 

@@ -5,7 +5,8 @@
  * Every imported block is final (BFT), so there are no forks and no reorgs: a block must
  * extend the head.
  *
- * Readers (RPC, txpool, sync, p2p) use the read methods and the 'head' event.
+ * Readers (RPC, txpool, sync, p2p, metrics) see it through ChainReader (chain-reader.ts):
+ * the read methods and the 'head' event.
  */
 import { EventEmitter } from 'node:events'
 import {
@@ -66,6 +67,8 @@ import { SidechainError } from '../lib/errors.ts'
 import type { LedgerMetrics } from '../metrics/events.ts'
 import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
+import { nextBaseFee } from './base-fee.ts'
+import type { BlockCommit, ChainReader, ImportedBlock, TxLocation } from './chain-reader.ts'
 import { HeadAccounts } from './head-accounts.ts'
 
 export type LedgerErrorCode =
@@ -131,18 +134,6 @@ export interface LedgerSpeculation {
   abort(): Promise<void>
 }
 
-export interface ImportedBlock {
-  block: Block
-  receipts: StoredReceipt[]
-  extra: ConsensusExtraData
-}
-
-/** The commit that finalized a block: q seals over (block hash, round). */
-export interface BlockCommit {
-  round: number
-  seals: Uint8Array[]
-}
-
 function encodeCommit(commit: BlockCommit): Uint8Array {
   return RLP.encode([intToBytes(commit.round), commit.seals])
 }
@@ -150,12 +141,6 @@ function encodeCommit(commit: BlockCommit): Uint8Array {
 function decodeCommit(raw: Uint8Array): BlockCommit {
   const [round, seals] = RLP.decode(raw) as [Uint8Array, Uint8Array[]]
   return { round: Number(bytesToBigInt(round)), seals }
-}
-
-export interface TxLocation {
-  blockHash: Uint8Array
-  blockNumber: bigint
-  index: number
 }
 
 export interface LedgerOptions {
@@ -192,13 +177,7 @@ function ledgerError(
   return new SidechainError<LedgerErrorCode>(code, message, { details, cause })
 }
 
-/** Next base fee: EIP-1559 from the parent, never below the configured floor. */
-export function nextBaseFee(parent: BlockHeader, floor: bigint): bigint {
-  const computed = parent.calcNextBaseFee()
-  return computed < floor ? floor : computed
-}
-
-export class Ledger extends EventEmitter<LedgerEvents> {
+export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
   readonly common: Common
   readonly genesis: Genesis
   readonly rules: ConsensusRules

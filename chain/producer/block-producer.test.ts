@@ -7,7 +7,7 @@
 import { Address, bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
 import { makeGenesis, openTestLedger, transfer } from '../../test/support/chain.ts'
-import { nextBaseFee } from '../ledger/ledger.ts'
+import { nextBaseFee } from '../ledger/base-fee.ts'
 import { TxPool } from '../txpool/txpool.ts'
 import { ManualScheduler, threadCpuMs } from '../util/scheduler.ts'
 import { BlockProducer } from './block-producer.ts'

@@ -66,9 +66,12 @@ export interface BlockProducerOptions {
 /** The build's wall-time cap, as a multiple of its CPU-time budget (see buildBudgetMs). */
 const WALL_BUDGET_FACTOR = 2
 
+/** The ledger as the producer uses it: it builds on the head, holding the executor (a write). */
+export type ProducerLedger = Pick<Ledger, 'nextHeaderFields' | 'startBuild'>
+
 export class BlockProducer {
   private readonly options: BlockProducerOptions
-  private readonly ledger: Ledger
+  private readonly ledger: ProducerLedger
   private readonly txpool: TxPool
   private readonly scheduler: Scheduler
   private readonly cpuClock: () => number
@@ -78,7 +81,7 @@ export class BlockProducer {
   constructor(
     options: BlockProducerOptions,
     modules: {
-      ledger: Ledger
+      ledger: ProducerLedger
       txpool: TxPool
       scheduler: Scheduler
       /** What the build budget is counted in (ms): this thread's CPU time by default. */

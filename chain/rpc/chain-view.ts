@@ -1,13 +1,13 @@
 /**
  * The RPC's read side of the chain: block-parameter resolution (tags, numbers, EIP-1898
  * hashes), blocks with their receipts, and log extraction. It reads through the narrow
- * `RpcLedger` interface (a subset of the Ledger) and keeps a small cache of decoded
+ * `RpcLedger` interface (a subset of the ledger's ChainReader) and keeps a small cache of decoded
  * receipts, which receipts/log queries hit repeatedly for recent blocks.
  */
 import type { Block, BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import type { StoredReceipt } from '../execution/receipts.ts'
-import type { Ledger } from '../ledger/ledger.ts'
+import type { ChainReader } from '../ledger/chain-reader.ts'
 import { setRecent } from '../util/recent-map.ts'
 import { headerNotFound, invalidParams, serverError } from './errors.ts'
 import { formatLogs, type RpcLog } from './format.ts'
@@ -15,7 +15,7 @@ import type { BlockId, BlockRef, LogFilter } from './params.ts'
 
 /** What the RPC reads from the ledger. */
 export type RpcLedger = Pick<
-  Ledger,
+  ChainReader,
   | 'head'
   | 'common'
   | 'chainId'

@@ -7,25 +7,23 @@
  * step/message hooks attached.
  */
 import type { Block } from '@ethereumjs/block'
-import type { InterpreterStep, Message } from '@ethereumjs/evm'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import { type Address, bytesToHex } from '@ethereumjs/util'
-import { runTx } from '@ethereumjs/vm'
+import { bytesToHex } from '@ethereumjs/util'
+import { type Deadline, deadlineIn } from '../execution/simulation/deadline.ts'
+import type { CallOutcome } from '../execution/simulation/outcome.ts'
+import { decodeRevertReason, haltMessage } from '../execution/simulation/revert.ts'
+import type { CallSimulator } from '../execution/simulation/runner.ts'
+import {
+  replayTransaction,
+  runTraced,
+  type TraceEvents,
+  type TraceMessage,
+  type TraceMessageResult,
+  type TraceStep,
+} from '../execution/simulation/trace.ts'
+import type { PreparedVm } from '../execution/simulation/vm-pool.ts'
 import type { ChainView } from './chain-view.ts'
 import { limitExceeded, RPC_ERROR, RpcError, serverError } from './errors.ts'
-import {
-  type CallOutcome,
-  type Deadline,
-  deadlineIn,
-  decodeRevertReason,
-  type EvmRunner,
-  ExecutionTimeout,
-  haltMessage,
-  outcomeOf,
-  type PreparedVm,
-  preExecutionError,
-  timeoutError,
-} from './evm.ts'
 import { address, type Hex, hex, quantity } from './format.ts'
 import { defineMethod, type RpcModule } from './handler.ts'
 import { type BlockId, p, type TraceConfig, withDefault } from './params.ts'
@@ -38,24 +36,8 @@ export interface TraceLimits {
   maxStructLogs: number
 }
 
-interface EvmEvents {
-  on(event: 'step', listener: (step: InterpreterStep) => void): void
-  on(event: 'beforeMessage', listener: (message: Message) => void): void
-  on(event: 'afterMessage', listener: (result: MessageResult) => void): void
-  removeAllListeners(event?: string): void
-}
-
-interface MessageResult {
-  createdAddress?: Address
-  execResult: {
-    returnValue: Uint8Array
-    executionGasUsed: bigint
-    exceptionError?: { error: string }
-  }
-}
-
 interface Tracer {
-  attach(events: EvmEvents): void
+  attach(events: TraceEvents): void
   result(tx: TypedTransaction, outcome: CallOutcome): unknown
 }
 
@@ -89,7 +71,7 @@ class StructLogger implements Tracer {
     if (config.limit === 0 && maxLogs <= 0) throw new Error('maxLogs must be positive')
   }
 
-  attach(events: EvmEvents): void {
+  attach(events: TraceEvents): void {
     events.on('step', (step) => this.onStep(step))
     events.on('afterMessage', (result) => {
       const error = result.execResult.exceptionError?.error
@@ -99,7 +81,7 @@ class StructLogger implements Tracer {
     })
   }
 
-  private onStep(step: InterpreterStep): void {
+  private onStep(step: TraceStep): void {
     // The value an SLOAD read is on top of the stack at the next step.
     if (this.pendingLoad !== undefined) {
       const { log, contract, key } = this.pendingLoad
@@ -199,7 +181,7 @@ class CallTracer implements Tracer {
     this.config = config
   }
 
-  attach(events: EvmEvents): void {
+  attach(events: TraceEvents): void {
     events.on('step', (step) => {
       const op = step.opcode.name
       if (CALL_OPS.has(op)) this.lastOp.set(step.depth, op)
@@ -209,7 +191,7 @@ class CallTracer implements Tracer {
     events.on('afterMessage', (result) => this.onExit(result))
   }
 
-  private onEnter(message: Message): void {
+  private onEnter(message: TraceMessage): void {
     const depth = message.depth
     let type: string
     if (depth === 0) type = message.to === undefined ? 'CREATE' : 'CALL'
@@ -226,7 +208,7 @@ class CallTracer implements Tracer {
     this.stack.push(frame)
   }
 
-  private onExit(result: MessageResult): void {
+  private onExit(result: TraceMessageResult): void {
     const frame = this.stack.pop()
     if (frame === undefined) return
     const exec = result.execResult
@@ -253,7 +235,7 @@ class CallTracer implements Tracer {
     }
   }
 
-  private onLog(step: InterpreterStep): void {
+  private onLog(step: TraceStep): void {
     const frame = this.stack[this.stack.length - 1]
     if (frame === undefined) return
     const stack = step.stack
@@ -304,47 +286,26 @@ function traceDeadline(config: TraceConfig, limits: TraceLimits): Deadline {
   return deadlineIn(ms)
 }
 
-async function runTraced(
+/** Runs `tx` with `tracer` attached and returns what the tracer made of it. */
+async function traceTransaction(
   prepared: PreparedVm,
   block: Block,
   tx: TypedTransaction,
   tracer: Tracer,
   isCall: boolean,
 ): Promise<unknown> {
-  const events = (prepared.vm.evm as unknown as { events: EvmEvents }).events
-  tracer.attach(events)
-  try {
-    let outcome: CallOutcome
-    try {
-      const result = await runTx(prepared.vm, {
-        tx,
-        block,
-        skipNonce: isCall,
-        skipBlockGasLimitValidation: true,
-        skipHardForkValidation: true,
-      })
-      outcome = outcomeOf(result)
-    } catch (err) {
-      if (err instanceof ExecutionTimeout) throw timeoutError(prepared.deadline)
-      if (err instanceof RpcError) throw err
-      throw preExecutionError(err)
-    }
-    return tracer.result(tx, outcome)
-  } finally {
-    events.removeAllListeners('step')
-    events.removeAllListeners('beforeMessage')
-    events.removeAllListeners('afterMessage')
-  }
+  const outcome = await runTraced(prepared, block, tx, tracer, isCall)
+  return tracer.result(tx, outcome)
 }
 
 export interface DebugModuleDeps {
   chain: ChainView
-  evm: EvmRunner
+  simulator: CallSimulator
   limits: TraceLimits
 }
 
 export function debugModule(deps: DebugModuleDeps): RpcModule {
-  const { chain, evm, limits } = deps
+  const { chain, simulator, limits } = deps
   const ledger = chain.ledger
 
   /** Traces transactions `indices` of `block` (re-executing the ones before them). */
@@ -356,7 +317,7 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
     const parent = await ledger.getHeader(block.header.parentHash)
     if (parent === undefined) throw serverError('parent block not found')
     const deadline = traceDeadline(config, limits)
-    const prepared = await evm.prepare({
+    const prepared = await simulator.prepare({
       stateRoot: parent.stateRoot,
       blockHeader: block.header,
       deadline,
@@ -368,23 +329,12 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
     for (let i = 0; i <= last; i++) {
       const tx = block.transactions[i]!
       if (wanted.has(i)) {
-        results.push(await runTraced(prepared, block, tx, createTracer(config, limits), false))
+        results.push(
+          await traceTransaction(prepared, block, tx, createTracer(config, limits), false),
+        )
         continue
       }
-      try {
-        const result = await runTx(prepared.vm, {
-          tx,
-          block,
-          blockGasUsed: gasUsed,
-          skipHardForkValidation: true,
-        })
-        gasUsed += result.totalGasSpent
-      } catch (err) {
-        if (err instanceof ExecutionTimeout) throw timeoutError(deadline)
-        throw serverError(
-          `re-executing transaction ${i} of block ${block.header.number} failed: ${(err as Error).message}`,
-        )
-      }
+      gasUsed += await replayTransaction(prepared, block, i, gasUsed)
     }
     return results
   }
@@ -394,7 +344,7 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
     if (block === undefined) throw serverError('block not found')
     if (block.transactions.length === 0) return []
     const indices = block.transactions.map((_, i) => i)
-    const results = await evm.withSlot(() => traceInBlock(block, indices, config))
+    const results = await simulator.withSlot(() => traceInBlock(block, indices, config))
     return results.map((result, i) => ({
       txHash: bytesToHex(block.transactions[i]!.hash()),
       result,
@@ -421,7 +371,9 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
           if (location === undefined) throw new RpcError(RPC_ERROR.SERVER, 'transaction not found')
           const block = await ledger.getBlock(location.blockHash)
           if (block === undefined) throw serverError('block not found')
-          const [result] = await evm.withSlot(() => traceInBlock(block, [location.index], config))
+          const [result] = await simulator.withSlot(() =>
+            traceInBlock(block, [location.index], config),
+          )
           return result
         },
       ),
@@ -433,19 +385,25 @@ export function debugModule(deps: DebugModuleDeps): RpcModule {
         ],
         async ([request, id, config]) => {
           const header = await chain.requireHeader(id)
-          return evm.withSlot(async () => {
+          return simulator.withSlot(async () => {
             const deadline = traceDeadline(config, limits)
-            const prepared = await evm.prepareCall(
+            const prepared = await simulator.prepareCall(
               request,
               header,
               { state: config.stateOverrides, block: config.blockOverrides },
               deadline,
               false,
             )
-            const tx = evm.buildTx(request, evm.callGas(request), prepared.vm.common)
+            const tx = simulator.buildTx(request, simulator.callGas(request), prepared)
             if (prepared.senderIsContract === true)
               throw serverError('tracing a call from an address with code is not supported')
-            return runTraced(prepared, prepared.block, tx, createTracer(config, limits), true)
+            return traceTransaction(
+              prepared,
+              prepared.block,
+              tx,
+              createTracer(config, limits),
+              true,
+            )
           })
         },
       ),

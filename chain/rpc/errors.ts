@@ -3,6 +3,8 @@
  * error; `toRpcError` is the one place where domain errors (txpool, ledger, storage...)
  * become JSON-RPC errors. Anything unexpected becomes -32603 and is logged by the caller.
  */
+import { bytesToHex } from '@ethereumjs/util'
+import { SimulationError, type SimulationErrorCode } from '../execution/simulation/errors.ts'
 import { SidechainError } from '../lib/errors.ts'
 
 export const RPC_ERROR = {
@@ -76,9 +78,30 @@ export interface MappedError {
   unexpected: boolean
 }
 
+/** JSON-RPC code of each simulation failure; the message is the simulation's (geth's wording). */
+const SIMULATION_RPC_CODES = {
+  SIM_BUSY: RPC_ERROR.LIMIT_EXCEEDED,
+  SIM_INVALID_REQUEST: RPC_ERROR.INVALID_PARAMS,
+  SIM_TIMEOUT: RPC_ERROR.SERVER,
+  SIM_REJECTED: RPC_ERROR.SERVER,
+  SIM_INTRINSIC_GAS_TOO_LOW: RPC_ERROR.SERVER,
+  SIM_REVERTED: RPC_ERROR.EXECUTION_REVERTED,
+  SIM_HALTED: RPC_ERROR.SERVER,
+  SIM_GAS_ALLOWANCE_EXCEEDED: RPC_ERROR.SERVER,
+  SIM_REPLAY_FAILED: RPC_ERROR.SERVER,
+} as const satisfies Record<SimulationErrorCode, number>
+
+function simulationRpcError(err: SimulationError): RpcError {
+  if (err.revert !== undefined) {
+    return executionReverted(err.revert.reason, bytesToHex(err.revert.data) as `0x${string}`)
+  }
+  return new RpcError(SIMULATION_RPC_CODES[err.code], err.message)
+}
+
 /** The single mapping from anything thrown by a handler to a JSON-RPC error. */
 export function toRpcError(err: unknown): MappedError {
   if (err instanceof RpcError) return { error: err, unexpected: false }
+  if (err instanceof SimulationError) return { error: simulationRpcError(err), unexpected: false }
   if (err instanceof SidechainError) {
     if (SERVER_ERROR_PREFIXES.some((prefix) => err.code.startsWith(prefix))) {
       return { error: new RpcError(RPC_ERROR.SERVER, err.message), unexpected: false }

@@ -14,10 +14,10 @@ import {
   setLengthLeft,
 } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/index.ts'
+import type { CallSimulator } from '../execution/simulation/runner.ts'
 import type { TxPool } from '../txpool/txpool.ts'
 import { blockLogs, bloomMayMatch, type ChainView } from './chain-view.ts'
 import { invalidParams, limitExceeded, serverError } from './errors.ts'
-import type { EvmRunner } from './evm.ts'
 import type { FeeOracle } from './fees.ts'
 import type { FilterSystem } from './filters.ts'
 import {
@@ -59,7 +59,7 @@ export interface LogLimits {
 export interface EthModuleDeps {
   chain: ChainView
   txpool: RpcTxPool
-  evm: EvmRunner
+  simulator: CallSimulator
   fees: FeeOracle
   filters: FilterSystem
   logLimits: LogLimits
@@ -69,7 +69,7 @@ export interface EthModuleDeps {
 const LATEST: BlockId = { kind: 'tag', tag: 'latest' }
 
 export function ethModule(deps: EthModuleDeps): RpcModule {
-  const { chain, txpool, evm, fees, filters } = deps
+  const { chain, txpool, simulator, fees, filters } = deps
   const ledger = chain.ledger
 
   /** State at a block; the head uses the ledger's shared read-only view. */
@@ -242,7 +242,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
         ],
         async ([request, id, state, block]) => {
           const header = await chain.requireHeader(id)
-          return hex(await evm.call(request, header, { state, block }))
+          return hex(await simulator.call(request, header, { state, block }))
         },
       ),
       estimateGas: defineMethod(
@@ -254,7 +254,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
         ],
         async ([request, id, state, block]) => {
           const header = await chain.requireHeader(id)
-          return quantity(await evm.estimateGas(request, header, { state, block }))
+          return quantity(await simulator.estimateGas(request, header, { state, block }))
         },
       ),
 

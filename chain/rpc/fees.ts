@@ -6,7 +6,7 @@
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
-import { nextBaseFee } from '../ledger/ledger.ts'
+import { nextBaseFee } from '../ledger/base-fee.ts'
 import type { ChainView } from './chain-view.ts'
 import { serverError } from './errors.ts'
 import { effectiveGasPrice, quantity } from './format.ts'

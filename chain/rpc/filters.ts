@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { TypedTransaction } from '@ethereumjs/tx'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { blockLogs, type ChainView, logMatches } from './chain-view.ts'
 import { invalidParams, limitExceeded, RPC_ERROR, RpcError } from './errors.ts'

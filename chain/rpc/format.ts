@@ -4,7 +4,6 @@
  * leading zeros, data as 0x-hex, lowercase addresses, null for "not in a block yet".
  */
 import type { Block, BlockHeader } from '@ethereumjs/block'
-import type { Log } from '@ethereumjs/evm'
 import { Capability, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import type { StoredReceipt } from '../execution/receipts.ts'
@@ -180,7 +179,7 @@ export function formatTransaction(
 
 /** Logs of one stored receipt, with block-level indices starting at `firstLogIndex`. */
 export function formatLogs(
-  logs: readonly Log[],
+  logs: readonly StoredReceipt['logs'][number][],
   ctx: {
     blockHash: Uint8Array
     blockNumber: bigint

@@ -10,6 +10,24 @@
  * a bare block hash as block parameter) we accept what geth accepts.
  */
 import { Address } from '@ethereumjs/util'
+import type {
+  AccessListEntry,
+  AccountOverride,
+  AuthorizationEntry,
+  BlockOverrides,
+  CallRequest,
+  StateOverrides,
+} from '../execution/simulation/request.ts'
+
+// The call and override shapes belong to the simulation that runs them; parsed here.
+export type {
+  AccessListEntry,
+  AccountOverride,
+  AuthorizationEntry,
+  BlockOverrides,
+  CallRequest,
+  StateOverrides,
+}
 
 /** Thrown by parsers; the handler prefixes the argument position and name. */
 export class ParamError extends Error {
@@ -208,38 +226,6 @@ export function parseBlockId(value: unknown): BlockId {
 
 // ------------------------------------------------------------------ transactions and calls
 
-export interface AccessListEntry {
-  address: Uint8Array
-  storageKeys: Uint8Array[]
-}
-
-export interface AuthorizationEntry {
-  chainId: bigint
-  address: Uint8Array
-  nonce: bigint
-  yParity: bigint
-  r: bigint
-  s: bigint
-}
-
-/** The transaction-like object of eth_call / eth_estimateGas / debug_traceCall. */
-export interface CallRequest {
-  from?: Address
-  /** `null` in the request means contract creation, same as absent. */
-  to?: Address
-  gas?: bigint
-  gasPrice?: bigint
-  maxFeePerGas?: bigint
-  maxPriorityFeePerGas?: bigint
-  value?: bigint
-  data?: Uint8Array
-  nonce?: bigint
-  accessList?: AccessListEntry[]
-  authorizationList?: AuthorizationEntry[]
-  type?: number
-  chainId?: bigint
-}
-
 function parseAccessList(value: unknown): AccessListEntry[] {
   if (!Array.isArray(value)) fail(`expected an array, got ${describe(value)}`)
   return value.map((item, i) => {
@@ -333,18 +319,6 @@ export function parseCallRequest(value: unknown): CallRequest {
 
 // ------------------------------------------------------------------ overrides
 
-export interface AccountOverride {
-  balance?: bigint
-  nonce?: bigint
-  code?: Uint8Array
-  /** Replaces the whole storage. */
-  state?: Array<[Uint8Array, Uint8Array]>
-  /** Changes single slots. */
-  stateDiff?: Array<[Uint8Array, Uint8Array]>
-}
-
-export type StateOverrides = Array<[Address, AccountOverride]>
-
 function parseSlots(value: unknown): Array<[Uint8Array, Uint8Array]> {
   const obj = parseObject(value, 'a storage')
   return Object.entries(obj).map(([key, v]) => {
@@ -393,15 +367,6 @@ export function parseStateOverrides(value: unknown): StateOverrides {
       throw err
     }
   })
-}
-
-export interface BlockOverrides {
-  number?: bigint
-  time?: bigint
-  gasLimit?: bigint
-  feeRecipient?: Address
-  prevRandao?: Uint8Array
-  baseFeePerGas?: bigint
 }
 
 export function parseBlockOverrides(value: unknown): BlockOverrides {

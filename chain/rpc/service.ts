@@ -7,14 +7,14 @@
 import { createRequire } from 'node:module'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import { CallSimulator } from '../execution/simulation/runner.ts'
+import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import { SidechainError } from '../lib/errors.ts'
 import type { RpcMetrics } from '../metrics/events.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { ChainView, type RpcLedger } from './chain-view.ts'
 import { debugModule } from './debug.ts'
 import { ethModule, type RpcTxPool, type SyncStatusProvider } from './eth.ts'
-import { EvmRunner } from './evm.ts'
 import { FeeOracle } from './fees.ts'
 import { FilterSystem } from './filters.ts'
 import { defineMethod, RpcHandler } from './handler.ts'
@@ -66,7 +66,7 @@ export class RpcService {
   readonly handler: RpcHandler
   readonly server: RpcServer
   readonly chain: ChainView
-  readonly evm: EvmRunner
+  readonly simulator: CallSimulator
   readonly fees: FeeOracle
   readonly filters: FilterSystem
   private readonly ledger: RpcLedger
@@ -95,14 +95,14 @@ export class RpcService {
     this.txpool = modules.txpool
     this.logger = modules.logger
     this.chain = new ChainView(modules.ledger)
-    this.evm = new EvmRunner(
+    this.simulator = new CallSimulator(
       {
         gasCap: o.callGasCap,
         timeoutMs: o.callTimeoutMs,
         maxConcurrent: o.maxConcurrentExecutions,
         maxQueued: o.maxQueuedExecutions,
       },
-      { chain: this.chain },
+      { chain: modules.ledger },
     )
     this.fees = new FeeOracle(
       {
@@ -130,7 +130,7 @@ export class RpcService {
       ethModule({
         chain: this.chain,
         txpool: modules.txpool,
-        evm: this.evm,
+        simulator: this.simulator,
         fees: this.fees,
         filters: this.filters,
         logLimits: { maxBlockRange: o.getLogsMaxBlockRange, maxResults: o.getLogsMaxResults },
@@ -147,7 +147,7 @@ export class RpcService {
     this.handler.register(
       debugModule({
         chain: this.chain,
-        evm: this.evm,
+        simulator: this.simulator,
         limits: {
           timeoutMs: o.traceTimeoutMs,
           maxTimeoutMs: o.traceMaxTimeoutMs,

@@ -8,7 +8,7 @@
 import type { Block, BlockHeader } from '@ethereumjs/block'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ChainReader, ImportedBlock } from '../ledger/chain-reader.ts'
 import type { GossipTopic, GossipTopicStats } from '../p2p/gossip.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'
@@ -23,16 +23,17 @@ import {
 
 export const BLOCKS_TOPIC = 'blocks'
 
-/** The ledger as the block topic uses it. */
-export interface GossipLedger extends BlockValidationChain {
-  readonly headCommit: BlockCommitLike
-  importBlock(
-    block: Block,
-    options: { seals: readonly Uint8Array[]; sealRound: number },
-  ): Promise<ImportedBlock>
-  on(event: 'head', listener: (imported: ImportedBlock) => void): unknown
-  off(event: 'head', listener: (imported: ImportedBlock) => void): unknown
-}
+/**
+ * The ledger as the block topic uses it: its reads, and the one write of the network side,
+ * importing a finalized block with its seals.
+ */
+export type GossipLedger = BlockValidationChain &
+  Pick<ChainReader, 'headCommit' | 'on' | 'off'> & {
+    importBlock(
+      block: Block,
+      options: { seals: readonly Uint8Array[]; sealRound: number },
+    ): Promise<ImportedBlock>
+  }
 
 export interface BlockGossipOptions {
   maxMessageBytes: number

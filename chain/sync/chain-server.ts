@@ -1,20 +1,13 @@
-/**
- * Serves our chain to peers over the request/response protocols: our status and block
- * chunks (block + the seals that finalize it) read from the ledger.
- */
-import type { Block, BlockHeader } from '@ethereumjs/block'
+import type { ChainReader } from '../ledger/chain-reader.ts'
 import type { ChainStatus } from '../p2p/messages.ts'
 import type { ChainServer } from '../p2p/reqresp.ts'
-import { type BlockCommitLike, encodeBlockMessage } from './validation.ts'
+import { encodeBlockMessage } from './validation.ts'
 
-/** The ledger reads this needs (the Ledger implements them). */
-export interface ServedChain {
-  readonly head: BlockHeader
-  readonly genesisHash: Uint8Array
-  readonly chainId: bigint
-  getBlockByNumber(number: bigint): Promise<Block | undefined>
-  getCommit(hash: Uint8Array): Promise<BlockCommitLike | undefined>
-}
+/** The ledger reads this needs. */
+export type ServedChain = Pick<
+  ChainReader,
+  'head' | 'genesisHash' | 'chainId' | 'getBlockByNumber' | 'getCommit'
+>
 
 export class LedgerChainServer implements ChainServer {
   private readonly chain: ServedChain

@@ -13,7 +13,7 @@
 import type { Block, BlockHeader } from '@ethereumjs/block'
 import type { Common } from '@ethereumjs/common'
 import type { Logger } from 'pino'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'

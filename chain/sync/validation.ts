@@ -33,7 +33,7 @@ import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { decodeBlock } from '../codec/decode-block.ts'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
-import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ChainReader, ImportedBlock } from '../ledger/chain-reader.ts'
 import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { GossipValidationError } from '../p2p/gossip-errors.ts'
 
@@ -162,7 +162,7 @@ function decodeGossipBlock(
 ): Block {
   let executed: Block | undefined
   const isExecuted = (header: BlockHeader) => {
-    const candidate = chain.executedBlock?.(header.hash())
+    const candidate = chain.executedBlock(header.hash())
     // Only the very bytes: the message is forwarded as it came once the block is imported.
     if (candidate !== undefined && equalsBytes(candidate.serialize(), blockBytes))
       executed = candidate
@@ -201,15 +201,11 @@ export function classifyImportError(err: unknown): ImportOutcome {
 
 // ------------------------------------------------------------------ gossip rule
 
-/** The chain as block validation sees it (the Ledger implements it). */
-export interface BlockValidationChain {
-  readonly common: Common
-  readonly head: BlockHeader
-  readonly rules: ConsensusRules
-  getCanonicalHash(number: bigint): Promise<Uint8Array | undefined>
-  /** The block with this hash if this node built or validated it last (Ledger.executedBlock). */
-  executedBlock?(hash: Uint8Array): Block | undefined
-}
+/** The chain as block validation sees it. */
+export type BlockValidationChain = Pick<
+  ChainReader,
+  'common' | 'head' | 'rules' | 'getCanonicalHash' | 'executedBlock'
+>
 
 export type BlockImporter = (block: Block, commit: BlockCommitLike) => Promise<ImportedBlock>
 
