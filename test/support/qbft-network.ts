@@ -80,8 +80,13 @@ export interface Envelope {
   at: number
 }
 
-/** What to do with one delivery: deliver now-ish, drop, delay more, or swap the bytes. */
-export type Verdict = 'deliver' | 'drop' | { delayMs: number } | { replace: Uint8Array }
+/** What to do with one delivery: deliver now-ish, drop, delay more, twice, or swap the bytes. */
+export type Verdict =
+  | 'deliver'
+  | 'drop'
+  | { delayMs: number }
+  | { duplicateAfterMs: number }
+  | { replace: Uint8Array }
 export type Filter = (envelope: Envelope) => Verdict
 
 export interface SimOptions {
@@ -120,7 +125,14 @@ export interface SimNode {
 
 type SimEvent =
   | { at: number; seq: number; type: 'deliver'; envelope: Envelope }
-  | { at: number; seq: number; type: 'startHeight'; node: number; height: bigint }
+  | {
+      at: number
+      seq: number
+      type: 'startHeight'
+      node: number
+      height: bigint
+      generation?: number
+    }
   | { at: number; seq: number; type: 'sync'; node: number; height: bigint; block: ProposedBlock }
   | { at: number; seq: number; type: 'write'; node: number; height: bigint; generation: number }
 
@@ -143,6 +155,10 @@ export class SimNetwork {
    * node right there (the message is lost, the record holds it).
    */
   crashOnRecord: (node: SimNode, entry: QbftRecordEntry) => boolean = () => false
+  /** Called after each decision, before its block is written: return true to crash there. */
+  crashOnDecide: (node: SimNode, height: bigint) => boolean = () => false
+  /** every message that left a node (while it was up), in send order */
+  readonly sent: { from: number; message: QbftMessage }[] = []
   /** two different blocks decided at one height by one node (across its restarts) */
   readonly selfForks: string[] = []
   readonly #random: () => number
@@ -261,7 +277,12 @@ export class SimNetwork {
           at: this.now + Math.max(this.options.blockPeriodMs, this.options.writeDelayMs),
           node: index,
           height: decision.height + 1n,
+          generation,
         })
+        if (this.crashOnDecide(node, decision.height)) {
+          this.crash(index)
+          return
+        }
         const syncAfter = this.options.syncAfterMs
         if (syncAfter !== null) {
           for (const other of this.nodes) {
@@ -311,8 +332,7 @@ export class SimNetwork {
     node.deadline = null
     node.engine.restore({ entries: node.record, evidence: node.evidence })
     node.engine.start()
-    let head = 0n
-    while (node.written.has(head + 1n)) head++
+    const head = this.writtenHead(node)
     node.engine.startHeight(head + 1n)
     if (options.sync === false) return
     // Sync: blocks the others have written above our head, in order.
@@ -331,6 +351,7 @@ export class SimNetwork {
   #broadcast(from: number, bytes: Uint8Array): void {
     if (!this.nodes[from]!.online) return
     const message = decodeMessage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER })
+    this.sent.push({ from, message })
     for (const to of this.nodes) {
       if (to.index === from) continue
       const [min, max] = this.options.latencyMs
@@ -347,6 +368,9 @@ export class SimNetwork {
       this.#schedule({ type: 'deliver', at: envelope.at, envelope })
     } else if ('delayMs' in verdict) {
       this.#schedule({ type: 'deliver', at: envelope.at + verdict.delayMs, envelope })
+    } else if ('duplicateAfterMs' in verdict) {
+      this.#schedule({ type: 'deliver', at: envelope.at, envelope })
+      this.#schedule({ type: 'deliver', at: envelope.at + verdict.duplicateAfterMs, envelope })
     } else {
       const message = decodeMessage(verdict.replace, { maxBytes: Number.MAX_SAFE_INTEGER })
       this.#schedule({
@@ -430,6 +454,7 @@ export class SimNetwork {
         break
       }
       case 'startHeight':
+        if (event.generation !== undefined && event.generation !== node.generation) break
         if ((node.engine.status().height ?? 0n) < event.height)
           node.engine.startHeight(event.height)
         break
@@ -457,6 +482,13 @@ export class SimNetwork {
       if (min === null || head < min) min = head
     }
     return min ?? 0n
+  }
+
+  /** Height up to which the node has every block written (decided and stored, or synced). */
+  writtenHead(node: SimNode): bigint {
+    let head = 0n
+    while (node.written.has(head + 1n)) head++
+    return head
   }
 
   /** All decisions at each height carry the same block (no fork). Returns the heights. */

@@ -5,7 +5,8 @@
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
-import { SimNetwork } from '../../../test/support/qbft-network.ts'
+import { SimNetwork, type SimNode } from '../../../test/support/qbft-network.ts'
+import type { QbftMessage } from './messages.ts'
 
 t.test(
   'amnesia: committers that restart keep their lock, no second block at the height',
@@ -75,3 +76,156 @@ t.test('a restarted round-0 proposer re-proposes its block and is no equivocator
   const reproposed = net.nodes[P]!.broadcasts.filter((b) => equalsBytes(b, first))
   t.ok(reproposed.length >= 2, 'the restarted proposer sent the very same PROPOSAL again')
 })
+
+/** What a signed message binds: the block digest, or a round change's prepared (round, digest). */
+function boundDigest(message: QbftMessage): string {
+  const payload = message.signed.payload
+  if (payload.kind !== 'ROUND_CHANGE') return bytesToHex(payload.digest)
+  const prepared = payload.prepared
+  return prepared === null ? 'none' : `${prepared.round}:${bytesToHex(prepared.digest)}`
+}
+
+interface ChaosReport {
+  problems: string[]
+  heights: bigint
+  crashes: { afterRecord: number; afterDecide: number; other: number }
+  restarts: number
+}
+
+/**
+ * Random crash-restarts (also between record and send, and between decide and write) with
+ * random drops, delays, duplicates and reordering, in rounds of chaos followed by a calm
+ * spell with a quorum up, over `targetHeight` heights. Returns what went wrong.
+ */
+async function chaos(seed: number, targetHeight: bigint): Promise<ChaosReport> {
+  const net = new SimNetwork({
+    validators: 4,
+    seed,
+    latencyMs: [2, 30],
+    blockPeriodMs: 100,
+    syncAfterMs: 1_000,
+    writeDelayMs: 20,
+    engine: { roundTimeoutBaseMs: 300, roundTimeoutMaxMs: 2_400 },
+  })
+  const random = () => net.random()
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)]!
+  const report: ChaosReport = {
+    problems: [],
+    heights: 0n,
+    crashes: { afterRecord: 0, afterDecide: 0, other: 0 },
+    restarts: 0,
+  }
+  const quorum = 3
+  const online = () => net.nodes.filter((n) => n.online)
+  const head = (nodes: SimNode[]) =>
+    nodes.reduce((max, n) => (net.writtenHead(n) > max ? net.writtenHead(n) : max), 0n)
+  const crash = (node: SimNode) => {
+    const unwritten = [...node.decisions.keys()].some((h) => !node.written.has(h))
+    if (unwritten) report.crashes.afterDecide++
+    else report.crashes.other++
+    net.crash(node.index)
+  }
+  let faults = true
+  net.filter = () => {
+    if (!faults) return 'deliver'
+    const roll = random()
+    if (roll < 0.1) return 'drop'
+    if (roll < 0.15) return { duplicateAfterMs: Math.floor(random() * 200) }
+    if (roll < 0.3) return { delayMs: Math.floor(random() * 400) }
+    return 'deliver'
+  }
+  net.crashOnDecide = () => {
+    if (!faults || random() >= 0.03) return false
+    report.crashes.afterDecide++
+    return true
+  }
+  net.crashOnRecord = () => {
+    if (!faults || random() >= 0.02) return false
+    report.crashes.afterRecord++
+    return true
+  }
+  net.start(1n)
+  let phase = 0
+  while (head(net.nodes) < targetHeight && phase < 40) {
+    phase++
+    // Chaos: crashes of any node at any moment, restarts after a while, a faulty network.
+    faults = true
+    const chaosEnd = net.now + 1_500 + Math.floor(random() * 1_500)
+    while (net.now < chaosEnd) {
+      await net.run(() => false, net.now + 20 + Math.floor(random() * 80))
+      const up = online()
+      if (up.length > 0 && random() < 0.1) crash(pick(up))
+      for (const node of net.nodes) {
+        if (!node.online && random() < 0.15) {
+          net.restart(node.index)
+          report.restarts++
+        }
+      }
+    }
+    // Calm: a quorum (at least) up, no network faults: the chain must move.
+    faults = false
+    const want = quorum + Math.floor(random() * (net.nodes.length - quorum + 1))
+    for (const node of net.nodes) {
+      if (online().length >= want) break
+      if (!node.online) {
+        net.restart(node.index)
+        report.restarts++
+      }
+    }
+    const up = online()
+    const from = head(up)
+    const moved = await net.run(() => head(up) >= from + 2n, net.now + 60_000)
+    if (!moved) report.problems.push(`phase ${phase}: ${up.length} nodes up, stuck at ${head(up)}`)
+  }
+  // Everyone back: all catch up.
+  faults = false
+  for (const node of net.nodes) if (!node.online) net.restart(node.index)
+  const target = head(net.nodes)
+  if (
+    !(await net.run(() => net.nodes.every((n) => net.writtenHead(n) >= target), net.now + 60_000))
+  )
+    report.problems.push(`not every node reached height ${target}`)
+  report.heights = target
+
+  try {
+    net.assertNoFork()
+  } catch (err) {
+    report.problems.push(String(err))
+  }
+  report.problems.push(...net.selfForks)
+  const signedBy = new Map<string, string>()
+  const sources = [...net.sent.map(({ from, message }) => ({ from, message }))]
+  for (const { from, message } of sources) {
+    const p = message.signed.payload
+    const key = `node ${from} ${p.kind} at (${p.height}, ${p.round})`
+    const digest = boundDigest(message)
+    const before = signedBy.get(key)
+    if (before === undefined) signedBy.set(key, digest)
+    else if (before !== digest) report.problems.push(`${key}: signed ${before} and ${digest}`)
+  }
+  for (const node of net.nodes) {
+    if (node.evidence.length > 0)
+      report.problems.push(`node ${node.index} holds evidence against honest validators`)
+  }
+  return report
+}
+
+t.test(
+  'random crash-restarts, drops, delays, duplicates: no fork, no double sign, progress',
+  async (t) => {
+    const seeds = [1, 2, 3, 4, 5, 6]
+    let afterRecord = 0
+    let afterDecide = 0
+    for (const seed of seeds) {
+      const report = await chaos(seed, 25n)
+      t.same(report.problems, [], `seed ${seed}: no problems (rerun with this seed to replay)`)
+      t.ok(report.heights >= 25n, `seed ${seed}: reached height ${report.heights}`)
+      t.ok(report.restarts > 0, `seed ${seed}: ${report.restarts} restarts`)
+      afterRecord += report.crashes.afterRecord
+      afterDecide += report.crashes.afterDecide
+      t.comment(`seed ${seed}: ${JSON.stringify(report.crashes)}, ${report.restarts} restarts`)
+    }
+    t.ok(afterRecord > 0, `crashes between record and send happened (${afterRecord})`)
+    t.ok(afterDecide > 0, `crashes between decide and write happened (${afterDecide})`)
+  },
+)
