@@ -1130,7 +1130,7 @@ export class QbftEngine {
   /**
    * The one way a message this validator signs leaves the engine. For a (round, kind) it
    * signed before at this height (restored from the record, or earlier in this run) it
-   * re-sends the recorded bytes when `digest` is the same and refuses otherwise: one
+   * does nothing when `digest` is the same (sent already) and refuses otherwise: one
    * validator never signs two digests for one (height, round, kind), whatever it forgot.
    * A new message is recorded first (the embedder makes it durable) and only then sent.
    */
@@ -1149,10 +1149,8 @@ export class QbftEngine {
         before.digest === null || digest === null
           ? before.digest === digest
           : equalsBytes(before.digest, digest)
-      if (same) {
-        this.#emitBytes(before.message)
-        return true
-      }
+      // Already sent: in this run, or again by #resume after a restart.
+      if (same) return true
       this.#log(
         'warn',
         {
