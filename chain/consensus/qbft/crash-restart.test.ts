@@ -5,8 +5,15 @@
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import t from 'tap'
-import { SimNetwork, type SimNode } from '../../../test/support/qbft-network.ts'
-import type { QbftMessage } from './messages.ts'
+import {
+  CHAIN_ID,
+  SimNetwork,
+  type SimNode,
+  testBlock,
+} from '../../../test/support/qbft-network.ts'
+import { sign } from '../../crypto/index.ts'
+import { verifyEvidence } from './engine.ts'
+import { decodeMessage, encodeMessage, type QbftMessage, signPayload } from './messages.ts'
 
 t.test(
   'amnesia: committers that restart keep their lock, no second block at the height',
@@ -229,3 +236,87 @@ t.test(
     t.ok(afterDecide > 0, `crashes between decide and write happened (${afterDecide})`)
   },
 )
+
+t.test('a restarted validator never signs a second digest for a step it signed', async (t) => {
+  const net = new SimNetwork({ validators: 4, seed: 21 })
+  const V = 0
+  const P = net.nodes[1]! // proposer(1, 0)
+  // Only the proposal reaches V; V prepares X, then crashes with nothing else seen.
+  net.filter = (e) => (e.to === V && e.message.kind === 'PROPOSAL' ? 'deliver' : 'drop')
+  net.start(1n)
+  const prepared = () =>
+    net.nodes[V]!.record.find((entry) => entry.kind === 'PREPARE' && entry.height === 1n)
+  t.ok(await net.run(() => prepared() !== undefined, 1_000), 'V prepared X')
+  const x = prepared()!.digest!
+  net.crash(V)
+  net.restart(V, { sync: false })
+  const sentBefore = net.nodes[V]!.broadcasts.length
+  // The proposer (Byzantine now) sends V another block for the same (1, 0).
+  const y = testBlock({ height: 1n, round: 0, proposer: P.address, salt: Uint8Array.of(99) })
+  const signer = { address: P.address, sign: (hash: Uint8Array) => sign(hash, P.key) }
+  const proposal = encodeMessage({
+    kind: 'PROPOSAL',
+    signed: signPayload(
+      { kind: 'PROPOSAL', height: 1n, round: 0, digest: y.hash },
+      CHAIN_ID,
+      signer,
+    ),
+    block: y.encoded,
+    roundChanges: [],
+    prepares: [],
+  })
+  const outcome = await net.inject(V, proposal)
+  t.equal(outcome.action, 'ACCEPT', 'the new engine had not seen X: Y looks fine to it')
+  const prepares = net.nodes[V]!.broadcasts.slice(sentBefore)
+    .map((b) => decodeMessage(b, { maxBytes: 1 << 20 }))
+    .filter((m) => m.kind === 'PREPARE')
+  t.ok(
+    prepares.every((m) =>
+      equalsBytes(m.signed.payload.kind === 'PREPARE' ? m.signed.payload.digest : x, x),
+    ),
+    'every PREPARE V sends at (1, 0) is for X',
+  )
+  t.notOk(
+    net.nodes[V]!.record.some(
+      (e) => e.kind === 'PREPARE' && e.digest && equalsBytes(e.digest, y.hash),
+    ),
+    'no PREPARE for Y was ever recorded or signed',
+  )
+})
+
+t.test('equivocation evidence survives a restart', async (t) => {
+  const net = new SimNetwork({ validators: 4, seed: 22 })
+  const P = net.nodes[1]! // proposer(1, 0)
+  net.start(1n)
+  const signer = { address: P.address, sign: (hash: Uint8Array) => sign(hash, P.key) }
+  const proposal = (salt: number) => {
+    const block = testBlock({
+      height: 1n,
+      round: 0,
+      proposer: P.address,
+      salt: Uint8Array.of(salt),
+    })
+    return encodeMessage({
+      kind: 'PROPOSAL',
+      signed: signPayload(
+        { kind: 'PROPOSAL', height: 1n, round: 0, digest: block.hash },
+        CHAIN_ID,
+        signer,
+      ),
+      block: block.encoded,
+      roundChanges: [],
+      prepares: [],
+    })
+  }
+  await net.inject(0, proposal(1))
+  await net.inject(0, proposal(2))
+  t.equal(net.nodes[0]!.evidence.length, 1, 'node 0 caught the double proposal')
+  net.crash(0)
+  net.restart(0, { sync: false })
+  const engine = net.nodes[0]!.engine
+  t.equal(engine.evidence().length, 1, 'the restarted engine still reports it')
+  t.equal(engine.status().evidenceCount, 1)
+  const stats = engine.status().validatorStats.find((s) => equalsBytes(s.address, P.address))
+  t.equal(stats?.equivocations, 1, 'and counts it against the proposer')
+  t.ok(verifyEvidence(engine.evidence()[0]!, CHAIN_ID), 'the kept evidence still verifies')
+})
