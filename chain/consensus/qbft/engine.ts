@@ -1194,9 +1194,11 @@ export class QbftEngine {
         this.#track(
           this.#process(bytes, true).then((outcome) => {
             if (outcome.action !== 'ACCEPT') {
+              // Old rounds: what #resume sends again after a restart for rounds left behind.
               this.#log(
                 outcome.error.code === 'QBFT_DUPLICATE' ||
-                  outcome.error.code === 'QBFT_HEIGHT_DECIDED'
+                  outcome.error.code === 'QBFT_HEIGHT_DECIDED' ||
+                  outcome.error.code === 'QBFT_OLD_ROUND'
                   ? 'debug'
                   : 'warn',
                 { code: outcome.error.code, message: outcome.error.message },
