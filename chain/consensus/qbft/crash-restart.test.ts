@@ -220,7 +220,7 @@ async function chaos(seed: number, targetHeight: bigint): Promise<ChaosReport> {
 t.test(
   'random crash-restarts, drops, delays, duplicates: no fork, no double sign, progress',
   async (t) => {
-    const seeds = [1, 2, 3, 4, 5, 6]
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     let afterRecord = 0
     let afterDecide = 0
     for (const seed of seeds) {
