@@ -31,6 +31,7 @@ import { LedgerChainServer } from './sync/chain-server.ts'
 import { SyncService } from './sync/sync-service.ts'
 import { type PoolTx, TxPool } from './txpool/txpool.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
+import { CONSENSUS_RECORD_FILE, ConsensusRecord } from './validator/consensus-record.ts'
 import type { ConsensusEngine } from './validator/engine.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
@@ -79,6 +80,7 @@ export type NodeLogModule =
   | 'metrics'
   | 'qbft'
   | 'validator'
+  | 'consensus-record'
 
 export interface NodeModules {
   logger?: Logger
@@ -103,6 +105,8 @@ export class SidechainNode {
   readonly p2p: P2PService | undefined
   readonly sync: SyncService | undefined
   engine: ConsensusEngine | undefined
+  /** The validator's consensus record (`<datadir>/consensus-record`); open while running. */
+  private record: ConsensusRecord | undefined
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new'
   private readonly onHead: (imported: { block: { transactions: readonly never[] } }) => void
   /** A validator following the next proposer's previews may wait for this transaction. */
@@ -237,6 +241,8 @@ export class SidechainNode {
     try {
       await this.ledger.open()
       this.logUpstreamPatches()
+      // Before any networking: a datadir of another validator key is refused outright.
+      this.record = this.openConsensusRecord()
       this.ledger.on('head', this.onHead as never)
       await this.p2p?.start()
       this.sync?.start()
@@ -298,6 +304,19 @@ export class SidechainNode {
     }
   }
 
+  /**
+   * A validator's datadir holds its consensus record; opening it refuses a datadir whose
+   * record names another key (CONSENSUS_RECORD_WRONG_KEY): one key, one datadir.
+   */
+  private openConsensusRecord(): ConsensusRecord | undefined {
+    const key = this.options.validatorKey
+    if (key === undefined || this.options.mine === false) return undefined
+    return ConsensusRecord.open(
+      { path: path.join(this.options.datadir, CONSENSUS_RECORD_FILE), validator: key.address },
+      { logger: this.moduleLogger('consensus-record') },
+    )
+  }
+
   private createEngine(): ConsensusEngine | undefined {
     const key = this.options.validatorKey
     if (key === undefined || this.options.mine === false) return undefined
@@ -355,6 +374,7 @@ export class SidechainNode {
         transport,
         votes: this.votes,
         knownTransactions: this.txpool,
+        ...(this.record === undefined ? {} : { record: this.record }),
         logger: this.moduleLogger('qbft'),
       },
     )
@@ -397,6 +417,8 @@ export class SidechainNode {
     this.rpc?.handler.unregister('qbft')
     this.txpool.off('added', this.onPoolAdded)
     await this.engine?.stop()
+    this.record?.close()
+    this.record = undefined
     await this.sync?.stop()
     await this.p2p?.stop()
     this.ledger.off('head', this.onHead as never)

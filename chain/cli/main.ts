@@ -38,7 +38,12 @@ export async function main(): Promise<void> {
     const code = isSidechainError(err) ? ` [${err.code}]` : ''
     process.stderr.write(`error${code}: ${errorMessage(err)}\n`)
     process.exitCode =
-      isSidechainError(err) && /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
+      isSidechainError(err) &&
+      /INVALID|KEY_FILE|EXISTS|UNREADABLE|CONSENSUS_RECORD_WRONG_KEY|CONSENSUS_RECORD_CORRUPT/.test(
+        err.code,
+      )
+        ? 2
+        : 1
   }
 }
 

@@ -42,6 +42,7 @@ import { isSidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
+import type { ConsensusRecord } from './consensus-record.ts'
 import type { ConsensusEngine } from './engine.ts'
 import { PREVIEW_TAG, ProposalPreviews } from './speculation.ts'
 
@@ -79,6 +80,12 @@ export interface QbftServiceModules {
   transport: ConsensusTransport
   /** The pool: proposals reuse its transaction objects (senders already recovered). */
   knownTransactions?: KnownTransactions
+  /**
+   * This validator's consensus record (consensus-record.ts): every message it signs is made
+   * durable here before it is sent, and the engine is restored from it at start. Absent in
+   * tests that do not restart validators.
+   */
+  record?: Pick<ConsensusRecord, 'entries' | 'evidence' | 'append' | 'addEvidence' | 'prune'>
   logger?: Logger
 }
 
@@ -112,6 +119,7 @@ export class QbftService implements ConsensusEngine {
   private readonly logger: Logger | undefined
   private readonly knownTransactions: KnownTransactions | undefined
   private readonly votes: VoteProposals
+  private readonly record: QbftServiceModules['record']
   readonly engine: QbftEngine
   /** Early blocks announced to validators, and the next proposer's followed (speculation.ts). */
   readonly previews: ProposalPreviews
@@ -140,6 +148,8 @@ export class QbftService implements ConsensusEngine {
     this.logger = modules.logger
     this.knownTransactions = modules.knownTransactions
     this.votes = modules.votes ?? new VoteProposals()
+    const record = modules.record
+    this.record = record
     const key = options.validatorKey
     this.engine = new QbftEngine(
       {
@@ -157,6 +167,7 @@ export class QbftService implements ConsensusEngine {
         buildBlock: (height, round) => this.buildBlock(height, round),
         validateBlock: (block, height, round, preparedRound) =>
           this.validateBlock(block, height, round, preparedRound),
+        ...(record === undefined ? {} : { record: (entry) => record.append(entry) }),
         broadcast: (message) => this.channel?.publish(message),
         decide: (decision) => {
           this.decide(decision).catch((err) =>
@@ -185,6 +196,8 @@ export class QbftService implements ConsensusEngine {
     )
     this.onHead = (imported) => {
       this.candidates.clear()
+      // What this validator signed at or below a stored head can no longer matter.
+      this.record?.prune(imported.block.header.number)
       // Keep the cadence: the next height starts one period after this one started, not one
       // period after it was finalized (which would add consensus latency to every block).
       const next = imported.block.header.number + 1n
@@ -198,6 +211,11 @@ export class QbftService implements ConsensusEngine {
   async start(): Promise<void> {
     if (this.running) return
     this.running = true
+    const record = this.record
+    if (record !== undefined && this.engine.status().height === null) {
+      record.prune(this.ledger.head.number)
+      this.engine.restore({ entries: record.entries(), evidence: record.evidence() })
+    }
     this.engine.start()
     this.channel = this.transport.attach((data, from) => this.onMessage(data, from))
     this.ledger.on('head', this.onHead)
@@ -535,6 +553,11 @@ export class QbftService implements ConsensusEngine {
   }
 
   private onEvidence(record: EquivocationEvidence): void {
+    try {
+      this.record?.addEvidence(record)
+    } catch (err) {
+      this.logger?.warn({ err }, 'keeping equivocation evidence failed')
+    }
     this.logger?.warn(
       {
         author: bytesToHex(record.author),

@@ -164,4 +164,32 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Stands in for block gossip and sync (chain/sync) in this in-process test: a node that
+ * missed a height's consensus messages (e.g. it started late) gets finalized blocks with
+ * their commit from its peers, as it would over the network.
+ */
+export function relayBlocks(nodes: readonly { ledger: Ledger }[]): void {
+  for (const source of nodes) {
+    source.ledger.on('head', () => {
+      for (const target of nodes) {
+        if (target === source) continue
+        void (async () => {
+          for (let n = target.ledger.head.number + 1n; n <= source.ledger.head.number; n++) {
+            const block = await source.ledger.getBlockByNumber(n)
+            const commit =
+              block === undefined ? undefined : await source.ledger.getCommit(block.hash())
+            if (block === undefined || commit === undefined || target.ledger.head.number + 1n !== n)
+              return
+            await target.ledger
+              .importBlock(block, { seals: commit.seals, sealRound: commit.round })
+              .catch(() => undefined)
+          }
+          // A node stopped in the test (its ledger closed) takes no part any more.
+        })().catch(() => undefined)
+      }
+    })
+  }
+}
+
 export { bytesToHex }

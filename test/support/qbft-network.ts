@@ -11,8 +11,11 @@ import {
   type EquivocationEvidence,
   type MessageOutcome,
   QbftEngine,
+  type QbftModules,
   type QbftOptions,
+  type QbftRecordEntry,
 } from '../../chain/consensus/qbft/engine.ts'
+
 import {
   decodeMessage,
   encodeUint,
@@ -77,8 +80,13 @@ export interface Envelope {
   at: number
 }
 
-/** What to do with one delivery: deliver now-ish, drop, delay more, or swap the bytes. */
-export type Verdict = 'deliver' | 'drop' | { delayMs: number } | { replace: Uint8Array }
+/** What to do with one delivery: deliver now-ish, drop, delay more, twice, or swap the bytes. */
+export type Verdict =
+  | 'deliver'
+  | 'drop'
+  | { delayMs: number }
+  | { duplicateAfterMs: number }
+  | { replace: Uint8Array }
 export type Filter = (envelope: Envelope) => Verdict
 
 export interface SimOptions {
@@ -89,6 +97,8 @@ export interface SimOptions {
   blockPeriodMs?: number
   /** a node still below a height this long after someone decided it imports it ("sync") */
   syncAfterMs?: number | null
+  /** time between a decision and its block being written (a crash in between loses it) */
+  writeDelayMs?: number
   engine?: Partial<Omit<QbftOptions, 'chainId'>>
 }
 
@@ -98,6 +108,12 @@ export interface SimNode {
   address: Uint8Array
   engine: QbftEngine
   online: boolean
+  /** restarts so far: a restarted node builds different blocks (new txs, new timestamp) */
+  generation: number
+  /** the node's consensus record (what survives a crash), in write order */
+  record: QbftRecordEntry[]
+  /** heights whose block is written (decided and stored, or synced): survives a crash */
+  written: Set<bigint>
   deadline: number | null
   decisions: Map<bigint, { round: number; block: ProposedBlock; commitSeals: Uint8Array[] }>
   synced: Map<bigint, ProposedBlock>
@@ -109,8 +125,16 @@ export interface SimNode {
 
 type SimEvent =
   | { at: number; seq: number; type: 'deliver'; envelope: Envelope }
-  | { at: number; seq: number; type: 'startHeight'; node: number; height: bigint }
+  | {
+      at: number
+      seq: number
+      type: 'startHeight'
+      node: number
+      height: bigint
+      generation?: number
+    }
   | { at: number; seq: number; type: 'sync'; node: number; height: bigint; block: ProposedBlock }
+  | { at: number; seq: number; type: 'write'; node: number; height: bigint; generation: number }
 
 type SimEventInput = SimEvent extends infer E
   ? E extends SimEvent
@@ -126,6 +150,17 @@ export class SimNetwork {
   filter: Filter = () => 'deliver'
   /** proposals for these digests fail validateBlock */
   readonly invalidBlocks = new Set<string>()
+  /**
+   * Called after each record write, before the message leaves: return true to crash the
+   * node right there (the message is lost, the record holds it).
+   */
+  crashOnRecord: (node: SimNode, entry: QbftRecordEntry) => boolean = () => false
+  /** Called after each decision, before its block is written: return true to crash there. */
+  crashOnDecide: (node: SimNode, height: bigint) => boolean = () => false
+  /** every message that left a node (while it was up), in send order */
+  readonly sent: { from: number; message: QbftMessage }[] = []
+  /** two different blocks decided at one height by one node (across its restarts) */
+  readonly selfForks: string[] = []
   readonly #random: () => number
   #events: SimEvent[] = []
   #seq = 0
@@ -136,6 +171,7 @@ export class SimNetwork {
       latencyMs: [5, 20],
       blockPeriodMs: 100,
       syncAfterMs: null,
+      writeDelayMs: 0,
       ...options,
     }
     this.#random = prng(options.seed)
@@ -156,6 +192,9 @@ export class SimNetwork {
       address,
       engine: undefined as unknown as QbftEngine,
       online: true,
+      generation: 0,
+      record: [],
+      written: new Set(),
       deadline: null,
       decisions: new Map(),
       synced: new Map(),
@@ -164,6 +203,12 @@ export class SimNetwork {
       broadcasts: [],
       timers: [],
     }
+    node.engine = this.#makeEngine(node)
+    return node
+  }
+
+  #makeEngine(node: SimNode): QbftEngine {
+    const { index, key, address, generation } = node
     const options: QbftOptions = {
       ...DEFAULT_QBFT_OPTIONS,
       roundTimeoutBaseMs: 1_000,
@@ -171,7 +216,9 @@ export class SimNetwork {
       ...this.options.engine,
       chainId: CHAIN_ID,
     }
-    node.engine = new QbftEngine(options, {
+    // Callbacks of an engine that crashed must not touch the node any more.
+    const live = () => node.engine === engine && node.generation === generation
+    const engine: QbftEngine = new QbftEngine(options, {
       signer: { address, sign: (hash) => sign(hash, key) },
       clock: { now: () => this.now },
       validatorsAt: () => this.validators,
@@ -180,7 +227,15 @@ export class SimNetwork {
         return keccak256(encoded)
       },
       buildBlock: async (height, round) =>
-        testBlock({ height, round, proposer: address, salt: Uint8Array.of(index, round) }),
+        testBlock({
+          height,
+          round,
+          proposer: address,
+          salt:
+            generation === 0
+              ? Uint8Array.of(index, round)
+              : Uint8Array.of(index, round, generation),
+        }),
       validateBlock: async (block, height, round, preparedRound) => {
         if (this.invalidBlocks.has(bytesToHex(block.hash))) return false
         const decoded = decodeTestBlock(block.encoded)
@@ -189,22 +244,45 @@ export class SimNetwork {
           preparedRound === null ? decoded.round === round : decoded.round <= preparedRound
         return decoded.height === height && roundOk
       },
+      record: (entry: QbftRecordEntry) => {
+        if (!live()) throw new Error('crashed')
+        node.record.push(entry)
+        if (node.online && this.crashOnRecord(node, entry)) this.crash(node.index)
+      },
       broadcast: (bytes) => {
+        if (!live()) return
         node.broadcasts.push(bytes)
         this.#broadcast(index, bytes)
       },
       decide: (decision) => {
+        if (!live()) return
+        const before = node.decisions.get(decision.height)
+        if (before !== undefined && !equalsBytes(before.block.hash, decision.block.hash)) {
+          this.selfForks.push(`node ${index} decided two blocks at height ${decision.height}`)
+        }
         node.decisions.set(decision.height, {
           round: decision.round,
           block: decision.block,
           commitSeals: decision.commitSeals,
         })
         this.#schedule({
+          type: 'write',
+          at: this.now + this.options.writeDelayMs,
+          node: index,
+          height: decision.height,
+          generation,
+        })
+        this.#schedule({
           type: 'startHeight',
-          at: this.now + this.options.blockPeriodMs,
+          at: this.now + Math.max(this.options.blockPeriodMs, this.options.writeDelayMs),
           node: index,
           height: decision.height + 1n,
+          generation,
         })
+        if (this.crashOnDecide(node, decision.height)) {
+          this.crash(index)
+          return
+        }
         const syncAfter = this.options.syncAfterMs
         if (syncAfter !== null) {
           for (const other of this.nodes) {
@@ -219,13 +297,51 @@ export class SimNetwork {
           }
         }
       },
-      evidence: (evidence) => node.evidence.push(evidence),
+      evidence: (evidence) => {
+        if (live()) node.evidence.push(evidence)
+      },
       timerSet: (deadline) => {
+        if (!live()) return
         node.deadline = deadline
         node.timers.push(deadline)
       },
-    })
-    return node
+    } satisfies QbftModules)
+    return engine
+  }
+
+  /**
+   * Power cut: the node stops at once; only its record and its written blocks survive.
+   * Messages in flight to it are lost while it is down.
+   */
+  crash(index: number): void {
+    const node = this.nodes[index]!
+    node.online = false
+    node.deadline = null
+    void node.engine.stop()
+  }
+
+  /**
+   * Starts a crashed node again: a new engine restored from its record, at the height above
+   * its written blocks; blocks decided meanwhile come by sync.
+   */
+  restart(index: number, options: { sync?: boolean } = {}): void {
+    const node = this.nodes[index]!
+    node.generation++
+    node.engine = this.#makeEngine(node)
+    node.online = true
+    node.deadline = null
+    node.engine.restore({ entries: node.record, evidence: node.evidence })
+    node.engine.start()
+    const head = this.writtenHead(node)
+    node.engine.startHeight(head + 1n)
+    if (options.sync === false) return
+    // Sync: blocks the others have written above our head, in order.
+    for (let height = head + 1n; ; height++) {
+      const holder = this.nodes.find((n) => n.index !== index && n.written.has(height))
+      const block = holder?.decisions.get(height)?.block ?? holder?.synced.get(height)
+      if (block === undefined) break
+      this.#schedule({ type: 'sync', at: this.now + 1, node: index, height, block })
+    }
   }
 
   #schedule(event: SimEventInput): void {
@@ -235,6 +351,7 @@ export class SimNetwork {
   #broadcast(from: number, bytes: Uint8Array): void {
     if (!this.nodes[from]!.online) return
     const message = decodeMessage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER })
+    this.sent.push({ from, message })
     for (const to of this.nodes) {
       if (to.index === from) continue
       const [min, max] = this.options.latencyMs
@@ -251,6 +368,9 @@ export class SimNetwork {
       this.#schedule({ type: 'deliver', at: envelope.at, envelope })
     } else if ('delayMs' in verdict) {
       this.#schedule({ type: 'deliver', at: envelope.at + verdict.delayMs, envelope })
+    } else if ('duplicateAfterMs' in verdict) {
+      this.#schedule({ type: 'deliver', at: envelope.at, envelope })
+      this.#schedule({ type: 'deliver', at: envelope.at + verdict.duplicateAfterMs, envelope })
     } else {
       const message = decodeMessage(verdict.replace, { maxBytes: Number.MAX_SAFE_INTEGER })
       this.#schedule({
@@ -334,17 +454,22 @@ export class SimNetwork {
         break
       }
       case 'startHeight':
+        if (event.generation !== undefined && event.generation !== node.generation) break
         if ((node.engine.status().height ?? 0n) < event.height)
           node.engine.startHeight(event.height)
         break
       case 'sync': {
         const current = node.engine.status().height ?? 0n
-        if (current <= event.height && !node.decisions.has(event.height)) {
+        if (current <= event.height && !node.written.has(event.height)) {
           node.synced.set(event.height, event.block)
+          node.written.add(event.height)
           node.engine.startHeight(event.height + 1n)
         }
         break
       }
+      case 'write':
+        if (event.generation === node.generation) node.written.add(event.height)
+        break
     }
   }
 
@@ -357,6 +482,13 @@ export class SimNetwork {
       if (min === null || head < min) min = head
     }
     return min ?? 0n
+  }
+
+  /** Height up to which the node has every block written (decided and stored, or synced). */
+  writtenHead(node: SimNode): bigint {
+    let head = 0n
+    while (node.written.has(head + 1n)) head++
+    return head
   }
 
   /** All decisions at each height carry the same block (no fork). Returns the heights. */

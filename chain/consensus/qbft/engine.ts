@@ -32,6 +32,14 @@
  * - decide: import `decision.block` with `decision.commitSeals`, which sign
  *   (hash, decision.round); then, after the block period, `startHeight(height + 1)`.
  *   After sync imports blocks, `startHeight(head + 1)` moves the engine forward too.
+ * - consensus record (crash safety): `record(entry)` is called, synchronously, with every
+ *   message this validator signs before the message is processed or broadcast; it must
+ *   return only once the entry is durable (throw = the message is not sent). After a
+ *   restart, `restore()` the entries kept for heights above the stored head before the
+ *   first `startHeight`: the engine then resumes in the recorded round with its prepared
+ *   certificate (its lock), re-sends what it signed, re-proposes the block it proposed,
+ *   and never signs another digest for a (height, round, kind) it signed before. Without
+ *   this a restarted validator forgets its lock and two blocks can be final at one height.
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { sha256 } from '../../crypto/index.ts'
@@ -129,6 +137,35 @@ export interface EquivocationEvidence {
   fromPeer?: string
 }
 
+/** A prepared certificate: q PREPAREs for `block` in `round`. The validator's lock. */
+export interface QbftPreparedCertificate {
+  round: number
+  block: ProposedBlock
+  prepares: Signed<PreparePayload>[]
+}
+
+/**
+ * One message this validator signed, as the consensus record holds it (durably) before the
+ * message leaves. `digest` is what the message binds: the block digest of a PROPOSAL,
+ * PREPARE or COMMIT, the prepared digest of a ROUND-CHANGE (null when it carries none).
+ */
+export interface QbftRecordEntry {
+  height: bigint
+  round: number
+  kind: MessageKind
+  digest: Uint8Array | null
+  /** the message exactly as broadcast (encodeMessage) */
+  message: Uint8Array
+  /** with a COMMIT: the prepared certificate it rests on (a ROUND-CHANGE carries its own) */
+  prepared: QbftPreparedCertificate | null
+}
+
+/** What a restarted validator gives back to its engine (see `QbftEngine.restore`). */
+export interface QbftRestoredState {
+  entries: readonly QbftRecordEntry[]
+  evidence?: readonly EquivocationEvidence[]
+}
+
 export interface ValidatorStats {
   address: Uint8Array
   lastHeight: bigint | null
@@ -205,6 +242,12 @@ export interface QbftModules {
     round: number,
     preparedRound: number | null,
   ): Promise<boolean>
+  /**
+   * Makes a message this validator signed durable before it is sent (see the header): called
+   * synchronously before the message is processed or broadcast. Throw = do not send it.
+   * Absent: nothing is recorded (tests, observers).
+   */
+  record?(entry: QbftRecordEntry): void
   /** send to all peers (the engine already processes its own message) */
   broadcast(message: Uint8Array): void
   decide(decision: QbftDecision): void
@@ -307,6 +350,10 @@ export class QbftEngine {
   #draining = false
   readonly #pending = new Set<Promise<unknown>>()
   #decidedHeights = 0
+  /** restored record entries of heights not started yet */
+  readonly #restored = new Map<bigint, QbftRecordEntry[]>()
+  /** what this validator signed at the current height, by `${round}:${kind}` */
+  readonly #signed = new Map<string, QbftRecordEntry>()
 
   constructor(options: QbftOptions, modules: QbftModules) {
     checkOptions(options)
@@ -340,6 +387,28 @@ export class QbftEngine {
 
   get running(): boolean {
     return this.#running
+  }
+
+  /**
+   * Gives a restarted validator its memory back: the consensus record's entries (what it
+   * signed, with its prepared certificate) and the equivocation evidence it had kept. Call
+   * before the first `startHeight`. Entries of a height are applied when that height starts;
+   * entries of lower heights are dropped then.
+   */
+  restore(state: QbftRestoredState): void {
+    if (this.#height !== null) {
+      throw usageError('QBFT_RESTORE_TOO_LATE', 'restore must come before the first startHeight')
+    }
+    for (const entry of state.entries) {
+      const list = this.#restored.get(entry.height) ?? []
+      list.push(entry)
+      this.#restored.set(entry.height, list)
+    }
+    for (const evidence of state.evidence ?? []) {
+      this.#evidence.push(evidence)
+      if (this.#evidence.length > this.#options.maxEvidence) this.#evidence.shift()
+      this.#statsOf(bytesToHex(evidence.author)).equivocations++
+    }
   }
 
   /**
@@ -386,7 +455,21 @@ export class QbftEngine {
     for (const address of set.list) this.#statsOf(bytesToHex(address))
     this.#setTimer(h.deadline)
     this.#log('debug', { height, validators: set.list.length }, 'qbft height started')
-    if (h.isValidator && this.#proposer(h, 0) === this.#me) this.#startProposal(h, 0, [])
+    this.#signed.clear()
+    let restored: QbftRecordEntry[] = []
+    for (const [entryHeight, entries] of this.#restored) {
+      if (entryHeight === height) restored = entries
+      if (entryHeight <= height) this.#restored.delete(entryHeight)
+    }
+    if (restored.length > 0) this.#resume(h, restored)
+    if (
+      h.isValidator &&
+      h.round === 0 &&
+      !h.proposedRounds.has(0) &&
+      this.#proposer(h, 0) === this.#me
+    ) {
+      this.#startProposal(h, 0, [])
+    }
 
     let replay: Uint8Array[] = []
     for (const [bucketHeight, bucket] of this.#future) {
@@ -403,6 +486,50 @@ export class QbftEngine {
       )
     }
     this.#drainLocal()
+  }
+
+  /**
+   * Applies the recorded entries of the height just started: back to the highest recorded
+   * round, the highest prepared certificate as the lock, the rounds proposed in marked (their
+   * block is re-sent, never rebuilt), and everything signed sent again: peers drop what they
+   * have, and those that missed it (the crash may have come between record and send) get it.
+   */
+  #resume(h: HeightState, entries: QbftRecordEntry[]): void {
+    let round = 0
+    for (const entry of entries) {
+      let message: QbftMessage
+      try {
+        message = decodeMessage(entry.message, { maxBytes: this.#options.maxMessageBytes })
+      } catch (err) {
+        this.#log('warn', { err, height: h.height }, 'qbft record entry does not decode; skipped')
+        continue
+      }
+      const { payload } = message.signed
+      this.#signed.set(`${payload.round}:${payload.kind}`, entry)
+      round = Math.max(round, payload.round)
+      let prepared: QbftPreparedCertificate | null = null
+      if (message.kind === 'PROPOSAL') {
+        h.proposedRounds.add(payload.round)
+        h.ownBlocks.add(bytesToHex(message.signed.payload.digest))
+      } else if (message.kind === 'COMMIT') {
+        prepared = entry.prepared
+      } else if (message.kind === 'ROUND_CHANGE') {
+        const ref = message.signed.payload.prepared
+        if (ref !== null && message.preparedBlock !== null) {
+          prepared = {
+            round: ref.round,
+            block: { hash: ref.digest, encoded: message.preparedBlock },
+            prepares: message.prepares,
+          }
+        }
+      }
+      if (prepared !== null && (h.prepared === null || prepared.round > h.prepared.round)) {
+        h.prepared = prepared
+      }
+    }
+    this.#moveToRound(h, round)
+    this.#log('debug', { height: h.height, round, entries: entries.length }, 'qbft resumed')
+    for (const entry of this.#signed.values()) this.#emitBytes(entry.message)
   }
 
   /**
@@ -626,12 +753,14 @@ export class QbftEngine {
     rs.block = block
     this.#statsOf(authorHex).proposalsMade++
     if (current && h.isValidator) {
-      const signed = signPayload(
-        { kind: 'PREPARE', height: h.height, round, digest },
-        this.#options.chainId,
-        this.#modules.signer,
-      )
-      this.#emit({ kind: 'PREPARE', signed })
+      this.#sign(h, 'PREPARE', round, digest, null, () => ({
+        kind: 'PREPARE',
+        signed: signPayload(
+          { kind: 'PREPARE', height: h.height, round, digest },
+          this.#options.chainId,
+          this.#modules.signer,
+        ),
+      }))
     }
   }
 
@@ -861,15 +990,19 @@ export class QbftEngine {
     const matching = [...rs.prepares.values()].filter((p) => equalsBytes(p.payload.digest, digest))
     if (matching.length < h.set.quorum) return false
     rs.sentCommit = true
-    h.prepared = { round: rs.round, block: rs.block, prepares: matching }
+    const prepared = { round: rs.round, block: rs.block, prepares: matching }
+    // A higher lock restored from the record stays: round changes must carry the highest.
+    if (h.prepared === null || h.prepared.round <= rs.round) h.prepared = prepared
     if (h.isValidator) {
-      const commitSeal = this.#modules.signer.sign(commitSealDigest(digest, rs.round))
-      const signed = signPayload(
-        { kind: 'COMMIT', height: h.height, round: rs.round, digest, commitSeal },
-        this.#options.chainId,
-        this.#modules.signer,
-      )
-      this.#emit({ kind: 'COMMIT', signed })
+      this.#sign(h, 'COMMIT', rs.round, digest, prepared, () => {
+        const commitSeal = this.#modules.signer.sign(commitSealDigest(digest, rs.round))
+        const signed = signPayload(
+          { kind: 'COMMIT', height: h.height, round: rs.round, digest, commitSeal },
+          this.#options.chainId,
+          this.#modules.signer,
+        )
+        return { kind: 'COMMIT', signed }
+      })
     }
     return true
   }
@@ -899,39 +1032,37 @@ export class QbftEngine {
     }
     if (!this.#running || this.#height !== h || h.decision !== null || h.round !== round) return
     h.ownBlocks.add(bytesToHex(block.hash))
-    const signed = signPayload(
-      { kind: 'PROPOSAL', height: h.height, round, digest: block.hash },
-      this.#options.chainId,
-      this.#modules.signer,
-    )
-    this.#emit({
+    this.#sign(h, 'PROPOSAL', round, block.hash, null, () => ({
       kind: 'PROPOSAL',
-      signed,
+      signed: signPayload(
+        { kind: 'PROPOSAL', height: h.height, round, digest: block.hash },
+        this.#options.chainId,
+        this.#modules.signer,
+      ),
       block: block.encoded,
       roundChanges: roundChanges.map((m) => m.signed),
       prepares: chosen?.prepares ?? [],
-    })
+    }))
     this.#drainLocal()
   }
 
   #sendRoundChange(h: HeightState, round: number): void {
     const prepared = h.prepared
-    const signed = signPayload(
-      {
-        kind: 'ROUND_CHANGE',
-        height: h.height,
-        round,
-        prepared: prepared ? { round: prepared.round, digest: prepared.block.hash } : null,
-      },
-      this.#options.chainId,
-      this.#modules.signer,
-    )
-    this.#emit({
+    this.#sign(h, 'ROUND_CHANGE', round, prepared?.block.hash ?? null, null, () => ({
       kind: 'ROUND_CHANGE',
-      signed,
+      signed: signPayload(
+        {
+          kind: 'ROUND_CHANGE',
+          height: h.height,
+          round,
+          prepared: prepared ? { round: prepared.round, digest: prepared.block.hash } : null,
+        },
+        this.#options.chainId,
+        this.#modules.signer,
+      ),
       preparedBlock: prepared ? prepared.block.encoded : null,
       prepares: prepared ? prepared.prepares : [],
-    })
+    }))
   }
 
   #moveToRound(h: HeightState, round: number): void {
@@ -996,8 +1127,60 @@ export class QbftEngine {
     return roundTimeoutMs(round, this.#options.roundTimeoutBaseMs, this.#options.roundTimeoutMaxMs)
   }
 
-  #emit(message: QbftMessage): void {
-    const bytes = encodeMessage(message)
+  /**
+   * The one way a message this validator signs leaves the engine. For a (round, kind) it
+   * signed before at this height (restored from the record, or earlier in this run) it
+   * does nothing when `digest` is the same (sent already) and refuses otherwise: one
+   * validator never signs two digests for one (height, round, kind), whatever it forgot.
+   * A new message is recorded first (the embedder makes it durable) and only then sent.
+   */
+  #sign(
+    h: HeightState,
+    kind: MessageKind,
+    round: number,
+    digest: Uint8Array | null,
+    prepared: QbftPreparedCertificate | null,
+    make: () => QbftMessage,
+  ): boolean {
+    const key = `${round}:${kind}`
+    const before = this.#signed.get(key)
+    if (before !== undefined) {
+      const same =
+        before.digest === null || digest === null
+          ? before.digest === digest
+          : equalsBytes(before.digest, digest)
+      // Already sent: in this run, or again by #resume after a restart.
+      if (same) return true
+      this.#log(
+        'warn',
+        {
+          height: h.height,
+          round,
+          kind,
+          signed: before.digest === null ? null : bytesToHex(before.digest),
+          refused: digest === null ? null : bytesToHex(digest),
+        },
+        'qbft refused to sign another digest for a step it signed before',
+      )
+      return false
+    }
+    const message = encodeMessage(make())
+    const entry: QbftRecordEntry = { height: h.height, round, kind, digest, message, prepared }
+    if (this.#modules.record !== undefined) {
+      try {
+        this.#modules.record(entry)
+      } catch (err) {
+        // Not durable, so not sent: as if the message were lost on the way.
+        this.#log('warn', { err, height: h.height, round, kind }, 'qbft record write failed')
+        return false
+      }
+    }
+    this.#signed.set(key, entry)
+    this.#emitBytes(message)
+    return true
+  }
+
+  #emitBytes(bytes: Uint8Array): void {
     this.#localQueue.push(bytes)
     this.#output('broadcast', () => this.#modules.broadcast(bytes))
   }
@@ -1011,9 +1194,11 @@ export class QbftEngine {
         this.#track(
           this.#process(bytes, true).then((outcome) => {
             if (outcome.action !== 'ACCEPT') {
+              // Old rounds: what #resume sends again after a restart for rounds left behind.
               this.#log(
                 outcome.error.code === 'QBFT_DUPLICATE' ||
-                  outcome.error.code === 'QBFT_HEIGHT_DECIDED'
+                  outcome.error.code === 'QBFT_HEIGHT_DECIDED' ||
+                  outcome.error.code === 'QBFT_OLD_ROUND'
                   ? 'debug'
                   : 'warn',
                 { code: outcome.error.code, message: outcome.error.message },

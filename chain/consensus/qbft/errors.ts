@@ -72,6 +72,7 @@ export type QbftUsageErrorCode =
   | 'QBFT_BAD_VALIDATOR_SET'
   | 'QBFT_BAD_HEIGHT'
   | 'QBFT_NOT_STARTED'
+  | 'QBFT_RESTORE_TOO_LATE'
 
 export function isQbftError(err: unknown, code?: QbftErrorCode): err is QbftError {
   return err instanceof QbftError && (code === undefined || err.code === code)
