@@ -111,6 +111,7 @@ async function setup(
   const pipeline = new DepositPipeline(
     {
       vault: VAULT,
+      l1ChainId: 31337,
       bridge: '0x2222222222222222222222222222222222222222',
       confirmations,
       startBlock: 1n,

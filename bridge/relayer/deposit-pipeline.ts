@@ -7,10 +7,8 @@
  */
 import {
   type Address,
-  encodeAbiParameters,
   getAbiItem,
   type Hash,
-  keccak256,
   type PublicClient,
   parseEventLogs,
   type TransactionReceipt,
@@ -20,7 +18,12 @@ import {
 import type { Logger } from '../../chain/lib/logger.ts'
 import { takeContiguous, verifyDepositLogs } from '../core/deposits.ts'
 import { BridgeError } from '../core/errors.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
+import {
+  bridgeVaultAbi,
+  type DepositSource,
+  depositPayloadHash,
+  sidechainBridgeAbi,
+} from '../deploy/index.ts'
 import type { DepositRecord, RelayerJournal, ScanCursor } from '../journal/journal.ts'
 import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'
@@ -29,6 +32,8 @@ import type { TxSender } from './tx-sender.ts'
 
 export interface DepositPipelineOptions {
   vault: Address
+  /** Chain id of L1 (part of the deposit payload the bridge mints). */
+  l1ChainId: number
   bridge: Address
   confirmations: number | 'finalized'
   startBlock: bigint
@@ -53,20 +58,6 @@ const depositedEvent = getAbiItem({ abi: bridgeVaultAbi, name: 'Deposited' })
 export const FIRST_MINT_GAS = 2_000_000n
 export const MINT_GAS = 250_000n
 
-export function depositPayloadHash(d: {
-  depositId: bigint
-  token: Address
-  to: Address
-  amount: bigint
-}): Hash {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: 'uint256' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }],
-      [d.depositId, d.token, d.to, d.amount],
-    ),
-  )
-}
-
 export class DepositPipeline {
   private readonly options: DepositPipelineOptions
   private readonly m: DepositPipelineModules
@@ -76,6 +67,10 @@ export class DepositPipeline {
   constructor(options: DepositPipelineOptions, modules: DepositPipelineModules) {
     this.options = options
     this.m = modules
+  }
+
+  private get source(): DepositSource {
+    return { l1ChainId: this.options.l1ChainId, vault: this.options.vault }
   }
 
   async load(): Promise<void> {
@@ -219,7 +214,7 @@ export class DepositPipeline {
     if (record === undefined) return
     const { sidechain } = this.m
     const bridge = this.options.bridge
-    const payload = depositPayloadHash(record)
+    const payload = depositPayloadHash(this.source, record)
     const minted = await sidechain.readContract({
       address: bridge,
       abi: sidechainBridgeAbi,
@@ -292,7 +287,7 @@ export class DepositPipeline {
       {
         details: {
           depositId: record.depositId.toString(),
-          expected: depositPayloadHash(record),
+          expected: depositPayloadHash(this.source, record),
           found,
         },
       },

@@ -196,6 +196,7 @@ export class Relayer {
       this.deposits = new DepositPipeline(
         {
           vault: config.l1.vault,
+          l1ChainId: config.l1.chainId,
           bridge: config.sidechain.bridge,
           confirmations: config.l1.confirmations,
           startBlock: BigInt(config.l1.startBlock),
@@ -216,6 +217,7 @@ export class Relayer {
           vault: config.l1.vault,
           bridge: config.sidechain.bridge,
           l1ChainId: config.l1.chainId,
+          sidechainChainId,
           index: config.relayer.index,
           count: config.relayer.count,
           releaseTurnTimeoutMs: config.releaseTurnTimeoutMs,
