@@ -12,6 +12,7 @@ import {
   type PublicClient,
   parseEventLogs,
   type TransactionReceipt,
+  TransactionReceiptNotFoundError,
   zeroAddress,
   zeroHash,
 } from 'viem'
@@ -63,6 +64,9 @@ export class DepositPipeline {
   private readonly m: DepositPipelineModules
   private cursor: ScanCursor | undefined
   private readonly pending = new Map<bigint, DepositRecord>()
+  /** Set when L1 turned out to have reorganized below the confirmations: nothing is scanned or voted until an
+   * operator restarts the relayer (which finds the same mismatch again unless L1 or the journal changed). */
+  private halted: BridgeError | undefined
 
   constructor(options: DepositPipelineOptions, modules: DepositPipelineModules) {
     this.options = options
@@ -91,8 +95,14 @@ export class DepositPipeline {
     return this.cursor
   }
 
+  /** Why L1 processing is halted, if it is. */
+  get haltReason(): string | undefined {
+    return this.halted?.message
+  }
+
   /** Scans newly confirmed L1 blocks into the journal. */
   async scan(): Promise<void> {
+    if (this.halted !== undefined) throw this.halted
     const { l1 } = this.m
     const safe = await this.safeBlock()
     for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
@@ -149,15 +159,13 @@ export class DepositPipeline {
         else if (count < taken.nextId) {
           // Ids this relayer already took are gone from L1: only a reorg deeper than the confirmations does that.
           // Scanning stops here (nothing after can be matched to the right id) until an operator looks at it.
-          throw new BridgeError(
+          this.halt(
             'RELAYER_DEEP_REORG',
             `L1 vault has ${count} deposits at block ${to}, fewer than the ${taken.nextId} this relayer has taken: a reorg deeper than the configured confirmations; L1 scanning is halted`,
             {
-              details: {
-                depositCount: count.toString(),
-                taken: taken.nextId.toString(),
-                block: to.toString(),
-              },
+              depositCount: count.toString(),
+              taken: taken.nextId.toString(),
+              block: to.toString(),
             },
           )
         }
@@ -204,6 +212,7 @@ export class DepositPipeline {
 
   /** Starts (or continues) the sidechain work of every journaled deposit. */
   dispatch(runner: ItemRunner): void {
+    if (this.halted !== undefined) return
     for (const record of this.pending.values()) {
       runner.run(`deposit:${record.depositId}`, () => this.confirm(record.depositId))
     }
@@ -237,6 +246,7 @@ export class DepositPipeline {
     }
     if (myVote !== zeroHash) throw this.conflict(record, myVote, 'voted')
 
+    await this.checkStillOnL1(record)
     // Any vote may turn out to be the minting one (votes of other relayers land first), and the first mint of
     // a token also deploys its wrapped token: never send less gas than that path needs.
     const wrapped = await sidechain.readContract({
@@ -302,16 +312,74 @@ export class DepositPipeline {
     return latest - BigInt(this.options.confirmations) + 1n
   }
 
+  /**
+   * The last scanned block must still be canonical. If it is not, L1 reorganized deeper than the confirmations
+   * after the scan: deposits journaled from the orphaned blocks may not exist any more (or exist with another
+   * payload under the same id), so everything stops. The stored hash is kept, so a restart halts again.
+   */
   private async checkDeepReorg(cursor: ScanCursor): Promise<void> {
     if (cursor.lastBlockHash === undefined || cursor.nextBlock === 0n) return
     const block = await this.m.l1.getBlock({ blockNumber: cursor.nextBlock - 1n })
     if (block.hash === cursor.lastBlockHash) return
-    this.m.metrics.errors.inc({ kind: 'deep-reorg' })
-    this.m.logger.error(
+    this.halt(
+      'RELAYER_DEEP_REORG',
+      `L1 block ${cursor.nextBlock - 1n} changed after it was scanned (a reorg deeper than the configured confirmations); L1 processing is halted`,
       { block: (cursor.nextBlock - 1n).toString(), scanned: cursor.lastBlockHash, now: block.hash },
-      'L1 reorganized deeper than the configured confirmations after the block was scanned',
     )
-    this.cursor = { ...cursor, lastBlockHash: block.hash }
+  }
+
+  /**
+   * Right before voting: the deposit's transaction is still in the block it was journaled from, succeeded, and
+   * holds the same `Deposited` log. Anything else means a reorg deeper than the confirmations, and halts.
+   */
+  private async checkStillOnL1(record: DepositRecord): Promise<void> {
+    const receipt = await this.m.l1
+      .getTransactionReceipt({ hash: record.transactionHash })
+      .catch((err: unknown) => {
+        if (err instanceof TransactionReceiptNotFoundError) return undefined
+        throw err
+      })
+    const verdict =
+      receipt === undefined
+        ? undefined
+        : verifyDepositLogs({
+            vault: this.options.vault,
+            logs: receipt.logs.filter((l) => l.logIndex === record.logIndex),
+            receipts: new Map([[record.transactionHash.toLowerCase(), receipt]]),
+          })
+    const found = verdict?.deposits.find((d) => d.depositId === record.depositId)
+    const same =
+      found !== undefined &&
+      found.blockHash === record.blockHash &&
+      found.token === record.token &&
+      found.to === record.to &&
+      found.amount === record.amount
+    if (same) return
+    this.halt(
+      'RELAYER_DEEP_REORG',
+      `deposit ${record.depositId} is no longer on L1 as journaled (a reorg deeper than the configured confirmations); L1 processing is halted`,
+      {
+        depositId: record.depositId.toString(),
+        transactionHash: record.transactionHash,
+        journaledBlock: record.blockHash,
+        foundBlock: receipt?.blockHash,
+      },
+    )
+  }
+
+  private halt(
+    code: 'RELAYER_DEEP_REORG',
+    message: string,
+    details: Record<string, unknown>,
+  ): never {
+    const err = new BridgeError(code, message, { details })
+    if (this.halted === undefined) {
+      this.halted = err
+      this.m.metrics.errors.inc({ kind: 'deep-reorg' })
+      this.m.metrics.l1Halted.set(1)
+      this.m.logger.error({ ...details, code }, message)
+    }
+    throw err
   }
 }
 
