@@ -355,6 +355,8 @@ async function run(m: Model, a: Action): Promise<void> {
         throw new Error('withdrawal ids not contiguous')
       m.withdrawals.push({
         message: {
+          sourceChainId: BigInt(c.chain.id),
+          sourceBridge: bridgeAddress,
           withdrawalId: event.args.withdrawalId,
           token: l1Token,
           recipient,
@@ -421,6 +423,8 @@ async function run(m: Model, a: Action): Promise<void> {
       if (a.variant === 'signUnknown') {
         // Honest relayers cannot even store a signature for a withdrawal that was never burned.
         const message = {
+          sourceChainId: BigInt(c.chain.id),
+          sourceBridge: bridgeAddress,
           withdrawalId: nextId,
           token: zeroAddress,
           recipient: faulty.address,
@@ -444,6 +448,8 @@ async function run(m: Model, a: Action): Promise<void> {
         a.variant === 'inflated' && source !== undefined
           ? { ...source.message, amount: source.message.amount + a.extra }
           : {
+              sourceChainId: BigInt(c.chain.id),
+              sourceBridge: bridgeAddress,
               withdrawalId: nextId,
               token: l1Tokens[a.pick % 3]!,
               recipient: faulty.address,

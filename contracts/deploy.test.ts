@@ -255,6 +255,8 @@ t.test('signWithdrawal produces low-s signatures that recover to the signer', as
   const domain = { chainId: 1n, verifyingContract: s3.address }
   for (let i = 0n; i < 8n; i++) {
     const w = {
+      sourceChainId: 1337n,
+      sourceBridge: s3.address,
       withdrawalId: i,
       token: zeroAddress,
       recipient: s2.address,
@@ -269,6 +271,8 @@ t.test('signWithdrawal produces low-s signatures that recover to the signer', as
         domain: vaultDomain(domain),
         types: {
           Withdrawal: [
+            { name: 'sourceChainId', type: 'uint256' },
+            { name: 'sourceBridge', type: 'address' },
             { name: 'withdrawalId', type: 'uint256' },
             { name: 'token', type: 'address' },
             { name: 'recipient', type: 'address' },
@@ -288,6 +292,8 @@ t.test('signWithdrawal produces low-s signatures that recover to the signer', as
   })
   await t.rejects(
     signWithdrawal(s1, domain, {
+      sourceChainId: 1337n,
+      sourceBridge: s3.address,
       withdrawalId: 0n,
       token: zeroAddress,
       recipient: zeroAddress,

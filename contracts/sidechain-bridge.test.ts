@@ -19,6 +19,7 @@ import {
   deploySidechainBridge,
   deployTestToken,
   deployVault,
+  signSignerSetUpdate,
   signWithdrawal,
 } from '../bridge/deploy/index.ts'
 import { highSTwin, revertOf, sortAccounts, startTestChain } from '../test/support/contracts.ts'
@@ -109,6 +110,22 @@ async function mint(d: Deposit): Promise<Address> {
   await confirm(r0, d)
   await confirm(r1, d)
   return bridge.read.wrappedTokenOf([d.l1Token])
+}
+
+/** Signatures of `signers` (current relayers) over the rotation to (`set`, `threshold`) as L1 signer epoch
+ * `epoch` (default: the next one), ordered by ascending signer as both contracts require. */
+async function rotationSignatures(
+  signers: readonly LocalAccount[],
+  set: readonly Address[],
+  threshold: bigint,
+  epoch?: bigint,
+) {
+  const nextEpoch = epoch ?? (await bridge.read.l1SignerEpoch()) + 1n
+  return Promise.all(
+    sortAccounts(signers).map((r) =>
+      signSignerSetUpdate(r, l1Domain, { signers: set, threshold, epoch: nextEpoch }),
+    ),
+  )
 }
 
 async function configSnapshot() {
@@ -254,6 +271,8 @@ t.test('withdraw burns without approval and records contiguous ids', async (t) =
     amount: 30n,
   })
   t.same(await bridge.read.l1Withdrawal([1n]), {
+    sourceChainId: BigInt(c.chain.id),
+    sourceBridge: bridgeAddress,
     withdrawalId: 1n,
     token: l1Token,
     recipient: bob.address,
@@ -364,8 +383,7 @@ t.test('a relayer message cannot change the configuration', async (t) => {
   const before = await configSnapshot()
   const relayer = bridgeAs(r0)
   for (const [label, call] of [
-    ['setRelayers', () => relayer.simulate.setRelayers([[r0.address], 1n])],
-    ['setL1SignerEpoch', () => relayer.simulate.setL1SignerEpoch([5n])],
+    ['setWithdrawalLimits', () => relayer.simulate.setWithdrawalLimits([zeroAddress, 0n, 0n])],
     ['setGuardian', () => relayer.simulate.setGuardian([r0.address])],
     ['createWrappedToken', () => relayer.simulate.createWrappedToken([l1Token, 'X', 'X', 18])],
     ['transferOwnership', () => relayer.simulate.transferOwnership([r0.address])],
@@ -378,6 +396,18 @@ t.test('a relayer message cannot change the configuration', async (t) => {
     )
   }
   t.match(await revertOf(relayer.simulate.pause()), { name: 'NotGuardian', args: [r0.address] })
+  // One relayer's signature is not the quorum that changes who mints.
+  t.match(
+    await revertOf(
+      relayer.simulate.rotateRelayers([
+        [r0.address],
+        1n,
+        await rotationSignatures([r0], [r0.address], 1n),
+      ]),
+    ),
+    { name: 'InsufficientSignatures', args: [1n, 2n] },
+    'rotateRelayers with one relayer signature',
+  )
 
   // Everything a relayer can send, with adversarial payloads.
   const eth = await mint(ethDeposit)
@@ -407,14 +437,20 @@ t.test('relayer sets follow the same rules as signer sets', async (t) => {
   ]
   for (const [label, set, threshold, error] of cases) {
     t.match(
-      await revertOf(bridgeAs(owner).simulate.setRelayers([set, threshold])),
+      await revertOf(
+        bridgeAs(owner).simulate.rotateRelayers([
+          set,
+          threshold,
+          await rotationSignatures([r0, r1], set, threshold),
+        ]),
+      ),
       { name: error },
-      `setRelayers: ${label}`,
+      `rotateRelayers: ${label}`,
     )
     const data = encodeDeployData({
       abi: sidechainBridgeAbi,
       bytecode: sidechainBridgeBytecode,
-      args: [owner.address, guardian.address, set, threshold, 1n, vaultAddress, 0n],
+      args: [owner.address, guardian.address, set, threshold, 1n, vaultAddress, 0n, 0n, 0n],
     })
     t.match(
       await revertOf(c.publicClient.call({ account: owner.address, data }), sidechainBridgeAbi),
@@ -426,8 +462,16 @@ t.test('relayer sets follow the same rules as signer sets', async (t) => {
   // A new set starts from zero votes: pending votes of the old set no longer count.
   await confirm(r0, ethDeposit)
   const payload = await payloadOf(ethDeposit)
-  await c.mined(bridgeAs(owner).write.setRelayers([[r1.address, r2.address], 2n]))
+  const newSet = [r1.address, r2.address]
+  await c.mined(
+    bridgeAs(outsider).write.rotateRelayers([
+      newSet,
+      2n,
+      await rotationSignatures([r0, r1], newSet, 2n),
+    ]),
+  )
   t.equal(await bridge.read.relayerEpoch(), 1n)
+  t.equal(await bridge.read.l1SignerEpoch(), 1n, 'the L1 signer epoch follows the rotation')
   t.equal(await bridge.read.votesFor([0n, payload]), 0n)
   t.match(
     await revertOf(bridgeAs(r0).simulate.confirmDeposit([0n, zeroAddress, alice.address, 1n])),
@@ -542,9 +586,6 @@ t.test(
     })
     await c.mined(bridgeAs(owner).write.unpause())
     await c.mined(bridge.write.withdraw([eth, 1n, bob.address]))
-    t.match(await revertOf(bridgeAs(owner).simulate.setL1SignerEpoch([0n])), {
-      name: 'L1SignerEpochNotIncreasing',
-    })
     t.match(await revertOf(bridge.read.renounceOwnership({ account: owner.address })), {
       name: 'RenounceOwnershipDisabled',
     })
@@ -560,7 +601,7 @@ t.test('the constructor needs an L1 vault and a guardian', async (t) => {
     const data = encodeDeployData({
       abi: sidechainBridgeAbi,
       bytecode: sidechainBridgeBytecode,
-      args: [owner.address, guardianAddress, [stranger.address], 1n, 1n, vault, 0n],
+      args: [owner.address, guardianAddress, [stranger.address], 1n, 1n, vault, 0n, 0n, 0n],
     })
     t.match(
       await revertOf(c.publicClient.call({ account: owner.address, data }), sidechainBridgeAbi),
@@ -644,3 +685,161 @@ t.test('a copy of its code and storage works at another address (genesis predepl
   await c.mined(moved.write.withdraw([token, 3n, bob.address]))
   t.equal(await tokenAt(token).read.totalSupply(), 4n)
 })
+
+// ------------------------------------------------------------------------- security review, turn 2 (issue 20)
+
+const vaultAs = (account: LocalAccount) =>
+  getContract({ address: vaultAddress, abi: bridgeVaultAbi, client: c.wallet(account) })
+
+/** Signs withdrawal `id` of `bridgeContract` with `signers` and releases it on the vault. */
+async function releaseWithSignatures(
+  bridgeContract: Address,
+  id: bigint,
+  signers: readonly LocalAccount[],
+) {
+  const on = getContract({
+    address: bridgeContract,
+    abi: sidechainBridgeAbi,
+    client: c.wallet(alice),
+  })
+  const w = await on.read.l1Withdrawal([id])
+  const signatures = await Promise.all(
+    sortAccounts(signers).map((r) => signWithdrawal(r, l1Domain, w)),
+  )
+  return c.mined(vaultAs(outsider).write.release([w, signatures]))
+}
+
+t.test(
+  'the owner alone cannot change who mints; the signer quorum rotates both chains',
+  async (t) => {
+    // Review finding 1: the owner made itself a relayer with threshold 1 and minted an unbacked deposit.
+    const before = await configSnapshot()
+    const ownerSet = [...relayers.map((r) => r.address), owner.address]
+    t.match(
+      await revertOf(
+        bridgeAs(owner).simulate.rotateRelayers([
+          ownerSet,
+          1n,
+          await rotationSignatures([owner, r0], ownerSet, 1n),
+        ]),
+      ),
+      { name: 'NotCurrentRelayer' },
+      'the owner signature does not count',
+    )
+    t.match(
+      await revertOf(
+        bridgeAs(owner).simulate.rotateRelayers([
+          ownerSet,
+          1n,
+          await rotationSignatures([r0], ownerSet, 1n),
+        ]),
+      ),
+      { name: 'InsufficientSignatures' },
+      'one relayer and the owner key are not a quorum',
+    )
+    t.match(
+      await revertOf(
+        bridgeAs(owner).simulate.confirmDeposit([1_000_000n, zeroAddress, owner.address, big]),
+      ),
+      { name: 'NotRelayer', args: [owner.address] },
+      'the owner cannot mint',
+    )
+    t.same(await configSnapshot(), before, 'nothing changed')
+
+    // The quorum's one message moves the vault and the bridge to the same set and epoch; anyone relays it.
+    const newSet = [r0.address, r1.address]
+    const signatures = await rotationSignatures([r1, r2], newSet, 1n, 1n)
+    await c.mined(vaultAs(outsider).write.rotateSigners([newSet, 1n, signatures]))
+    await c.mined(bridgeAs(outsider).write.rotateRelayers([newSet, 1n, signatures]))
+    t.same(await bridge.read.relayers(), newSet)
+    t.equal(await bridge.read.threshold(), 1n)
+    t.equal(await bridge.read.l1SignerEpoch(), await vaultAs(outsider).read.signerEpoch())
+    t.match(
+      await revertOf(bridgeAs(outsider).simulate.rotateRelayers([newSet, 1n, signatures])),
+      { name: 'NotCurrentRelayer' },
+      'the rotation cannot be replayed (the next epoch is in the digest)',
+    )
+  },
+)
+
+t.test('withdrawal limits refuse dust and amounts the vault could never release', async (t) => {
+  // Review findings 2 (dust to a gas burner) and 7 (a burn above the vault's per-transaction limit).
+  const eth = await mint(ethDeposit)
+  t.match(await revertOf(bridgeAs(owner).simulate.setWithdrawalLimits([l1Token, 0n, 0n])), {
+    name: 'UnknownToken',
+  })
+  t.match(await revertOf(bridgeAs(owner).simulate.setWithdrawalLimits([eth, 2n, 1n])), {
+    name: 'InvalidWithdrawalLimits',
+  })
+  await c.mined(
+    bridgeAs(owner).write.setWithdrawalLimits([eth, parseEther('0.01'), parseEther('1')]),
+  )
+  t.same(await bridge.read.withdrawalLimits([eth]), {
+    minAmount: parseEther('0.01'),
+    maxAmount: parseEther('1'),
+  })
+  const balance = await tokenAt(eth).read.balanceOf([alice.address])
+  t.match(await revertOf(bridge.simulate.withdraw([eth, 1n, bob.address])), {
+    name: 'WithdrawalBelowMinimum',
+    args: [eth, 1n, parseEther('0.01')],
+  })
+  t.match(await revertOf(bridge.simulate.withdraw([eth, parseEther('2'), bob.address])), {
+    name: 'WithdrawalAboveMaximum',
+    args: [eth, parseEther('2'), parseEther('1')],
+  })
+  t.equal(await tokenAt(eth).read.balanceOf([alice.address]), balance, 'nothing burned')
+  await c.mined(bridge.write.withdraw([eth, parseEther('1'), bob.address]))
+  t.equal(await bridge.read.withdrawalCount(), 1n)
+})
+
+t.test(
+  'a second bridge instance neither re-mints old deposits nor strands new withdrawals',
+  async (t) => {
+    // Review finding 4: bridge B for the same vault restarted ids at 0; B's withdrawal 0 was taken as released
+    // (processed[0] from bridge A) and never paid, and A's deposits could be minted again on B.
+    await c.mined(vaultAs(alice).write.depositETH([alice.address], { value: parseEther('5') }))
+    await c.mined(vaultAs(alice).write.depositETH([alice.address], { value: parseEther('5') }))
+    const eth = await mint(ethDeposit)
+    await c.mined(bridge.write.withdraw([eth, parseEther('1'), bob.address]))
+    await releaseWithSignatures(bridgeAddress, 0n, [r0, r1])
+
+    const bridgeB = (
+      await deploySidechainBridge(ownerWallet, c.publicClient, {
+        owner: owner.address,
+        guardian: guardian.address,
+        relayers: relayers.map((r) => r.address),
+        threshold: 2,
+        l1ChainId: c.chain.id,
+        l1Vault: vaultAddress,
+        firstDepositId: 1n,
+      })
+    ).address
+    const onB = (account: LocalAccount) =>
+      getContract({ address: bridgeB, abi: sidechainBridgeAbi, client: c.wallet(account) })
+    t.match(
+      await revertOf(
+        onB(r0).simulate.confirmDeposit([0n, zeroAddress, alice.address, parseEther('5')]),
+      ),
+      { name: 'DepositIdBeforeFirst', args: [0n, 1n] },
+      "bridge A's deposit 0 cannot be minted again on B",
+    )
+    const second = { ...ethDeposit, id: 1n }
+    await c.mined(
+      onB(r0).write.confirmDeposit([second.id, second.l1Token, second.to, second.amount]),
+    )
+    await c.mined(
+      onB(r1).write.confirmDeposit([second.id, second.l1Token, second.to, second.amount]),
+    )
+    const ethB = await onB(alice).read.wrappedTokenOf([zeroAddress])
+    await c.mined(onB(alice).write.withdraw([ethB, parseEther('1.5'), bob.address]))
+    const w = await onB(alice).read.l1Withdrawal([0n])
+    t.match(w, { withdrawalId: 0n, sourceBridge: bridgeB, sourceChainId: BigInt(c.chain.id) })
+    t.equal(await vaultAs(alice).read.isProcessed([BigInt(c.chain.id), bridgeB, 0n]), false)
+
+    const before = await c.publicClient.getBalance({ address: bob.address })
+    await releaseWithSignatures(bridgeB, 0n, [r0, r2])
+    t.equal(await c.publicClient.getBalance({ address: bob.address }), before + parseEther('1.5'))
+    t.equal(await vaultAs(alice).read.isProcessed([BigInt(c.chain.id), bridgeB, 0n]), true)
+    t.equal(await vaultAs(alice).read.isProcessed([BigInt(c.chain.id), bridgeAddress, 0n]), true)
+  },
+)

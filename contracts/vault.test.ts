@@ -2,6 +2,8 @@ import t from 'tap'
 import {
   type Address,
   encodeDeployData,
+  encodeFunctionData,
+  getAddress,
   getContract,
   type Hex,
   hashTypedData,
@@ -22,7 +24,13 @@ import {
   withdrawalTypes,
 } from '../bridge/deploy/index.ts'
 import { highSTwin, revertOf, sortAccounts, startTestChain } from '../test/support/contracts.ts'
-import { bridgeVaultAbi, bridgeVaultBytecode, testTokenAbi } from './generated/index.ts'
+import {
+  bridgeVaultAbi,
+  bridgeVaultBytecode,
+  gasBurnerAbi,
+  gasBurnerBytecode,
+  testTokenAbi,
+} from './generated/index.ts'
 
 const DAY = 24 * 60 * 60
 
@@ -97,8 +105,19 @@ await c.mined(tokenAs(alice, feeToken).write.approve([vaultAddress, 2n ** 256n -
 const restore = await c.checkpoint()
 t.afterEach(() => restore())
 
+/** The sidechain bridge instance the test withdrawals come from. */
+const SOURCE_CHAIN_ID = 1337n
+const SOURCE_BRIDGE = '0x5151515151515151515151515151515151515151'
+const isReleased = (
+  withdrawalId: bigint,
+  chainId = SOURCE_CHAIN_ID,
+  bridge: Address = SOURCE_BRIDGE,
+) => vault.read.isProcessed([chainId, bridge, withdrawalId])
+
 function withdrawal(overrides: Partial<WithdrawalMessage> = {}): WithdrawalMessage {
   return {
+    sourceChainId: SOURCE_CHAIN_ID,
+    sourceBridge: SOURCE_BRIDGE,
     withdrawalId: 7n,
     token: zeroAddress,
     recipient: bob.address,
@@ -194,7 +213,7 @@ t.test('release pays out with exactly M valid signatures', async (t) => {
   const before = await c.publicClient.getBalance({ address: bob.address })
   const receipt = await c.mined(vaultAs(outsider).write.release([w, await signAll([s0, s2], w)]))
   t.equal(await c.publicClient.getBalance({ address: bob.address }), before + w.amount)
-  t.equal(await vault.read.processed([w.withdrawalId]), true)
+  t.equal(await isReleased(w.withdrawalId), true)
   const [event] = parseEventLogs({ abi: bridgeVaultAbi, logs: receipt.logs, eventName: 'Released' })
   t.match(event!.args, {
     withdrawalId: 7n,
@@ -322,7 +341,7 @@ t.test('signer rotation needs the current set and invalidates the old epoch', as
     'a rotation cannot be replayed',
   )
   await c.mined(vault.write.release([newW, await signAll(newSigners.slice(0, 2), newW)]))
-  t.equal(await vault.read.processed([7n]), true)
+  t.equal(await isReleased(7n), true)
 })
 
 t.test('invalid signer sets are refused at construction and rotation', async (t) => {
@@ -491,4 +510,82 @@ t.test('the domain and digests match what the TypeScript helpers sign', async (t
     [name, version, chainId, verifyingContract],
     ['BridgeVault', '1', BigInt(c.chain.id), vaultAddress],
   )
+})
+
+t.test(
+  'a gas-burning recipient cannot make a release expensive or fail; it pulls its funds later',
+  async (t) => {
+    // Security review finding 2: the vault forwarded all gas to the recipient, so a release to a contract that
+    // burns gas cost the submitting relayer up to the block gas limit and then reverted, again and again.
+    await fundEth(parseEther('5'))
+    const deployed = await c.mined(
+      c.wallet(owner).deployContract({ abi: gasBurnerAbi, bytecode: gasBurnerBytecode }),
+    )
+    const burner = getContract({
+      address: deployed.contractAddress!,
+      abi: gasBurnerAbi,
+      client: c.wallet(owner),
+    })
+    const w = withdrawal({ recipient: getAddress(burner.address), amount: parseEther('1') })
+    const receipt = await c.mined(
+      vaultAs(outsider).write.release([w, await signAll([s0, s1], w)], { gas: 1_000_000n }),
+    )
+    t.equal(receipt.status, 'success', 'the release goes through')
+    t.ok(
+      receipt.gasUsed < 300_000n,
+      `the release cost ${receipt.gasUsed} gas of the 1,000,000 given: the stipend bounds it`,
+    )
+    t.equal(await isReleased(w.withdrawalId), true)
+    const [deferred] = parseEventLogs({
+      abi: bridgeVaultAbi,
+      logs: receipt.logs,
+      eventName: 'ReleaseDeferred',
+    })
+    t.match(deferred!.args, {
+      token: zeroAddress,
+      recipient: getAddress(burner.address),
+      amount: parseEther('1'),
+    })
+    t.equal(await vault.read.claimable([zeroAddress, burner.address]), parseEther('1'))
+    t.equal(await vault.read.totalClaimable([zeroAddress]), parseEther('1'))
+    t.match(await revertOf(vault.simulate.claim([zeroAddress, bob.address])), {
+      name: 'NothingToClaim',
+    })
+
+    // The recipient pulls its funds (paying its own gas), once it accepts them.
+    await c.mined(burner.write.setBurning([false]))
+    const claimData = encodeFunctionData({
+      abi: bridgeVaultAbi,
+      functionName: 'claim',
+      args: [zeroAddress, burner.address],
+    })
+    await c.mined(burner.write.execute([vaultAddress, claimData]))
+    t.equal(await c.publicClient.getBalance({ address: burner.address }), parseEther('1'))
+    t.equal(await vault.read.claimable([zeroAddress, burner.address]), 0n)
+    t.equal(await vault.read.totalClaimable([zeroAddress]), 0n)
+    t.match(await revertOf(vault.simulate.release([w, await signAll([s0, s1], w)])), {
+      name: 'WithdrawalAlreadyProcessed',
+    })
+  },
+)
+
+t.test('a withdrawal id is consumed per source bridge, not alone', async (t) => {
+  // Security review finding 4: processed[] was keyed by the id alone.
+  await fundEth(parseEther('5'))
+  const fromA = withdrawal({ withdrawalId: 0n })
+  const fromB = withdrawal({
+    withdrawalId: 0n,
+    sourceBridge: '0x5252525252525252525252525252525252525252',
+  })
+  await c.mined(vaultAs(outsider).write.release([fromA, await signAll([s0, s1], fromA)]))
+  t.equal(await isReleased(0n), true)
+  t.equal(await isReleased(0n, SOURCE_CHAIN_ID, fromB.sourceBridge), false)
+  const before = await c.publicClient.getBalance({ address: bob.address })
+  await c.mined(vaultAs(outsider).write.release([fromB, await signAll([s0, s2], fromB)]))
+  t.equal(await c.publicClient.getBalance({ address: bob.address }), before + fromB.amount)
+  // A signature binds the source: one made for bridge A does not release bridge B's withdrawal.
+  const fromC = { ...fromB, sourceBridge: '0x5353535353535353535353535353535353535353' as Address }
+  t.match(await revertOf(vault.simulate.release([fromC, await signAll([s0, s1], fromA)])), {
+    name: 'NotSigner',
+  })
 })

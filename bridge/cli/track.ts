@@ -14,8 +14,12 @@ import {
   zeroHash,
 } from 'viem'
 import { BridgeError } from '../core/errors.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
-import { depositPayloadHash } from '../relayer/deposit-pipeline.ts'
+import {
+  bridgeVaultAbi,
+  depositPayloadHash,
+  sidechainBridgeAbi,
+  withdrawalKeyOf,
+} from '../deploy/index.ts'
 import type { BridgeContext } from './context.ts'
 import { pollUntil } from './util.ts'
 
@@ -96,7 +100,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
     to: log.args.to,
     amount: log.args.amount,
   }
-  const payload = depositPayloadHash(d)
+  const payload = depositPayloadHash({ l1ChainId: ctx.l1ChainId, vault: ctx.vault }, d)
   const [mintedPayload, votes, threshold] = await Promise.all([
     ctx.sidechain.readContract({
       address: ctx.bridge,
@@ -207,8 +211,8 @@ export async function withdrawalStatus(
     ctx.l1.readContract({
       address: ctx.vault,
       abi: bridgeVaultAbi,
-      functionName: 'processed',
-      args: [withdrawalId],
+      functionName: 'isProcessed',
+      args: [BigInt(ctx.sidechainChainId), ctx.bridge, withdrawalId],
     }),
   ])
   const current = new Set(vaultSigners.map((s) => s.toLowerCase()))
@@ -231,7 +235,10 @@ export async function withdrawalStatus(
       address: ctx.vault,
       abi: bridgeVaultAbi,
       eventName: 'Released',
-      args: { withdrawalId },
+      // Matched by the key of this bridge's withdrawal: the same id of another bridge instance is not ours.
+      args: {
+        withdrawalKey: withdrawalKeyOf(BigInt(ctx.sidechainChainId), ctx.bridge, withdrawalId),
+      },
       fromBlock: ctx.l1FromBlock,
       toBlock: 'latest',
     })

@@ -8,10 +8,12 @@ import {
   type Account,
   type Address,
   type Chain,
+  encodeAbiParameters,
   getAddress,
   type Hash,
   type Hex,
   isAddress,
+  keccak256,
   type LocalAccount,
   type PublicClient,
   type Transport,
@@ -54,9 +56,15 @@ export const MAX_SIGNERS = 32
 /** Largest `windowLimit` the vault's rate limiter stores (2^208 - 1). */
 export const MAX_WINDOW_LIMIT = (1n << 208n) - 1n
 
-/** EIP-712 types of a withdrawal release: `Withdrawal(uint256 withdrawalId,address token,address recipient,uint256 amount,uint256 epoch)`. */
+/**
+ * EIP-712 types of a withdrawal release: `Withdrawal(uint256 sourceChainId,address sourceBridge,uint256
+ * withdrawalId,address token,address recipient,uint256 amount,uint256 epoch)`. The source chain and bridge bind
+ * the id to the bridge instance that burned it.
+ */
 export const withdrawalTypes = {
   Withdrawal: [
+    { name: 'sourceChainId', type: 'uint256' },
+    { name: 'sourceBridge', type: 'address' },
     { name: 'withdrawalId', type: 'uint256' },
     { name: 'token', type: 'address' },
     { name: 'recipient', type: 'address' },
@@ -74,6 +82,48 @@ export const signerSetUpdateTypes = {
   ],
 } as const
 
+/** The L1 vault a deposit came from: part of the payload the sidechain bridge mints, so a deposit id is
+ * never confused with the same id of another vault or chain. */
+export interface DepositSource {
+  l1ChainId: number | bigint
+  vault: Address
+}
+
+/** Hash relayers vote on for a deposit (`SidechainBridge.depositPayloadHash`). */
+export function depositPayloadHash(
+  source: DepositSource,
+  d: { depositId: bigint; token: Address; to: Address; amount: bigint },
+): Hash {
+  return keccak256(
+    encodeAbiParameters(
+      [
+        { type: 'uint256' },
+        { type: 'address' },
+        { type: 'uint256' },
+        { type: 'address' },
+        { type: 'address' },
+        { type: 'uint256' },
+      ],
+      [BigInt(source.l1ChainId), source.vault, d.depositId, d.token, d.to, d.amount],
+    ),
+  )
+}
+
+/** Key under which the vault records a withdrawal as released (`BridgeMessages.withdrawalKey`): ids are
+ * unique per source bridge only. */
+export function withdrawalKeyOf(
+  sourceChainId: bigint,
+  sourceBridge: Address,
+  withdrawalId: bigint,
+): Hash {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: 'uint256' }, { type: 'address' }, { type: 'uint256' }],
+      [sourceChainId, sourceBridge, withdrawalId],
+    ),
+  )
+}
+
 /** Where a vault lives; name and version are fixed. */
 export interface VaultDomainInput {
   chainId: number | bigint
@@ -89,6 +139,10 @@ export interface VaultDomain {
 
 /** A withdrawal as `BridgeVault.release` takes it (`SidechainBridge.l1Withdrawal` returns it). */
 export interface WithdrawalMessage {
+  /** Chain id of the sidechain whose bridge burned it. */
+  sourceChainId: bigint
+  /** The sidechain bridge that burned it. */
+  sourceBridge: Address
   withdrawalId: bigint
   /** L1 token, `address(0)` for ETH. */
   token: Address
@@ -141,6 +195,11 @@ export interface DeploySidechainBridgeParams {
   l1Vault: Address
   /** The vault's current `signerEpoch` (default 0, a freshly deployed vault). */
   l1SignerEpoch?: number | bigint
+  /** Lowest vault deposit id this bridge mints: 0 (default) for the vault's first bridge, the vault's
+   * `depositCount` when a new bridge takes over, so the old bridge's deposits are never minted again. */
+  firstDepositId?: number | bigint
+  /** Id of the bridge's first withdrawal (default 0). */
+  firstWithdrawalId?: number | bigint
 }
 
 export interface DeployTestTokenParams {
@@ -198,11 +257,23 @@ export async function deploySidechainBridge(
   const l1ChainId = requireInteger('l1ChainId', params.l1ChainId, 1n)
   const l1Vault = requireAddress('l1Vault', params.l1Vault)
   const l1SignerEpoch = requireInteger('l1SignerEpoch', params.l1SignerEpoch ?? 0n, 0n)
+  const firstDepositId = requireInteger('firstDepositId', params.firstDepositId ?? 0n, 0n)
+  const firstWithdrawalId = requireInteger('firstWithdrawalId', params.firstWithdrawalId ?? 0n, 0n)
   return deploy(walletClient, publicClient, (account, chain) =>
     walletClient.deployContract({
       abi: sidechainBridgeAbi,
       bytecode: sidechainBridgeBytecode,
-      args: [owner, guardian, members, threshold, l1ChainId, l1Vault, l1SignerEpoch],
+      args: [
+        owner,
+        guardian,
+        members,
+        threshold,
+        l1ChainId,
+        l1Vault,
+        l1SignerEpoch,
+        firstDepositId,
+        firstWithdrawalId,
+      ],
       account,
       chain,
     }),
@@ -287,6 +358,8 @@ export async function signWithdrawal(
     types: withdrawalTypes,
     primaryType: 'Withdrawal',
     message: {
+      sourceChainId: withdrawal.sourceChainId,
+      sourceBridge: requireAddress('sourceBridge', withdrawal.sourceBridge),
       withdrawalId: withdrawal.withdrawalId,
       token: requireAddress('token', withdrawal.token, { allowZero: true }),
       recipient: requireAddress('recipient', withdrawal.recipient),

@@ -13,25 +13,34 @@ import {
   type PublicClient,
   pad,
   type TransactionReceipt,
+  TransactionReceiptNotFoundError,
   toHex,
   zeroAddress,
+  zeroHash,
 } from 'viem'
 import { silentLogger } from '../../chain/lib/logger.ts'
 import { tempDir } from '../../test/support/chain.ts'
 import { bridgeVaultAbi } from '../deploy/index.ts'
 import { RelayerJournal } from '../journal/journal.ts'
 import { DepositPipeline } from './deposit-pipeline.ts'
+import type { ItemRunner } from './item-runner.ts'
 import { RelayerMetrics } from './metrics.ts'
 import type { TxSender } from './tx-sender.ts'
 
 const VAULT = '0x1111111111111111111111111111111111111111' as Address
 const USER = '0x3333333333333333333333333333333333333333' as Address
-const blockHash = (n: bigint) => pad(toHex(n), { size: 32 }) as Hash
+/** Block hashes of fork `fork` (a deep reorg switches forks: every block from the fork point gets a new hash). */
+const blockHash = (n: bigint, fork = 0) =>
+  pad(toHex(n + BigInt(fork) * 1_000_000n), { size: 32 }) as Hash
 
 interface Deposit {
   id: bigint
   block: bigint
   status?: 'success' | 'reverted'
+  /** Default 1000 + id. */
+  amount?: bigint
+  /** Fork whose block hashes this deposit's block has (default 0). */
+  fork?: number
 }
 
 function logOf(d: Deposit): Log {
@@ -42,10 +51,13 @@ function logOf(d: Deposit): Log {
       eventName: 'Deposited',
       args: { depositId: d.id, token: zeroAddress, from: USER },
     }) as [Hash, ...Hash[]],
-    data: encodeAbiParameters([{ type: 'address' }, { type: 'uint256' }], [USER, 1000n + d.id]),
+    data: encodeAbiParameters(
+      [{ type: 'address' }, { type: 'uint256' }],
+      [USER, d.amount ?? 1000n + d.id],
+    ),
     blockNumber: d.block,
-    blockHash: blockHash(d.block),
-    transactionHash: pad(toHex(100n + d.id), { size: 32 }) as Hash,
+    blockHash: blockHash(d.block, d.fork),
+    transactionHash: pad(toHex(100n + d.id + (d.amount ?? 0n) * 7n), { size: 32 }) as Hash,
     transactionIndex: 0,
     logIndex: 0,
     removed: false,
@@ -58,12 +70,16 @@ function fakeL1(state: {
   deposits: Deposit[]
   hide: Set<bigint>
   maxToBlock: bigint[]
+  /** The canonical chain is fork `fork.id` from block `fork.from` on (default: fork 0 everywhere). */
+  fork?: { id: number; from: bigint }
 }) {
+  const forkOf = (n: bigint) =>
+    state.fork !== undefined && n >= state.fork.from ? state.fork.id : 0
   const client = {
     getBlockNumber: async () => state.head,
     getBlock: async ({ blockNumber }: { blockNumber: bigint }) => ({
       number: blockNumber,
-      hash: blockHash(blockNumber),
+      hash: blockHash(blockNumber, forkOf(blockNumber)),
     }),
     getLogs: async ({ fromBlock, toBlock }: { fromBlock: bigint; toBlock: bigint }) => {
       state.maxToBlock.push(toBlock)
@@ -72,7 +88,8 @@ function fakeL1(state: {
         .map(logOf)
     },
     getTransactionReceipt: async ({ hash }: { hash: Hash }) => {
-      const d = state.deposits.find((x) => logOf(x).transactionHash === hash)!
+      const d = state.deposits.find((x) => logOf(x).transactionHash === hash)
+      if (d === undefined) throw new TransactionReceiptNotFoundError({ hash })
       const log = logOf(d)
       return {
         status: d.status ?? 'success',
@@ -95,10 +112,44 @@ function fakeL1(state: {
   return client as unknown as PublicClient
 }
 
+/** A sidechain where nothing is minted or voted yet; `votes` collects the confirmDeposit calls sent. */
+function fakeSidechain(votes: unknown[][]) {
+  const sidechain = {
+    readContract: async ({ functionName }: { functionName: string }) => {
+      if (functionName === 'wrappedTokenOf') return '0x4444444444444444444444444444444444444444'
+      return zeroHash
+    },
+  } as unknown as PublicClient
+  const sender = {
+    address: '0x5555555555555555555555555555555555555555',
+    send: async ({ args }: { args: unknown[] }) => {
+      votes.push(args)
+      return { logs: [], transactionHash: zeroHash }
+    },
+  } as unknown as TxSender
+  return { sidechain, sender }
+}
+
+/** Runs dispatched items at once and collects their errors. */
+function collectingRunner() {
+  const running: Promise<void>[] = []
+  const errors: unknown[] = []
+  const runner = {
+    run: (_key: string, action: () => Promise<void>) => {
+      running.push(action().catch((err: unknown) => void errors.push(err)))
+    },
+  } as unknown as ItemRunner
+  return { runner, errors, settle: () => Promise.all(running) }
+}
+
 async function setup(
   t: { teardown(fn: () => unknown): void },
   state: Parameters<typeof fakeL1>[0],
   confirmations = 3,
+  chain: { sidechain: PublicClient; sender: TxSender } = {
+    sidechain: {} as PublicClient,
+    sender: {} as TxSender,
+  },
 ) {
   const dir = tempDir('deposit-pipeline-')
   const journal = new RelayerJournal(path.join(dir.path, 'journal'))
@@ -111,6 +162,7 @@ async function setup(
   const pipeline = new DepositPipeline(
     {
       vault: VAULT,
+      l1ChainId: 31337,
       bridge: '0x2222222222222222222222222222222222222222',
       confirmations,
       startBlock: 1n,
@@ -118,8 +170,8 @@ async function setup(
     },
     {
       l1: fakeL1(state),
-      sidechain: {} as PublicClient,
-      sender: {} as TxSender,
+      sidechain: chain.sidechain,
+      sender: chain.sender,
       journal,
       metrics,
       logger: silentLogger(),
@@ -258,5 +310,76 @@ t.test(
       { nextId: 2n, nextBlock: 19n },
       'the cursor does not move',
     )
+  },
+)
+
+t.test(
+  'a deep reorg that replaces a journaled deposit halts: nothing is voted, the stored hash is kept',
+  async (t) => {
+    // Security review finding 3: the mismatch was only logged and the stored hash overwritten, and deposit 1 was
+    // then voted with its orphaned payload (100 ETH) although L1 now has 1 wei under that id.
+    const state: Parameters<typeof fakeL1>[0] = {
+      head: 20n,
+      deposits: [
+        { id: 0n, block: 5n },
+        { id: 1n, block: 6n, amount: 100n * 10n ** 18n },
+      ],
+      hide: new Set<bigint>(),
+      maxToBlock: [],
+    }
+    const votes: unknown[][] = []
+    const { pipeline, journal, metrics } = await setup(t, state, 3, fakeSidechain(votes))
+    await pipeline.scan()
+    const cursor = await journal.getCursor('l1')
+    t.match(cursor, { nextId: 2n, nextBlock: 19n })
+    state.fork = { id: 1, from: 6n }
+    state.deposits = [
+      { id: 0n, block: 5n },
+      { id: 1n, block: 7n, amount: 1n, fork: 1 },
+    ]
+    state.head = 30n
+    await t.rejects(pipeline.scan(), { code: 'RELAYER_DEEP_REORG' })
+    const { runner, settle } = collectingRunner()
+    pipeline.dispatch(runner)
+    await settle()
+    t.same(votes, [], 'nothing is voted')
+    t.same(await journal.getCursor('l1'), cursor, 'the stored hash is kept (a restart halts again)')
+    t.match(pipeline.haltReason, /reorg deeper than the configured confirmations/)
+    t.equal((await metrics.l1Halted.get()).values[0]?.value, 1)
+    await t.rejects(pipeline.scan(), { code: 'RELAYER_DEEP_REORG' }, 'it stays halted')
+  },
+)
+
+t.test(
+  'right before a vote the deposit is checked on L1 again; a vanished one halts',
+  async (t) => {
+    const state: Parameters<typeof fakeL1>[0] = {
+      head: 20n,
+      deposits: [
+        { id: 0n, block: 5n },
+        { id: 1n, block: 6n, amount: 100n * 10n ** 18n },
+      ],
+      hide: new Set<bigint>(),
+      maxToBlock: [],
+    }
+    const votes: unknown[][] = []
+    const { pipeline } = await setup(t, state, 3, fakeSidechain(votes))
+    await pipeline.scan()
+    // The reorg happens between the scan and the vote (no scan in between sees it).
+    state.fork = { id: 1, from: 6n }
+    state.deposits = [
+      { id: 0n, block: 5n },
+      { id: 1n, block: 7n, amount: 1n, fork: 1 },
+    ]
+    const { runner, errors, settle } = collectingRunner()
+    pipeline.dispatch(runner)
+    await settle()
+    t.same(
+      votes.map((args) => args[0]),
+      [0n],
+      'deposit 0 (unchanged) is voted, deposit 1 is not',
+    )
+    t.match(errors, [{ code: 'RELAYER_DEEP_REORG' }])
+    t.match(pipeline.haltReason, /deposit 1 is no longer on L1/)
   },
 )

@@ -7,20 +7,24 @@
  */
 import {
   type Address,
-  encodeAbiParameters,
   getAbiItem,
   type Hash,
-  keccak256,
   type PublicClient,
   parseEventLogs,
   type TransactionReceipt,
+  TransactionReceiptNotFoundError,
   zeroAddress,
   zeroHash,
 } from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { takeContiguous, verifyDepositLogs } from '../core/deposits.ts'
 import { BridgeError } from '../core/errors.ts'
-import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
+import {
+  bridgeVaultAbi,
+  type DepositSource,
+  depositPayloadHash,
+  sidechainBridgeAbi,
+} from '../deploy/index.ts'
 import type { DepositRecord, RelayerJournal, ScanCursor } from '../journal/journal.ts'
 import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'
@@ -29,6 +33,8 @@ import type { TxSender } from './tx-sender.ts'
 
 export interface DepositPipelineOptions {
   vault: Address
+  /** Chain id of L1 (part of the deposit payload the bridge mints). */
+  l1ChainId: number
   bridge: Address
   confirmations: number | 'finalized'
   startBlock: bigint
@@ -53,29 +59,22 @@ const depositedEvent = getAbiItem({ abi: bridgeVaultAbi, name: 'Deposited' })
 export const FIRST_MINT_GAS = 2_000_000n
 export const MINT_GAS = 250_000n
 
-export function depositPayloadHash(d: {
-  depositId: bigint
-  token: Address
-  to: Address
-  amount: bigint
-}): Hash {
-  return keccak256(
-    encodeAbiParameters(
-      [{ type: 'uint256' }, { type: 'address' }, { type: 'address' }, { type: 'uint256' }],
-      [d.depositId, d.token, d.to, d.amount],
-    ),
-  )
-}
-
 export class DepositPipeline {
   private readonly options: DepositPipelineOptions
   private readonly m: DepositPipelineModules
   private cursor: ScanCursor | undefined
   private readonly pending = new Map<bigint, DepositRecord>()
+  /** Set when L1 turned out to have reorganized below the confirmations: nothing is scanned or voted until an
+   * operator restarts the relayer (which finds the same mismatch again unless L1 or the journal changed). */
+  private halted: BridgeError | undefined
 
   constructor(options: DepositPipelineOptions, modules: DepositPipelineModules) {
     this.options = options
     this.m = modules
+  }
+
+  private get source(): DepositSource {
+    return { l1ChainId: this.options.l1ChainId, vault: this.options.vault }
   }
 
   async load(): Promise<void> {
@@ -96,8 +95,14 @@ export class DepositPipeline {
     return this.cursor
   }
 
+  /** Why L1 processing is halted, if it is. */
+  get haltReason(): string | undefined {
+    return this.halted?.message
+  }
+
   /** Scans newly confirmed L1 blocks into the journal. */
   async scan(): Promise<void> {
+    if (this.halted !== undefined) throw this.halted
     const { l1 } = this.m
     const safe = await this.safeBlock()
     for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
@@ -154,15 +159,13 @@ export class DepositPipeline {
         else if (count < taken.nextId) {
           // Ids this relayer already took are gone from L1: only a reorg deeper than the confirmations does that.
           // Scanning stops here (nothing after can be matched to the right id) until an operator looks at it.
-          throw new BridgeError(
+          this.halt(
             'RELAYER_DEEP_REORG',
             `L1 vault has ${count} deposits at block ${to}, fewer than the ${taken.nextId} this relayer has taken: a reorg deeper than the configured confirmations; L1 scanning is halted`,
             {
-              details: {
-                depositCount: count.toString(),
-                taken: taken.nextId.toString(),
-                block: to.toString(),
-              },
+              depositCount: count.toString(),
+              taken: taken.nextId.toString(),
+              block: to.toString(),
             },
           )
         }
@@ -209,6 +212,7 @@ export class DepositPipeline {
 
   /** Starts (or continues) the sidechain work of every journaled deposit. */
   dispatch(runner: ItemRunner): void {
+    if (this.halted !== undefined) return
     for (const record of this.pending.values()) {
       runner.run(`deposit:${record.depositId}`, () => this.confirm(record.depositId))
     }
@@ -219,7 +223,7 @@ export class DepositPipeline {
     if (record === undefined) return
     const { sidechain } = this.m
     const bridge = this.options.bridge
-    const payload = depositPayloadHash(record)
+    const payload = depositPayloadHash(this.source, record)
     const minted = await sidechain.readContract({
       address: bridge,
       abi: sidechainBridgeAbi,
@@ -242,6 +246,7 @@ export class DepositPipeline {
     }
     if (myVote !== zeroHash) throw this.conflict(record, myVote, 'voted')
 
+    await this.checkStillOnL1(record)
     // Any vote may turn out to be the minting one (votes of other relayers land first), and the first mint of
     // a token also deploys its wrapped token: never send less gas than that path needs.
     const wrapped = await sidechain.readContract({
@@ -292,7 +297,7 @@ export class DepositPipeline {
       {
         details: {
           depositId: record.depositId.toString(),
-          expected: depositPayloadHash(record),
+          expected: depositPayloadHash(this.source, record),
           found,
         },
       },
@@ -307,16 +312,74 @@ export class DepositPipeline {
     return latest - BigInt(this.options.confirmations) + 1n
   }
 
+  /**
+   * The last scanned block must still be canonical. If it is not, L1 reorganized deeper than the confirmations
+   * after the scan: deposits journaled from the orphaned blocks may not exist any more (or exist with another
+   * payload under the same id), so everything stops. The stored hash is kept, so a restart halts again.
+   */
   private async checkDeepReorg(cursor: ScanCursor): Promise<void> {
     if (cursor.lastBlockHash === undefined || cursor.nextBlock === 0n) return
     const block = await this.m.l1.getBlock({ blockNumber: cursor.nextBlock - 1n })
     if (block.hash === cursor.lastBlockHash) return
-    this.m.metrics.errors.inc({ kind: 'deep-reorg' })
-    this.m.logger.error(
+    this.halt(
+      'RELAYER_DEEP_REORG',
+      `L1 block ${cursor.nextBlock - 1n} changed after it was scanned (a reorg deeper than the configured confirmations); L1 processing is halted`,
       { block: (cursor.nextBlock - 1n).toString(), scanned: cursor.lastBlockHash, now: block.hash },
-      'L1 reorganized deeper than the configured confirmations after the block was scanned',
     )
-    this.cursor = { ...cursor, lastBlockHash: block.hash }
+  }
+
+  /**
+   * Right before voting: the deposit's transaction is still in the block it was journaled from, succeeded, and
+   * holds the same `Deposited` log. Anything else means a reorg deeper than the confirmations, and halts.
+   */
+  private async checkStillOnL1(record: DepositRecord): Promise<void> {
+    const receipt = await this.m.l1
+      .getTransactionReceipt({ hash: record.transactionHash })
+      .catch((err: unknown) => {
+        if (err instanceof TransactionReceiptNotFoundError) return undefined
+        throw err
+      })
+    const verdict =
+      receipt === undefined
+        ? undefined
+        : verifyDepositLogs({
+            vault: this.options.vault,
+            logs: receipt.logs.filter((l) => l.logIndex === record.logIndex),
+            receipts: new Map([[record.transactionHash.toLowerCase(), receipt]]),
+          })
+    const found = verdict?.deposits.find((d) => d.depositId === record.depositId)
+    const same =
+      found !== undefined &&
+      found.blockHash === record.blockHash &&
+      found.token === record.token &&
+      found.to === record.to &&
+      found.amount === record.amount
+    if (same) return
+    this.halt(
+      'RELAYER_DEEP_REORG',
+      `deposit ${record.depositId} is no longer on L1 as journaled (a reorg deeper than the configured confirmations); L1 processing is halted`,
+      {
+        depositId: record.depositId.toString(),
+        transactionHash: record.transactionHash,
+        journaledBlock: record.blockHash,
+        foundBlock: receipt?.blockHash,
+      },
+    )
+  }
+
+  private halt(
+    code: 'RELAYER_DEEP_REORG',
+    message: string,
+    details: Record<string, unknown>,
+  ): never {
+    const err = new BridgeError(code, message, { details })
+    if (this.halted === undefined) {
+      this.halted = err
+      this.m.metrics.errors.inc({ kind: 'deep-reorg' })
+      this.m.metrics.l1Halted.set(1)
+      this.m.logger.error({ ...details, code }, message)
+    }
+    throw err
   }
 }
 

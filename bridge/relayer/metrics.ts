@@ -22,6 +22,7 @@ export class RelayerMetrics {
   readonly lockedOnL1: Gauge<'token'>
   readonly wrappedSupply: Gauge<'token'>
   readonly supplyBacked: Gauge<'token'>
+  readonly l1Halted: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -95,6 +96,11 @@ export class RelayerMetrics {
       name: 'bridge_supply_backed',
       help: '1 when the audit found the wrapped supply backed by the vault (security invariant 7), else 0',
       labelNames: ['token'],
+      registers,
+    })
+    this.l1Halted = new Gauge({
+      name: 'bridge_relayer_l1_halted',
+      help: '1 while L1 processing is halted (a reorg deeper than the confirmations): no deposit is voted until an operator looks',
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

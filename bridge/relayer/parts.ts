@@ -99,6 +99,7 @@ export function createRelayerParts(
   const deposits = new DepositPipeline(
     {
       vault: config.l1.vault,
+      l1ChainId: config.l1.chainId,
       bridge: config.sidechain.bridge,
       confirmations: config.l1.confirmations,
       startBlock: BigInt(config.l1.startBlock),
@@ -119,6 +120,7 @@ export function createRelayerParts(
       vault: config.l1.vault,
       bridge: config.sidechain.bridge,
       l1ChainId: config.l1.chainId,
+      sidechainChainId: options.sidechainChainId,
       index: config.relayer.index,
       count: config.relayer.count,
       releaseTurnTimeoutMs: config.releaseTurnTimeoutMs,

@@ -380,6 +380,8 @@ export class Relayer {
     const reasons: string[] = []
     if (this.state !== 'running') reasons.push(`state ${this.state}`)
     if (!this.startupChecked) reasons.push('startup checks pending')
+    const halt = this.parts?.deposits.haltReason
+    if (halt !== undefined) reasons.push(`l1 halted: ${halt}`)
     for (const [name, interval] of [
       ['l1', this.config.l1.pollIntervalMs],
       ['sidechain', this.config.sidechain.pollIntervalMs],

@@ -160,6 +160,8 @@ t.test('TxSender on anvil', async (t) => {
           functionName: 'release',
           args: [
             {
+              sourceChainId: 1337n,
+              sourceBridge: vault.address,
               withdrawalId: 1n,
               token: zeroAddress,
               recipient: sender.address,

@@ -31,6 +31,8 @@ export interface WithdrawalPipelineOptions {
   vault: Address
   bridge: Address
   l1ChainId: number
+  /** Chain id of the sidechain (checked against its RPC at start): withdrawals are bound to it on L1. */
+  sidechainChainId: number
   index: number
   count: number
   releaseTurnTimeoutMs: number
@@ -171,8 +173,8 @@ export class WithdrawalPipeline {
     const processed = await l1.readContract({
       address: this.options.vault,
       abi: bridgeVaultAbi,
-      functionName: 'processed',
-      args: [id],
+      functionName: 'isProcessed',
+      args: [BigInt(this.options.sidechainChainId), this.options.bridge, id],
     })
     if (processed) return this.complete(id, 'released')
 
@@ -182,6 +184,16 @@ export class WithdrawalPipeline {
       functionName: 'l1Withdrawal',
       args: [id],
     })
+    if (
+      w.sourceChainId !== BigInt(this.options.sidechainChainId) ||
+      w.sourceBridge.toLowerCase() !== this.options.bridge.toLowerCase()
+    ) {
+      throw new BridgeError(
+        'RELAYER_CHAIN_MISMATCH',
+        `withdrawal ${id}: the bridge presents source chain ${w.sourceChainId} and bridge ${w.sourceBridge}, not the configured ones`,
+        { details: { withdrawalId: id.toString() } },
+      )
+    }
     if (
       w.token.toLowerCase() !== record.token.toLowerCase() ||
       w.recipient.toLowerCase() !== record.recipient.toLowerCase() ||
@@ -196,6 +208,8 @@ export class WithdrawalPipeline {
       )
     }
     const message: WithdrawalMessage = {
+      sourceChainId: BigInt(this.options.sidechainChainId),
+      sourceBridge: this.options.bridge,
       withdrawalId: id,
       token: w.token,
       recipient: w.recipient,

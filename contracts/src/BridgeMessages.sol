@@ -5,9 +5,13 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 
 /**
  * @dev A withdrawal burned on the sidechain, as the L1 vault releases it. Relayers sign it as EIP-712 typed data
- * in the vault's domain; `epoch` is the vault's signer-set epoch the signature was made for.
+ * in the vault's domain; `epoch` is the vault's signer-set epoch the signature was made for. `sourceChainId` and
+ * `sourceBridge` name the sidechain bridge instance that burned it: withdrawal ids are unique only per instance,
+ * so the vault consumes the triple (sourceChainId, sourceBridge, withdrawalId), never the id alone.
  */
 struct Withdrawal {
+    uint256 sourceChainId;
+    address sourceBridge;
     uint256 withdrawalId;
     address token;
     address recipient;
@@ -33,14 +37,37 @@ library BridgeMessages {
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
     bytes32 internal constant WITHDRAWAL_TYPEHASH =
-        keccak256("Withdrawal(uint256 withdrawalId,address token,address recipient,uint256 amount,uint256 epoch)");
+        keccak256(
+            "Withdrawal(uint256 sourceChainId,address sourceBridge,uint256 withdrawalId,address token,address recipient,uint256 amount,uint256 epoch)"
+        );
 
     bytes32 internal constant SIGNER_SET_UPDATE_TYPEHASH =
         keccak256("SignerSetUpdate(address[] signers,uint256 threshold,uint256 epoch)");
 
     /// @dev EIP-712 struct hash of a {Withdrawal}.
     function hashWithdrawal(Withdrawal memory w) internal pure returns (bytes32) {
-        return keccak256(abi.encode(WITHDRAWAL_TYPEHASH, w.withdrawalId, w.token, w.recipient, w.amount, w.epoch));
+        return
+            keccak256(
+                abi.encode(
+                    WITHDRAWAL_TYPEHASH,
+                    w.sourceChainId,
+                    w.sourceBridge,
+                    w.withdrawalId,
+                    w.token,
+                    w.recipient,
+                    w.amount,
+                    w.epoch
+                )
+            );
+    }
+
+    /// @dev Key under which the vault records a withdrawal as released: ids are unique per source bridge only.
+    function withdrawalKey(
+        uint256 sourceChainId,
+        address sourceBridge,
+        uint256 withdrawalId
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(sourceChainId, sourceBridge, withdrawalId));
     }
 
     /// @dev EIP-712 struct hash of a signer-set update (`signers` is hashed as an EIP-712 `address[]`).

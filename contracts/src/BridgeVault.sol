@@ -5,7 +5,6 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {RateLimiter} from "@openzeppelin/contracts/utils/RateLimiter.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
@@ -25,7 +24,10 @@ import {MemberSetValidation} from "./MemberSetValidation.sol";
  * - signers are recovered from (digest, signature); only low-s, well-formed signatures of current members count,
  *   given in strictly ascending signer order (so duplicates are impossible);
  * - signatures bind chain id, this contract, the signer-set epoch and the full withdrawal;
- * - a withdrawal id is released at most once (`processed` is set before any transfer);
+ * - a withdrawal is released at most once, keyed by (source chain, source bridge, id) so that ids of another
+ *   sidechain bridge instance can neither replay nor strand it (`processed` is set before any transfer);
+ * - a recipient cannot make a release expensive or make it fail: ETH goes out with a fixed gas stipend and a
+ *   transfer that fails is credited to the recipient, who pulls it with {claim};
  * - releases are bounded per token by a per-transaction maximum and an exact rolling 24 h window;
  * - the guardian can pause deposits and releases, only the owner unpauses;
  * - the signer set changes only with signatures of the current set over the new set, threshold and next epoch.
@@ -70,8 +72,20 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     /// @notice Number of member signatures a release or a rotation needs.
     uint256 public threshold;
 
-    /// @notice Whether the withdrawal `withdrawalId` has been released.
-    mapping(uint256 withdrawalId => bool) public processed;
+    /// @notice Gas forwarded to a recipient with released ETH: enough for a smart-contract wallet's `receive`,
+    /// bounded so that a recipient cannot burn the submitter's gas.
+    uint256 public constant RELEASE_GAS_STIPEND = 50_000;
+
+    /// @notice Whether the withdrawal with key `withdrawalKey(sourceChainId, sourceBridge, withdrawalId)` has been
+    /// released (see {isProcessed}).
+    mapping(bytes32 withdrawalKey => bool) public processed;
+
+    /// @notice Released amounts of `token` (`address(0)` is ETH) whose transfer to `recipient` failed; the
+    /// recipient pulls them with {claim}.
+    mapping(address token => mapping(address recipient => uint256 amount)) public claimable;
+
+    /// @notice Total of {claimable} per token, still held by the vault but no longer locked for the sidechain.
+    mapping(address token => uint256 amount) public totalClaimable;
 
     address[] private _signers;
     mapping(uint256 epoch => mapping(address account => bool)) private _isSigner;
@@ -81,14 +95,24 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     /// @notice A deposit was locked; `token` is `address(0)` for ETH and `amount` is what the vault received.
     event Deposited(uint256 indexed depositId, address indexed token, address indexed from, address to, uint256 amount);
 
-    /// @notice The withdrawal `withdrawalId` was released to `recipient`.
+    /// @notice The withdrawal `withdrawalId` of the sidechain bridge `sourceBridge` on chain `sourceChainId` was
+    /// released to `recipient` (paid at once, or credited to {claimable} if the transfer failed).
     event Released(
+        bytes32 indexed withdrawalKey,
         uint256 indexed withdrawalId,
         address indexed token,
-        address indexed recipient,
+        address recipient,
         uint256 amount,
-        uint256 epoch
+        uint256 epoch,
+        uint256 sourceChainId,
+        address sourceBridge
     );
+
+    /// @notice Transferring a released `amount` of `token` to `recipient` failed; it is credited to {claimable}.
+    event ReleaseDeferred(address indexed token, address indexed recipient, uint256 amount);
+
+    /// @notice `recipient` pulled `amount` of `token` credited to it, paying it to `to`.
+    event Claimed(address indexed token, address indexed recipient, address to, uint256 amount);
 
     /// @notice A new signer set became current.
     event SignerSetUpdated(uint256 indexed epoch, address[] signers, uint256 threshold);
@@ -113,8 +137,12 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     error UnsortedSigners(uint256 index, address signer);
     /// @dev The withdrawal was signed for signer-set `epoch`, the current one is `currentEpoch`.
     error StaleSignerEpoch(uint256 epoch, uint256 currentEpoch);
-    /// @dev The withdrawal `withdrawalId` was already released.
+    /// @dev The withdrawal `withdrawalId` of that source bridge was already released.
     error WithdrawalAlreadyProcessed(uint256 withdrawalId);
+    /// @dev The caller has nothing of `token` to claim.
+    error NothingToClaim(address token);
+    /// @dev Paying a claim to `to` failed.
+    error ClaimTransferFailed(address token, address to);
     /// @dev `amount` of `token` is above the per-transaction `limit`.
     error TransactionLimitExceeded(address token, uint256 amount, uint256 limit);
     /// @dev `amount` of `token` is above what the rolling window still allows.
@@ -215,20 +243,50 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
      * strictly ascending signer address. Every signature given must be valid.
      */
     function release(Withdrawal calldata w, bytes[] calldata signatures) external nonReentrant whenNotPaused {
-        if (processed[w.withdrawalId]) revert WithdrawalAlreadyProcessed(w.withdrawalId);
+        bytes32 key = BridgeMessages.withdrawalKey(w.sourceChainId, w.sourceBridge, w.withdrawalId);
+        if (processed[key]) revert WithdrawalAlreadyProcessed(w.withdrawalId);
         if (w.epoch != signerEpoch) revert StaleSignerEpoch(w.epoch, signerEpoch);
         if (w.recipient == address(0)) revert InvalidRecipient();
         if (w.amount == 0) revert ZeroAmount();
         _verifySignatures(_hashTypedDataV4(BridgeMessages.hashWithdrawal(w)), signatures);
 
-        processed[w.withdrawalId] = true;
+        processed[key] = true;
         _consumeReleaseLimits(w.token, w.amount);
-        emit Released(w.withdrawalId, w.token, w.recipient, w.amount, w.epoch);
+        emit Released(key, w.withdrawalId, w.token, w.recipient, w.amount, w.epoch, w.sourceChainId, w.sourceBridge);
 
+        // A failed transfer never reverts the release: the recipient could otherwise block it (or make every
+        // attempt cost the submitter its gas). The amount is credited and pulled later with {claim}.
+        bool paid;
         if (w.token == address(0)) {
-            Address.sendValue(payable(w.recipient), w.amount);
+            (paid, ) = payable(w.recipient).call{value: w.amount, gas: RELEASE_GAS_STIPEND}("");
         } else {
-            IERC20(w.token).safeTransfer(w.recipient, w.amount);
+            paid = IERC20(w.token).trySafeTransfer(w.recipient, w.amount);
+        }
+        if (!paid) {
+            claimable[w.token][w.recipient] += w.amount;
+            totalClaimable[w.token] += w.amount;
+            emit ReleaseDeferred(w.token, w.recipient, w.amount);
+        }
+    }
+
+    /**
+     * @notice Pays the caller's {claimable} amount of `token` (released to it, but its transfer failed) to `to`,
+     * forwarding all gas: the caller pays for its own recipient.
+     * @param token The token (`address(0)` for ETH).
+     * @param to Where to send it (the caller itself, or another address it controls).
+     */
+    function claim(address token, address to) external nonReentrant {
+        if (to == address(0)) revert InvalidRecipient();
+        uint256 amount = claimable[token][msg.sender];
+        if (amount == 0) revert NothingToClaim(token);
+        claimable[token][msg.sender] = 0;
+        totalClaimable[token] -= amount;
+        emit Claimed(token, msg.sender, to, amount);
+        if (token == address(0)) {
+            (bool ok, ) = payable(to).call{value: amount}("");
+            if (!ok) revert ClaimTransferFailed(token, to);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
         }
     }
 
@@ -315,6 +373,16 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     /// @notice Amount of `token` released within the current rolling window, and what it still allows.
     function releaseWindow(address token) external view returns (uint256 used, uint256 available) {
         return _releaseWindows[token].state(bytes32(0));
+    }
+
+    /// @notice Whether the withdrawal `withdrawalId` of the sidechain bridge `sourceBridge` on chain
+    /// `sourceChainId` has been released.
+    function isProcessed(
+        uint256 sourceChainId,
+        address sourceBridge,
+        uint256 withdrawalId
+    ) external view returns (bool) {
+        return processed[BridgeMessages.withdrawalKey(sourceChainId, sourceBridge, withdrawalId)];
     }
 
     /// @notice EIP-712 domain separator of this vault.

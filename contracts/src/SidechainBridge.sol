@@ -18,22 +18,32 @@ import {IWrappedTokenDeployer, WrappedToken} from "./WrappedToken.sol";
  * @notice Sidechain side of the bridge.
  *
  * Deposits: relayers report each L1 `Deposited` event with {confirmDeposit}. Each relayer has one vote per deposit
- * id; votes are tallied per payload hash `keccak256(abi.encode(depositId, l1Token, to, amount))`, and the first
+ * id; votes are tallied per payload hash `keccak256(abi.encode(l1ChainId, l1Vault, depositId, l1Token, to,
+ * amount))` (bound to the vault it came from), and the first
  * payload to collect `threshold` votes is minted, exactly once. A vote whose payload differs from the first payload
  * seen for that id, from the relayer's own earlier vote, or from the minted payload emits {DepositConflict}: it
  * never adds to another payload's tally, and after the mint it is not counted at all. (A single faulty relayer
  * therefore cannot block a deposit by confirming a wrong payload first.) Votes are tied to the relayer-set epoch:
- * after {setRelayers} pending deposits must be confirmed again by the new set.
+ * after {rotateRelayers} pending deposits must be confirmed again by the new set. Deposit ids below
+ * {firstDepositId} are refused, so a bridge deployed for a vault that an earlier bridge served cannot mint the
+ * earlier bridge's deposits again.
  *
  * Tokens: one {WrappedToken} per L1 token (ETH is `address(0)`), created by CREATE2 with salt = L1 token address
  * on the first minted deposit (default metadata) or beforehand by the owner with {createWrappedToken}.
  *
  * Withdrawals: {withdraw} burns (no approval needed) and records the withdrawal under a contiguous id starting at
- * 0. Relayers store their EIP-712 signatures of it for the L1 vault with {submitSignature}; the contract checks
+ * the constructor's `firstWithdrawalId`; the L1 payload names this chain and this contract, so ids of different
+ * bridge instances never collide on L1. Amounts outside the token's {withdrawalLimits} (a minimum that keeps dust
+ * from costing the relayers L1 gas, and a maximum mirroring what the vault can release in one transaction) are
+ * refused before anything is burned. Relayers store their EIP-712 signatures of it for the L1 vault with {submitSignature}; the contract checks
  * each against the configured L1 domain (chain id, vault, signer epoch), and anyone reads them back with
  * {getSignatures} to call `BridgeVault.release`.
  *
- * Relayer messages can only vote, mint and record signatures; configuration changes are owner-only. The
+ * Who mints is decided by the L1 vault's signer quorum, never by one key: {rotateRelayers} takes the same
+ * `SignerSetUpdate` signatures (L1 vault domain, next signer epoch) that the vault's `rotateSigners` takes, so one
+ * quorum-signed message moves both chains to the new set, threshold and L1 signer epoch, and anyone may relay it.
+ * Relayer messages can only vote, mint and record signatures; the owner can only pause-adjacent and metadata
+ * settings (guardian, unpause, token metadata before the first deposit, withdrawal limits). The
  * constructor sets everything and does not depend on the contract's own address, so the contract can be
  * predeployed in a genesis by running the constructor elsewhere and copying code and storage.
  */
@@ -58,6 +68,12 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         bytes signature;
     }
 
+    /// @notice Bounds of one withdrawal of a wrapped token (zero means no bound).
+    struct WithdrawalLimits {
+        uint256 minAmount;
+        uint256 maxAmount;
+    }
+
     struct PendingToken {
         address l1Token;
         string name;
@@ -77,6 +93,9 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     /// @notice Address of the L1 vault, part of its EIP-712 domain.
     address public immutable l1Vault;
 
+    /// @notice Lowest deposit id this bridge mints (deposits below were served by an earlier bridge instance).
+    uint256 public immutable firstDepositId;
+
     bytes32 private immutable _l1DomainSeparator;
 
     /// @notice Account allowed to pause.
@@ -88,11 +107,14 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     /// @notice Number of relayer votes that mint a deposit.
     uint256 public threshold;
 
-    /// @notice Epoch of the relayer set: 0 for the constructor's set, +1 on every {setRelayers}.
+    /// @notice Epoch of the relayer set: 0 for the constructor's set, +1 on every {rotateRelayers}.
     uint256 public relayerEpoch;
 
-    /// @notice Number of withdrawals so far, which is also the id of the next one (ids start at 0).
+    /// @notice Id of the next withdrawal (ids start at the constructor's `firstWithdrawalId`).
     uint256 public withdrawalCount;
+
+    /// @notice Lowest withdrawal id of this bridge.
+    uint256 public immutable firstWithdrawalId;
 
     /// @notice Payload hash minted for `depositId`, or zero while it is not minted.
     mapping(uint256 depositId => bytes32 payloadHash) public mintedPayload;
@@ -112,6 +134,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     mapping(uint256 withdrawalId => WithdrawalRecord) private _withdrawals;
     mapping(uint256 withdrawalId => mapping(uint256 l1Epoch => StoredSignature[])) private _signatures;
     mapping(uint256 withdrawalId => mapping(uint256 l1Epoch => mapping(address signer => bool))) private _hasSigned;
+    mapping(address token => WithdrawalLimits) private _withdrawalLimits;
     PendingToken private _pendingToken;
 
     /// @notice `relayer` voted for `payloadHash` of `depositId`, which now has `votes` votes.
@@ -158,6 +181,9 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     /// @notice The guardian changed.
     event GuardianUpdated(address indexed previousGuardian, address indexed newGuardian);
 
+    /// @notice Withdrawals of `token` must now be at least `minAmount` and at most `maxAmount` (0: unbounded).
+    event WithdrawalLimitsUpdated(address indexed token, uint256 minAmount, uint256 maxAmount);
+
     /// @dev `caller` is not a current relayer.
     error NotRelayer(address caller);
     /// @dev `caller` is not the guardian.
@@ -178,8 +204,22 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     error InvalidRelayerSignature(address relayer, address recovered);
     /// @dev `name` is empty or longer than `MAX_TOKEN_NAME_LENGTH` bytes.
     error InvalidTokenName(string name);
-    /// @dev The L1 signer epoch can only move forward.
-    error L1SignerEpochNotIncreasing(uint256 newEpoch, uint256 currentEpoch);
+    /// @dev `depositId` is below {firstDepositId}: it belongs to an earlier bridge instance.
+    error DepositIdBeforeFirst(uint256 depositId, uint256 firstDepositId);
+    /// @dev `amount` of `token` is below its minimum withdrawal `minAmount`.
+    error WithdrawalBelowMinimum(address token, uint256 amount, uint256 minAmount);
+    /// @dev `amount` of `token` is above what the vault releases in one transaction, `maxAmount`.
+    error WithdrawalAboveMaximum(address token, uint256 amount, uint256 maxAmount);
+    /// @dev `minAmount` is above a non-zero `maxAmount`.
+    error InvalidWithdrawalLimits(uint256 minAmount, uint256 maxAmount);
+    /// @dev Fewer relayer signatures than the threshold.
+    error InsufficientSignatures(uint256 provided, uint256 required);
+    /// @dev The signature at `index` is malformed, high-s, or recovers to no address.
+    error InvalidSignature(uint256 index);
+    /// @dev The signature at `index` recovers to `signer`, which is not a current relayer.
+    error NotCurrentRelayer(uint256 index, address signer);
+    /// @dev The signer of the signature at `index` does not sort strictly after the previous one.
+    error UnsortedSigners(uint256 index, address signer);
     /// @dev The owner cannot be renounced: nobody could unpause or manage relayers anymore.
     error RenounceOwnershipDisabled();
 
@@ -194,13 +234,16 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     }
 
     /**
-     * @param initialOwner Owner (relayers, L1 epoch, guardian, token metadata, unpause).
+     * @param initialOwner Owner (guardian, token metadata, withdrawal limits, unpause).
      * @param initialGuardian Account that can pause.
      * @param initialRelayers Relayer set of epoch 0.
      * @param initialThreshold Votes needed to mint, 1 to `initialRelayers.length`.
      * @param l1ChainId_ Chain id of L1.
      * @param l1Vault_ Address of the L1 {BridgeVault}.
      * @param l1SignerEpoch_ Current signer epoch of the L1 vault.
+     * @param firstDepositId_ Lowest L1 deposit id to mint: 0 for the vault's first bridge, the vault's
+     * `depositCount` at the switch for a later one.
+     * @param firstWithdrawalId_ Id of the first withdrawal (any value: ids are bound to this contract on L1).
      */
     constructor(
         address initialOwner,
@@ -209,13 +252,18 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         uint256 initialThreshold,
         uint256 l1ChainId_,
         address l1Vault_,
-        uint256 l1SignerEpoch_
+        uint256 l1SignerEpoch_,
+        uint256 firstDepositId_,
+        uint256 firstWithdrawalId_
     ) Ownable(initialOwner) {
         if (l1Vault_ == address(0)) revert ZeroAddress();
         l1ChainId = l1ChainId_;
         l1Vault = l1Vault_;
         _l1DomainSeparator = BridgeMessages.domainSeparator(l1ChainId_, l1Vault_);
         l1SignerEpoch = l1SignerEpoch_;
+        firstDepositId = firstDepositId_;
+        firstWithdrawalId = firstWithdrawalId_;
+        withdrawalCount = firstWithdrawalId_;
         _setGuardian(initialGuardian);
         _validateMemberSet(initialRelayers, initialThreshold, MAX_RELAYERS);
         _setRelayers(initialRelayers, initialThreshold, 0);
@@ -238,6 +286,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         address to,
         uint256 amount
     ) external nonReentrant whenNotPaused onlyRelayer returns (bool minted) {
+        if (depositId < firstDepositId) revert DepositIdBeforeFirst(depositId, firstDepositId);
         if (to == address(0)) revert InvalidRecipient();
         if (amount == 0) revert ZeroAmount();
         bytes32 payload = depositPayloadHash(depositId, l1Token, to, amount);
@@ -294,6 +343,11 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         if (!isWrappedToken[token]) revert UnknownToken(token);
         if (amount == 0) revert ZeroAmount();
         if (l1Recipient == address(0)) revert InvalidRecipient();
+        WithdrawalLimits memory limits = _withdrawalLimits[token];
+        if (amount < limits.minAmount) revert WithdrawalBelowMinimum(token, amount, limits.minAmount);
+        if (limits.maxAmount != 0 && amount > limits.maxAmount) {
+            revert WithdrawalAboveMaximum(token, amount, limits.maxAmount);
+        }
         address l1Token = l1TokenOf[token];
         withdrawalId = withdrawalCount++;
         _withdrawals[withdrawalId] = WithdrawalRecord(l1Token, token, msg.sender, l1Recipient, amount);
@@ -329,24 +383,42 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     // ----------------------------------------------------------------------------------------- administration
 
     /**
-     * @notice Replaces the relayer set and threshold. Pending deposit votes of the previous set stop counting.
+     * @notice Moves the bridge to a new relayer set and threshold, authorized only by signatures of the current
+     * set: the L1 vault's EIP-712 `SignerSetUpdate(newRelayers, newThreshold, l1SignerEpoch + 1)`, the message the
+     * vault's `rotateSigners` takes, so the same signatures rotate both chains. Anyone may submit it. The L1 signer
+     * epoch advances with it; pending deposit votes of the previous set stop counting.
      * @param newRelayers Relayers (no zero address, no duplicates, at most `MAX_RELAYERS`).
      * @param newThreshold Votes needed to mint, 1 to `newRelayers.length`.
+     * @param signatures At least {threshold} signatures by distinct current relayers, ordered by strictly
+     * ascending signer address.
      */
-    function setRelayers(address[] calldata newRelayers, uint256 newThreshold) external onlyOwner {
+    function rotateRelayers(
+        address[] calldata newRelayers,
+        uint256 newThreshold,
+        bytes[] calldata signatures
+    ) external nonReentrant {
         _validateMemberSet(newRelayers, newThreshold, MAX_RELAYERS);
+        uint256 previousEpoch = l1SignerEpoch;
+        uint256 nextEpoch = previousEpoch + 1;
+        _verifyRelayerSignatures(signerSetUpdateDigest(newRelayers, newThreshold, nextEpoch), signatures);
+        l1SignerEpoch = nextEpoch;
+        emit L1SignerEpochUpdated(previousEpoch, nextEpoch);
         _setRelayers(newRelayers, newThreshold, relayerEpoch + 1);
     }
 
     /**
-     * @notice Follows a signer rotation of the L1 vault: signatures are checked and stored for `newEpoch`.
-     * @param newEpoch The vault's new `signerEpoch`; must be larger than the current one.
+     * @notice Sets the bounds of one withdrawal of the wrapped `token`: a minimum (dust would cost the relayers
+     * more L1 gas than it moves) and a maximum (the vault's per-transaction release limit: a larger burn could
+     * never be released). Limits only refuse withdrawals before anything is burned; they cannot move funds.
+     * @param token A wrapped token of this bridge.
+     * @param minAmount Smallest withdrawal (0: none).
+     * @param maxAmount Largest withdrawal (0: unbounded).
      */
-    function setL1SignerEpoch(uint256 newEpoch) external onlyOwner {
-        uint256 current = l1SignerEpoch;
-        if (newEpoch <= current) revert L1SignerEpochNotIncreasing(newEpoch, current);
-        l1SignerEpoch = newEpoch;
-        emit L1SignerEpochUpdated(current, newEpoch);
+    function setWithdrawalLimits(address token, uint256 minAmount, uint256 maxAmount) external onlyOwner {
+        if (!isWrappedToken[token]) revert UnknownToken(token);
+        if (maxAmount != 0 && minAmount > maxAmount) revert InvalidWithdrawalLimits(minAmount, maxAmount);
+        _withdrawalLimits[token] = WithdrawalLimits(minAmount, maxAmount);
+        emit WithdrawalLimitsUpdated(token, minAmount, maxAmount);
     }
 
     /**
@@ -410,14 +482,33 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         return _votes[relayerEpoch][depositId].tally[payloadHash];
     }
 
-    /// @notice Hash that relayers vote on for a deposit.
+    /// @notice Hash that relayers vote on for a deposit of the configured vault.
     function depositPayloadHash(
         uint256 depositId,
         address l1Token,
         address to,
         uint256 amount
-    ) public pure returns (bytes32) {
-        return keccak256(abi.encode(depositId, l1Token, to, amount));
+    ) public view returns (bytes32) {
+        return keccak256(abi.encode(l1ChainId, l1Vault, depositId, l1Token, to, amount));
+    }
+
+    /// @notice Bounds of one withdrawal of `token` (zero: unbounded).
+    function withdrawalLimits(address token) external view returns (WithdrawalLimits memory) {
+        return _withdrawalLimits[token];
+    }
+
+    /// @notice Digest (L1 vault domain) the current relayers sign to rotate to (`newRelayers`, `newThreshold`)
+    /// as L1 signer epoch `epoch`; identical to the vault's `signerSetUpdateDigest`.
+    function signerSetUpdateDigest(
+        address[] calldata newRelayers,
+        uint256 newThreshold,
+        uint256 epoch
+    ) public view returns (bytes32) {
+        return
+            MessageHashUtils.toTypedDataHash(
+                _l1DomainSeparator,
+                BridgeMessages.hashSignerSetUpdate(newRelayers, newThreshold, epoch)
+            );
     }
 
     /// @notice Address the wrapped token of `l1Token` has or will have.
@@ -437,14 +528,14 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
 
     /// @notice The withdrawal `withdrawalId`.
     function getWithdrawal(uint256 withdrawalId) public view returns (WithdrawalRecord memory) {
-        if (withdrawalId >= withdrawalCount) revert UnknownWithdrawal(withdrawalId);
+        if (withdrawalId < firstWithdrawalId || withdrawalId >= withdrawalCount) revert UnknownWithdrawal(withdrawalId);
         return _withdrawals[withdrawalId];
     }
 
     /// @notice The withdrawal `withdrawalId` as the L1 vault's `release` takes it, for the current L1 epoch.
     function l1Withdrawal(uint256 withdrawalId) public view returns (Withdrawal memory) {
         WithdrawalRecord memory r = getWithdrawal(withdrawalId);
-        return Withdrawal(withdrawalId, r.l1Token, r.l1Recipient, r.amount, l1SignerEpoch);
+        return Withdrawal(block.chainid, address(this), withdrawalId, r.l1Token, r.l1Recipient, r.amount, l1SignerEpoch);
     }
 
     /// @notice EIP-712 digest relayers sign for withdrawal `withdrawalId` (L1 domain, current L1 epoch).
@@ -534,6 +625,22 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         threshold = newThreshold;
         relayerEpoch = epoch;
         emit RelayersUpdated(epoch, newRelayers, newThreshold);
+    }
+
+    /// @dev Reverts unless `signatures` are at least {threshold} valid low-s signatures of `digest` by distinct
+    /// current relayers in strictly ascending order; each signer is recovered here.
+    function _verifyRelayerSignatures(bytes32 digest, bytes[] calldata signatures) private view {
+        uint256 required = threshold;
+        if (signatures.length < required) revert InsufficientSignatures(signatures.length, required);
+        uint256 epoch = relayerEpoch;
+        address previous = address(0);
+        for (uint256 i = 0; i < signatures.length; ++i) {
+            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
+            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
+            if (!_isRelayer[epoch][signer]) revert NotCurrentRelayer(i, signer);
+            if (signer <= previous) revert UnsortedSigners(i, signer);
+            previous = signer;
+        }
     }
 
     function _setGuardian(address newGuardian) private {

@@ -115,15 +115,7 @@ export async function runBridgeBench(
       const burnedAt = Date.now()
       const withdrawalId = BigInt(i)
       const releasedAt = await waitFor(
-        async () =>
-          (await env.l1.readContract({
-            address: env.vault,
-            abi: bridgeVaultAbi,
-            functionName: 'processed',
-            args: [withdrawalId],
-          }))
-            ? Date.now()
-            : undefined,
+        async () => ((await env.isReleased(withdrawalId)) ? Date.now() : undefined),
         { ...poll, what: `withdrawal ${withdrawalId} released` },
       )
       releaseSamples.push(releasedAt - burnedAt)

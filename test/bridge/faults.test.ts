@@ -84,13 +84,7 @@ t.test('relayer crashes, outages and restarts', async (t) => {
       functionName: 'mintedPayload',
       args: [id],
     })) !== zeroHash
-  const released = (id: bigint) =>
-    env.l1.readContract({
-      address: env.vault,
-      abi: bridgeVaultAbi,
-      functionName: 'processed',
-      args: [id],
-    })
+  const released = (id: bigint) => env.isReleased(id)
   const signatureCount = async (id: bigint) =>
     (
       await env.sidechain.readContract({

@@ -32,6 +32,7 @@ import {
 import { mnemonicToAccount } from 'viem/accounts'
 import { chainFor, makePublicClient } from '../../../bridge/core/clients.ts'
 import {
+  bridgeVaultAbi,
   deploySidechainBridge,
   deployTestToken,
   deployVault,
@@ -106,6 +107,8 @@ export interface BridgeEnv {
   relayerKeyFiles: string[]
   l1Wallet(account: LocalAccount): Wallet
   sidechainWallet(account: LocalAccount): Wallet
+  /** Whether the vault released this bridge's withdrawal `withdrawalId`. */
+  isReleased(withdrawalId: bigint): Promise<boolean>
   /** Mines `n` L1 blocks (automine mode). */
   mine(n?: number): Promise<void>
   /** Writes relayer `i`'s config (with overrides) and returns its path. */
@@ -335,6 +338,13 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
       relayerKeyFiles,
       l1Wallet,
       sidechainWallet,
+      isReleased: (withdrawalId) =>
+        l1.readContract({
+          address: vault.address,
+          abi: bridgeVaultAbi,
+          functionName: 'isProcessed',
+          args: [BigInt(SIDECHAIN_CHAIN_ID), bridge.address, withdrawalId],
+        }),
       async mine(n = 1) {
         await l1Test.mine({ blocks: n })
       },
