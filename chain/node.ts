@@ -15,6 +15,7 @@ import { ConsensusRules } from './consensus/rules.ts'
 import { VoteProposals, VoteTally } from './consensus/validator-votes.ts'
 import { hexToBytes } from './crypto/index.ts'
 import { Ledger, nextBaseFee } from './ledger/ledger.ts'
+import type { ErrorCodeOf } from './lib/error-codes.ts'
 import { SidechainError } from './lib/errors.ts'
 import type { KeyPair } from './lib/keys.ts'
 import { type Logger, silentLogger } from './lib/logger.ts'
@@ -32,6 +33,13 @@ import { type Scheduler, systemScheduler } from './util/scheduler.ts'
 import type { ConsensusEngine } from './validator/engine.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
+
+export type NodeErrorCode = ErrorCodeOf<'node'>
+
+/** The node's own wiring refused the options (each component raises its own errors). */
+export class NodeError extends SidechainError<NodeErrorCode> {
+  override readonly name: string = 'NodeError'
+}
 
 export interface NodeOptions {
   genesis: Genesis
@@ -270,7 +278,7 @@ export class SidechainNode {
     }
     const transport = this.options.consensusTransport ?? this.p2pConsensusTransport()
     if (transport === undefined) {
-      throw new SidechainError(
+      throw new NodeError(
         'NODE_NO_CONSENSUS_TRANSPORT',
         'a validator of a multi-validator network needs p2p networking (--p2p-port, --bootnodes)',
       )

@@ -3,7 +3,7 @@
  * value. Defaults live here, not in code that reads the config.
  */
 import { z } from 'zod'
-import { SidechainError } from '../chain/lib/errors.ts'
+import { GenesisError } from './errors.ts'
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
 const HEX_RE = /^0x([0-9a-fA-F]{2})*$/
@@ -139,7 +139,7 @@ export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
     return { field, message: issue.message, value: describeValue(input, issue.path) }
   })
   const summary = problems.map((p) => `${p.field}: ${p.message} (got ${p.value})`).join('; ')
-  throw new SidechainError('GENESIS_INVALID', `${source} is invalid: ${summary}`, {
+  throw new GenesisError('GENESIS_INVALID', `${source} is invalid: ${summary}`, {
     details: { problems },
   })
 }

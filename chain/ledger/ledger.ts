@@ -61,22 +61,15 @@ import {
   type StoredReceipt,
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
-import { SidechainError } from '../lib/errors.ts'
-import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
+import {
+  type ChainDb,
+  META_KEYS,
+  STORAGE_SCHEMA_VERSION,
+  StorageError,
+} from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
+import { LedgerError, type LedgerErrorCode } from './errors.ts'
 import { HeadAccounts } from './head-accounts.ts'
-
-export type LedgerErrorCode =
-  | 'LEDGER_GENESIS_MISMATCH'
-  | 'LEDGER_NOT_NEXT_BLOCK'
-  | 'LEDGER_KNOWN_BLOCK'
-  | 'LEDGER_INVALID_HEADER'
-  | 'LEDGER_INVALID_BODY'
-  | 'LEDGER_CLOSED'
-  | 'LEDGER_BUILD_ABANDONED'
-  | 'LEDGER_SPECULATION_ENDED'
-  | 'LEDGER_NEXT_BLOCK_VALIDATED'
-  | 'LEDGER_BUILDING'
 
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
@@ -185,7 +178,7 @@ function ledgerError(
   details?: Record<string, unknown>,
   cause?: unknown,
 ) {
-  return new SidechainError<LedgerErrorCode>(code, message, { details, cause })
+  return new LedgerError(code, message, { details, cause })
 }
 
 /** Next base fee: EIP-1559 from the parent, never below the configured floor. */
@@ -771,7 +764,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   private async requireHeader(hash: Uint8Array): Promise<BlockHeader> {
     const header = await this.getHeader(hash)
     if (header === undefined) {
-      throw new SidechainError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
+      throw new StorageError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
         details: { hash: bytesToHex(hash) },
       })
     }

@@ -8,9 +8,9 @@ import { EventEmitter } from 'node:events'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { SidechainError } from '../lib/errors.ts'
 import { silentLogger } from '../lib/logger.ts'
 import { type Scheduler, systemScheduler } from '../util/scheduler.ts'
+import { P2PError } from './errors.ts'
 import {
   GossipRouter,
   type GossipTopic,
@@ -154,8 +154,6 @@ export interface P2PServiceEvents {
   'peer:disconnected': [peerId: string]
 }
 
-export type P2PErrorCode = 'P2P_BAD_OPTIONS'
-
 export class P2PService extends EventEmitter<P2PServiceEvents> {
   readonly options: P2POptions
   private readonly chain: ChainServer
@@ -177,7 +175,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
       const summary = parsed.error.issues
         .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
         .join('; ')
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', `invalid p2p options: ${summary}`)
+      throw new P2PError('P2P_BAD_OPTIONS', `invalid p2p options: ${summary}`)
     }
     this.options = parsed.data
     for (const address of this.options.bootnodes) parsePeerMultiaddr(address)
@@ -276,8 +274,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
   }
 
   private requireHost(): NetworkHost {
-    if (this.host === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.host === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.host
   }
 
@@ -302,7 +299,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     // Gossipsub drops whole RPC frames over its cap, before any scoring: a topic cap above
     // it would turn REJECTs into silent stream errors.
     if (spec.maxMessageBytes + 64 * 1024 > this.options.gossip.maxRpcBytes) {
-      throw new SidechainError<P2PErrorCode>(
+      throw new P2PError(
         'P2P_BAD_OPTIONS',
         `topic ${spec.name}: maxMessageBytes must stay 64 KiB below gossip.maxRpcBytes`,
       )
@@ -388,14 +385,12 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     count: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array[]> {
-    if (this.reqresp === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.reqresp === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.reqresp.blocksByRange(peerId, start, count, signal)
   }
 
   async requestStatus(peerId: string): Promise<ChainStatus> {
-    if (this.reqresp === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.reqresp === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.reqresp.status(peerId)
   }
 

@@ -8,10 +8,10 @@ import { createRequire } from 'node:module'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import type { ImportedBlock } from '../ledger/ledger.ts'
-import { SidechainError } from '../lib/errors.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { ChainView, type RpcLedger } from './chain-view.ts'
 import { debugModule } from './debug.ts'
+import { RpcServiceError } from './errors.ts'
 import { ethModule, type RpcTxPool, type SyncStatusProvider } from './eth.ts'
 import { EvmRunner } from './evm.ts'
 import { FeeOracle } from './fees.ts'
@@ -72,7 +72,7 @@ export function parseRpcOptions(input: unknown): RpcOptions {
   const summary = result.error.issues
     .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
     .join('; ')
-  throw new SidechainError('RPC_OPTIONS_INVALID', `invalid RPC options: ${summary}`)
+  throw new RpcServiceError('RPC_OPTIONS_INVALID', `invalid RPC options: ${summary}`)
 }
 
 export interface RpcServiceModules {
@@ -222,7 +222,7 @@ export class RpcService {
     } catch (err) {
       this.detach()
       const code = (err as NodeJS.ErrnoException).code
-      throw new SidechainError(
+      throw new RpcServiceError(
         'RPC_LISTEN_FAILED',
         `cannot listen on ${this.options.host}:${this.options.port}: ${(err as Error).message}`,
         {

@@ -30,23 +30,16 @@ import { type Block, type BlockHeader, createBlockFromRLP } from '@ethereumjs/bl
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { decodeBlock } from '../codec/decode-block.ts'
+import { type CodecErrorCode, decodeBlock } from '../codec/decode-block.ts'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
 import type { ImportedBlock } from '../ledger/ledger.ts'
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { GossipValidationError } from '../p2p/gossip-errors.ts'
 
-export type BlockGossipErrorCode =
-  | 'BLOCK_MALFORMED'
-  | 'BLOCK_KNOWN'
-  | 'BLOCK_CONFLICT'
-  | 'BLOCK_FUTURE'
-  | 'BLOCK_FUTURE_TIMESTAMP'
-  | 'BLOCK_UNKNOWN_PARENT'
-  | 'BLOCK_INVALID'
-  | 'BLOCK_BAD_SEALS'
-  | 'BLOCK_NOT_DECIDABLE'
+/** Verdicts on gossiped blocks; BLOCK_MALFORMED is the codec's (decode-block.ts). */
+export type BlockGossipErrorCode = ErrorCodeOf<'sync'> | CodecErrorCode
 
 export interface BlockMessage {
   block: Block

@@ -19,6 +19,7 @@ export {
   type QbftAction,
   QbftError,
   type QbftErrorCode,
+  QbftUsageError,
   type QbftUsageErrorCode,
 } from './errors.ts'
 export {
