@@ -700,7 +700,13 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const minTimestamp = parent.timestamp + (this.genesis.config.blockPeriodMs >= 1000 ? 1n : 0n)
     if (header.timestamp < minTimestamp) throw fail('timestamp is before its parent')
     const maxTimestamp = BigInt(Math.floor(this.clock.now() / 1000) + this.maxFutureSeconds)
-    if (header.timestamp > maxTimestamp) throw fail('timestamp is too far in the future')
+    if (header.timestamp > maxTimestamp) {
+      throw ledgerError(
+        'LEDGER_FUTURE_TIMESTAMP',
+        `invalid block ${header.number}: timestamp is too far in the future`,
+        { timestamp: header.timestamp, maxTimestamp },
+      )
+    }
     if (header.gasLimit !== this.genesis.config.gasLimit)
       throw fail('gas limit differs from the genesis gas limit')
     if (header.baseFeePerGas !== nextBaseFee(parent, this.genesis.config.baseFeeFloor))

@@ -103,6 +103,7 @@ export const ERROR_CODES = {
     'LEDGER_KNOWN_BLOCK',
     'LEDGER_INVALID_HEADER',
     'LEDGER_INVALID_BODY',
+    'LEDGER_FUTURE_TIMESTAMP',
     'LEDGER_CLOSED',
     'LEDGER_BUILD_ABANDONED',
     'LEDGER_SPECULATION_ENDED',
@@ -350,6 +351,8 @@ export const ERROR_TABLE = {
   LEDGER_KNOWN_BLOCK: PEER,
   LEDGER_INVALID_HEADER: PEER,
   LEDGER_INVALID_BODY: PEER,
+  /** Ahead of our clock by more than the allowance: the block may be fine and our clock late. */
+  LEDGER_FUTURE_TIMESTAMP: PEER,
   /** Shutting down: the client may retry against another node. */
   LEDGER_CLOSED: RUNTIME_RPC,
   LEDGER_BUILD_ABANDONED: RUNTIME,

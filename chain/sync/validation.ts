@@ -181,13 +181,18 @@ export type ImportOutcome = 'known' | 'not-next' | 'invalid' | 'internal'
 /**
  * What a failed `importBlock` means for the peer that sent the block: the ledger's codes
  * LEDGER_KNOWN_BLOCK (duplicate), LEDGER_NOT_NEXT_BLOCK (gap or unknown parent),
- * LEDGER_INVALID_* / EXEC_* / CONSENSUS_* / SEAL_* (invalid), anything else (our problem).
+ * LEDGER_INVALID_* / LEDGER_FUTURE_TIMESTAMP / EXEC_* / CONSENSUS_* / SEAL_* (invalid), anything
+ * else (our problem).
  */
 export function classifyImportError(err: unknown): ImportOutcome {
   if (!isSidechainError(err)) return 'internal'
   if (err.code === 'LEDGER_KNOWN_BLOCK') return 'known'
   if (err.code === 'LEDGER_NOT_NEXT_BLOCK') return 'not-next'
-  if (/^(LEDGER_INVALID_|EXEC_(?!PARENT_STATE_MISSING)|CONSENSUS_|SEAL_)/.test(err.code))
+  if (
+    /^(LEDGER_INVALID_|LEDGER_FUTURE_TIMESTAMP|EXEC_(?!PARENT_STATE_MISSING)|CONSENSUS_|SEAL_)/.test(
+      err.code,
+    )
+  )
     return 'invalid'
   return 'internal'
 }

@@ -37,7 +37,7 @@ import { VoteProposals, VoteTally } from '../consensus/validator-votes.ts'
 import { keccak256, sign } from '../crypto/index.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
-import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import { type ErrorCode, errorMessage, isSidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
@@ -82,7 +82,12 @@ export interface QbftServiceModules {
 }
 
 /** Errors that say "not decidable by us now" rather than "this block is invalid". */
-const UNDECIDABLE = new Set(['LEDGER_NOT_NEXT_BLOCK', 'LEDGER_KNOWN_BLOCK'])
+/** Import refusals that do not make a proposal invalid: not on our head (yet), or ahead of our clock. */
+const UNDECIDABLE = new Set<ErrorCode>([
+  'LEDGER_NOT_NEXT_BLOCK',
+  'LEDGER_KNOWN_BLOCK',
+  'LEDGER_FUTURE_TIMESTAMP',
+])
 
 interface EarlyBuild {
   /** Set once the block is open. */
@@ -498,7 +503,6 @@ export class QbftService implements ConsensusEngine {
       return true
     } catch (err) {
       if (isSidechainError(err) && UNDECIDABLE.has(err.code)) throw err
-      if (isSidechainError(err) && /too far in the future/.test(err.message)) throw err
       this.logger?.warn(
         { height: Number(height), round, err: errorMessage(err) },
         'invalid proposal',
