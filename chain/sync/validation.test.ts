@@ -275,7 +275,15 @@ t.test('import errors by ledger code', async (t) => {
   ] as const) {
     t.equal(classifyImportError(e(code)), 'invalid', code)
   }
-  for (const code of ['LEDGER_CLOSED', 'EXEC_PARENT_STATE_MISSING', 'STORAGE_CORRUPT'] as const)
+  // Ours, not the peer's: missing state, a closed ledger or storage, an executor misused.
+  for (const code of [
+    'LEDGER_CLOSED',
+    'EXEC_PARENT_STATE_MISSING',
+    'EXEC_BUILD_CLOSED',
+    'EXEC_NOT_THE_EXECUTED_BLOCK',
+    'EXEC_EXECUTION_CLOSED',
+    'STORAGE_CORRUPT',
+  ] as const)
     t.equal(classifyImportError(e(code)), 'internal', code)
   t.equal(classifyImportError(new Error('x')), 'internal')
 })
