@@ -17,6 +17,7 @@ import { hexToBytes } from './crypto/index.ts'
 import { unverifiedEthereumjsVersions } from './execution/upstream/index.ts'
 import { nextBaseFee } from './ledger/base-fee.ts'
 import { Ledger } from './ledger/ledger.ts'
+import type { ErrorCodeOf } from './lib/error-codes.ts'
 import { SidechainError } from './lib/errors.ts'
 import type { KeyPair } from './lib/keys.ts'
 import { type Logger, silentLogger } from './lib/logger.ts'
@@ -35,6 +36,13 @@ import { CONSENSUS_RECORD_FILE, ConsensusRecord } from './validator/consensus-re
 import type { ConsensusEngine } from './validator/engine.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
+
+export type NodeErrorCode = ErrorCodeOf<'node'>
+
+/** The node's own wiring refused the options (each component raises its own errors). */
+export class NodeError extends SidechainError<NodeErrorCode> {
+  override readonly name: string = 'NodeError'
+}
 
 export interface NodeOptions {
   genesis: Genesis
@@ -352,7 +360,7 @@ export class SidechainNode {
     }
     const transport = this.options.consensusTransport ?? this.p2pConsensusTransport()
     if (transport === undefined) {
-      throw new SidechainError(
+      throw new NodeError(
         'NODE_NO_CONSENSUS_TRANSPORT',
         'a validator of a multi-validator network needs p2p networking (--p2p-port, --bootnodes)',
       )

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { ErrorCodeOf } from '../chain/lib/error-codes.ts'
 import { SidechainError } from '../chain/lib/errors.ts'
 
 export const SOLC_VERSION = '0.8.30'
@@ -26,11 +27,7 @@ const ARTIFACT_FORMAT = 1
 const CONTRACTS_DIR = path.dirname(fileURLToPath(import.meta.url))
 const STAMP_FILE = '.build-hash'
 
-export type ContractsBuildErrorCode =
-  | 'CONTRACTS_COMPILER_VERSION'
-  | 'CONTRACTS_COMPILE_FAILED'
-  | 'CONTRACTS_NO_SOURCES'
-  | 'CONTRACTS_DUPLICATE_NAME'
+export type ContractsBuildErrorCode = ErrorCodeOf<'contracts'>
 
 export class ContractsBuildError extends SidechainError<ContractsBuildErrorCode> {
   override readonly name: string = 'ContractsBuildError'

@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
 import { randomPrivateKey } from '../chain/crypto/index.ts'
-import { SidechainError } from '../chain/lib/errors.ts'
 import { type KeyPair, keyPairFromPrivateKey, writeKeyFile } from '../chain/lib/keys.ts'
+import { GenesisError } from './errors.ts'
 import { type Genesis, type GenesisInput, genesisToJson, parseGenesis } from './schema.ts'
 
 export interface CreateGenesisParams {
@@ -36,7 +36,7 @@ export function createGenesis(params: CreateGenesisParams): CreatedGenesis {
   mkdirSync(params.outDir, { recursive: true })
   const genesisPath = path.join(params.outDir, 'genesis.json')
   if (existsSync(genesisPath)) {
-    throw new SidechainError(
+    throw new GenesisError(
       'GENESIS_EXISTS',
       `${genesisPath} already exists; refusing to overwrite it`,
     )

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { SidechainError } from '../chain/lib/errors.ts'
+import { GenesisError } from './errors.ts'
 import { type Genesis, parseGenesis } from './schema.ts'
 
 /** Reads and validates a genesis file; every failure names the file and the field. */
@@ -8,13 +8,13 @@ export function loadGenesisFile(path: string): Genesis {
   try {
     text = readFileSync(path, 'utf8')
   } catch (cause) {
-    throw new SidechainError('GENESIS_UNREADABLE', `cannot read genesis file ${path}`, { cause })
+    throw new GenesisError('GENESIS_UNREADABLE', `cannot read genesis file ${path}`, { cause })
   }
   let json: unknown
   try {
     json = JSON.parse(text)
   } catch (cause) {
-    throw new SidechainError(
+    throw new GenesisError(
       'GENESIS_INVALID',
       `${path} is not valid JSON: ${(cause as Error).message}`,
       { cause },

@@ -3,7 +3,7 @@
  * value. Defaults live here, not in code that reads the config.
  */
 import { z } from 'zod'
-import { SidechainError } from '../chain/lib/errors.ts'
+import { GenesisError } from './errors.ts'
 
 const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/
 const HEX_RE = /^0x([0-9a-fA-F]{2})*$/
@@ -146,7 +146,7 @@ export function parseGenesis(input: unknown, source = 'genesis'): Genesis {
       message: `${issue.message} (got ${problems[i]?.value})`,
     })),
   )
-  throw new SidechainError(
+  throw new GenesisError(
     'GENESIS_INVALID',
     `${source} is invalid:\n${z.prettifyError(withValues)}`,
     {

@@ -6,7 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { formatUnits } from 'viem'
-import { errorMessage, isSidechainError } from '../../chain/lib/errors.ts'
+import { describeError, errorMessage, isSidechainError } from '../../chain/lib/errors.ts'
 import { auditBridge } from '../core/audit.ts'
 import { BridgeError } from '../core/errors.ts'
 import { type ClaimResult, runClaim } from './claim.ts'
@@ -109,7 +109,7 @@ async function execute<R>(
     process.stdout.write(
       `${JSON.stringify({ ok: false, error: { code, message: errorMessage(err), details } })}\n`,
     )
-    process.exitCode = /INVALID/.test(code) ? 2 : 1
+    process.exitCode = describeError(err).exitCode
   }
 }
 

@@ -4,11 +4,13 @@ import {
   ContractFunctionRevertedError,
   encodeErrorResult,
   HttpRequestError,
+  InvalidInputRpcError,
+  NonceTooLowError,
   RpcRequestError,
   TimeoutError,
 } from 'viem'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
-import { classifyError } from './classify.ts'
+import { classifyError, isKnownTransaction } from './classify.ts'
 import { BridgeError } from './errors.ts'
 
 function revert(
@@ -22,6 +24,11 @@ function revert(
 
 function rpcError(message: string, code = -32000) {
   return new RpcRequestError({ body: {}, error: { code, message }, url: 'http://x' })
+}
+
+/** What viem's `client.request` throws for a -32000 refusal (eth_sendRawTransaction): no node error class. */
+function rawRequestError(message: string) {
+  return new InvalidInputRpcError(rpcError(message))
 }
 
 t.test('network errors and timeouts are retryable', async (t) => {
@@ -142,3 +149,58 @@ t.test('relayer errors', async (t) => {
   })
   t.match(classifyError(new Error('something odd')), { disposition: 'permanent', kind: 'unknown' })
 })
+
+t.test("refusals of a raw request are classified with viem's node error classes", async (t) => {
+  t.match(classifyError(rawRequestError('nonce too low: next nonce 7, tx nonce 5')), {
+    disposition: 'retryable',
+    kind: 'nonce',
+    detail: 'nonce too low: next nonce 7, tx nonce 5',
+  })
+  t.match(classifyError(rawRequestError('insufficient funds for gas * price + value')), {
+    disposition: 'permanent',
+    kind: 'insufficient-funds',
+  })
+  // Node wordings viem knows and a message regex of ours did not.
+  for (const message of ['fee cap less than block base fee', 'transaction is outdated']) {
+    t.match(
+      classifyError(rawRequestError(message)),
+      { disposition: 'retryable', kind: 'underpriced' },
+      message,
+    )
+  }
+  t.match(classifyError(rawRequestError('exceeds transaction sender account balance')), {
+    disposition: 'permanent',
+    kind: 'insufficient-funds',
+  })
+  // A class viem built itself (estimateGas, sendTransaction), whatever its message says.
+  t.match(classifyError(new NonceTooLowError({ nonce: 5 })), {
+    disposition: 'retryable',
+    kind: 'nonce',
+  })
+  // Our own error wrapping a viem one is classified by what it wraps.
+  t.match(
+    classifyError(
+      new Error('sending failed', { cause: new HttpRequestError({ url: 'http://x' }) }),
+    ),
+    { disposition: 'retryable', kind: 'network' },
+  )
+})
+
+t.test(
+  'a transaction the node already has is success for a broadcast, a low nonce is not',
+  async (t) => {
+    for (const message of [
+      'already known',
+      'transaction already imported',
+      'known transaction: 0x' + 'ab'.repeat(32),
+    ]) {
+      t.ok(isKnownTransaction(rawRequestError(message)), message)
+      t.match(classifyError(rawRequestError(message)), { kind: 'nonce' }, message)
+    }
+    for (const message of ['nonce too low', 'replacement transaction underpriced']) {
+      t.notOk(isKnownTransaction(rawRequestError(message)), message)
+    }
+    t.notOk(isKnownTransaction(new Error('something odd')))
+    t.notOk(isKnownTransaction(undefined))
+  },
+)

@@ -8,6 +8,11 @@
  * - permanent: everything else (other reverts, insufficient funds, the spend cap, a payload conflict). The caller
  *   logs it, counts it and parks the item; it is looked at again only after a restart.
  *
+ * Errors are told apart by our codes, then by viem's own error classes (found along the cause chain with viem's
+ * `BaseError.walk`, as viem's getNodeError does), and by message only for what viem has no class for: replacement
+ * and underpriced refusals, a busy pool or rate limit, node-side timeouts, and "already known" (viem folds it into
+ * NonceTooLowError, but for a broadcast it means success, see `isKnownTransaction`).
+ *
  * `kind` is a short, low-cardinality label for logs and the `errors_total{kind}` metric.
  */
 import {
@@ -15,8 +20,21 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   decodeErrorResult,
+  ExecutionRevertedError,
+  FeeCapTooLowError,
   type Hex,
+  HttpRequestError,
+  InsufficientFundsError,
+  NonceTooHighError,
+  NonceTooLowError,
+  RpcRequestError,
+  SocketClosedError,
+  TimeoutError,
+  UnknownNodeError,
+  WaitForTransactionReceiptTimeoutError,
+  WebSocketRequestError,
 } from 'viem'
+import { getNodeError } from 'viem/utils'
 import { isSidechainError } from '../../chain/lib/errors.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi, wrappedTokenAbi } from '../deploy/index.ts'
 
@@ -52,16 +70,39 @@ const DONE_REVERTS: Record<string, string> = {
   WithdrawalAlreadyProcessed: 'already-processed',
 }
 
+/** viem's classes for node refusals and transport failures, in the order they are looked for. */
+const VIEM_RULES: Array<{
+  type: abstract new (...args: never[]) => BaseError
+  disposition: Disposition
+  kind: string
+}> = [
+  { type: InsufficientFundsError, disposition: 'permanent', kind: 'insufficient-funds' },
+  { type: NonceTooLowError, disposition: 'retryable', kind: 'nonce' },
+  { type: NonceTooHighError, disposition: 'retryable', kind: 'nonce' },
+  { type: FeeCapTooLowError, disposition: 'retryable', kind: 'underpriced' },
+  { type: TimeoutError, disposition: 'retryable', kind: 'timeout' },
+  { type: WaitForTransactionReceiptTimeoutError, disposition: 'retryable', kind: 'timeout' },
+  // Any HTTP failure (no answer, 5xx, 429): the server or the way to it, not the request.
+  { type: HttpRequestError, disposition: 'retryable', kind: 'network' },
+  { type: WebSocketRequestError, disposition: 'retryable', kind: 'network' },
+  { type: SocketClosedError, disposition: 'retryable', kind: 'network' },
+  // Reverts without a custom error we know (those are decoded first, see revertName).
+  { type: ExecutionRevertedError, disposition: 'permanent', kind: 'revert' },
+  { type: ContractFunctionRevertedError, disposition: 'permanent', kind: 'revert' },
+]
+
+/**
+ * The node already has this transaction. viem's NonceTooLowError covers two of these messages together with "nonce
+ * too low" itself, which for a broadcast is not success (see isKnownTransaction).
+ */
+const KNOWN_TRANSACTION = /already known|known transaction|already imported/i
+
+/** Node messages viem has no class for. */
 const MESSAGE_RULES: Array<{ pattern: RegExp; disposition: Disposition; kind: string }> = [
-  { pattern: /insufficient funds/i, disposition: 'permanent', kind: 'insufficient-funds' },
+  { pattern: KNOWN_TRANSACTION, disposition: 'retryable', kind: 'nonce' },
+  { pattern: /nonce has already been used/i, disposition: 'retryable', kind: 'nonce' },
   {
-    pattern: /nonce too (low|high)|nonce has already been used|already known|known transaction/i,
-    disposition: 'retryable',
-    kind: 'nonce',
-  },
-  {
-    pattern:
-      /replacement transaction underpriced|transaction underpriced|fee too low|max fee per gas less than block base fee|fee cap .*too low/i,
+    pattern: /replacement transaction underpriced|transaction underpriced|fee too low/i,
     disposition: 'retryable',
     kind: 'underpriced',
   },
@@ -70,17 +111,7 @@ const MESSAGE_RULES: Array<{ pattern: RegExp; disposition: Disposition; kind: st
     disposition: 'retryable',
     kind: 'busy',
   },
-  {
-    pattern: /timed? ?out|timeout|ETIMEDOUT/i,
-    disposition: 'retryable',
-    kind: 'timeout',
-  },
-  {
-    pattern:
-      /fetch failed|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|socket has been closed|other side closed|network error|HTTP request failed|WebSocket/i,
-    disposition: 'retryable',
-    kind: 'network',
-  },
+  { pattern: /timed? ?out|timeout/i, disposition: 'retryable', kind: 'timeout' },
 ]
 
 export function classifyError(err: unknown): ErrorClassification {
@@ -113,20 +144,28 @@ export function classifyError(err: unknown): ErrorClassification {
   const revert = revertName(err)
   if (revert !== undefined) return classifyRevert(revert)
 
-  const text = messages(err)
+  const typed = nodeError(err)
+  for (const rule of VIEM_RULES) {
+    if (walk(err, (e) => e instanceof rule.type) !== null || typed instanceof rule.type) {
+      return { disposition: rule.disposition, kind: rule.kind, detail: firstLine(err) }
+    }
+  }
+
+  const text = nodeMessage(err)
   for (const rule of MESSAGE_RULES) {
     if (rule.pattern.test(text)) {
       return { disposition: rule.disposition, kind: rule.kind, detail: firstLine(err) }
     }
   }
-  if (/revert/i.test(text))
-    return { disposition: 'permanent', kind: 'revert', detail: firstLine(err) }
-  // An HTTP status from the server (5xx, 429) without a recognizable message: the server, not the request.
-  const status = httpStatus(err)
-  if (status !== undefined && (status >= 500 || status === 429)) {
-    return { disposition: 'retryable', kind: 'network', detail: `HTTP ${status}` }
-  }
   return { disposition: 'permanent', kind: 'unknown', detail: firstLine(err) }
+}
+
+/**
+ * True when a broadcast failed only because the node already has the transaction (a re-broadcast, or an answer
+ * lost on the way back): for the sender that is success.
+ */
+export function isKnownTransaction(err: unknown): boolean {
+  return KNOWN_TRANSACTION.test(nodeMessage(err))
 }
 
 export function classifyRevert(errorName: string): ErrorClassification {
@@ -139,29 +178,28 @@ export function classifyRevert(errorName: string): ErrorClassification {
 
 /** Name of the custom error a call or transaction reverted with, if the error carries one we can decode. */
 export function revertName(err: unknown): string | undefined {
-  for (const e of chain(err)) {
-    if (e instanceof ContractFunctionRevertedError) {
-      if (e.data?.errorName !== undefined) return e.data.errorName
-      if (e.raw !== undefined) {
-        const decoded = decodeRevert(e.raw)
-        if (decoded !== undefined) return decoded
-      }
-    }
+  let name: string | undefined
+  const found = (candidate: string | undefined) => {
+    name = candidate
+    return candidate !== undefined
   }
-  for (const e of chain(err)) {
-    const data = (e as { data?: unknown }).data
-    const raw =
-      typeof data === 'string'
-        ? data
-        : typeof (data as { data?: unknown } | undefined)?.data === 'string'
-          ? ((data as { data: string }).data as string)
-          : undefined
-    if (raw !== undefined && /^0x[0-9a-fA-F]{8}/.test(raw)) {
-      const decoded = decodeRevert(raw as Hex)
-      if (decoded !== undefined) return decoded
-    }
-  }
-  return undefined
+  // viem decoded it (or kept the raw data) for a contract call with the ABI at hand.
+  walk(
+    err,
+    (e) =>
+      e instanceof ContractFunctionRevertedError &&
+      found(e.data?.errorName ?? (e.raw === undefined ? undefined : decodeRevert(e.raw))),
+  )
+  if (name !== undefined) return name
+  // Raw revert data anywhere in the chain (a call without the ABI: `data` on the error or on its RPC error).
+  walk(err, (e) => {
+    const data = (e as { data?: unknown } | null)?.data
+    const raw = typeof data === 'string' ? data : (data as { data?: unknown } | undefined)?.data
+    return (
+      typeof raw === 'string' && /^0x[0-9a-fA-F]{8}/.test(raw) && found(decodeRevert(raw as Hex))
+    )
+  })
+  return name
 }
 
 function decodeRevert(data: Hex): string | undefined {
@@ -179,35 +217,44 @@ function isAbort(err: unknown): boolean {
   )
 }
 
-function* chain(err: unknown): Generator<unknown> {
-  let e: unknown = err
+/**
+ * viem's `BaseError.walk` from the first viem error of the chain (our own errors may wrap one in `cause`): the
+ * first error `fn` holds for, or null.
+ */
+function walk(err: unknown, fn: (e: unknown) => boolean): unknown {
+  let e = err
   for (let depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
-    yield e
+    if (e instanceof BaseError) return e.walk(fn)
+    if (fn(e)) return e
     e = (e as { cause?: unknown }).cause
   }
+  return null
 }
 
-function messages(err: unknown): string {
-  const parts: string[] = []
-  for (const e of chain(err)) {
-    if (e instanceof BaseError) parts.push(e.shortMessage, e.details ?? '')
-    if (e instanceof Error) parts.push(e.message)
-    else if (typeof e === 'string') parts.push(e)
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') parts.push(code)
-  }
-  return parts.join(' | ')
+/**
+ * viem's typed node error for a JSON-RPC refusal. viem maps node messages to classes in its actions (estimateGas,
+ * call, sendTransaction) but not for a raw `client.request`, which the sender uses for eth_sendRawTransaction; for
+ * those the mapping is viem's own getNodeError, applied to the RPC error.
+ */
+function nodeError(err: unknown): BaseError | undefined {
+  const rpc = walk(err, (e) => e instanceof RpcRequestError)
+  if (!(rpc instanceof RpcRequestError)) return undefined
+  const mapped = getNodeError(rpc, {})
+  return mapped instanceof UnknownNodeError ? undefined : mapped
 }
 
-function httpStatus(err: unknown): number | undefined {
-  for (const e of chain(err)) {
-    const status = (e as { status?: unknown }).status
-    if (typeof status === 'number') return status
-  }
-  return undefined
+/** What the node (or the transport) said: viem keeps it as `details` along its chain; else the error's message. */
+function nodeMessage(err: unknown): string {
+  const viem = walk(err, (e) => e instanceof BaseError)
+  if (viem instanceof BaseError) return `${viem.shortMessage} | ${viem.details}`
+  if (err instanceof Error) return err.message
+  return String(err)
 }
 
 function firstLine(err: unknown): string {
+  // A JSON-RPC refusal: the node's own words, not viem's generic text for the error code.
+  const rpc = walk(err, (e) => e instanceof RpcRequestError)
+  if (rpc instanceof RpcRequestError) return rpc.details
   if (err instanceof BaseError) return err.shortMessage
   if (err instanceof Error) return err.message.split('\n')[0] ?? err.message
   return String(err)

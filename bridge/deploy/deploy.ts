@@ -20,6 +20,7 @@ import {
   type WalletClient,
   zeroAddress,
 } from 'viem'
+import type { ErrorCodeOf } from '../../chain/lib/error-codes.ts'
 import { SidechainError } from '../../chain/lib/errors.ts'
 import {
   bridgeVaultAbi,
@@ -32,16 +33,7 @@ import {
   testTokenBytecode,
 } from '../../contracts/generated/index.ts'
 
-export type BridgeContractsErrorCode =
-  | 'BRIDGE_INVALID_ADDRESS'
-  | 'BRIDGE_DUPLICATE_ADDRESS'
-  | 'BRIDGE_INVALID_THRESHOLD'
-  | 'BRIDGE_SET_TOO_LARGE'
-  | 'BRIDGE_INVALID_LIMIT'
-  | 'BRIDGE_INVALID_PARAMETER'
-  | 'BRIDGE_NO_ACCOUNT'
-  | 'BRIDGE_DEPLOY_FAILED'
-  | 'BRIDGE_DUPLICATE_SIGNER'
+export type BridgeContractsErrorCode = ErrorCodeOf<'bridgeDeploy'>
 
 export class BridgeContractsError extends SidechainError<BridgeContractsErrorCode> {
   override readonly name: string = 'BridgeContractsError'

@@ -5,7 +5,7 @@ import { mnemonicToAccount } from 'viem/accounts'
 import { startAnvil } from '../../chain/lib/foundry.ts'
 import { silentLogger } from '../../chain/lib/logger.ts'
 import { tempDir, waitFor } from '../../test/support/chain.ts'
-import { classifyError } from '../core/classify.ts'
+import { classifyError, isKnownTransaction } from '../core/classify.ts'
 import { makePublicClient } from '../core/clients.ts'
 import { bridgeVaultAbi, deployTestToken, deployVault, testTokenAbi } from '../deploy/index.ts'
 import { RelayerJournal } from '../journal/journal.ts'
@@ -242,6 +242,44 @@ t.test('TxSender on anvil', async (t) => {
       t.equal(replaced, before, 'no replacement above the cap')
       await testClient.mine({ blocks: 1 })
       t.equal((await sending).status, 'success')
+    },
+  )
+
+  await t.test(
+    "anvil's answers to a re-broadcast and to a used nonce are told apart",
+    async (t) => {
+      const other = mnemonicToAccount(MNEMONIC, { addressIndex: 7 })
+      const fees = await client.estimateFeesPerGas()
+      const nonce = await client.getTransactionCount({
+        address: other.address,
+        blockTag: 'latest',
+      })
+      // Two transactions with one nonce, told apart by their value.
+      const raw = (value: bigint) =>
+        other.signTransaction({
+          type: 'eip1559',
+          chainId: 31337,
+          nonce,
+          to: zeroAddress,
+          value,
+          gas: 21_000n,
+          ...fees,
+        })
+      const first = await raw(1n)
+      const send = (tx: `0x${string}`) =>
+        client.request({ method: 'eth_sendRawTransaction', params: [tx] }).then(
+          () => undefined,
+          (err: unknown) => err,
+        )
+      t.equal(await send(first), undefined, 'first broadcast accepted')
+      const again = await send(first)
+      t.ok(again !== undefined, 'the node refuses the same bytes again')
+      t.ok(isKnownTransaction(again), 'and the refusal reads as "already known" (success)')
+      await testClient.mine({ blocks: 1 })
+      const late = await send(await raw(2n))
+      t.ok(late !== undefined, 'another transaction with the mined nonce is refused')
+      t.notOk(isKnownTransaction(late), 'which is not success')
+      t.match(classifyError(late), { disposition: 'retryable', kind: 'nonce' })
     },
   )
 })

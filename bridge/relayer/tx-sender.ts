@@ -23,7 +23,7 @@ import {
   TransactionReceiptNotFoundError,
 } from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
-import { classifyError, revertName } from '../core/classify.ts'
+import { classifyError, isKnownTransaction, revertName } from '../core/classify.ts'
 import { BridgeError } from '../core/errors.ts'
 import type { InflightL1Tx, RelayerJournal } from '../journal/journal.ts'
 
@@ -440,7 +440,7 @@ export class TxSender {
       await this.client.request({ method: 'eth_sendRawTransaction', params: [raw] })
     } catch (err) {
       // The node has it already (a re-broadcast, or a response lost on the way back): that is success.
-      if (/already known|known transaction|already imported/i.test(messageChain(err))) return
+      if (isKnownTransaction(err)) return
       throw err
     }
   }
@@ -478,16 +478,6 @@ export class TxSender {
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b
-}
-
-function messageChain(err: unknown): string {
-  const parts: string[] = []
-  let e: unknown = err
-  for (let i = 0; e !== undefined && e !== null && i < 10; i++) {
-    if (e instanceof Error) parts.push(e.message)
-    e = (e as { cause?: unknown }).cause
-  }
-  return parts.join(' | ')
 }
 
 /** Resolves after `ms`, or rejects with RELAYER_STOPPED when `signal` aborts. */

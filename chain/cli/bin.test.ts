@@ -28,3 +28,32 @@ t.test('the bin shim exits 2 on an unknown command', (t) => {
   t.match(bad.stderr, /unknown command/)
   t.end()
 })
+
+t.test('exit codes come from the error code, the same with and without --json', (t) => {
+  // A missing network file is bad input (BRIDGE_NETWORK_INVALID): exit 2 on both paths.
+  const missing = ['bridge', 'status', '--network', '/nonexistent/network.json', '5']
+  const plain = runBin(...missing)
+  t.equal(plain.status, 2, plain.stderr)
+  t.match(plain.stderr, /^error \[BRIDGE_NETWORK_INVALID\]: /)
+  const json = runBin(...missing, '--json')
+  t.equal(json.status, 2, json.stderr)
+  t.match(JSON.parse(json.stdout), { ok: false, error: { code: 'BRIDGE_NETWORK_INVALID' } })
+  // An unreachable RPC is a runtime failure (BRIDGE_RPC_UNAVAILABLE): exit 1.
+  const unreachable = runBin(
+    'bridge',
+    'status',
+    '--json',
+    '--l1-rpc',
+    'http://127.0.0.1:1',
+    '--sidechain-rpc',
+    'http://127.0.0.1:1',
+    '--bridge',
+    `0x${'11'.repeat(20)}`,
+    '--vault',
+    `0x${'22'.repeat(20)}`,
+    '5',
+  )
+  t.equal(unreachable.status, 1, unreachable.stderr)
+  t.match(JSON.parse(unreachable.stdout), { error: { code: 'BRIDGE_RPC_UNAVAILABLE' } })
+  t.end()
+})

@@ -3,8 +3,9 @@
  * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
  */
 import { type Command, InvalidArgumentError } from 'commander'
+import { NetworkSetupError } from '../devnet/errors.ts'
 import { DEFAULTS } from '../devnet/layout.ts'
-import { errorMessage, isSidechainError, SidechainError } from '../lib/errors.ts'
+import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { readKeyFile } from '../lib/keys.ts'
 import { parseIntegerOption } from './options.ts'
 
@@ -383,7 +384,7 @@ function deployerKey(file: string | undefined): `0x${string}` | undefined {
   if (env === undefined || env === '') return undefined
   const key = env.startsWith('0x') ? env : `0x${env}`
   if (!/^0x[0-9a-fA-F]{64}$/.test(key)) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_KEY_INVALID',
       'SIDECHAIN_DEPLOYER_KEY is not a 32-byte hex private key',
     )

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * `sidechain` command line. Each command validates its flags at the edge, then hands plain
- * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input.
+ * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input (a usage
+ * error, or an error whose code ERROR_TABLE in chain/lib/error-codes.ts calls input).
  */
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
-import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'
@@ -37,13 +38,7 @@ export async function main(): Promise<void> {
     }
     const code = isSidechainError(err) ? ` [${err.code}]` : ''
     process.stderr.write(`error${code}: ${errorMessage(err)}\n`)
-    process.exitCode =
-      isSidechainError(err) &&
-      /INVALID|KEY_FILE|EXISTS|UNREADABLE|CONSENSUS_RECORD_WRONG_KEY|CONSENSUS_RECORD_CORRUPT/.test(
-        err.code,
-      )
-        ? 2
-        : 1
+    process.exitCode = describeError(err).exitCode
   }
 }
 

@@ -23,6 +23,7 @@ import { RLP } from '@ethereumjs/rlp'
 import { createTxFromBlockBodyData, type TypedTransaction } from '@ethereumjs/tx'
 import { bytesToHex } from '@ethereumjs/util'
 import { keccak256 } from '../crypto/index.ts'
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
 import { freezeWithEncoding } from './transaction-encoding.ts'
 
@@ -31,7 +32,9 @@ export interface KnownTransactions {
   get(hash: string): { tx: TypedTransaction } | undefined
 }
 
-export class BlockDecodeError extends SidechainError<'BLOCK_MALFORMED'> {
+export type CodecErrorCode = ErrorCodeOf<'codec'>
+
+export class BlockDecodeError extends SidechainError<CodecErrorCode> {
   override readonly name = 'BlockDecodeError'
 }
 

@@ -15,7 +15,7 @@
  *   beside the tip (storage `seals`) until the child exists.
  */
 import { RLP } from '@ethereumjs/rlp'
-import { SidechainError } from '../lib/errors.ts'
+import { ConsensusError } from './errors.ts'
 
 export const EXTRA_VANITY_LENGTH = 32
 export const ADDRESS_LENGTH = 20
@@ -38,8 +38,8 @@ export interface ConsensusExtraData {
   parentCommitSeals: Uint8Array[]
 }
 
-function badExtra(message: string, details?: Record<string, unknown>): SidechainError {
-  return new SidechainError('CONSENSUS_BAD_EXTRA_DATA', `invalid extraData: ${message}`, {
+function badExtra(message: string, details?: Record<string, unknown>): ConsensusError {
+  return new ConsensusError('CONSENSUS_BAD_EXTRA_DATA', `invalid extraData: ${message}`, {
     details,
   })
 }
@@ -79,7 +79,7 @@ export function decodeExtraData(data: Uint8Array): ConsensusExtraData {
   try {
     decoded = RLP.decode(data)
   } catch (cause) {
-    throw new SidechainError('CONSENSUS_BAD_EXTRA_DATA', 'invalid extraData: not RLP', { cause })
+    throw new ConsensusError('CONSENSUS_BAD_EXTRA_DATA', 'invalid extraData: not RLP', { cause })
   }
   if (!Array.isArray(decoded) || decoded.length !== 6) throw badExtra('expected a list of 6 items')
   const [vanity, round, vote, validators, parentRound, seals] = decoded as unknown[]

@@ -5,16 +5,11 @@
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { SidechainError } from '../lib/errors.ts'
+import { ConsensusError, type ConsensusErrorCode } from './errors.ts'
 import { type ConsensusExtraData, decodeExtraData } from './extra-data.ts'
 import { verifyCommitSeals } from './seals.ts'
 
-export type ConsensusRuleErrorCode =
-  | 'CONSENSUS_WRONG_PROPOSER'
-  | 'CONSENSUS_BAD_PARENT_SEALS'
-  | 'CONSENSUS_BAD_SEALS'
-  | 'CONSENSUS_BAD_VALIDATOR_LIST'
-  | 'CONSENSUS_BAD_VOTE'
+export type ConsensusRuleErrorCode = Extract<ConsensusErrorCode, `CONSENSUS_${string}`>
 
 /** Validator set at each height. Static today; the QBFT vote tally implements the same shape. */
 export interface ValidatorSetSource {
@@ -77,7 +72,7 @@ export class ConsensusRules {
     const validators = this.validatorSet.validatorsAt(header.number)
     const proposer = proposerFor(validators, header.number, extra.round)
     if (!equalsBytes(header.coinbase.bytes, proposer)) {
-      throw new SidechainError<ConsensusRuleErrorCode>(
+      throw new ConsensusError(
         'CONSENSUS_WRONG_PROPOSER',
         'block was not proposed by the proposer of its round',
         {
@@ -94,7 +89,7 @@ export class ConsensusRules {
     const listed = extra.validators.map((v) => bytesToHex(v)).join(',')
     const expected = epoch ? validators.map((v) => bytesToHex(v)).join(',') : ''
     if (listed !== expected) {
-      throw new SidechainError<ConsensusRuleErrorCode>(
+      throw new ConsensusError(
         'CONSENSUS_BAD_VALIDATOR_LIST',
         epoch
           ? 'epoch block must list the current validators'
@@ -103,17 +98,13 @@ export class ConsensusRules {
       )
     }
     if (epoch && extra.vote !== null) {
-      throw new SidechainError<ConsensusRuleErrorCode>(
-        'CONSENSUS_BAD_VOTE',
-        'epoch blocks carry no vote',
-        {
-          details: { number: header.number },
-        },
-      )
+      throw new ConsensusError('CONSENSUS_BAD_VOTE', 'epoch blocks carry no vote', {
+        details: { number: header.number },
+      })
     }
     if (parent.number === 0n) {
       if (extra.parentCommitSeals.length !== 0 || extra.parentCommitRound !== 0) {
-        throw new SidechainError<ConsensusRuleErrorCode>(
+        throw new ConsensusError(
           'CONSENSUS_BAD_PARENT_SEALS',
           'the genesis block has no commit seals',
         )
@@ -128,7 +119,7 @@ export class ConsensusRules {
           { strict: true },
         )
       } catch (cause) {
-        throw new SidechainError<ConsensusRuleErrorCode>(
+        throw new ConsensusError(
           'CONSENSUS_BAD_PARENT_SEALS',
           'parent commit seals in the header are invalid',
           { cause },
@@ -149,14 +140,10 @@ export class ConsensusRules {
         { strict: true },
       )
     } catch (cause) {
-      throw new SidechainError<ConsensusRuleErrorCode>(
-        'CONSENSUS_BAD_SEALS',
-        'block commit seals are invalid',
-        {
-          details: { number: header.number },
-          cause,
-        },
-      )
+      throw new ConsensusError('CONSENSUS_BAD_SEALS', 'block commit seals are invalid', {
+        details: { number: header.number },
+        cause,
+      })
     }
   }
 }

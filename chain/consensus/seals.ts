@@ -6,7 +6,7 @@
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex } from '@ethereumjs/util'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
-import { SidechainError } from '../lib/errors.ts'
+import { ConsensusError, type ConsensusErrorCode } from './errors.ts'
 
 /** f = floor((n-1)/3) faulty validators tolerated. */
 export function maxFaulty(validatorCount: number): number {
@@ -39,11 +39,7 @@ export function signCommitSeal(
   return sign(commitSealDigest(blockHash, round), privateKey)
 }
 
-export type SealErrorCode =
-  | 'SEAL_INVALID_SIGNATURE'
-  | 'SEAL_NOT_VALIDATOR'
-  | 'SEAL_DUPLICATE_SIGNER'
-  | 'SEAL_INSUFFICIENT'
+export type SealErrorCode = Extract<ConsensusErrorCode, `SEAL_${string}`>
 
 /**
  * Recovers every seal's signer and checks that at least quorum(n) distinct validators
@@ -67,25 +63,21 @@ export function verifyCommitSeals(
       signer = bytesToHex(recoverAddress(digest, seal))
     } catch (cause) {
       if (options.strict)
-        throw new SidechainError<SealErrorCode>(
-          'SEAL_INVALID_SIGNATURE',
-          'commit seal has an invalid signature',
-          { cause },
-        )
+        throw new ConsensusError('SEAL_INVALID_SIGNATURE', 'commit seal has an invalid signature', {
+          cause,
+        })
       continue
     }
     if (!members.has(signer)) {
       if (options.strict)
-        throw new SidechainError<SealErrorCode>(
-          'SEAL_NOT_VALIDATOR',
-          'commit seal from a non-validator',
-          { details: { signer } },
-        )
+        throw new ConsensusError('SEAL_NOT_VALIDATOR', 'commit seal from a non-validator', {
+          details: { signer },
+        })
       continue
     }
     if (signers.has(signer)) {
       if (options.strict)
-        throw new SidechainError<SealErrorCode>('SEAL_DUPLICATE_SIGNER', 'duplicate commit seal', {
+        throw new ConsensusError('SEAL_DUPLICATE_SIGNER', 'duplicate commit seal', {
           details: { signer },
         })
       continue
@@ -94,7 +86,7 @@ export function verifyCommitSeals(
   }
   const needed = quorumSize(validators.length)
   if (signers.size < needed) {
-    throw new SidechainError<SealErrorCode>(
+    throw new ConsensusError(
       'SEAL_INSUFFICIENT',
       `block has ${signers.size} valid commit seals, needs ${needed}`,
       {

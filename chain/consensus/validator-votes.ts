@@ -10,7 +10,7 @@
  */
 import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
-import { SidechainError } from '../lib/errors.ts'
+import { ConsensusError } from './errors.ts'
 import type { ConsensusExtraData, ValidatorVote } from './extra-data.ts'
 import type { ValidatorSetSource } from './rules.ts'
 
@@ -155,7 +155,7 @@ function decodeState(bytes: Uint8Array): TallyState {
       votes: new Map(json.votes.map(([candidate, ballots]) => [candidate, new Map(ballots)])),
     }
   } catch (cause) {
-    throw new SidechainError('STORAGE_CORRUPT', 'stored validator vote tally is unreadable', {
+    throw new ConsensusError('STORAGE_CORRUPT', 'stored validator vote tally is unreadable', {
       cause,
     })
   }

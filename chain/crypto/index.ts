@@ -8,7 +8,14 @@ import type { CustomCrypto } from '@ethereumjs/common'
 import { bytesToHex, calculateSigRecovery, hexToBytes } from '@ethereumjs/util'
 import { createKeccak, type IHasher } from 'hash-wasm'
 import secp256k1 from 'secp256k1'
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
+
+export type CryptoErrorCode = ErrorCodeOf<'crypto'>
+
+export class CryptoError extends SidechainError<CryptoErrorCode> {
+  override readonly name: string = 'CryptoError'
+}
 
 export type Hex = `0x${string}`
 
@@ -36,7 +43,7 @@ export function keccak256(data: Uint8Array): Uint8Array {
 function bytes32(value: Uint8Array): Uint8Array {
   if (value.length === 32) return value
   if (value.length > 32)
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature component longer than 32 bytes')
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'signature component longer than 32 bytes')
   const out = new Uint8Array(32)
   out.set(value, 32 - value.length)
   return out
@@ -52,7 +59,7 @@ export function ecrecover(
 ): Uint8Array {
   const recovery = calculateSigRecovery(v, chainId)
   if (recovery !== 0n && recovery !== 1n) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'invalid signature v value', {
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'invalid signature v value', {
       details: { v },
     })
   }
@@ -62,7 +69,7 @@ export function ecrecover(
   try {
     return secp256k1.ecdsaRecover(signature, Number(recovery), msgHash, false).subarray(1)
   } catch (cause) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
       cause,
     })
   }
@@ -95,18 +102,18 @@ export function sign(msgHash: Uint8Array, privateKey: Uint8Array): RecoverableSi
  */
 export function recoverAddress(msgHash: Uint8Array, signature: Uint8Array): Uint8Array {
   if (signature.length !== 65) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature must be 65 bytes', {
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'signature must be 65 bytes', {
       details: { length: signature.length },
     })
   }
   let recid = signature[64]!
   if (recid >= 27) recid -= 27
   if (recid !== 0 && recid !== 1) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'invalid recovery id', { details: { recid } })
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'invalid recovery id', { details: { recid } })
   }
   const s = BigInt(bytesToHex(signature.subarray(32, 64)))
   if (s === 0n || s > SECP256K1_N_DIV_2) {
-    throw new SidechainError(
+    throw new CryptoError(
       'CRYPTO_HIGH_S',
       'signature s value is not in the lower half of the curve order',
     )
@@ -115,7 +122,7 @@ export function recoverAddress(msgHash: Uint8Array, signature: Uint8Array): Uint
   try {
     publicKey = secp256k1.ecdsaRecover(signature.subarray(0, 64), recid, msgHash, false)
   } catch (cause) {
-    throw new SidechainError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
+    throw new CryptoError('CRYPTO_BAD_SIGNATURE', 'signature does not recover a public key', {
       cause,
     })
   }

@@ -28,8 +28,8 @@ import {
   sidechainBridgeAbi,
   testTokenAbi,
 } from '../../bridge/deploy/index.ts'
-import { SidechainError } from '../lib/errors.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
+import { DevnetError } from './errors.ts'
 
 export const TEST_TOKEN = { name: 'Devnet Test Token', symbol: 'TST', decimals: 18 } as const
 /** TST minted on L1 to every dev account. */
@@ -122,7 +122,7 @@ export async function deployL1(
         })
         const receipt = await l1.public.waitForTransactionReceipt({ hash })
         if (receipt.status !== 'success') {
-          throw new SidechainError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
+          throw new DevnetError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
         }
       }
       for (const relayer of params.relayers) {
@@ -167,7 +167,7 @@ export async function deployBridge(
 export async function checkL1(l1: ChainClients, saved: L1Deployment, stateFile: string) {
   const code = await l1.public.getCode({ address: saved.vault })
   if (code === undefined || code === '0x') {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_LOST',
       `the L1 vault ${saved.vault} is not in anvil's state (${stateFile} is missing or was saved before the deployment, e.g. after anvil was killed). Start over with --fresh`,
     )
@@ -187,7 +187,7 @@ export async function checkBridge(
 ): Promise<void> {
   const code = await sidechain.public.getCode({ address: saved.bridge })
   if (code === undefined || code === '0x') {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_LOST',
       `the sidechain bridge ${saved.bridge} is not on the chain the validators serve; start over with --fresh`,
     )
@@ -198,7 +198,7 @@ export async function checkBridge(
     functionName: 'l1Vault',
   })
   if (vault.toLowerCase() !== saved.vault.toLowerCase()) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_LOST',
       `the sidechain bridge ${saved.bridge} is linked to vault ${vault}, not ${saved.vault}; start over with --fresh`,
     )

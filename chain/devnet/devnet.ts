@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs
 import path from 'node:path'
 import type { Address } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
-import { SidechainError } from '../lib/errors.ts'
+import type { SidechainError } from '../lib/errors.ts'
 import { foundryBinary } from '../lib/foundry.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {
@@ -22,6 +22,7 @@ import {
   deployL1,
   type L1Deployment,
 } from './contracts.ts'
+import { DevnetError } from './errors.ts'
 import {
   DEFAULTS,
   DEVNET_CONFIRMATIONS,
@@ -196,7 +197,7 @@ export async function startDevnet(
   const guard = () => {
     if (failure !== undefined) throw failure
     if (options.signal?.aborted === true) {
-      throw new SidechainError('DEVNET_ABORTED', 'devnet start interrupted')
+      throw new DevnetError('DEVNET_ABORTED', 'devnet start interrupted')
     }
   }
   const writeLock = () => {
@@ -536,7 +537,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
   const pick = (g: { base: number; count: number; what: string }) => {
     if (g.base === 0) return free.splice(0, g.count)
     if (g.base + g.count - 1 > 65_535) {
-      throw new SidechainError(
+      throw new DevnetError(
         'DEVNET_FLAGS_INVALID',
         `${g.what} ports ${g.base}..${g.base + g.count - 1} go past 65535`,
       )
@@ -558,7 +559,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
   for (const { port, what } of fixed) {
     const other = seen.get(port)
     if (other !== undefined) {
-      throw new SidechainError(
+      throw new DevnetError(
         'DEVNET_FLAGS_INVALID',
         `port ${port} would serve both ${other} and ${what}; choose other port flags`,
       )
@@ -579,14 +580,14 @@ function refuseIfRunning(layout: DevnetLayout): void {
     return
   }
   if (lock.pid !== process.pid && processAlive(lock.pid)) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_BUSY',
       `a devnet is already running from ${displayPath(layout.root)} (pid ${lock.pid}). Stop it first (Ctrl-C in its terminal, or kill ${lock.pid}), or use another --datadir`,
     )
   }
   const alive = (lock.processes ?? []).filter((p) => processAlive(p.pid, layout.root))
   if (alive.length > 0) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_BUSY',
       `processes of an earlier devnet run from ${displayPath(layout.root)} are still running: ${alive.map((p) => `${p.name} (pid ${p.pid})`).join(', ')}. Stop them with: kill ${alive.map((p) => p.pid).join(' ')}`,
     )
@@ -601,7 +602,7 @@ function processDied(p: ManagedProcess, exit: ProcessExit): SidechainError {
         ? 'could not be started'
         : `exited with code ${exit.code}`
   const tail = p.logTail(12)
-  return new SidechainError(
+  return new DevnetError(
     'DEVNET_PROCESS_EXITED',
     `${p.name} ${how} unexpectedly; its log is ${displayPath(p.logFile)}${tail === '' ? '' : `. Last lines:\n${indent(tail)}`}`,
     { details: { process: p.name, log: p.logFile, code: exit.code, signal: exit.signal } },

@@ -27,7 +27,6 @@ import { isIP } from 'node:net'
 import path from 'node:path'
 import type { Address, Hex } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
-import { SidechainError } from '../lib/errors.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../p2p/libp2p.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {
@@ -40,6 +39,7 @@ import {
   type L1Deployment,
 } from './contracts.ts'
 import type { DevnetInfo } from './devnet.ts'
+import { NetworkSetupError } from './errors.ts'
 import { createNetworkFiles } from './network.ts'
 import { relayerConfig } from './relayer-config.ts'
 import { pollUntil, rpcCall } from './rpc.ts'
@@ -55,7 +55,7 @@ export function parseHostPort(value: string, defaultPort = 30303): HostPort {
   const match = /^([A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(value.trim())
   const port = match?.[2] === undefined ? defaultPort : Number(match[2])
   if (match === null || port < 1 || port > 65_535) {
-    throw new SidechainError('NETWORK_FLAGS_INVALID', `${value} is not host[:port]`)
+    throw new NetworkSetupError('NETWORK_FLAGS_INVALID', `${value} is not host[:port]`)
   }
   return { host: match[1]!, port }
 }
@@ -119,7 +119,7 @@ export async function networkInit(
           v.p2pPort === options.validatorHosts[i]!.port,
       )
     if (!same) {
-      throw new SidechainError(
+      throw new NetworkSetupError(
         'NETWORK_FLAGS_INVALID',
         `${out} already holds a network with ${existing.validators.length} validators (${existing.validators.map((v) => `${v.host}:${v.p2pPort}`).join(', ')}), ${existing.relayers.length} relayers and chain id ${existing.chainId}; these flags describe another one. Use an empty folder (or delete the volume) to create a new network`,
       )
@@ -129,7 +129,7 @@ export async function networkInit(
   mkdirSync(out, { recursive: true })
   const leftovers = readdirSync(out).filter((f) => !f.startsWith('.'))
   if (leftovers.length > 0) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_STATE_INVALID',
       `${out} holds files (${leftovers.slice(0, 5).join(', ')}) but no ${NETWORK_JSON}: an earlier init was interrupted or this is another folder. Empty it first`,
     )
@@ -228,7 +228,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
   const dir = path.resolve(options.networkDir)
   const network = readNetworkDescription(dir)
   if (network === undefined) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_STATE_INVALID',
       `${dir} has no ${NETWORK_JSON}: run \`sidechain network init\` first`,
     )
@@ -239,7 +239,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
     options.threshold < 1 ||
     options.threshold > relayers.length
   ) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_FLAGS_INVALID',
       `--threshold must be between 1 and the number of relayers (${relayers.length})`,
     )
@@ -257,7 +257,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
   )
   const chainId = Number(await rpcCall<string>(options.sidechainRpc, 'eth_chainId'))
   if (chainId !== network.chainId) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_STATE_INVALID',
       `the sidechain at ${options.sidechainRpc} serves chain ${chainId}, the network in ${dir} is chain ${network.chainId}`,
     )
@@ -265,7 +265,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
   const probe = chainClients(options.l1Rpc, l1ChainId, 'L1')
   const anvil = await isAnvil(probe)
   if (options.deployerKey === undefined && !anvil) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_FLAGS_INVALID',
       'the L1 is not anvil: give a funded deployer key (SIDECHAIN_DEPLOYER_KEY or --deployer-key-file); the public dev key is only used on anvil',
     )
@@ -278,7 +278,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
     ? (JSON.parse(readFileSync(deploymentFile, 'utf8')) as DeploymentFile)
     : undefined
   if (deployment !== undefined && deployment.l1ChainId !== l1ChainId) {
-    throw new SidechainError(
+    throw new NetworkSetupError(
       'NETWORK_STATE_INVALID',
       `${deploymentFile} is for L1 chain ${deployment.l1ChainId}, the L1 at ${options.l1Rpc} is chain ${l1ChainId}`,
     )

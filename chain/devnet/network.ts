@@ -8,10 +8,10 @@ import path from 'node:path'
 import { createGenesis } from '../../genesis/create.ts'
 import { predeployAlloc } from '../../genesis/predeploys.ts'
 import { randomPrivateKey } from '../crypto/index.ts'
-import { SidechainError } from '../lib/errors.ts'
 import { type KeyPair, keyPairFromPrivateKey, readKeyFile, writeKeyFile } from '../lib/keys.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../p2p/libp2p.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
+import { DevnetError } from './errors.ts'
 
 export const ETHER = 10n ** 18n
 /** Sidechain coin of every dev account in the genesis. */
@@ -44,7 +44,7 @@ export interface NetworkKeys {
  */
 export function createNetworkFiles(params: NetworkParams): NetworkKeys {
   if (existsSync(params.outDir) && readdirSync(params.outDir).length > 0) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_INVALID',
       `${params.outDir} already exists; refusing to overwrite keys`,
     )

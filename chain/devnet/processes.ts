@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { SidechainError } from '../lib/errors.ts'
+import { DevnetError } from './errors.ts'
 
 export interface ProcessSpec {
   /** Short name used in messages and as the log file name: `validator-0`, `relayer-1`, `anvil`. */
@@ -189,7 +189,7 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
   try {
     for (let attempt = 0; ports.length < count; attempt++) {
       if (attempt > 50 * count) {
-        throw new SidechainError('DEVNET_PORT_IN_USE', `no ${count} free ports in ${low}-${high}`)
+        throw new DevnetError('DEVNET_PORT_IN_USE', `no ${count} free ports in ${low}-${high}`)
       }
       const port = low + Math.floor(Math.random() * (high - low + 1))
       if (ports.includes(port)) continue
@@ -234,7 +234,7 @@ export async function checkPortsFree(
     if (await portInUse(port, host)) taken.push(`${port} (${what})`)
   }
   if (taken.length > 0) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_PORT_IN_USE',
       `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. Is another devnet or anvil running? Stop it, or choose other ports (--rpc-port, --p2p-port, --l1-port, --validator-metrics-port, --relayer-metrics-port; 0 picks free ones)`,
       { details: { taken } },

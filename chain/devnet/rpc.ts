@@ -1,5 +1,5 @@
 /** Tiny JSON-RPC and HTTP probes for readiness checks, and a deadline-bound poll loop. */
-import { SidechainError } from '../lib/errors.ts'
+import { DevnetError } from './errors.ts'
 
 /** One JSON-RPC call; throws on transport errors, HTTP errors and JSON-RPC errors. */
 export async function rpcCall<T = unknown>(
@@ -57,7 +57,7 @@ export async function pollUntil<T>(
     options.guard?.()
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
-      throw new SidechainError(
+      throw new DevnetError(
         'DEVNET_START_TIMEOUT',
         `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${options.what}${why}`,
       )

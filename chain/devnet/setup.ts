@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { z } from 'zod'
-import { SidechainError } from '../lib/errors.ts'
+import { DevnetError } from './errors.ts'
 import { DEFAULTS, LIMITS } from './layout.ts'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be an address')
@@ -42,7 +42,7 @@ export function readSavedSetup(file: string): SavedSetup | undefined {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'))
   } catch (cause) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_INVALID',
       `${file} is not valid JSON; start over with --fresh`,
       {
@@ -52,7 +52,7 @@ export function readSavedSetup(file: string): SavedSetup | undefined {
   }
   const parsed = savedSetupSchema.safeParse(json)
   if (!parsed.success) {
-    throw new SidechainError(
+    throw new DevnetError(
       'DEVNET_STATE_INVALID',
       `${file} is not a devnet setup this version understands; start over with --fresh\n${z.prettifyError(parsed.error)}`,
     )
@@ -103,7 +103,7 @@ export function resolveTopology(flags: TopologyFlags, saved: SavedSetup | undefi
       }
     }
     if (conflicts.length > 0) {
-      throw new SidechainError(
+      throw new DevnetError(
         'DEVNET_FLAGS_INVALID',
         `the existing devnet was created with ${describeTopology(saved)}; this run asks for ${conflicts.join(', ')}. Drop those flags to resume it, or add --fresh to delete it and start a new one`,
         { details: { conflicts } },
@@ -142,7 +142,7 @@ export function resolveTopology(flags: TopologyFlags, saved: SavedSetup | undefi
     )
   }
   if (problems.length > 0) {
-    throw new SidechainError('DEVNET_FLAGS_INVALID', problems.join('; '), { details: { problems } })
+    throw new DevnetError('DEVNET_FLAGS_INVALID', problems.join('; '), { details: { problems } })
   }
   return topology
 }

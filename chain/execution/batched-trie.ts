@@ -15,8 +15,8 @@
 import type { CheckpointDB, MerklePatriciaTrie } from '@ethereumjs/mpt'
 import { RLP } from '@ethereumjs/rlp'
 import { type BatchDBOp, bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { SidechainError } from '../lib/errors.ts'
 import { encodeRlp } from '../util/rlp-encode.ts'
+import { ExecutionError } from './errors.ts'
 
 /** A change to the trie: `value` null or empty deletes the key. */
 export interface TrieChange {
@@ -220,7 +220,7 @@ class TrieRewriter {
     if (ref instanceof Uint8Array) {
       const stored = (await this.db.get(ref)) as Uint8Array | undefined
       if (stored === undefined) {
-        throw new SidechainError('EXEC_PARENT_STATE_MISSING', 'a trie node is missing', {
+        throw new ExecutionError('EXEC_PARENT_STATE_MISSING', 'a trie node is missing', {
           details: { node: bytesToHex(ref) },
         })
       }
@@ -330,7 +330,7 @@ function fromRaw(raw: RawNode): MemNode {
       ? { kind: 'leaf', path, value: raw[1] as Uint8Array }
       : { kind: 'extension', path, child: raw[1]! }
   }
-  throw new SidechainError('EXEC_PARENT_STATE_MISSING', 'a trie node does not decode', {
+  throw new ExecutionError('EXEC_PARENT_STATE_MISSING', 'a trie node does not decode', {
     details: { items: raw.length },
   })
 }

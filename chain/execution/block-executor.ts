@@ -33,7 +33,7 @@ import {
 import { Bloom, createVM, runTx, type VM } from '@ethereumjs/vm'
 import type { AllocAccount } from '../../genesis/schema.ts'
 import { sha256 } from '../crypto/index.ts'
-import { SidechainError } from '../lib/errors.ts'
+import { ExecutionError, type ExecutionErrorCode } from './errors.ts'
 import { orderedTrieRoot } from './ordered-trie.ts'
 import { consensusReceiptBytes, type StoredReceipt } from './receipts.ts'
 import type { StateStore } from './state-store.ts'
@@ -60,18 +60,6 @@ const EXECUTION_SLICE_MS = 10
 
 /** Lets pending I/O callbacks and timers run (setImmediate: after the poll phase). */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
-
-export type ExecutionErrorCode =
-  | 'EXEC_STATE_ROOT_MISMATCH'
-  | 'EXEC_RECEIPTS_ROOT_MISMATCH'
-  | 'EXEC_GAS_USED_MISMATCH'
-  | 'EXEC_BLOOM_MISMATCH'
-  | 'EXEC_TX_ROOT_MISMATCH'
-  | 'EXEC_INVALID_TX'
-  | 'EXEC_PARENT_STATE_MISSING'
-  | 'EXEC_BUILD_CLOSED'
-  | 'EXEC_NOT_THE_EXECUTED_BLOCK'
-  | 'EXEC_EXECUTION_CLOSED'
 
 export interface BlockExecution {
   blockHash: Uint8Array
@@ -196,7 +184,7 @@ function execError(
   details?: Record<string, unknown>,
   cause?: unknown,
 ) {
-  return new SidechainError<ExecutionErrorCode>(code, message, { details, cause })
+  return new ExecutionError(code, message, { details, cause })
 }
 
 /** Throws a typed error for the first header commitment the execution does not match. */

@@ -7,9 +7,9 @@
 import type { Log } from '@ethereumjs/evm'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToBigInt } from '@ethereumjs/util'
-import { SidechainError } from '../lib/errors.ts'
 import { bigintBytes } from '../util/bigint-bytes.ts'
 import { encodeRlp } from '../util/rlp-encode.ts'
+import { ExecutionError } from './errors.ts'
 
 export interface StoredReceipt {
   txType: number
@@ -59,7 +59,7 @@ export function encodeStoredReceipts(receipts: readonly StoredReceipt[]): Uint8A
 export function decodeStoredReceipts(data: Uint8Array): StoredReceipt[] {
   const decoded = RLP.decode(data) as unknown
   if (!Array.isArray(decoded))
-    throw new SidechainError('STORAGE_CORRUPT', 'stored receipts are not a list')
+    throw new ExecutionError('STORAGE_CORRUPT', 'stored receipts are not a list')
   return decoded.map((item) => {
     const [txType, status, cumulative, gasUsed, bloom, logs, contract] = item as [
       Uint8Array,

@@ -63,25 +63,18 @@ import {
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import type { UpstreamPatchReport } from '../execution/upstream/index.ts'
-import { SidechainError } from '../lib/errors.ts'
 import type { LedgerMetrics } from '../metrics/events.ts'
-import { type ChainDb, META_KEYS, STORAGE_SCHEMA_VERSION } from '../storage/chain-db.ts'
+import {
+  type ChainDb,
+  META_KEYS,
+  STORAGE_SCHEMA_VERSION,
+  StorageError,
+} from '../storage/chain-db.ts'
 import { setRecent } from '../util/recent-map.ts'
 import { nextBaseFee } from './base-fee.ts'
 import type { BlockCommit, ChainReader, ImportedBlock, TxLocation } from './chain-reader.ts'
+import { LedgerError, type LedgerErrorCode } from './errors.ts'
 import { HeadAccounts } from './head-accounts.ts'
-
-export type LedgerErrorCode =
-  | 'LEDGER_GENESIS_MISMATCH'
-  | 'LEDGER_NOT_NEXT_BLOCK'
-  | 'LEDGER_KNOWN_BLOCK'
-  | 'LEDGER_INVALID_HEADER'
-  | 'LEDGER_INVALID_BODY'
-  | 'LEDGER_CLOSED'
-  | 'LEDGER_BUILD_ABANDONED'
-  | 'LEDGER_SPECULATION_ENDED'
-  | 'LEDGER_NEXT_BLOCK_VALIDATED'
-  | 'LEDGER_BUILDING'
 
 export interface ImportOptions {
   /** Seals finalizing this block; verified and stored beside it. */
@@ -174,7 +167,7 @@ function ledgerError(
   details?: Record<string, unknown>,
   cause?: unknown,
 ) {
-  return new SidechainError<LedgerErrorCode>(code, message, { details, cause })
+  return new LedgerError(code, message, { details, cause })
 }
 
 export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
@@ -702,7 +695,13 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     const minTimestamp = parent.timestamp + (this.genesis.config.blockPeriodMs >= 1000 ? 1n : 0n)
     if (header.timestamp < minTimestamp) throw fail('timestamp is before its parent')
     const maxTimestamp = BigInt(Math.floor(this.clock.now() / 1000) + this.maxFutureSeconds)
-    if (header.timestamp > maxTimestamp) throw fail('timestamp is too far in the future')
+    if (header.timestamp > maxTimestamp) {
+      throw ledgerError(
+        'LEDGER_FUTURE_TIMESTAMP',
+        `invalid block ${header.number}: timestamp is too far in the future`,
+        { timestamp: header.timestamp, maxTimestamp },
+      )
+    }
     if (header.gasLimit !== this.genesis.config.gasLimit)
       throw fail('gas limit differs from the genesis gas limit')
     if (header.baseFeePerGas !== nextBaseFee(parent, this.genesis.config.baseFeeFloor))
@@ -766,7 +765,7 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
   private async requireHeader(hash: Uint8Array): Promise<BlockHeader> {
     const header = await this.getHeader(hash)
     if (header === undefined) {
-      throw new SidechainError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
+      throw new StorageError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
         details: { hash: bytesToHex(hash) },
       })
     }

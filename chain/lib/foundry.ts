@@ -6,7 +6,14 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import type { ErrorCodeOf } from './error-codes.ts'
 import { SidechainError } from './errors.ts'
+
+export type FoundryErrorCode = ErrorCodeOf<'foundry'>
+
+export class FoundryError extends SidechainError<FoundryErrorCode> {
+  override readonly name: string = 'FoundryError'
+}
 
 export type FoundryTool = 'anvil' | 'cast'
 
@@ -20,20 +27,16 @@ const PLATFORM_SUFFIX: Record<string, Record<string, string>> = {
 export function foundryBinary(tool: FoundryTool): string {
   const suffix = PLATFORM_SUFFIX[process.platform]?.[process.arch]
   if (suffix === undefined) {
-    throw new SidechainError(
-      'FOUNDRY_UNSUPPORTED_PLATFORM',
-      `no ${tool} binary for this platform`,
-      {
-        details: { platform: process.platform, arch: process.arch },
-      },
-    )
+    throw new FoundryError('FOUNDRY_UNSUPPORTED_PLATFORM', `no ${tool} binary for this platform`, {
+      details: { platform: process.platform, arch: process.arch },
+    })
   }
   const require = createRequire(import.meta.url)
   try {
     const pkg = require.resolve(`@foundry-rs/${tool}-${suffix}/package.json`)
     return path.join(path.dirname(pkg), 'bin', process.platform === 'win32' ? `${tool}.exe` : tool)
   } catch (cause) {
-    throw new SidechainError('FOUNDRY_NOT_INSTALLED', `@foundry-rs/${tool} is not installed`, {
+    throw new FoundryError('FOUNDRY_NOT_INSTALLED', `@foundry-rs/${tool} is not installed`, {
       details: { hint: 'run npm install' },
       cause,
     })
@@ -85,7 +88,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(
-        new SidechainError('ANVIL_START_TIMEOUT', 'anvil did not start listening in time', {
+        new FoundryError('ANVIL_START_TIMEOUT', 'anvil did not start listening in time', {
           details: { output: output.slice(-20).join('\n') },
         }),
       )
@@ -111,7 +114,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
       reject(
-        new SidechainError('ANVIL_EXITED', 'anvil exited before it was ready', {
+        new FoundryError('ANVIL_EXITED', 'anvil exited before it was ready', {
           details: { code, signal, output: output.slice(-20).join('\n') },
         }),
       )

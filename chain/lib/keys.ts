@@ -6,7 +6,14 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { privateKeyToAddress as viemPrivateKeyToAddress } from 'viem/accounts'
+import type { ErrorCodeOf } from './error-codes.ts'
 import { SidechainError } from './errors.ts'
+
+export type KeyFileErrorCode = ErrorCodeOf<'keyFile'>
+
+export class KeyFileError extends SidechainError<KeyFileErrorCode> {
+  override readonly name: string = 'KeyFileError'
+}
 
 export interface KeyPair {
   address: Uint8Array
@@ -29,7 +36,7 @@ function isValidPrivateKey(privateKey: Uint8Array): boolean {
 }
 
 function keyError(message: string, path: string, cause?: unknown) {
-  return new SidechainError('KEY_FILE_INVALID', `${message}: ${path}`, { details: { path }, cause })
+  return new KeyFileError('KEY_FILE_INVALID', `${message}: ${path}`, { details: { path }, cause })
 }
 
 export function keyPairFromPrivateKey(privateKey: Uint8Array): KeyPair {

@@ -3,7 +3,7 @@
  * request/response streams. The decoder checks the announced length against the cap
  * before buffering anything, so a peer cannot make us allocate more than the cap.
  */
-import { SidechainError } from '../lib/errors.ts'
+import { P2PError } from './errors.ts'
 
 export type FramingErrorCode =
   | 'P2P_FRAME_TOO_LARGE'
@@ -72,13 +72,9 @@ export class FrameDecoder {
   /** Throws unless the stream ended on a frame boundary. */
   end(): void {
     if (this.buffer.length !== 0) {
-      throw new SidechainError<FramingErrorCode>(
-        'P2P_FRAME_TRUNCATED',
-        'stream ended inside a frame',
-        {
-          details: { pending: this.buffer.length },
-        },
-      )
+      throw new P2PError<FramingErrorCode>('P2P_FRAME_TRUNCATED', 'stream ended inside a frame', {
+        details: { pending: this.buffer.length },
+      })
     }
   }
 
@@ -91,13 +87,10 @@ export class FrameDecoder {
       value += (byte & 0x7f) * factor
       if (byte < 0x80) {
         if (i > 0 && byte === 0) {
-          throw new SidechainError<FramingErrorCode>(
-            'P2P_FRAME_BAD_LENGTH',
-            'non-minimal frame length',
-          )
+          throw new P2PError<FramingErrorCode>('P2P_FRAME_BAD_LENGTH', 'non-minimal frame length')
         }
         if (value > this.maxFrameBytes) {
-          throw new SidechainError<FramingErrorCode>(
+          throw new P2PError<FramingErrorCode>(
             'P2P_FRAME_TOO_LARGE',
             `frame of ${value} bytes exceeds the cap of ${this.maxFrameBytes}`,
             {
@@ -110,7 +103,7 @@ export class FrameDecoder {
       factor *= 0x80
     }
     if (this.buffer.length >= MAX_VARINT_BYTES) {
-      throw new SidechainError<FramingErrorCode>(
+      throw new P2PError<FramingErrorCode>(
         'P2P_FRAME_BAD_LENGTH',
         'frame length varint is too long',
       )

@@ -11,12 +11,14 @@
  * QbftError has one), so rule modules need not import this file. Errors without an action
  * are treated as IGNORE: a bug of ours must not get honest peers banned.
  */
-import { SidechainError, type SidechainErrorOptions } from '../lib/errors.ts'
+import { type ErrorCode, SidechainError, type SidechainErrorOptions } from '../lib/errors.ts'
 
 export type GossipAction = 'IGNORE' | 'REJECT'
 export type GossipVerdict = 'ACCEPT' | GossipAction
 
-export class GossipValidationError<Code extends string = string> extends SidechainError<Code> {
+export class GossipValidationError<
+  Code extends ErrorCode = ErrorCode,
+> extends SidechainError<Code> {
   override readonly name: string = 'GossipValidationError'
   readonly action: GossipAction
 

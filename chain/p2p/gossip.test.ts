@@ -66,10 +66,10 @@ t.test('outcomes map to accept / ignore / reject', async (t) => {
     a: () => undefined,
     b: () => 'ACCEPT',
     c: () => {
-      throw new GossipValidationError('IGNORE', 'X_DUP', 'duplicate')
+      throw new GossipValidationError('IGNORE', 'BLOCK_KNOWN', 'duplicate')
     },
     d: () => {
-      throw new GossipValidationError('REJECT', 'X_BAD', 'bad signature')
+      throw new GossipValidationError('REJECT', 'BLOCK_BAD_SEALS', 'bad signature')
     },
     // Another domain's error with an action (the QBFT engine's QbftError has one).
     e: () => {
@@ -110,7 +110,7 @@ t.test('outcomes map to accept / ignore / reject', async (t) => {
   )
   t.equal(host.reports.length, 8)
   t.match(topic.stats(), { received: 8, accepted: 2, ignored: 3, rejected: 3 })
-  t.match(rejected, [/X_BAD/, /QBFT_NOT_VALIDATOR/, /validator verdict/])
+  t.match(rejected, [/BLOCK_BAD_SEALS/, /QBFT_NOT_VALIDATOR/, /validator verdict/])
 })
 
 t.test('oversized messages are rejected before the validator runs', async (t) => {

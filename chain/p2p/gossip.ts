@@ -7,8 +7,9 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { errorMessage, SidechainError } from '../lib/errors.ts'
+import { errorMessage } from '../lib/errors.ts'
 import type { GossipMetrics } from '../metrics/events.ts'
+import { P2PError } from './errors.ts'
 import { type GossipAction, type GossipVerdict, gossipActionOf } from './gossip-errors.ts'
 import type { NetworkHost, RawGossipMessage, TopicScore, ValidationResult } from './host.ts'
 
@@ -127,13 +128,13 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
   register(spec: GossipTopicSpec): GossipTopic {
     const topic = topicName(this.chainId, spec.name)
     if (this.topics.has(topic)) {
-      throw new SidechainError<GossipRouterErrorCode>(
+      throw new P2PError<GossipRouterErrorCode>(
         'P2P_TOPIC_EXISTS',
         `gossip topic ${spec.name} is already registered`,
       )
     }
     if (!Number.isInteger(spec.maxMessageBytes) || spec.maxMessageBytes <= 0) {
-      throw new SidechainError<GossipRouterErrorCode>(
+      throw new P2PError<GossipRouterErrorCode>(
         'P2P_TOPIC_BAD_OPTIONS',
         'maxMessageBytes must be a positive integer',
       )
@@ -160,7 +161,7 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
       topic,
       publish: async (data) => {
         if (data.length > entry.spec.maxMessageBytes) {
-          throw new SidechainError<GossipRouterErrorCode>(
+          throw new P2PError<GossipRouterErrorCode>(
             'P2P_TOPIC_BAD_OPTIONS',
             `message of ${data.length} bytes exceeds the ${spec.name} cap`,
           )

@@ -34,6 +34,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { SidechainError } from '../lib/errors.ts'
+import { P2PError } from './errors.ts'
 import { encodeFrame, FrameDecoder } from './framing.ts'
 import type {
   HandleLimits,
@@ -100,7 +101,7 @@ export async function loadOrCreateNodeKey(file: string): Promise<PrivateKey> {
       if (!/^[0-9a-f]+$/i.test(text)) throw new Error('not hex')
       return asPrivateKey(privateKeyFromProtobuf(Uint8Array.from(Buffer.from(text, 'hex'))))
     } catch (cause) {
-      throw new SidechainError<Libp2pErrorCode>(
+      throw new P2PError<Libp2pErrorCode>(
         'P2P_NODE_KEY_INVALID',
         `node key file is invalid: ${file}`,
         { cause, details: { file } },
@@ -154,12 +155,11 @@ function toBytes(chunk: Uint8Array | { subarray(): Uint8Array }): Uint8Array {
   return chunk instanceof Uint8Array ? chunk : chunk.subarray()
 }
 
-function badAddress(address: string, cause: unknown): SidechainError {
-  return new SidechainError<Libp2pErrorCode>(
-    'P2P_BAD_MULTIADDR',
-    `not a valid multiaddr: ${address}`,
-    { cause, details: { address } },
-  )
+function badAddress(address: string, cause: unknown): P2PError {
+  return new P2PError<Libp2pErrorCode>('P2P_BAD_MULTIADDR', `not a valid multiaddr: ${address}`, {
+    cause,
+    details: { address },
+  })
 }
 
 /** Validates a multiaddr string (CLI edge); returns the peer id in it, if any. */
@@ -194,7 +194,7 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
 
   private get libp2p(): Libp2p<Services> {
     if (this.node === undefined)
-      throw new SidechainError<Libp2pErrorCode>('P2P_NOT_STARTED', 'the p2p host is not started')
+      throw new P2PError<Libp2pErrorCode>('P2P_NOT_STARTED', 'the p2p host is not started')
     return this.node
   }
 
@@ -463,7 +463,7 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
       for await (const chunk of stream.source) {
         const frames = decoder.push(toBytes(chunk))
         if (frames.length > 1 || (frames.length === 1 && decoder.pending > 0)) {
-          throw new SidechainError<Libp2pErrorCode>(
+          throw new P2PError<Libp2pErrorCode>(
             'P2P_REQUEST_TOO_LARGE',
             'more than one request frame',
           )
@@ -474,7 +474,7 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
         }
       }
       if (request === undefined)
-        throw new SidechainError<Libp2pErrorCode>(
+        throw new P2PError<Libp2pErrorCode>(
           'P2P_REQUEST_TOO_LARGE',
           'stream closed before the request',
         )
@@ -517,7 +517,7 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
         for (const frame of decoder.push(toBytes(chunk))) {
           frames.push(frame)
           if (frames.length > limits.maxFrames) {
-            throw new SidechainError<Libp2pErrorCode>(
+            throw new P2PError<Libp2pErrorCode>(
               'P2P_TOO_MANY_FRAMES',
               `response has more than ${limits.maxFrames} frames`,
             )

@@ -11,7 +11,7 @@
  */
 import { RLP } from '@ethereumjs/rlp'
 import { bigIntToUnpaddedBytes, bytesToBigInt } from '@ethereumjs/util'
-import { SidechainError } from '../lib/errors.ts'
+import { P2PError } from './errors.ts'
 
 export type MessageErrorCode = 'P2P_BAD_MESSAGE'
 
@@ -35,8 +35,8 @@ export interface RangeRequest {
   count: number
 }
 
-function bad(message: string): SidechainError {
-  return new SidechainError<MessageErrorCode>('P2P_BAD_MESSAGE', message)
+function bad(message: string): P2PError {
+  return new P2PError<MessageErrorCode>('P2P_BAD_MESSAGE', message)
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n

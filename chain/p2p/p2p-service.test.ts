@@ -180,7 +180,7 @@ t.test(
         const text = Buffer.from(data).toString()
         seenByB.push(text)
         if (text.startsWith('forged'))
-          throw new GossipValidationError('REJECT', 'TEST_FORGED', 'bad signature')
+          throw new GossipValidationError('REJECT', 'QBFT_BAD_SIGNATURE', 'bad signature')
         return undefined
       },
     })

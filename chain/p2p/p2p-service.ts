@@ -8,10 +8,10 @@ import { EventEmitter } from 'node:events'
 import { bytesToHex } from '@ethereumjs/util'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { SidechainError } from '../lib/errors.ts'
 import { silentLogger } from '../lib/logger.ts'
 import type { GossipMetrics } from '../metrics/events.ts'
 import { type Scheduler, systemScheduler } from '../util/scheduler.ts'
+import { P2PError } from './errors.ts'
 import {
   GossipRouter,
   type GossipTopic,
@@ -81,8 +81,6 @@ export interface P2PServiceEvents {
   'peer:disconnected': [peerId: string]
 }
 
-export type P2PErrorCode = 'P2P_BAD_OPTIONS'
-
 export class P2PService extends EventEmitter<P2PServiceEvents> {
   readonly options: P2POptions
   private readonly chain: ChainServer
@@ -102,7 +100,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     super()
     const parsed = p2pOptionsSchema.safeParse(options)
     if (!parsed.success) {
-      throw new SidechainError<P2PErrorCode>(
+      throw new P2PError(
         'P2P_BAD_OPTIONS',
         `invalid p2p options:\n${z.prettifyError(parsed.error)}`,
       )
@@ -208,8 +206,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
   }
 
   private requireHost(): NetworkHost {
-    if (this.host === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.host === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.host
   }
 
@@ -234,7 +231,7 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     // Gossipsub drops whole RPC frames over its cap, before any scoring: a topic cap above
     // it would turn REJECTs into silent stream errors.
     if (spec.maxMessageBytes + 64 * 1024 > this.options.gossip.maxRpcBytes) {
-      throw new SidechainError<P2PErrorCode>(
+      throw new P2PError(
         'P2P_BAD_OPTIONS',
         `topic ${spec.name}: maxMessageBytes must stay 64 KiB below gossip.maxRpcBytes`,
       )
@@ -320,14 +317,12 @@ export class P2PService extends EventEmitter<P2PServiceEvents> {
     count: number,
     signal?: AbortSignal,
   ): Promise<Uint8Array[]> {
-    if (this.reqresp === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.reqresp === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.reqresp.blocksByRange(peerId, start, count, signal)
   }
 
   async requestStatus(peerId: string): Promise<ChainStatus> {
-    if (this.reqresp === undefined)
-      throw new SidechainError<P2PErrorCode>('P2P_BAD_OPTIONS', 'p2p is not started')
+    if (this.reqresp === undefined) throw new P2PError('P2P_BAD_OPTIONS', 'p2p is not started')
     return this.reqresp.status(peerId)
   }
 

@@ -5,7 +5,8 @@
  * typed errors. What a block chunk contains is the chain's business (`ChainServer`).
  */
 import type { Logger } from 'pino'
-import { errorMessage, SidechainError } from '../lib/errors.ts'
+import { errorMessage } from '../lib/errors.ts'
+import { P2PError } from './errors.ts'
 import type { NetworkHost } from './host.ts'
 import {
   type ChainStatus,
@@ -29,7 +30,7 @@ export type ReqRespErrorCode =
   | 'P2P_PEER_SERVER_ERROR'
   | 'P2P_BAD_RESPONSE'
 
-export class ReqRespError extends SidechainError<ReqRespErrorCode> {
+export class ReqRespError extends P2PError<ReqRespErrorCode> {
   override readonly name: string = 'ReqRespError'
 }
 

@@ -1,11 +1,20 @@
 /**
  * JSON-RPC errors. `RpcError` is what a handler throws when it means a specific JSON-RPC
  * error; `toRpcError` is the one place where domain errors (txpool, ledger, storage...)
- * become JSON-RPC errors. Anything unexpected becomes -32603 and is logged by the caller.
+ * become JSON-RPC errors, by their code's row in ERROR_TABLE (chain/lib/error-codes.ts).
+ * Anything unexpected becomes -32603 and is logged by the caller. `RpcServiceError` is the
+ * server's own failure to start (bad options, port in use), never sent to a client.
  */
 import { bytesToHex } from '@ethereumjs/util'
 import { SimulationError, type SimulationErrorCode } from '../execution/simulation/errors.ts'
-import { SidechainError } from '../lib/errors.ts'
+import { type ErrorCodeOf, JSON_RPC_SERVER_ERROR } from '../lib/error-codes.ts'
+import { describeError, SidechainError } from '../lib/errors.ts'
+
+export type RpcServiceErrorCode = ErrorCodeOf<'rpc'>
+
+export class RpcServiceError extends SidechainError<RpcServiceErrorCode> {
+  override readonly name: string = 'RpcServiceError'
+}
 
 export const RPC_ERROR = {
   PARSE: -32700,
@@ -14,7 +23,7 @@ export const RPC_ERROR = {
   INVALID_PARAMS: -32602,
   INTERNAL: -32603,
   /** geth's generic server error: refused transactions, unknown blocks, failed calls. */
-  SERVER: -32000,
+  SERVER: JSON_RPC_SERVER_ERROR,
   /** EIP-1474 "limit exceeded": range caps, result caps, subscription caps. */
   LIMIT_EXCEEDED: -32005,
   /** EIP-1474 "resource not found". */
@@ -66,12 +75,6 @@ export function executionReverted(reason: string | undefined, data: `0x${string}
   )
 }
 
-/**
- * Domain error codes that surface to clients as -32000 with the domain message, which is
- * already the wording tools match on ("nonce too low", "already known", ...).
- */
-const SERVER_ERROR_PREFIXES = ['TX_', 'LEDGER_NOT_NEXT_BLOCK', 'LEDGER_CLOSED'] as const
-
 export interface MappedError {
   error: RpcError
   /** True when the error was not an expected, client-caused one (log it). */
@@ -102,10 +105,11 @@ function simulationRpcError(err: SimulationError): RpcError {
 export function toRpcError(err: unknown): MappedError {
   if (err instanceof RpcError) return { error: err, unexpected: false }
   if (err instanceof SimulationError) return { error: simulationRpcError(err), unexpected: false }
-  if (err instanceof SidechainError) {
-    if (SERVER_ERROR_PREFIXES.some((prefix) => err.code.startsWith(prefix))) {
-      return { error: new RpcError(RPC_ERROR.SERVER, err.message), unexpected: false }
-    }
+  // Exposed codes carry the domain message, already the wording tools match on ("nonce too
+  // low", "already known", ...); anything else is ours and reaches the client as -32603.
+  const described = describeError(err)
+  if (described.rpcExposed) {
+    return { error: new RpcError(described.rpcCode, (err as Error).message), unexpected: false }
   }
   return { error: new RpcError(RPC_ERROR.INTERNAL, 'internal error'), unexpected: true }
 }

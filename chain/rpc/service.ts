@@ -9,11 +9,11 @@ import type { Logger } from 'pino'
 import { z } from 'zod'
 import { CallSimulator } from '../execution/simulation/runner.ts'
 import type { ImportedBlock } from '../ledger/chain-reader.ts'
-import { SidechainError } from '../lib/errors.ts'
 import type { RpcMetrics } from '../metrics/events.ts'
 import type { PoolTx } from '../txpool/txpool.ts'
 import { ChainView, type RpcLedger } from './chain-view.ts'
 import { debugModule } from './debug.ts'
+import { RpcServiceError } from './errors.ts'
 import { ethModule, type RpcTxPool, type SyncStatusProvider } from './eth.ts'
 import { FeeOracle } from './fees.ts'
 import { FilterSystem } from './filters.ts'
@@ -33,7 +33,7 @@ export {
 export function parseRpcOptions(input: unknown): RpcOptions {
   const result = rpcOptionsSchema.safeParse(input ?? {})
   if (result.success) return result.data
-  throw new SidechainError(
+  throw new RpcServiceError(
     'RPC_OPTIONS_INVALID',
     `invalid RPC options:\n${z.prettifyError(result.error)}`,
   )
@@ -191,7 +191,7 @@ export class RpcService {
     } catch (err) {
       this.detach()
       const code = (err as NodeJS.ErrnoException).code
-      throw new SidechainError(
+      throw new RpcServiceError(
         'RPC_LISTEN_FAILED',
         `cannot listen on ${this.options.host}:${this.options.port}: ${(err as Error).message}`,
         {

@@ -7,10 +7,15 @@
  * This module knows bytes and keys only; encoding of blocks/receipts lives with their users.
  */
 import { ClassicLevel } from 'classic-level'
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
 
 type Bytes = Uint8Array
-export type StorageErrorCode = 'STORAGE_OPEN_FAILED' | 'STORAGE_CORRUPT' | 'STORAGE_CLOSED'
+export type StorageErrorCode = ErrorCodeOf<'storage'>
+
+export class StorageError extends SidechainError<StorageErrorCode> {
+  override readonly name: string = 'StorageError'
+}
 
 /** Schema version of the on-disk layout; bumped on incompatible changes. */
 export const STORAGE_SCHEMA_VERSION = 1
@@ -84,7 +89,7 @@ export class ChainDb {
       await this.db.open()
     } catch (cause) {
       const locked = (cause as { cause?: { code?: string } })?.cause?.code === 'LEVEL_LOCKED'
-      throw new SidechainError<StorageErrorCode>(
+      throw new StorageError(
         'STORAGE_OPEN_FAILED',
         locked
           ? `datadir ${this.path} is in use by another process`

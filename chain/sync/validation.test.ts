@@ -15,7 +15,7 @@ import { ConsensusRules, StaticValidatorSet } from '../consensus/rules.ts'
 import { signCommitSeal } from '../consensus/seals.ts'
 import { hexToBytes, randomPrivateKey } from '../crypto/index.ts'
 import { Ledger } from '../ledger/ledger.ts'
-import { SidechainError } from '../lib/errors.ts'
+import { type ErrorCode, SidechainError } from '../lib/errors.ts'
 import { keyPairFromPrivateKey } from '../lib/keys.ts'
 import { ChainDb } from '../storage/chain-db.ts'
 import {
@@ -263,7 +263,7 @@ t.test('gossip block rules', async (t) => {
 })
 
 t.test('import errors by ledger code', async (t) => {
-  const e = (code: string) => new SidechainError(code, 'x')
+  const e = (code: ErrorCode) => new SidechainError(code, 'x')
   t.equal(classifyImportError(e('LEDGER_KNOWN_BLOCK')), 'known')
   t.equal(classifyImportError(e('LEDGER_NOT_NEXT_BLOCK')), 'not-next')
   for (const code of [
@@ -272,10 +272,18 @@ t.test('import errors by ledger code', async (t) => {
     'EXEC_STATE_ROOT_MISMATCH',
     'CONSENSUS_BAD_SEALS',
     'SEAL_INSUFFICIENT',
-  ]) {
+  ] as const) {
     t.equal(classifyImportError(e(code)), 'invalid', code)
   }
-  for (const code of ['LEDGER_CLOSED', 'EXEC_PARENT_STATE_MISSING', 'STORAGE_CORRUPT'])
+  // Ours, not the peer's: missing state, a closed ledger or storage, an executor misused.
+  for (const code of [
+    'LEDGER_CLOSED',
+    'EXEC_PARENT_STATE_MISSING',
+    'EXEC_BUILD_CLOSED',
+    'EXEC_NOT_THE_EXECUTED_BLOCK',
+    'EXEC_EXECUTION_CLOSED',
+    'STORAGE_CORRUPT',
+  ] as const)
     t.equal(classifyImportError(e(code)), 'internal', code)
   t.equal(classifyImportError(new Error('x')), 'internal')
 })

@@ -30,23 +30,16 @@ import { type Block, type BlockHeader, createBlockFromRLP } from '@ethereumjs/bl
 import type { Common } from '@ethereumjs/common'
 import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
-import { decodeBlock } from '../codec/decode-block.ts'
+import { type CodecErrorCode, decodeBlock } from '../codec/decode-block.ts'
 import { MAX_EXTRA_VALIDATORS, SEAL_LENGTH } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
 import type { ChainReader, ImportedBlock } from '../ledger/chain-reader.ts'
-import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import { ERROR_CODES, type ErrorCodeOf } from '../lib/error-codes.ts'
+import { type ErrorCode, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { GossipValidationError } from '../p2p/gossip-errors.ts'
 
-export type BlockGossipErrorCode =
-  | 'BLOCK_MALFORMED'
-  | 'BLOCK_KNOWN'
-  | 'BLOCK_CONFLICT'
-  | 'BLOCK_FUTURE'
-  | 'BLOCK_FUTURE_TIMESTAMP'
-  | 'BLOCK_UNKNOWN_PARENT'
-  | 'BLOCK_INVALID'
-  | 'BLOCK_BAD_SEALS'
-  | 'BLOCK_NOT_DECIDABLE'
+/** Verdicts on gossiped blocks; BLOCK_MALFORMED is the codec's (decode-block.ts). */
+export type BlockGossipErrorCode = ErrorCodeOf<'sync'> | CodecErrorCode
 
 export interface BlockMessage {
   block: Block
@@ -185,17 +178,31 @@ function decodeGossipBlock(
 
 export type ImportOutcome = 'known' | 'not-next' | 'invalid' | 'internal'
 
+/** Import refusals that prove the block (so the peer that sent it) wrong. */
+const INVALID_BLOCK_CODES = new Set<ErrorCode>([
+  'LEDGER_INVALID_HEADER',
+  'LEDGER_INVALID_BODY',
+  'LEDGER_FUTURE_TIMESTAMP',
+  'EXEC_STATE_ROOT_MISMATCH',
+  'EXEC_RECEIPTS_ROOT_MISMATCH',
+  'EXEC_GAS_USED_MISMATCH',
+  'EXEC_BLOOM_MISMATCH',
+  'EXEC_TX_ROOT_MISMATCH',
+  'EXEC_INVALID_TX',
+  ...ERROR_CODES.consensus,
+])
+
 /**
  * What a failed `importBlock` means for the peer that sent the block: the ledger's codes
- * LEDGER_KNOWN_BLOCK (duplicate), LEDGER_NOT_NEXT_BLOCK (gap or unknown parent),
- * LEDGER_INVALID_* / EXEC_* / CONSENSUS_* / SEAL_* (invalid), anything else (our problem).
+ * LEDGER_KNOWN_BLOCK (duplicate), LEDGER_NOT_NEXT_BLOCK (gap or unknown parent), the codes
+ * of INVALID_BLOCK_CODES (invalid), anything else (our problem: missing state, a closed
+ * ledger, a build used after it ended; never the peer's fault).
  */
 export function classifyImportError(err: unknown): ImportOutcome {
   if (!isSidechainError(err)) return 'internal'
   if (err.code === 'LEDGER_KNOWN_BLOCK') return 'known'
   if (err.code === 'LEDGER_NOT_NEXT_BLOCK') return 'not-next'
-  if (/^(LEDGER_INVALID_|EXEC_(?!PARENT_STATE_MISSING)|CONSENSUS_|SEAL_)/.test(err.code))
-    return 'invalid'
+  if (INVALID_BLOCK_CODES.has(err.code)) return 'invalid'
   return 'internal'
 }
 

@@ -6,11 +6,15 @@
  * - IGNORE: everything that depends on our state or policy (already known, nonce too low,
  *   funds, pool full, underpriced replacement...), which honest peers can disagree on.
  */
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
 import type { TxPoolErrorCode } from './errors.ts'
 import type { PoolTx } from './txpool.ts'
 
 export type TxGossipAction = 'IGNORE' | 'REJECT'
+
+/** A pool verdict, or TX_UNEXPECTED: the pool failed for a reason of its own (IGNORE). */
+export type TxGossipErrorCode = TxPoolErrorCode | ErrorCodeOf<'txGossip'>
 
 export const TX_GOSSIP_ACTIONS = {
   TX_INVALID_ENCODING: 'REJECT',
@@ -33,16 +37,11 @@ export const TX_GOSSIP_ACTIONS = {
   TX_SENDER_LIMIT: 'IGNORE',
 } as const satisfies Record<TxPoolErrorCode, TxGossipAction>
 
-export class TxGossipError extends SidechainError<TxPoolErrorCode | 'TX_UNEXPECTED'> {
+export class TxGossipError extends SidechainError<TxGossipErrorCode> {
   override readonly name: string = 'TxGossipError'
   readonly action: TxGossipAction
 
-  constructor(
-    action: TxGossipAction,
-    code: TxPoolErrorCode | 'TX_UNEXPECTED',
-    message: string,
-    cause: unknown,
-  ) {
+  constructor(action: TxGossipAction, code: TxGossipErrorCode, message: string, cause: unknown) {
     super(code, message, { cause })
     this.action = action
   }

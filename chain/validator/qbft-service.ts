@@ -38,7 +38,7 @@ import { keccak256, sign } from '../crypto/index.ts'
 import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import type { Ledger } from '../ledger/ledger.ts'
-import { isSidechainError } from '../lib/errors.ts'
+import { type ErrorCode, isSidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
@@ -90,7 +90,12 @@ export interface QbftServiceModules {
 }
 
 /** Errors that say "not decidable by us now" rather than "this block is invalid". */
-const UNDECIDABLE = new Set(['LEDGER_NOT_NEXT_BLOCK', 'LEDGER_KNOWN_BLOCK'])
+/** Import refusals that do not make a proposal invalid: not on our head (yet), or ahead of our clock. */
+const UNDECIDABLE = new Set<ErrorCode>([
+  'LEDGER_NOT_NEXT_BLOCK',
+  'LEDGER_KNOWN_BLOCK',
+  'LEDGER_FUTURE_TIMESTAMP',
+])
 
 interface EarlyBuild {
   /** Set once the block is open. */
@@ -517,7 +522,6 @@ export class QbftService implements ConsensusEngine {
       return true
     } catch (err) {
       if (isSidechainError(err) && UNDECIDABLE.has(err.code)) throw err
-      if (isSidechainError(err) && /too far in the future/.test(err.message)) throw err
       this.logger?.warn({ height: Number(height), round, err }, 'invalid proposal')
       return false
     }

@@ -43,6 +43,7 @@ import type { KnownTransactions } from '../codec/decode-block.ts'
 import { decodeMinimalUint, encodeUint } from '../consensus/qbft/messages.ts'
 import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
+import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
 import type { KeyPair } from '../lib/keys.ts'
 
@@ -65,6 +66,8 @@ export interface Preview {
   hashes: Uint8Array[]
 }
 
+export type PreviewErrorCode = ErrorCodeOf<'preview'>
+
 /** Every error code with its gossip action (as QBFT_ERROR_ACTIONS in qbft/errors.ts). */
 export const PREVIEW_ERROR_ACTIONS = {
   /** not canonical RLP, wrong shape or field sizes */
@@ -83,9 +86,7 @@ export const PREVIEW_ERROR_ACTIONS = {
   PREVIEW_OWN: 'IGNORE',
   /** does not strictly extend the longest preview accepted for this height, or too many */
   PREVIEW_NOT_EXTENDING: 'IGNORE',
-} as const
-
-export type PreviewErrorCode = keyof typeof PREVIEW_ERROR_ACTIONS
+} as const satisfies Record<PreviewErrorCode, 'IGNORE' | 'REJECT'>
 
 export class PreviewError extends SidechainError<PreviewErrorCode> {
   override readonly name = 'PreviewError'

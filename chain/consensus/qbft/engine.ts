@@ -43,9 +43,8 @@
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { sha256 } from '../../crypto/index.ts'
-import { SidechainError } from '../../lib/errors.ts'
 import { commitSealDigest } from '../seals.ts'
-import { QbftError, type QbftErrorCode, type QbftUsageErrorCode } from './errors.ts'
+import { QbftError, type QbftErrorCode, QbftUsageError, type QbftUsageErrorCode } from './errors.ts'
 import {
   type CommitMessage,
   decodeMessage,
@@ -308,7 +307,7 @@ interface FutureBucket {
 }
 
 function usageError(code: QbftUsageErrorCode, message: string, details?: Record<string, unknown>) {
-  return new SidechainError<QbftUsageErrorCode>(code, message, { details })
+  return new QbftUsageError(code, message, { details })
 }
 
 function checkOptions(options: QbftOptions): void {

@@ -7,9 +7,12 @@
  * - IGNORE: the message may be valid but is useless to us now (stale, duplicate, too far
  *   ahead, buffer full). No penalty; do not forward.
  */
+import type { ErrorCodeOf } from '../../lib/error-codes.ts'
 import { SidechainError, type SidechainErrorOptions } from '../../lib/errors.ts'
 
 export type QbftAction = 'IGNORE' | 'REJECT'
+
+export type QbftErrorCode = ErrorCodeOf<'qbft'>
 
 export const QBFT_ERROR_ACTIONS = {
   /** not canonical RLP, wrong shape, bad field sizes, unknown message code */
@@ -52,9 +55,7 @@ export const QBFT_ERROR_ACTIONS = {
   QBFT_NOT_RUNNING: 'IGNORE',
   /** a future-height message whose author is not in the only validator set we know yet */
   QBFT_UNKNOWN_AUTHOR: 'IGNORE',
-} as const satisfies Record<string, QbftAction>
-
-export type QbftErrorCode = keyof typeof QBFT_ERROR_ACTIONS
+} as const satisfies Record<QbftErrorCode, QbftAction>
 
 export class QbftError extends SidechainError<QbftErrorCode> {
   override readonly name: string = 'QbftError'
@@ -67,12 +68,11 @@ export class QbftError extends SidechainError<QbftErrorCode> {
 }
 
 /** Misuse of the engine by the embedding code (not a message problem). */
-export type QbftUsageErrorCode =
-  | 'QBFT_BAD_OPTIONS'
-  | 'QBFT_BAD_VALIDATOR_SET'
-  | 'QBFT_BAD_HEIGHT'
-  | 'QBFT_NOT_STARTED'
-  | 'QBFT_RESTORE_TOO_LATE'
+export type QbftUsageErrorCode = ErrorCodeOf<'qbftUsage'>
+
+export class QbftUsageError extends SidechainError<QbftUsageErrorCode> {
+  override readonly name: string = 'QbftUsageError'
+}
 
 export function isQbftError(err: unknown, code?: QbftErrorCode): err is QbftError {
   return err instanceof QbftError && (code === undefined || err.code === code)

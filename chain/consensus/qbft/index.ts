@@ -22,6 +22,7 @@ export {
   type QbftAction,
   QbftError,
   type QbftErrorCode,
+  QbftUsageError,
   type QbftUsageErrorCode,
 } from './errors.ts'
 export {

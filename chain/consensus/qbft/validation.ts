@@ -6,10 +6,8 @@
  */
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { recoverAddress } from '../../crypto/index.ts'
-import { SidechainError } from '../../lib/errors.ts'
 import { commitSealDigest, maxFaulty, quorumSize } from '../seals.ts'
-import type { QbftUsageErrorCode } from './errors.ts'
-import { QbftError } from './errors.ts'
+import { QbftError, QbftUsageError } from './errors.ts'
 import {
   type CommitPayload,
   type PreparePayload,
@@ -32,14 +30,14 @@ export interface ValidatorSet {
 /** Builds a ValidatorSet; the list must be non-empty, 20-byte addresses, strictly ascending. */
 export function validatorSet(list: readonly Uint8Array[]): ValidatorSet {
   if (list.length === 0) {
-    throw new SidechainError<QbftUsageErrorCode>('QBFT_BAD_VALIDATOR_SET', 'empty validator set')
+    throw new QbftUsageError('QBFT_BAD_VALIDATOR_SET', 'empty validator set')
   }
   const index = new Map<string, number>()
   let previous = ''
   list.forEach((address, i) => {
     const hex = bytesToHex(address)
     if (address.length !== 20 || hex <= previous) {
-      throw new SidechainError<QbftUsageErrorCode>(
+      throw new QbftUsageError(
         'QBFT_BAD_VALIDATOR_SET',
         'validator addresses must be 20 bytes and strictly ascending',
         { details: { index: i, address: hex } },
