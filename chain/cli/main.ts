@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * `sidechain` command line. Each command validates its flags at the edge, then hands plain
- * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input.
+ * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input, 3 the
+ * datadir is refused (corrupt, or a storage schema this build does not read): restarting
+ * cannot help, an operator must restore a backup or resync into an empty datadir, so a
+ * supervisor should not restart on 3.
  */
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
@@ -26,6 +29,13 @@ export function buildCli(): Command {
   return program
 }
 
+/** Exit code of a failed command (see the header). */
+export function exitCodeOf(err: unknown): number {
+  if (!isSidechainError(err)) return 1
+  if (err.code === 'STORAGE_CORRUPT' || err.code === 'STORAGE_SCHEMA_UNSUPPORTED') return 3
+  return /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
+}
+
 /** Runs the CLI on `process.argv`; sets `process.exitCode` rather than exiting so logs flush. */
 export async function main(): Promise<void> {
   try {
@@ -37,8 +47,7 @@ export async function main(): Promise<void> {
     }
     const code = isSidechainError(err) ? ` [${err.code}]` : ''
     process.stderr.write(`error${code}: ${errorMessage(err)}\n`)
-    process.exitCode =
-      isSidechainError(err) && /INVALID|KEY_FILE|EXISTS|UNREADABLE/.test(err.code) ? 2 : 1
+    process.exitCode = exitCodeOf(err)
   }
 }
 
