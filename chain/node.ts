@@ -70,6 +70,11 @@ const MAX_BLOCK_MESSAGE_BYTES = 10 * 1024 * 1024
 export interface NodeModules {
   logger?: Logger
   scheduler?: Scheduler
+  /**
+   * Opens the chain database at `path` (default: a ChainDb). Tests wrap it to delay or
+   * fail writes (test/support/faulty-chain-db.ts); there is no flag for it.
+   */
+  createChainDb?: (path: string) => ChainDb
 }
 
 export class SidechainNode {
@@ -103,7 +108,8 @@ export class SidechainNode {
     this.scheduler = modules.scheduler ?? systemScheduler
     const { genesis } = options
     mkdirSync(options.datadir, { recursive: true })
-    this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
+    const chaindata = path.join(options.datadir, 'chaindata')
+    this.db = modules.createChainDb?.(chaindata) ?? new ChainDb(chaindata)
     const validators = genesis.validators.map((v) => hexToBytes(v))
     const rules = new ConsensusRules(new VoteTally(validators, genesis.config.epochLength))
     this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler })
@@ -211,6 +217,13 @@ export class SidechainNode {
           evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
           ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
           isSynced: () => (this.sync?.syncStatus() ?? false) === false,
+          bestPeerHead: () => {
+            let best: bigint | undefined
+            for (const peer of this.p2p?.syncPeers() ?? [])
+              if (best === undefined || peer.head > best) best = peer.head
+            return best
+          },
+          clock: this.scheduler,
           logger: this.logger,
         })
       }

@@ -2,6 +2,8 @@
  * Prometheus metrics, /health and /ready for a node, on their own port. One registry per
  * node (no prom-client globals, so two nodes can run in one process). Most values are read
  * from the components when scraped; block import time is observed on each new head.
+ * /health (liveness) answers 503 when the node cannot write blocks or its head is stuck
+ * behind its peers (node-health.ts); /ready also while it syncs. Both bodies say why.
  */
 import { createServer, type Server } from 'node:http'
 import { bytesToHex } from '@ethereumjs/util'
@@ -10,10 +12,13 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { QbftStatus } from '../consensus/qbft/index.ts'
 import type { ImportedBlock, Ledger } from '../ledger/ledger.ts'
 import type { GossipTopicStats } from '../p2p/gossip.ts'
+import { type HealthReport, NodeHealth, type NodeHealthOptionsInput } from './node-health.ts'
 
 export interface NodeMetricsOptions {
   host: string
   port: number
+  /** When /health and /ready turn unhealthy (node-health.ts has the defaults). */
+  health?: NodeHealthOptionsInput
 }
 
 export interface NodeMetricsModules {
@@ -27,6 +32,9 @@ export interface NodeMetricsModules {
   ownProposals?: () => { total: number; early: number } | undefined
   /** false while the node is syncing: /ready answers 503 then. */
   isSynced?: () => boolean
+  /** The best head a connected peer announced, for stall detection. */
+  bestPeerHead?: () => bigint | undefined
+  clock?: { now(): number }
   logger?: Logger
 }
 
@@ -40,11 +48,17 @@ export class NodeMetrics {
   private lastHeadAt: number | undefined
   private readonly onHead: (imported: ImportedBlock) => void
   private boundPort = 0
+  readonly health: NodeHealth
 
   constructor(options: NodeMetricsOptions, modules: NodeMetricsModules) {
     this.options = options
     this.modules = modules
     const registers = [this.registry]
+    this.health = new NodeHealth(options.health ?? {}, {
+      ledger: modules.ledger,
+      bestPeerHead: modules.bestPeerHead,
+      clock: modules.clock ?? { now: () => Date.now() },
+    })
     collectDefaultMetrics({ register: this.registry, prefix: 'sidechain_' })
     const { ledger } = modules
     new Gauge({
@@ -187,6 +201,24 @@ export class NodeMetrics {
       'Decided heights with this validator’s commit',
       (v) => v.commitsIncluded,
     )
+    new Counter({
+      name: 'sidechain_block_import_failures_total',
+      help: 'Block imports that failed to write the block (storage errors); a retried block counts once per attempt',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(modules.ledger.writeFailures.total)
+      },
+    })
+    const health = this.health
+    new Gauge({
+      name: 'sidechain_healthy',
+      help: '1 when /health answers 200, 0 when it answers 503',
+      registers,
+      collect() {
+        this.set(health.check().healthy ? 1 : 0)
+      },
+    })
     this.importSeconds = new Histogram({
       name: 'sidechain_block_interval_seconds',
       help: 'Time between consecutive new heads on this node',
@@ -199,6 +231,7 @@ export class NodeMetrics {
       registers,
     })
     this.onHead = (imported) => {
+      this.health.headMoved()
       const now = Date.now()
       if (this.lastHeadAt !== undefined) this.importSeconds.observe((now - this.lastHeadAt) / 1000)
       this.lastHeadAt = now
@@ -227,12 +260,16 @@ export class NodeMetrics {
           },
         )
       } else if (path === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ status: 'ok', head: Number(this.modules.ledger.head.number) }))
+        const report = this.health.check()
+        res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(healthBody(report)))
       } else if (path === '/ready') {
-        const ready = this.modules.isSynced?.() ?? true
+        const report = this.health.check()
+        const synced = this.modules.isSynced?.() ?? true
+        const reasons = synced ? report.reasons : ['syncing', ...report.reasons]
+        const ready = reasons.length === 0
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ ready, head: Number(this.modules.ledger.head.number) }))
+        res.end(JSON.stringify({ ready, head: report.head, ...(ready ? {} : { reasons }) }))
       } else {
         res.writeHead(404)
         res.end()
@@ -255,4 +292,10 @@ export class NodeMetrics {
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
+}
+
+function healthBody(report: HealthReport) {
+  return report.healthy
+    ? { status: 'ok', head: report.head }
+    : { status: 'unhealthy', head: report.head, reasons: report.reasons }
 }
