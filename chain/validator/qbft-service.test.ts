@@ -4,37 +4,10 @@
  */
 import { bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
-import { makeGenesis, tempDir, transfer, waitFor } from '../../test/support/chain.ts'
+import { makeGenesis, relayBlocks, tempDir, transfer, waitFor } from '../../test/support/chain.ts'
 import { SidechainNode } from '../node.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
 import { LocalConsensusHub, type QbftService } from './qbft-service.ts'
-
-/**
- * Stands in for block gossip and sync (chain/sync) in this in-process test: a node that
- * missed a height's consensus messages (e.g. it started late) gets finalized blocks with
- * their commit from its peers, as it would over the network.
- */
-function relayBlocks(nodes: SidechainNode[]): void {
-  for (const source of nodes) {
-    source.ledger.on('head', () => {
-      for (const target of nodes) {
-        if (target === source) continue
-        void (async () => {
-          for (let n = target.ledger.head.number + 1n; n <= source.ledger.head.number; n++) {
-            const block = await source.ledger.getBlockByNumber(n)
-            const commit =
-              block === undefined ? undefined : await source.ledger.getCommit(block.hash())
-            if (block === undefined || commit === undefined || target.ledger.head.number + 1n !== n)
-              return
-            await target.ledger
-              .importBlock(block, { seals: commit.seals, sealRound: commit.round })
-              .catch(() => undefined)
-          }
-        })()
-      }
-    })
-  }
-}
 
 t.test(
   '4 validators finalize identical blocks; 1 silent is tolerated, 2 stop progress',
@@ -60,7 +33,7 @@ t.test(
       }
     })
     for (const { node } of nodes) await node.start()
-    relayBlocks(nodes.map(({ node }) => node))
+    relayBlocks(nodes.map(({ node }) => node.ledger))
     t.teardown(async () => {
       for (const { node } of nodes) await node.stop()
     })
@@ -155,7 +128,7 @@ t.test(
       })
     })
     for (const node of nodes) await node.start()
-    relayBlocks(nodes)
+    relayBlocks(nodes.map((node) => node.ledger))
     t.teardown(async () => {
       for (const node of nodes) await node.stop()
     })

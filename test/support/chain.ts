@@ -164,4 +164,29 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Stands in for block gossip and sync (chain/sync) in in-process tests without p2p: a node that
+ * missed a height's consensus messages (e.g. it started late) gets finalized blocks with
+ * their commit from its peers, as it would over the network.
+ */
+export function relayBlocks(ledgers: Ledger[]): void {
+  for (const source of ledgers) {
+    source.on('head', () => {
+      for (const target of ledgers) {
+        if (target === source) continue
+        void (async () => {
+          for (let n = target.head.number + 1n; n <= source.head.number; n++) {
+            const block = await source.getBlockByNumber(n)
+            const commit = block === undefined ? undefined : await source.getCommit(block.hash())
+            if (block === undefined || commit === undefined || target.head.number + 1n !== n) return
+            await target
+              .importBlock(block, { seals: commit.seals, sealRound: commit.round })
+              .catch(() => undefined)
+          }
+        })()
+      }
+    })
+  }
+}
+
 export { bytesToHex }
