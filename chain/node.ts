@@ -217,12 +217,7 @@ export class SidechainNode {
           evidenceCount: () => (engine instanceof QbftService ? engine.evidence().length : 0),
           ownProposals: () => (engine instanceof QbftService ? engine.proposals : undefined),
           isSynced: () => (this.sync?.syncStatus() ?? false) === false,
-          bestPeerHead: () => {
-            let best: bigint | undefined
-            for (const peer of this.p2p?.syncPeers() ?? [])
-              if (best === undefined || peer.head > best) best = peer.head
-            return best
-          },
+          peerHeads: () => (this.p2p?.syncPeers() ?? []).map((peer) => peer.head),
           clock: this.scheduler,
           logger: this.logger,
         })

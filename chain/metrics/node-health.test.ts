@@ -8,17 +8,17 @@ function setup() {
     head: { number: 10n },
     writeFailures: { consecutive: 0, lastError: undefined as string | undefined },
   }
-  let peerHead: bigint | undefined
+  let peerHeads: bigint[] = []
   const health = new NodeHealth(
     { maxConsecutiveWriteFailures: 3, stallMs: 30_000 },
-    { ledger, bestPeerHead: () => peerHead, clock },
+    { ledger, peerHeads: () => peerHeads, clock },
   )
   return {
     clock,
     ledger,
     health,
-    setPeerHead: (head: bigint | undefined) => {
-      peerHead = head
+    setPeerHeads: (heads: bigint[]) => {
+      peerHeads = heads
     },
   }
 }
@@ -38,16 +38,24 @@ t.test('repeated write failures make the node unhealthy, with the last error', (
   t.end()
 })
 
-t.test('a head stuck while a peer is ahead is a stall; a halted network is not', (t) => {
-  const { clock, ledger, health, setPeerHead } = setup()
+t.test('a head stuck while peers are ahead is a stall; a halted network is not', (t) => {
+  const { clock, ledger, health, setPeerHeads } = setup()
   clock.advance(60_000)
-  t.equal(health.check().healthy, true, 'no peer ahead: the whole network may be halted')
-  setPeerHead(10n)
-  t.equal(health.check().healthy, true, 'peers at our head')
-  setPeerHead(15n)
+  t.equal(health.check().healthy, true, 'no peers')
+  setPeerHeads([10n, 10n, 10n])
+  t.equal(health.check().healthy, true, 'peers at our head: the whole network may be halted')
+  setPeerHeads([15n, 10n, 10n])
+  t.equal(
+    health.check().healthy,
+    true,
+    'one peer of three claiming more is not enough (it may lie)',
+  )
+  setPeerHeads([15n, 12n, 10n])
   const stalled = health.check()
   t.equal(stalled.healthy, false)
-  t.match(stalled.reasons, [/head stalled: block 10 for 60 s while a peer is at 15/])
+  t.match(stalled.reasons, [
+    /head stalled: block 10 for 60 s while 2 of 3 peers are ahead \(up to 15\)/,
+  ])
   ledger.head = { number: 11n }
   t.equal(health.check().healthy, true, 'the head moved: not stalled')
   clock.advance(29_999)

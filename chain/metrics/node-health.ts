@@ -2,8 +2,10 @@
  * Whether a node is doing its job, for /health (liveness) and /ready: it fails when blocks
  * cannot be written (several writes in a row failed: a full or broken disk), and when the
  * head has not moved for a while although peers are ahead (the node is stuck, not merely
- * waiting for a network that is itself halted). The answer carries the reasons, so an
- * operator or an orchestrator's log says what is wrong.
+ * waiting for a network that is itself halted). Heads announced by peers are claims: at
+ * least half of the peers must be ahead, so one lying peer cannot fail a liveness probe
+ * and have the orchestrator restart a working validator. The answer carries the reasons,
+ * so an operator or an orchestrator's log says what is wrong.
  */
 import { z } from 'zod'
 
@@ -24,8 +26,8 @@ export interface HealthLedger {
 
 export interface NodeHealthModules {
   ledger: HealthLedger
-  /** The best head a connected peer announced (undefined: no peers, or none known). */
-  bestPeerHead?: () => bigint | undefined
+  /** Heads the connected peers announced (one per peer). */
+  peerHeads?: () => readonly bigint[]
   clock: { now(): number }
 }
 
@@ -56,7 +58,7 @@ export class NodeHealth {
 
   check(): HealthReport {
     this.observeHead()
-    const { ledger, bestPeerHead, clock } = this.modules
+    const { ledger, peerHeads, clock } = this.modules
     const head = ledger.head.number
     const reasons: string[] = []
     const failures = ledger.writeFailures
@@ -65,11 +67,13 @@ export class NodeHealth {
         `block import failing: ${failures.consecutive} block writes failed in a row (last: ${failures.lastError ?? 'unknown error'})`,
       )
     }
-    const peerHead = bestPeerHead?.()
+    const peers = peerHeads?.() ?? []
+    const ahead = peers.filter((h) => h > head)
     const stalledMs = clock.now() - this.lastHeadChangeAt
-    if (peerHead !== undefined && peerHead > head && stalledMs >= this.options.stallMs) {
+    if (ahead.length > 0 && ahead.length * 2 >= peers.length && stalledMs >= this.options.stallMs) {
+      const best = ahead.reduce((a, b) => (a > b ? a : b))
       reasons.push(
-        `head stalled: block ${head} for ${Math.round(stalledMs / 1000)} s while a peer is at ${peerHead}`,
+        `head stalled: block ${head} for ${Math.round(stalledMs / 1000)} s while ${ahead.length} of ${peers.length} peers are ahead (up to ${best})`,
       )
     }
     return { healthy: reasons.length === 0, head: Number(head), reasons }

@@ -32,8 +32,8 @@ export interface NodeMetricsModules {
   ownProposals?: () => { total: number; early: number } | undefined
   /** false while the node is syncing: /ready answers 503 then. */
   isSynced?: () => boolean
-  /** The best head a connected peer announced, for stall detection. */
-  bestPeerHead?: () => bigint | undefined
+  /** Heads the connected peers announced, for stall detection. */
+  peerHeads?: () => readonly bigint[]
   clock?: { now(): number }
   logger?: Logger
 }
@@ -56,7 +56,7 @@ export class NodeMetrics {
     const registers = [this.registry]
     this.health = new NodeHealth(options.health ?? {}, {
       ledger: modules.ledger,
-      bestPeerHead: modules.bestPeerHead,
+      peerHeads: modules.peerHeads,
       clock: modules.clock ?? { now: () => Date.now() },
     })
     collectDefaultMetrics({ register: this.registry, prefix: 'sidechain_' })
