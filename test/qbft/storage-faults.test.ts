@@ -6,6 +6,7 @@
  *   gossip, RPC subscriptions and the pool follow), no RPC answer, no next-height message.
  * - One validator whose writes fail turns unhealthy with the reason, retries, recovers.
  * - Writes failing on every validator halt the chain (no fork, no progress); it resumes.
+ * - A single validator (its own engine) whose writes fail turns unhealthy and recovers.
  */
 import { bytesToHex } from '@ethereumjs/util'
 import t, { type Test } from 'tap'
@@ -205,4 +206,46 @@ t.test('writes failing on every validator halt the chain safely; it resumes', as
   })
   for (const m of members) t.equal((await health(m)).status, 200, 'healthy again')
   await assertNoFork(t, members)
+})
+
+t.test('a single validator whose writes fail turns unhealthy and recovers', async (t) => {
+  const setup = makeGenesis({ accounts: 1, config: { blockPeriodMs: 100 } })
+  const dir = tempDir('storage-faults-single-')
+  t.teardown(() => dir.remove())
+  let db: FaultyChainDb | undefined
+  const node = new SidechainNode(
+    {
+      genesis: setup.genesis,
+      datadir: dir.path,
+      validatorKey: setup.validators[0],
+      metrics: { host: '127.0.0.1', port: 0 },
+    },
+    {
+      createChainDb: (path) => {
+        db = new FaultyChainDb(path)
+        return db
+      },
+    },
+  )
+  await node.start()
+  t.teardown(async () => {
+    db!.failWrites = false
+    await node.stop()
+  })
+  const member = { node, db: db!, sentHeights: [], heads: [] }
+  await waitFor(() => node.ledger.head.number >= 2n, { what: '2 blocks' })
+  db!.failWrites = true
+  const stuckAt = node.ledger.head.number
+  const body = await waitFor(
+    async () => {
+      const answer = await health(member)
+      return answer.status === 503 ? answer.body : undefined
+    },
+    { what: '/health 503' },
+  )
+  t.match(body.reasons, [/block import failing/])
+  t.ok(node.ledger.head.number <= stuckAt + 1n, 'no block written meanwhile')
+  db!.failWrites = false
+  await waitFor(() => node.ledger.head.number >= stuckAt + 3n, { what: 'blocks again' })
+  t.equal((await health(member)).status, 200, 'healthy again')
 })
