@@ -93,6 +93,11 @@ export type NodeLogModule =
 export interface NodeModules {
   logger?: Logger
   scheduler?: Scheduler
+  /**
+   * Opens the chain database at `path` (default: a ChainDb). Tests wrap it to delay or
+   * fail writes (test/support/faulty-chain-db.ts); there is no flag for it.
+   */
+  createChainDb?: (path: string) => ChainDb
 }
 
 export class SidechainNode {
@@ -128,7 +133,8 @@ export class SidechainNode {
     this.scheduler = modules.scheduler ?? systemScheduler
     const { genesis } = options
     mkdirSync(options.datadir, { recursive: true })
-    this.db = new ChainDb(path.join(options.datadir, 'chaindata'))
+    const chaindata = path.join(options.datadir, 'chaindata')
+    this.db = modules.createChainDb?.(chaindata) ?? new ChainDb(chaindata)
     // Built first, so that the components can push events into it; what it reads when
     // scraped is looked up then.
     this.metrics =
@@ -145,6 +151,9 @@ export class SidechainNode {
             ownProposals: () => this.qbft()?.proposals,
             isSynced: () => (this.sync?.syncStatus() ?? false) === false,
             upstreamPatches: () => this.ledger.upstreamPatches,
+            peerHeads: () => (this.p2p?.syncPeers() ?? []).map((peer) => peer.head),
+            writeFailures: () => this.ledger.writeFailures,
+            clock: this.scheduler,
             logger: this.moduleLogger('metrics'),
           })
     const metrics = this.metrics ?? null

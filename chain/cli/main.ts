@@ -2,7 +2,10 @@
 /**
  * `sidechain` command line. Each command validates its flags at the edge, then hands plain
  * options to the components. Exit codes: 0 ok, 1 runtime failure, 2 bad input (a usage
- * error, or an error whose code ERROR_TABLE in chain/lib/error-codes.ts calls input).
+ * error, or an error whose code ERROR_TABLE in chain/lib/error-codes.ts calls input), 3 the
+ * datadir is refused (corrupt, or a storage schema this build does not read): restarting
+ * cannot help, an operator must restore a backup or resync into an empty datadir, so a
+ * supervisor should not restart on 3.
  */
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'

@@ -26,6 +26,7 @@ import {
   type Address,
   bytesToBigInt,
   bytesToHex,
+  bytesToInt,
   bytesToUnprefixedHex,
   equalsBytes,
   intToBytes,
@@ -40,6 +41,7 @@ import {
   encodeExtraData,
 } from '../consensus/extra-data.ts'
 import type { ConsensusRules } from '../consensus/rules.ts'
+import { keccak256 } from '../crypto/index.ts'
 import {
   applyAlloc,
   BFT_MIX_HASH,
@@ -56,6 +58,7 @@ import {
   ZERO_HASH,
 } from '../execution/block-executor.ts'
 import { createChainCommon } from '../execution/common.ts'
+import { orderedTrieRoot } from '../execution/ordered-trie.ts'
 import {
   decodeStoredReceipts,
   encodeStoredReceipts,
@@ -147,6 +150,8 @@ export interface LedgerOptions {
    * decoded account, plus the executor's decoding of those bytes while they live.
    */
   headAccountsSize?: number
+  /** Newest blocks checked at open (hashes, links, records present); see checkNewestBlocks. */
+  checkedBlocksAtOpen?: number
 }
 
 export interface LedgerModules {
@@ -205,6 +210,16 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
    * block in full. Speculations given up for a build or an import count in neither.
    */
   readonly speculativeValidations = { used: 0, fellBack: 0 }
+  /**
+   * Blocks that could not be written (storage failed): in all, and in a row since the last
+   * block written. Health and metrics read them; a block is retried by whoever imports it.
+   */
+  readonly writeFailures: { total: number; consecutive: number; lastError: string | undefined } = {
+    total: 0,
+    consecutive: 0,
+    lastError: undefined,
+  }
+  private readonly checkedBlocksAtOpen: number
 
   constructor(options: LedgerOptions, modules: LedgerModules) {
     super()
@@ -217,14 +232,20 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     this.maxFutureSeconds = options.maxFutureSeconds ?? 15
     this.blockCacheSize = options.blockCacheSize ?? 512
     this.headAccounts = new HeadAccounts(options.headAccountsSize ?? 100_000)
+    this.checkedBlocksAtOpen = options.checkedBlocksAtOpen ?? 64
     this.store = new StateStore(this.db)
   }
 
-  /** Opens the chain: writes genesis on an empty database, else checks it and loads the head. */
+  /**
+   * Opens the chain: writes genesis on an empty database, else checks the schema version,
+   * the genesis and the newest blocks, and loads the head. A database that fails a check is
+   * refused (STORAGE_SCHEMA_UNSUPPORTED, STORAGE_CORRUPT), never served.
+   */
   async open(): Promise<void> {
     const genesisBlock = await this.buildGenesis()
     const storedGenesis = await this.db.getMeta(META_KEYS.genesis)
     if (storedGenesis === undefined) {
+      // One batch: a database that has a genesis always has its schema version.
       await this.db.write({
         hash: genesisBlock.hash(),
         number: 0n,
@@ -233,11 +254,16 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
         receipts: encodeStoredReceipts([]),
         txLookups: [],
         stateNodes: this.store.takePending(),
+        meta: [
+          [META_KEYS.genesis, genesisBlock.hash()],
+          [META_KEYS.schema, intToBytes(STORAGE_SCHEMA_VERSION)],
+        ],
         setHead: true,
       })
-      await this.db.putMeta(META_KEYS.genesis, genesisBlock.hash())
-      await this.db.putMeta(META_KEYS.schema, intToBytes(STORAGE_SCHEMA_VERSION))
-    } else if (!equalsBytes(storedGenesis, genesisBlock.hash())) {
+    } else {
+      await this.checkSchema(equalsBytes(storedGenesis, genesisBlock.hash()))
+    }
+    if (storedGenesis !== undefined && !equalsBytes(storedGenesis, genesisBlock.hash())) {
       throw ledgerError(
         'LEDGER_GENESIS_MISMATCH',
         'the datadir holds a different chain than this genesis file',
@@ -252,17 +278,140 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     }
     this.genesisHeader = genesisBlock.header
     const headHash = (await this.db.getMeta(META_KEYS.head)) ?? genesisBlock.hash()
-    this.headHeader = await this.requireHeader(headHash)
+    this.headHeader = await this.checkNewestBlocks(headHash)
     const tally = await this.db.getMeta(META_KEYS.validatorTally)
     if (tally !== undefined) this.rules.validatorSet.restore?.(tally)
     const commit = await this.db.getSeals(headHash)
-    this.tipCommit = commit === undefined ? { round: 0, seals: [] } : decodeCommit(commit)
+    try {
+      this.tipCommit = commit === undefined ? { round: 0, seals: [] } : decodeCommit(commit)
+    } catch (cause) {
+      throw this.corrupt('the seals of the head block do not decode', this.headHeader.number, cause)
+    }
     this.executor = await BlockExecutor.create({
       common: this.common,
       store: this.store,
       stateRoot: this.headHeader.stateRoot,
       hashes: { getCanonicalHash: (n) => this.getCanonicalHash(n) },
     })
+  }
+
+  /**
+   * Refuses a layout this code does not read. Databases of the first layout written by an
+   * older build could miss the version (it was written after genesis, in its own write):
+   * their genesis matched, so they are of this layout and get the version now.
+   */
+  private async checkSchema(genesisMatches: boolean): Promise<void> {
+    const stored = await this.db.getMeta(META_KEYS.schema)
+    if (stored === undefined) {
+      if (genesisMatches)
+        await this.db.putMeta(META_KEYS.schema, intToBytes(STORAGE_SCHEMA_VERSION))
+      return
+    }
+    const version = stored.length === 0 || stored.length > 6 ? Number.NaN : bytesToInt(stored)
+    if (version === STORAGE_SCHEMA_VERSION) return
+    const newer = version > STORAGE_SCHEMA_VERSION
+    throw new StorageError(
+      'STORAGE_SCHEMA_UNSUPPORTED',
+      newer
+        ? `the datadir was written by a newer version (storage schema ${version}, this node reads ${STORAGE_SCHEMA_VERSION}): run that version, or use an empty datadir`
+        : `the datadir has storage schema ${Number.isNaN(version) ? bytesToHex(stored) : version}, which this node (schema ${STORAGE_SCHEMA_VERSION}) cannot read: use an empty datadir and sync`,
+      {
+        details: {
+          datadir: this.db.path,
+          stored: Number.isNaN(version) ? bytesToHex(stored) : version,
+          supported: STORAGE_SCHEMA_VERSION,
+        },
+      },
+    )
+  }
+
+  private corrupt(problem: string, number: bigint | undefined, cause?: unknown): StorageError {
+    return new StorageError(
+      'STORAGE_CORRUPT',
+      `the database at ${this.db.path} is corrupt: ${problem}${number === undefined ? '' : ` (block ${number})`}; restore it from a backup or use an empty datadir and sync`,
+      {
+        details: { datadir: this.db.path, number: number?.toString(), problem },
+        cause,
+      },
+    )
+  }
+
+  /**
+   * Walks back from the head over the newest blocks: each header hashes to its key, is the
+   * canonical block of its number and links to its parent; bodies match their header's
+   * transactions root and receipts are present; the head's state root is stored. LevelDB
+   * checksums only what it reads with paranoid checks (off by default), and a block served
+   * from a flipped byte would get this node banned by its peers or mislead its clients.
+   * Returns the head header.
+   */
+  private async checkNewestBlocks(headHash: Uint8Array): Promise<BlockHeader> {
+    let hash = headHash
+    let expected: bigint | undefined
+    let head: BlockHeader | undefined
+    for (let checked = 0; checked < this.checkedBlocksAtOpen; checked++) {
+      const raw = await this.db.getHeader(hash)
+      const which = `${expected === undefined ? 'the head header' : 'header'} ${bytesToHex(hash)}`
+      if (raw === undefined) throw this.corrupt(`${which} is missing`, expected)
+      if (!equalsBytes(keccak256(raw), hash))
+        throw this.corrupt(`${which} does not hash to its key`, expected)
+      let header: BlockHeader
+      try {
+        header = createBlockHeaderFromRLP(raw, {
+          common: this.common,
+          skipConsensusFormatValidation: true,
+        })
+      } catch (cause) {
+        throw this.corrupt(`${which} does not decode`, expected, cause)
+      }
+      const { number } = header
+      if (expected !== undefined && number !== expected)
+        throw this.corrupt(`the parent of block ${expected + 1n} has number ${number}`, expected)
+      const canonical = await this.db.getCanonicalHash(number)
+      if (canonical === undefined || !equalsBytes(canonical, hash))
+        throw this.corrupt('the canonical index does not point at the block', number)
+      if (head === undefined) {
+        head = header
+        const root = header.stateRoot
+        if (
+          !equalsBytes(root, KECCAK256_RLP) &&
+          (await this.store.get(bytesToUnprefixedHex(root))) === undefined
+        )
+          throw this.corrupt('the state root of the head block is missing', number)
+      }
+      const [body, receipts] = await Promise.all([this.db.getBody(hash), this.db.getReceipts(hash)])
+      if (body === undefined) throw this.corrupt('a block body is missing', number)
+      if (receipts === undefined) throw this.corrupt('a block receipts record is missing', number)
+      try {
+        // From the stored bytes: decoding every transaction would cost more than the check.
+        const [txs, uncles, withdrawals] = RLP.decode(body) as unknown as [
+          Array<Uint8Array | Uint8Array[]>,
+          unknown[],
+          unknown[],
+        ]
+        const encoded = txs.map((tx) => (tx instanceof Uint8Array ? tx : RLP.encode(tx)))
+        if (
+          uncles.length !== 0 ||
+          (withdrawals?.length ?? 0) !== 0 ||
+          !equalsBytes(orderedTrieRoot(encoded, keccak256), header.transactionsTrie)
+        )
+          throw new Error('transactions root mismatch')
+        decodeStoredReceipts(receipts)
+      } catch (cause) {
+        throw this.corrupt(
+          `the body or receipts of block ${number} do not match its header`,
+          number,
+          cause,
+        )
+      }
+      if (number === 0n) {
+        if (!equalsBytes(hash, this.genesisHeader.hash()))
+          throw this.corrupt('block 0 is not the genesis block', 0n)
+        break
+      }
+      hash = header.parentHash
+      expected = number - 1n
+    }
+    return head!
   }
 
   private async buildGenesis(): Promise<Block> {
@@ -659,9 +808,16 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
         setHead: true,
       })
     } catch (cause) {
+      this.writeFailures.total++
+      this.writeFailures.consecutive++
+      this.writeFailures.lastError = (cause as Error).message
       await this.executor.resetTo(this.headHeader.stateRoot)
       throw cause
     }
+    this.writeFailures.consecutive = 0
+    this.writeFailures.lastError = undefined
+    // Everything below announces the block (head, 'head' listeners: gossip, RPC and
+    // subscriptions, the next height): the write above resolved only once it was synced.
     this.headHeader = header
     this.headAccounts.applyBlock(execution.changedAccounts)
     this.tipCommit = { round: sealRound, seals: [...seals] }
@@ -760,16 +916,6 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     if (number > this.headHeader.number || number < 0n) return undefined
     if (number === this.headHeader.number) return this.headHeader.hash()
     return this.db.getCanonicalHash(number)
-  }
-
-  private async requireHeader(hash: Uint8Array): Promise<BlockHeader> {
-    const header = await this.getHeader(hash)
-    if (header === undefined) {
-      throw new StorageError('STORAGE_CORRUPT', 'header referenced by the database is missing', {
-        details: { hash: bytesToHex(hash) },
-      })
-    }
-    return header
   }
 
   async getHeader(hash: Uint8Array): Promise<BlockHeader | undefined> {

@@ -54,10 +54,20 @@ const INPUT_CODES = [
   'METRICS_OPTIONS_INVALID',
 ] as const satisfies readonly ErrorCode[]
 
-t.test('CLI exit codes: 2 for bad input, 1 for everything else', (t) => {
+/** The datadir is refused (corrupt, unreadable schema): exit code 3, a supervisor must not restart. */
+const DATADIR_CODES = [
+  'STORAGE_CORRUPT',
+  'STORAGE_SCHEMA_UNSUPPORTED',
+] as const satisfies readonly ErrorCode[]
+
+t.test('CLI exit codes: 2 for bad input, 3 for a refused datadir, 1 for everything else', (t) => {
   for (const code of codes) {
     const { exitCode, kind } = describeError(new SidechainError(code, 'm'))
-    const expected = (INPUT_CODES as readonly string[]).includes(code) ? 2 : 1
+    const expected = (INPUT_CODES as readonly string[]).includes(code)
+      ? 2
+      : (DATADIR_CODES as readonly string[]).includes(code)
+        ? 3
+        : 1
     t.equal(exitCode, expected, code)
     t.equal(exitCode, EXIT_CODES[ERROR_TABLE[code].kind], `${code}: from its kind`)
     t.equal(kind, ERROR_TABLE[code].kind)

@@ -123,7 +123,13 @@ export const ERROR_CODES = {
     'EXEC_EXECUTION_CLOSED',
   ],
   // chain/storage
-  storage: ['STORAGE_OPEN_FAILED', 'STORAGE_CORRUPT', 'STORAGE_CLOSED'],
+  storage: [
+    'STORAGE_OPEN_FAILED',
+    'STORAGE_CORRUPT',
+    'STORAGE_CLOSED',
+    'STORAGE_SCHEMA_UNSUPPORTED',
+    'STORAGE_WRITE_FAILED',
+  ],
   // chain/ledger
   ledger: [
     'LEDGER_GENESIS_MISMATCH',
@@ -279,8 +285,11 @@ export type ErrorCode = ErrorCodeOf<ErrorArea>
  *   invalid or refused us. CLI exit code 1.
  * - `runtime`: the environment or this process failed (ports, files, timeouts, a stopped
  *   component, a misuse of one component by another). CLI exit code 1.
+ * - `datadir`: the node's data folder is refused (corrupt, or a storage schema this build
+ *   does not read). Restarting cannot help: an operator restores a backup or resyncs into an
+ *   empty datadir, so supervisors should not restart on it. CLI exit code 3.
  */
-export type ErrorKind = 'input' | 'peer' | 'runtime'
+export type ErrorKind = 'input' | 'peer' | 'runtime' | 'datadir'
 
 /** geth's generic JSON-RPC server error, which wallets and tools match by message. */
 export const JSON_RPC_SERVER_ERROR = -32000
@@ -297,6 +306,7 @@ export interface ErrorTraits {
 const INPUT = { kind: 'input' } as const
 const PEER = { kind: 'peer' } as const
 const RUNTIME = { kind: 'runtime' } as const
+const DATADIR = { kind: 'datadir' } as const
 /** Refused with the domain message as -32000 ("nonce too low", "already known", ...). */
 const PEER_RPC = { kind: 'peer', rpc: JSON_RPC_SERVER_ERROR } as const
 const RUNTIME_RPC = { kind: 'runtime', rpc: JSON_RPC_SERVER_ERROR } as const
@@ -385,8 +395,10 @@ export const ERROR_TABLE = {
   EXEC_EXECUTION_CLOSED: RUNTIME,
 
   STORAGE_OPEN_FAILED: RUNTIME,
-  STORAGE_CORRUPT: RUNTIME,
+  STORAGE_CORRUPT: DATADIR,
   STORAGE_CLOSED: RUNTIME,
+  STORAGE_SCHEMA_UNSUPPORTED: DATADIR,
+  STORAGE_WRITE_FAILED: RUNTIME,
 
   /** The datadir was initialized with another genesis: the flags are wrong. */
   LEDGER_GENESIS_MISMATCH: INPUT,
@@ -519,7 +531,7 @@ export const ERROR_TABLE = {
 } as const satisfies Record<ErrorCode, ErrorTraits>
 
 /** CLI exit code of each kind (0 is success, which no error has). */
-export const EXIT_CODES = { input: 2, peer: 1, runtime: 1 } as const satisfies Record<
+export const EXIT_CODES = { input: 2, peer: 1, runtime: 1, datadir: 3 } as const satisfies Record<
   ErrorKind,
-  1 | 2
+  1 | 2 | 3
 >

@@ -53,7 +53,7 @@ export interface ErrorDescription {
   /** Whose fault it is; `unexpected` for anything without a code (a bug, a raw I/O error). */
   kind: ErrorKind | 'unexpected'
   /** Exit code of a CLI command that fails with it: 2 bad input, 1 anything else. */
-  exitCode: 1 | 2
+  exitCode: 1 | 2 | 3
   /** JSON-RPC error code; -32603 means the client sees "internal error" only. */
   rpcCode: number
   /** True when RPC clients see the error's own message (otherwise log it: it is ours). */

@@ -4,6 +4,8 @@
  * the components when scraped (pull); events (blocks imported, built and validated, gossip
  * verdicts, RPC errors) are pushed by the components as they happen, through the narrow
  * interfaces of events.ts that this class implements.
+ * /health (liveness) answers 503 when the node cannot write blocks or its head is stuck
+ * behind its peers (node-health.ts); /ready also while it syncs. Both bodies say why.
  */
 import { createServer, type Server } from 'node:http'
 import { bytesToHex } from '@ethereumjs/util'
@@ -13,6 +15,7 @@ import { z } from 'zod'
 import type { QbftStatus } from '../consensus/qbft/index.ts'
 import { SidechainError } from '../lib/errors.ts'
 import type { GossipResult, NodeEventMetrics } from './events.ts'
+import { type HealthReport, NodeHealth } from './node-health.ts'
 import { type MetricsOptions, type MetricsOptionsInput, metricsOptionsSchema } from './options.ts'
 
 export type NodeMetricsOptions = MetricsOptionsInput
@@ -37,6 +40,15 @@ export interface NodeMetricsModules {
   isSynced?: () => boolean
   /** Each ethereumjs patch (chain/execution/upstream) and whether it is in effect. */
   upstreamPatches?: () => Readonly<Record<string, { active: boolean }>>
+  /** Heads the connected peers announced, for stall detection. */
+  peerHeads?: () => readonly bigint[]
+  clock?: { now(): number }
+  /** Block writes that failed: in a row (reset by a successful one), the last error, in total. */
+  writeFailures?: () => {
+    readonly consecutive: number
+    readonly lastError: string | undefined
+    readonly total: number
+  }
   logger?: Logger
 }
 
@@ -54,6 +66,7 @@ export class NodeMetrics implements NodeEventMetrics {
   private readonly rpcErrors: Counter<'method' | 'code'>
   private lastHeadAt: number | undefined
   private boundPort = 0
+  readonly health: NodeHealth
 
   constructor(options: NodeMetricsOptions, modules: NodeMetricsModules) {
     const parsed = metricsOptionsSchema.safeParse(options)
@@ -66,6 +79,18 @@ export class NodeMetrics implements NodeEventMetrics {
     this.options = parsed.data
     this.modules = modules
     const registers = [this.registry]
+    this.health = new NodeHealth(this.options.health, {
+      ledger: {
+        get head() {
+          return modules.head()
+        },
+        get writeFailures() {
+          return modules.writeFailures?.() ?? { consecutive: 0, lastError: undefined }
+        },
+      },
+      peerHeads: modules.peerHeads,
+      clock: modules.clock ?? { now: () => Date.now() },
+    })
     collectDefaultMetrics({ register: this.registry, prefix: 'sidechain_' })
     new Gauge({
       name: 'sidechain_head_number',
@@ -211,6 +236,26 @@ export class NodeMetrics implements NodeEventMetrics {
       'Decided heights with this validator’s commit',
       (v) => v.commitsIncluded,
     )
+    const writeFailures = () =>
+      modules.writeFailures?.() ?? { consecutive: 0, lastError: undefined, total: 0 }
+    new Counter({
+      name: 'sidechain_block_import_failures_total',
+      help: 'Block imports that failed to write the block (storage errors); a retried block counts once per attempt',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(writeFailures().total)
+      },
+    })
+    const health = this.health
+    new Gauge({
+      name: 'sidechain_healthy',
+      help: '1 when /health answers 200, 0 when it answers 503',
+      registers,
+      collect() {
+        this.set(health.check().healthy ? 1 : 0)
+      },
+    })
     this.blockIntervalSeconds = new Histogram({
       name: 'sidechain_block_interval_seconds',
       help: 'Time between consecutive new heads on this node',
@@ -255,6 +300,7 @@ export class NodeMetrics implements NodeEventMetrics {
   }
 
   blockImported(seconds: number, transactions: number): void {
+    this.health.headMoved()
     this.blockImportSeconds.observe(seconds)
     this.blockTxs.inc(transactions)
     const now = Date.now()
@@ -300,12 +346,16 @@ export class NodeMetrics implements NodeEventMetrics {
           },
         )
       } else if (path === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ status: 'ok', head: Number(this.modules.head().number) }))
+        const report = this.health.check()
+        res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(healthBody(report)))
       } else if (path === '/ready') {
-        const ready = this.modules.isSynced?.() ?? true
+        const report = this.health.check()
+        const synced = this.modules.isSynced?.() ?? true
+        const reasons = synced ? report.reasons : ['syncing', ...report.reasons]
+        const ready = reasons.length === 0
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ ready, head: Number(this.modules.head().number) }))
+        res.end(JSON.stringify({ ready, head: report.head, ...(ready ? {} : { reasons }) }))
       } else {
         res.writeHead(404)
         res.end()
@@ -327,4 +377,10 @@ export class NodeMetrics implements NodeEventMetrics {
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
+}
+
+function healthBody(report: HealthReport) {
+  return report.healthy
+    ? { status: 'ok', head: report.head }
+    : { status: 'unhealthy', head: report.head, reasons: report.reasons }
 }

@@ -3,12 +3,15 @@
  * can read the defaults for `--help` without loading prom-client.
  */
 import { z } from 'zod'
+import { nodeHealthOptionsSchema } from './node-health.ts'
 
 export const metricsOptionsSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     /** Prometheus `/metrics`, `/health` and `/ready`; 0 picks a free port. */
     port: z.number().int().min(0).max(65_535),
+    /** When /health and /ready turn unhealthy (node-health.ts has the defaults). */
+    health: nodeHealthOptionsSchema.prefault({}),
   })
   .strict()
 

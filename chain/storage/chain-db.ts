@@ -3,6 +3,9 @@
  * record; every imported block is written as ONE atomic batch (header, body, receipts,
  * canonical index, tx lookups, seals, state trie nodes and the head pointer), so after a
  * crash at any point the node restarts at the last complete block with consistent state.
+ * Block batches are synced (fsync) before `write` resolves: the ledger announces a block
+ * (gossip, RPC, the next height) only after that, so a power loss cannot take back a block
+ * anyone was shown. Writes of other records are not synced; they are rebuilt or re-fetched.
  *
  * This module knows bytes and keys only; encoding of blocks/receipts lives with their users.
  */
@@ -138,7 +141,10 @@ export class ChainDb {
     return this.seals.put(hash, seals)
   }
 
-  /** Writes everything for one block atomically. */
+  /**
+   * Writes everything for one block atomically and durably: it resolves once the batch is
+   * synced to disk. Fails with STORAGE_WRITE_FAILED (nothing of the block is written).
+   */
   async write(block: BlockWrite): Promise<void> {
     // Sublevel batch ops keep the whole block in one LevelDB write batch.
     const ops: Array<{ type: 'put'; sublevel: unknown; key: unknown; value: Bytes }> = []
@@ -155,6 +161,14 @@ export class ChainDb {
       put(this.canonical, numberKey(block.number), block.hash)
       put(this.meta, META_KEYS.head, block.hash)
     }
-    await this.db.batch(ops as never)
+    try {
+      await this.db.batch(ops as never, { sync: true })
+    } catch (cause) {
+      throw new SidechainError<StorageErrorCode>(
+        'STORAGE_WRITE_FAILED',
+        `writing block ${block.number} failed: ${(cause as Error).message}`,
+        { details: { number: block.number.toString() }, cause },
+      )
+    }
   }
 }

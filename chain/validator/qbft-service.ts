@@ -89,6 +89,10 @@ export interface QbftServiceModules {
   logger?: Logger
 }
 
+/** Backoff of a decided block's import after a failure: doubling from the first, capped. */
+const DECIDED_IMPORT_RETRY_MS = 100
+const DECIDED_IMPORT_RETRY_MAX_MS = 5_000
+
 /** Errors that say "not decidable by us now" rather than "this block is invalid". */
 /** Import refusals that do not make a proposal invalid: not on our head (yet), or ahead of our clock. */
 const UNDECIDABLE = new Set<ErrorCode>([
@@ -527,32 +531,60 @@ export class QbftService implements ConsensusEngine {
     }
   }
 
+  /**
+   * Imports a decided block. A failed import (a full or failing disk) is retried with
+   * backoff until it succeeds, the head reaches the height some other way (sync), or the
+   * service stops: the engine counts the height as decided and runs no timer for it, so
+   * without a retry the node would stall until restarted. Failures are logged at attempts
+   * 1, 2, 4, 8, ... so a long outage writes few lines (health and metrics show it).
+   */
   private async decide(decision: QbftDecision): Promise<void> {
     const key = bytesToHex(decision.block.hash)
     const prepared = this.candidates.get(key)
     const block =
       prepared?.block ??
       decodeBlock(decision.block.encoded, this.ledger.common, this.knownTransactions)
-    try {
-      await this.ledger.importBlock(block, {
-        seals: decision.commitSeals,
-        sealRound: decision.round,
-        execution: prepared?.execution,
-      })
-      this.logger?.info(
-        {
-          number: Number(decision.height),
-          round: decision.round,
-          txs: block.transactions.length,
-          seals: decision.commitSeals.length,
-          hash: key,
-          sinceHeightStartMs: this.scheduler.now() - this.heightStartedAt,
-        },
-        'finalized block',
-      )
-    } catch (err) {
-      if (isSidechainError(err, 'LEDGER_KNOWN_BLOCK')) return
-      throw err
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ledger.importBlock(block, {
+          seals: decision.commitSeals,
+          sealRound: decision.round,
+          execution: prepared?.execution,
+        })
+        this.logger?.info(
+          {
+            number: Number(decision.height),
+            round: decision.round,
+            txs: block.transactions.length,
+            seals: decision.commitSeals.length,
+            hash: key,
+            sinceHeightStartMs: this.scheduler.now() - this.heightStartedAt,
+            ...(attempt > 1 ? { attempts: attempt } : {}),
+          },
+          'finalized block',
+        )
+        return
+      } catch (err) {
+        if (isSidechainError(err, 'LEDGER_KNOWN_BLOCK')) return
+        if (!this.running || this.ledger.head.number >= decision.height) return
+        const delayMs = Math.min(
+          DECIDED_IMPORT_RETRY_MS * 2 ** Math.min(attempt - 1, 16),
+          DECIDED_IMPORT_RETRY_MAX_MS,
+        )
+        if ((attempt & (attempt - 1)) === 0) {
+          this.logger?.error(
+            {
+              number: Number(decision.height),
+              attempt,
+              retryInMs: delayMs,
+              err,
+            },
+            'importing a decided block failed; retrying',
+          )
+        }
+        await new Promise<void>((resolve) => this.scheduler.setTimeout(resolve, delayMs))
+        if (!this.running || this.ledger.head.number >= decision.height) return
+      }
     }
   }
 

@@ -26,6 +26,8 @@ export class SingleValidatorEngine implements ConsensusEngine {
   private running = false
   private inFlight: Promise<void> | undefined
   private lastBlockAt = 0
+  /** Periods in a row whose block failed (a failing disk retries every period). */
+  private failuresInARow = 0
 
   constructor(
     options: SingleValidatorOptions,
@@ -100,8 +102,13 @@ export class SingleValidatorEngine implements ConsensusEngine {
         },
         'sealed block',
       )
+      this.failuresInARow = 0
     } catch (err) {
-      this.logger?.error({ err }, 'block production failed')
+      // Every period tries again; logged at failures 1, 2, 4, 8, ... so a long outage
+      // writes few lines (health and metrics show it).
+      const failures = ++this.failuresInARow
+      if ((failures & (failures - 1)) === 0)
+        this.logger?.error({ err, failures }, 'block production failed')
     }
   }
 }
