@@ -89,6 +89,7 @@ export type NodeLogModule =
   | 'qbft'
   | 'validator'
   | 'consensus-record'
+  | 'ledger'
 
 export interface NodeModules {
   logger?: Logger
@@ -159,7 +160,10 @@ export class SidechainNode {
     const metrics = this.metrics ?? null
     const validators = genesis.validators.map((v) => hexToBytes(v))
     const rules = new ConsensusRules(new VoteTally(validators, genesis.config.epochLength))
-    this.ledger = new Ledger({ genesis }, { db: this.db, rules, clock: this.scheduler, metrics })
+    this.ledger = new Ledger(
+      { genesis },
+      { db: this.db, rules, clock: this.scheduler, metrics, logger: this.moduleLogger('ledger') },
+    )
     this.txpool = new TxPool(
       {
         common: this.ledger.common,

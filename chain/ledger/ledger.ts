@@ -66,6 +66,7 @@ import {
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import type { UpstreamPatchReport } from '../execution/upstream/index.ts'
+import type { Logger } from '../lib/logger.ts'
 import type { LedgerMetrics } from '../metrics/events.ts'
 import {
   type ChainDb,
@@ -160,6 +161,8 @@ export interface LedgerModules {
   clock?: { now(): number }
   /** Import and validation times, as they happen; null or absent: not measured. */
   metrics?: LedgerMetrics | null
+  /** Warnings about this node's environment (a clock behind the validators'). */
+  logger?: Logger
 }
 
 interface LedgerEvents {
@@ -183,6 +186,8 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
   private readonly clock: { now(): number }
   private readonly metrics: LedgerMetrics | null
   private readonly maxFutureSeconds: number
+  private readonly logger: Logger | undefined
+  private clockWarnedAt = Number.NEGATIVE_INFINITY
   private readonly store: StateStore
   private executor!: BlockExecutor
   private headHeader!: BlockHeader
@@ -230,6 +235,7 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     this.clock = modules.clock ?? { now: () => Date.now() }
     this.metrics = modules.metrics ?? null
     this.maxFutureSeconds = options.maxFutureSeconds ?? 15
+    this.logger = modules.logger
     this.blockCacheSize = options.blockCacheSize ?? 512
     this.headAccounts = new HeadAccounts(options.headAccountsSize ?? 100_000)
     this.checkedBlocksAtOpen = options.checkedBlocksAtOpen ?? 64
@@ -626,7 +632,7 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
   validateBlock(block: Block): Promise<BlockExecution> {
     return this.exclusive(async () => {
       const started = performance.now()
-      const extra = this.verifyHeaderAgainstHead(block)
+      const extra = this.verifyHeaderAgainstHead(block, { finalized: false })
       void extra
       await this.verifyBody(block)
       const speculated = this.speculation?.open === true
@@ -759,7 +765,9 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
         })
       }
     }
-    const extra = this.verifyHeaderAgainstHead(block)
+    // A block with a quorum of commit seals is final whatever our clock says: refusing it
+    // would only keep a node whose clock lags from following the chain (and blame its peers).
+    const extra = this.verifyHeaderAgainstHead(block, { finalized: options.seals !== undefined })
     const seals = options.seals ?? []
     const sealRound = options.sealRound ?? extra.round
     if (options.seals !== undefined && options.sealsVerified !== true) {
@@ -837,7 +845,30 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     }
   }
 
-  private verifyHeaderAgainstHead(block: Block): ConsensusExtraData {
+  /** At most one warning a minute: a lagging clock shows on every block. */
+  private warnClockBehind(timestamp: bigint): void {
+    const now = this.clock.now()
+    if (now - this.clockWarnedAt < 60_000) return
+    this.clockWarnedAt = now
+    this.logger?.warn(
+      {
+        aheadSeconds: Number(timestamp) - Math.floor(now / 1000),
+        blockTimestamp: Number(timestamp),
+      },
+      "a final block's timestamp is ahead of this node's clock: the clock is behind the validators' (check NTP); imported anyway, since its commit seals make it final",
+    )
+  }
+
+  /**
+   * Header rules against the head. The future-timestamp bound applies to blocks not yet
+   * final (a proposal): validators must not let a proposer push time forward. A block that
+   * arrives with its commit seals (verified before execution) is final, and one whose
+   * timestamp is ahead of our clock says our clock is behind: it is imported, with a warning.
+   */
+  private verifyHeaderAgainstHead(
+    block: Block,
+    { finalized }: { finalized: boolean },
+  ): ConsensusExtraData {
     const { header } = block
     const parent = this.headHeader
     const fail = (message: string, details?: Record<string, unknown>) =>
@@ -851,7 +882,9 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     const minTimestamp = parent.timestamp + (this.genesis.config.blockPeriodMs >= 1000 ? 1n : 0n)
     if (header.timestamp < minTimestamp) throw fail('timestamp is before its parent')
     const maxTimestamp = BigInt(Math.floor(this.clock.now() / 1000) + this.maxFutureSeconds)
-    if (header.timestamp > maxTimestamp) {
+    if (header.timestamp > maxTimestamp && finalized) {
+      this.warnClockBehind(header.timestamp)
+    } else if (header.timestamp > maxTimestamp) {
       throw ledgerError(
         'LEDGER_FUTURE_TIMESTAMP',
         `invalid block ${header.number}: timestamp is too far in the future`,

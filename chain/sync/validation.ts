@@ -182,7 +182,6 @@ export type ImportOutcome = 'known' | 'not-next' | 'invalid' | 'internal'
 const INVALID_BLOCK_CODES = new Set<ErrorCode>([
   'LEDGER_INVALID_HEADER',
   'LEDGER_INVALID_BODY',
-  'LEDGER_FUTURE_TIMESTAMP',
   'EXEC_STATE_ROOT_MISMATCH',
   'EXEC_RECEIPTS_ROOT_MISMATCH',
   'EXEC_GAS_USED_MISMATCH',

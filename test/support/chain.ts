@@ -14,6 +14,7 @@ import { signCommitSeal } from '../../chain/consensus/seals.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
 import { Ledger } from '../../chain/ledger/ledger.ts'
 import { type KeyPair, keyPairFromPrivateKey } from '../../chain/lib/keys.ts'
+import type { Logger } from '../../chain/lib/logger.ts'
 import { ChainDb } from '../../chain/storage/chain-db.ts'
 import { type Genesis, type GenesisInput, parseGenesis } from '../../genesis/schema.ts'
 
@@ -63,13 +64,14 @@ export function makeGenesis(
 export async function openStaticLedger(
   setup: TestGenesis,
   dir: string,
+  modules: { logger?: Logger } = {},
 ): Promise<{ db: ChainDb; ledger: Ledger }> {
   const db = new ChainDb(dir)
   await db.open()
   const rules = new ConsensusRules(new StaticValidatorSet(setup.validators.map((v) => v.address)))
   const ledger = new Ledger(
     { genesis: setup.genesis },
-    { db, rules, clock: { now: () => 2_000_000_000_000 } },
+    { db, rules, clock: { now: () => 2_000_000_000_000 }, logger: modules.logger },
   )
   await ledger.open()
   return { db, ledger }
@@ -83,9 +85,10 @@ export async function openTestLedger(
   t: { teardown(fn: () => unknown): void },
   setup: TestGenesis,
   prefix: string,
+  modules: { logger?: Logger } = {},
 ): Promise<{ db: ChainDb; ledger: Ledger }> {
   const dir = tempDir(prefix)
-  const opened = await openStaticLedger(setup, dir.path)
+  const opened = await openStaticLedger(setup, dir.path, modules)
   t.teardown(async () => {
     await opened.db.close()
     dir.remove()
