@@ -589,3 +589,38 @@ t.test('a withdrawal id is consumed per source bridge, not alone', async (t) => 
     name: 'NotSigner',
   })
 })
+
+t.test('a vault that cannot pay reverts instead of consuming the withdrawal', async (t) => {
+  // Review of the pull payments: a failed transfer for lack of funds must not become an IOU.
+  const w = withdrawal({ withdrawalId: 40n, amount: parseEther('1') })
+  t.match(await revertOf(vault.simulate.release([w, await signAll([s0, s1], w)])), {
+    name: 'InsufficientVaultBalance',
+    args: [zeroAddress, 0n, parseEther('1')],
+  })
+  t.equal(await isReleased(40n), false, 'nothing consumed')
+})
+
+t.test('claimFor pays a recipient that cannot call claim itself', async (t) => {
+  await fundEth(parseEther('3'))
+  const deployed = await c.mined(
+    c.wallet(owner).deployContract({ abi: gasBurnerAbi, bytecode: gasBurnerBytecode }),
+  )
+  const burner = getContract({
+    address: getAddress(deployed.contractAddress!),
+    abi: gasBurnerAbi,
+    client: c.wallet(owner),
+  })
+  const w = withdrawal({ withdrawalId: 41n, recipient: burner.address, amount: parseEther('1') })
+  await c.mined(vaultAs(outsider).write.release([w, await signAll([s0, s1], w)]))
+  t.equal(await vault.read.claimable([zeroAddress, burner.address]), parseEther('1'))
+  // What the vault owes claimants is not available to other releases.
+  const big = withdrawal({ withdrawalId: 42n, amount: parseEther('2.5') })
+  t.match(await revertOf(vault.simulate.release([big, await signAll([s0, s1], big)])), {
+    name: 'InsufficientVaultBalance',
+    args: [zeroAddress, parseEther('2'), parseEther('2.5')],
+  })
+  await c.mined(burner.write.setBurning([false]))
+  await c.mined(vaultAs(outsider).write.claimFor([zeroAddress, burner.address]))
+  t.equal(await c.publicClient.getBalance({ address: burner.address }), parseEther('1'))
+  t.equal(await vault.read.totalClaimable([zeroAddress]), 0n)
+})

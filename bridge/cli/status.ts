@@ -75,7 +75,14 @@ async function fromTx(ctx: BridgeContext, hash: Hash): Promise<Target> {
       eventName: 'Released',
       logs: vaultLogs,
     })[0]
-    if (released !== undefined) return { kind: 'withdrawal', id: released.args.withdrawalId }
+    // Ids are unique per source bridge: a release of another bridge instance is not ours.
+    if (
+      released !== undefined &&
+      released.args.sourceBridge.toLowerCase() === ctx.bridge.toLowerCase() &&
+      released.args.sourceChainId === BigInt(ctx.sidechainChainId)
+    ) {
+      return { kind: 'withdrawal', id: released.args.withdrawalId }
+    }
   }
   const receipt = await receiptOn(ctx.sidechain, hash)
   if (receipt !== undefined) {

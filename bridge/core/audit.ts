@@ -268,9 +268,17 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   for (const log of releasedLogs) {
     const a = (
       log as unknown as {
-        args: { withdrawalId: bigint; token: Address; recipient: Address; amount: bigint }
+        args: {
+          withdrawalId: bigint
+          token: Address
+          recipient: Address
+          amount: bigint
+          sourceBridge: Address
+        }
       }
     ).args
+    // Ids are unique per source bridge: releases of another bridge instance are not ours.
+    if (getAddress(a.sourceBridge) !== getAddress(bridge)) continue
     releases.set(a.withdrawalId, {
       token: getAddress(a.token),
       account: getAddress(a.recipient),
@@ -449,14 +457,27 @@ async function vaultBalance(
   token: Address,
   blockNumber: bigint,
 ): Promise<bigint> {
-  if (token === zeroAddress) return l1.getBalance({ address: vault, blockNumber })
-  return l1.readContract({
-    address: token,
-    abi: erc20Abi,
-    functionName: 'balanceOf',
-    args: [vault],
-    blockNumber,
-  })
+  // What the vault owes recipients whose transfer failed (claimable) is released already:
+  // it no longer backs wrapped tokens on the sidechain.
+  const [balance, claimable] = await Promise.all([
+    token === zeroAddress
+      ? l1.getBalance({ address: vault, blockNumber })
+      : l1.readContract({
+          address: token,
+          abi: erc20Abi,
+          functionName: 'balanceOf',
+          args: [vault],
+          blockNumber,
+        }),
+    l1.readContract({
+      address: vault,
+      abi: bridgeVaultAbi,
+      functionName: 'totalClaimable',
+      args: [token],
+      blockNumber,
+    }),
+  ])
+  return balance - claimable
 }
 
 type AbiEvent = Parameters<PublicClient['getLogs']>[0] extends infer P

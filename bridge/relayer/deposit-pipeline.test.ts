@@ -72,6 +72,8 @@ function fakeL1(state: {
   maxToBlock: bigint[]
   /** The canonical chain is fork `fork.id` from block `fork.from` on (default: fork 0 everywhere). */
   fork?: { id: number; from: bigint }
+  /** A lagging endpoint: it has the blocks but answers no receipt. */
+  noReceipts?: boolean
 }) {
   const forkOf = (n: bigint) =>
     state.fork !== undefined && n >= state.fork.from ? state.fork.id : 0
@@ -89,7 +91,8 @@ function fakeL1(state: {
     },
     getTransactionReceipt: async ({ hash }: { hash: Hash }) => {
       const d = state.deposits.find((x) => logOf(x).transactionHash === hash)
-      if (d === undefined) throw new TransactionReceiptNotFoundError({ hash })
+      if (d === undefined || state.noReceipts === true)
+        throw new TransactionReceiptNotFoundError({ hash })
       const log = logOf(d)
       return {
         status: d.status ?? 'success',
@@ -383,3 +386,38 @@ t.test(
     t.match(pipeline.haltReason, /deposit 1 is no longer on L1/)
   },
 )
+
+t.test('a receipt missing on a lagging endpoint is retried, it does not halt', async (t) => {
+  // Review of the halt: only a different block at the journaled height is evidence of a reorg.
+  const state: Parameters<typeof fakeL1>[0] = {
+    head: 20n,
+    deposits: [
+      { id: 0n, block: 5n },
+      { id: 1n, block: 6n },
+    ],
+    hide: new Set<bigint>(),
+    maxToBlock: [],
+  }
+  const votes: unknown[][] = []
+  const { pipeline } = await setup(t, state, 3, fakeSidechain(votes))
+  await pipeline.scan()
+  state.noReceipts = true
+  const first = collectingRunner()
+  pipeline.dispatch(first.runner)
+  await first.settle()
+  t.same(votes, [], 'nothing voted while the receipts are missing')
+  t.match(first.errors, [
+    { code: 'RELAYER_INCONSISTENT_VIEW' },
+    { code: 'RELAYER_INCONSISTENT_VIEW' },
+  ])
+  t.equal(pipeline.haltReason, undefined, 'not halted')
+  state.noReceipts = false
+  const second = collectingRunner()
+  pipeline.dispatch(second.runner)
+  await second.settle()
+  t.same(
+    votes.map((args) => args[0]),
+    [0n, 1n],
+    'both voted once the endpoint has the receipts',
+  )
+})

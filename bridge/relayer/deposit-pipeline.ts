@@ -339,6 +339,17 @@ export class DepositPipeline {
         if (err instanceof TransactionReceiptNotFoundError) return undefined
         throw err
       })
+    if (receipt === undefined) {
+      // A missing receipt alone proves nothing (a lagging or load-balanced endpoint): only a
+      // different block at the journaled height is evidence of a reorg. Otherwise try again.
+      const block = await this.m.l1.getBlock({ blockNumber: record.blockNumber })
+      if (block.hash === record.blockHash) {
+        throw new BridgeError(
+          'RELAYER_INCONSISTENT_VIEW',
+          `deposit ${record.depositId}: L1 has its block but not its receipt (a lagging endpoint); retrying`,
+        )
+      }
+    }
     const verdict =
       receipt === undefined
         ? undefined

@@ -147,10 +147,48 @@ export async function isAnvil(l1: ChainClients): Promise<boolean> {
 }
 
 /** Deploys the sidechain bridge linked to the vault. */
+/**
+ * Deploys the sidechain bridge for `vault`. The bridge starts where the vault is: its signer
+ * set, threshold and epoch must be the relayers given (who mints is who releases).
+ * `firstDepositId` is 0 for the vault's first bridge (every deposit, including those made
+ * before the bridge existed, is minted by it); a bridge that replaces another one starts at
+ * the vault's `depositCount` read after the old one was paused, so nothing is minted twice.
+ */
 export async function deployBridge(
+  l1: ChainClients,
   sidechain: ChainClients,
-  params: { relayers: readonly Address[]; threshold: number; l1ChainId: number; vault: Address },
+  params: {
+    relayers: readonly Address[]
+    threshold: number
+    l1ChainId: number
+    vault: Address
+    firstDepositId: bigint
+  },
 ): Promise<{ bridge: Address; bridgeBlock: number }> {
+  const read = <F extends 'depositCount' | 'signerEpoch' | 'threshold' | 'signers'>(
+    functionName: F,
+  ) => l1.public.readContract({ address: params.vault, abi: bridgeVaultAbi, functionName })
+  const [depositCount, signerEpoch, vaultThreshold, signers] = await Promise.all([
+    read('depositCount'),
+    read('signerEpoch'),
+    read('threshold'),
+    read('signers'),
+  ])
+  const sameSet =
+    signers.length === params.relayers.length &&
+    signers.every((s, i) => s.toLowerCase() === params.relayers[i]?.toLowerCase())
+  if (!sameSet || vaultThreshold !== BigInt(params.threshold)) {
+    throw new DevnetError(
+      'DEVNET_DEPLOY_FAILED',
+      `the vault's signers (${signers.join(', ')}, threshold ${vaultThreshold}) are not the relayers given (${params.relayers.join(', ')}, threshold ${params.threshold}): who mints must be who releases`,
+    )
+  }
+  if (params.firstDepositId > depositCount) {
+    throw new DevnetError(
+      'DEVNET_DEPLOY_FAILED',
+      `firstDepositId ${params.firstDepositId} is past the vault's ${depositCount} deposits`,
+    )
+  }
   const owner = sidechain.wallet.account.address
   const deployed = await deploySidechainBridge(sidechain.wallet, sidechain.public, {
     owner,
@@ -159,6 +197,8 @@ export async function deployBridge(
     threshold: params.threshold,
     l1ChainId: params.l1ChainId,
     l1Vault: params.vault,
+    l1SignerEpoch: signerEpoch,
+    firstDepositId: params.firstDepositId,
   })
   return { bridge: deployed.address, bridgeBlock: Number(deployed.blockNumber) }
 }

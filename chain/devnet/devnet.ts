@@ -363,11 +363,13 @@ export async function startDevnet(
     const sidechain = chainClients(rpcUrls[0]!, setup.chainId, 'devnet sidechain')
     if (setup.l2 === undefined) {
       progress('deploying the sidechain bridge')
-      const deployed = await deployBridge(sidechain, {
+      const deployed = await deployBridge(l1, sidechain, {
         relayers: setup.relayerAddresses as Address[],
         threshold: setup.threshold,
         l1ChainId: setup.l1ChainId,
         vault: l1Deployment.vault,
+        // The devnet's vault is new and this is its first bridge: it mints every deposit.
+        firstDepositId: 0n,
       })
       setup = { ...setup, l2: deployed }
       writeJsonAtomic(layout.setupJson, setup)

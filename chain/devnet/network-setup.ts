@@ -310,11 +310,14 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
   }
   if (deployment.l2 === undefined) {
     log('deploying the sidechain bridge')
-    const l2 = await deployBridge(sidechain, {
+    const l2 = await deployBridge(l1, sidechain, {
       relayers,
       threshold: deployment.threshold,
       l1ChainId,
       vault: deployment.l1.vault,
+      // The first bridge of the vault deployed above: it mints every deposit. Replacing a
+      // bridge (pause it, then start the new one at the vault's depositCount) is not done here.
+      firstDepositId: 0n,
     })
     deployment = { ...deployment, l2 }
     writeJsonAtomic(deploymentFile, deployment)

@@ -141,6 +141,8 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     error WithdrawalAlreadyProcessed(uint256 withdrawalId);
     /// @dev The caller has nothing of `token` to claim.
     error NothingToClaim(address token);
+    /// @dev The vault holds only `available` of `token` beyond what it owes claimants, less than `amount`.
+    error InsufficientVaultBalance(address token, uint256 available, uint256 amount);
     /// @dev Paying a claim to `to` failed.
     error ClaimTransferFailed(address token, address to);
     /// @dev `amount` of `token` is above the per-transaction `limit`.
@@ -250,6 +252,13 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
         if (w.amount == 0) revert ZeroAmount();
         _verifySignatures(_hashTypedDataV4(BridgeMessages.hashWithdrawal(w)), signatures);
 
+        // A vault that cannot pay reverts (nothing is consumed) rather than credit an IOU: only a
+        // recipient that refuses the transfer is paid later through {claim}.
+        uint256 held = w.token == address(0) ? address(this).balance : IERC20(w.token).balanceOf(address(this));
+        uint256 owed = totalClaimable[w.token];
+        uint256 available = held > owed ? held - owed : 0;
+        if (available < w.amount) revert InsufficientVaultBalance(w.token, available, w.amount);
+
         processed[key] = true;
         _consumeReleaseLimits(w.token, w.amount);
         emit Released(key, w.withdrawalId, w.token, w.recipient, w.amount, w.epoch, w.sourceChainId, w.sourceBridge);
@@ -277,11 +286,24 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
      */
     function claim(address token, address to) external nonReentrant {
         if (to == address(0)) revert InvalidRecipient();
-        uint256 amount = claimable[token][msg.sender];
+        _payClaim(token, msg.sender, to);
+    }
+
+    /**
+     * @notice Pays `recipient`'s {claimable} amount of `token` to `recipient` itself, forwarding all gas; anyone
+     * may call it (and pays the gas). For recipients that cannot call {claim} themselves, or whose `receive` needs
+     * more gas than the release stipend.
+     */
+    function claimFor(address token, address recipient) external nonReentrant {
+        _payClaim(token, recipient, recipient);
+    }
+
+    function _payClaim(address token, address recipient, address to) private {
+        uint256 amount = claimable[token][recipient];
         if (amount == 0) revert NothingToClaim(token);
-        claimable[token][msg.sender] = 0;
+        claimable[token][recipient] = 0;
         totalClaimable[token] -= amount;
-        emit Claimed(token, msg.sender, to, amount);
+        emit Claimed(token, recipient, to, amount);
         if (token == address(0)) {
             (bool ok, ) = payable(to).call{value: amount}("");
             if (!ok) revert ClaimTransferFailed(token, to);

@@ -42,8 +42,8 @@ import {IWrappedTokenDeployer, WrappedToken} from "./WrappedToken.sol";
  * Who mints is decided by the L1 vault's signer quorum, never by one key: {rotateRelayers} takes the same
  * `SignerSetUpdate` signatures (L1 vault domain, next signer epoch) that the vault's `rotateSigners` takes, so one
  * quorum-signed message moves both chains to the new set, threshold and L1 signer epoch, and anyone may relay it.
- * Relayer messages can only vote, mint and record signatures; the owner can only pause-adjacent and metadata
- * settings (guardian, unpause, token metadata before the first deposit, withdrawal limits). The
+ * Relayer messages can only vote, mint and record signatures. The owner holds only settings that cannot move
+ * funds: the guardian, unpausing, token metadata before a token's first deposit, and withdrawal limits. The
  * constructor sets everything and does not depend on the contract's own address, so the contract can be
  * predeployed in a genesis by running the constructor elsewhere and copying code and storage.
  */
@@ -220,7 +220,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     error NotCurrentRelayer(uint256 index, address signer);
     /// @dev The signer of the signature at `index` does not sort strictly after the previous one.
     error UnsortedSigners(uint256 index, address signer);
-    /// @dev The owner cannot be renounced: nobody could unpause or manage relayers anymore.
+    /// @dev The owner cannot be renounced: nobody could unpause or set withdrawal limits anymore.
     error RenounceOwnershipDisabled();
 
     modifier onlyRelayer() {
