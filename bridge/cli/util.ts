@@ -13,6 +13,7 @@ import {
   type TransactionReceipt,
   zeroAddress,
 } from 'viem'
+import { pollUntil as poll } from '../../chain/lib/poll.ts'
 import { classifyError, revertName } from '../core/classify.ts'
 import { BridgeError, type BridgeErrorCode } from '../core/errors.ts'
 import type { AnyWallet, BridgeContext } from './context.ts'
@@ -66,29 +67,24 @@ export function formatAmount(amount: bigint, info: TokenInfo): string {
 }
 
 /** Polls `check` until it returns a value, or fails with BRIDGE_TIMEOUT at the command's deadline. */
-export async function pollUntil<T>(
+export function pollUntil<T>(
   ctx: Pick<BridgeContext, 'timeoutMs'>,
   what: string,
   check: () => Promise<T | undefined>,
   intervalMs = 300,
 ): Promise<T> {
-  const deadline = Date.now() + ctx.timeoutMs
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (err) {
-      // A flaky RPC is not a reason to give up on a long wait; anything else is.
-      if (classifyError(err).disposition !== 'retryable') throw err
-    }
-    if (Date.now() > deadline) {
-      throw new BridgeError(
+  return poll(check, {
+    what,
+    timeoutMs: ctx.timeoutMs,
+    intervalMs,
+    // A flaky RPC is not a reason to give up on a long wait; anything else is.
+    retryIf: (err) => classifyError(err).disposition === 'retryable',
+    onTimeout: () =>
+      new BridgeError(
         'BRIDGE_TIMEOUT',
         `timed out waiting for ${what} (use --timeout to wait longer)`,
-      )
-    }
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
+      ),
+  })
 }
 
 const REVERT_CODES: Record<string, [BridgeErrorCode, string]> = {

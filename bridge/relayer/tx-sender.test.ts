@@ -2,6 +2,7 @@ import path from 'node:path'
 import t from 'tap'
 import { createTestClient, createWalletClient, http, parseEther, zeroAddress } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
+import { DEV_MNEMONIC } from '../../chain/devnet/accounts.ts'
 import { startAnvil } from '../../chain/lib/foundry.ts'
 import { silentLogger } from '../../chain/lib/logger.ts'
 import { tempDir, waitFor } from '../../test/support/chain.ts'
@@ -11,8 +12,6 @@ import { bridgeVaultAbi, deployTestToken, deployVault, testTokenAbi } from '../d
 import { RelayerJournal } from '../journal/journal.ts'
 import { TxSender } from './tx-sender.ts'
 
-const MNEMONIC = 'test test test test test test test test test test test junk'
-
 t.test('TxSender on anvil', async (t) => {
   const anvil = await startAnvil({ chainId: 31337, extraArgs: ['--no-mining'] })
   t.teardown(() => anvil.stop())
@@ -20,8 +19,8 @@ t.test('TxSender on anvil', async (t) => {
   t.teardown(dir.remove)
   const client = makePublicClient({ url: anvil.url, chainId: 31337, pollingIntervalMs: 50 })
   const testClient = createTestClient({ transport: http(anvil.url), mode: 'anvil' })
-  const deployer = mnemonicToAccount(MNEMONIC, { addressIndex: 0 })
-  const sender = mnemonicToAccount(MNEMONIC, { addressIndex: 5 })
+  const deployer = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 0 })
+  const sender = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 5 })
   const wallet = createWalletClient({
     chain: client.chain,
     transport: http(anvil.url),
@@ -248,7 +247,7 @@ t.test('TxSender on anvil', async (t) => {
   await t.test(
     "anvil's answers to a re-broadcast and to a used nonce are told apart",
     async (t) => {
-      const other = mnemonicToAccount(MNEMONIC, { addressIndex: 7 })
+      const other = mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 7 })
       const fees = await client.estimateFeesPerGas()
       const nonce = await client.getTransactionCount({
         address: other.address,

@@ -1,4 +1,5 @@
 /** Tiny JSON-RPC and HTTP probes for readiness checks, and a deadline-bound poll loop. */
+import { type PollOptions as LibPollOptions, pollUntil as poll } from '../lib/poll.ts'
 import { DevnetError } from './errors.ts'
 
 /** One JSON-RPC call; throws on transport errors, HTTP errors and JSON-RPC errors. */
@@ -31,37 +32,17 @@ export async function httpOk(url: string, timeoutMs = 2_000): Promise<boolean> {
   }
 }
 
-export interface PollOptions {
-  what: string
-  timeoutMs: number
-  intervalMs?: number
-  /** Called before every attempt; throws to give up at once (a process died, Ctrl-C). */
-  guard?: () => void
-}
+export type PollOptions = Pick<LibPollOptions, 'what' | 'timeoutMs' | 'intervalMs' | 'guard'>
 
 /** Polls `check` until it returns a value (not undefined/false), or throws DEVNET_START_TIMEOUT. */
-export async function pollUntil<T>(
+export function pollUntil<T>(
   check: () => Promise<T | undefined | false>,
   options: PollOptions,
 ): Promise<T> {
-  const deadline = Date.now() + options.timeoutMs
-  let lastError: unknown
-  for (;;) {
-    options.guard?.()
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-    } catch (err) {
-      lastError = err
-    }
-    options.guard?.()
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : ''
-      throw new DevnetError(
-        'DEVNET_START_TIMEOUT',
-        `timed out after ${Math.round(options.timeoutMs / 1000)} s waiting for ${options.what}${why}`,
-      )
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250))
-  }
+  return poll(check, {
+    ...options,
+    // Start-up waits see refused connections until a process listens: every error retries.
+    retryIf: () => true,
+    onTimeout: (message) => new DevnetError('DEVNET_START_TIMEOUT', message),
+  })
 }

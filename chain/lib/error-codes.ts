@@ -28,6 +28,8 @@ export const ERROR_CODES = {
     'ANVIL_EXITED',
   ],
   keyFile: ['KEY_FILE_INVALID'],
+  // chain/lib/poll.ts (callers with their own timeout code pass it)
+  poll: ['POLL_TIMEOUT'],
   // chain/crypto
   crypto: ['CRYPTO_BAD_SIGNATURE', 'CRYPTO_HIGH_S'],
   // chain/codec
@@ -333,6 +335,7 @@ export const ERROR_TABLE = {
   ANVIL_START_TIMEOUT: RUNTIME,
   ANVIL_EXITED: RUNTIME,
   KEY_FILE_INVALID: INPUT,
+  POLL_TIMEOUT: RUNTIME,
 
   CRYPTO_BAD_SIGNATURE: PEER,
   CRYPTO_HIGH_S: PEER,

@@ -15,6 +15,7 @@ import { randomPrivateKey } from '../../chain/crypto/index.ts'
 import { Ledger } from '../../chain/ledger/ledger.ts'
 import { type KeyPair, keyPairFromPrivateKey } from '../../chain/lib/keys.ts'
 import type { Logger } from '../../chain/lib/logger.ts'
+import { pollUntil as poll } from '../../chain/lib/poll.ts'
 import { ChainDb } from '../../chain/storage/chain-db.ts'
 import { type Genesis, type GenesisInput, parseGenesis } from '../../genesis/schema.ts'
 
@@ -153,18 +154,11 @@ export function transfer(
   ).sign(from.privateKey)
 }
 
-export async function waitFor<T>(
+export function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 20_000, intervalMs = 20, what = 'condition' } = {},
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, intervalMs))
-  }
+  return poll(check as () => Promise<NonNullable<T> | undefined>, { what, timeoutMs, intervalMs })
 }
 
 /**

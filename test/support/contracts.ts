@@ -29,10 +29,13 @@ import {
   type WalletRpcSchema,
 } from 'viem'
 import { mnemonicToAccount } from 'viem/accounts'
+import { DEV_MNEMONIC } from '../../chain/devnet/accounts.ts'
 import { type AnvilInstance, startAnvil } from '../../chain/lib/foundry.ts'
+import { pollUntil as poll } from '../../chain/lib/poll.ts'
 import { contractsUpToDate } from '../../contracts/build.ts'
 
-export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk'
+/** The Foundry/Hardhat dev mnemonic (anvil's accounts), from the one accounts module. */
+export const ANVIL_MNEMONIC = DEV_MNEMONIC
 export const ANVIL_CHAIN_ID = 31337
 
 export type AccountClient = Client<
@@ -154,11 +157,7 @@ export async function revertOf(promise: Promise<unknown>, abi?: Abi): Promise<De
 
 /** Resolves once `condition` holds; polls until `timeoutMs` (no fixed sleeps). */
 export async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met before the deadline')
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await poll(condition, { what: 'the condition', timeoutMs, intervalMs: 10 })
 }
 
 /** secp256k1 group order. */

@@ -1,21 +1,16 @@
-/**
- * Test fixture for RPC tests: a single-validator node in a temp folder with the dev
- * accounts funded and JSON-RPC on a free port. Blocks come either from the real engine
- * timer (`blockPeriodMs`) or, with `manual: true`, only when the test calls `produce()`.
- */
-import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
-import { DEV_ACCOUNTS } from '../../chain/cli/devnet-command.ts'
 import { randomPrivateKey } from '../../chain/crypto/index.ts'
+import { DEV_ACCOUNTS } from '../../chain/devnet/accounts.ts'
 import { keyPairFromPrivateKey } from '../../chain/lib/keys.ts'
+import { pollUntil as poll } from '../../chain/lib/poll.ts'
 import { SidechainNode } from '../../chain/node.ts'
 import type { RpcOptionsInput } from '../../chain/rpc/service.ts'
 import { ManualScheduler } from '../../chain/util/scheduler.ts'
 import { type Genesis, type GenesisInput, parseGenesis } from '../../genesis/schema.ts'
+import { compileSolidity } from './solc.ts'
 
 export const DEV_BALANCE = 10_000n * 10n ** 18n
 
@@ -99,18 +94,12 @@ export async function startRpcNode(
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function pollUntil<T>(
+export function pollUntil<T>(
   check: () => Promise<T | undefined | false> | T | undefined | false,
   what: string,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  return poll(check, { what, timeoutMs, intervalMs: 25 })
 }
 
 /** A small contract exercising storage, events, reverts, nested calls and loops. */
@@ -169,65 +158,16 @@ export interface CompiledArtifact {
   bytecode: `0x${string}`
 }
 
-/**
- * Compiles Solidity with the solc-js from node_modules (OpenZeppelin imports resolved from
- * node_modules), caching the output in the temp folder keyed by the sources, so repeated
- * test runs skip the ~1-2 s compile.
- */
+/** `compileSolidity` (test/support/solc.ts), as the RPC tests use it: ABI and creation code. */
 export function compileContracts(
   sources: Record<string, string>,
 ): Record<string, CompiledArtifact> {
-  const require = createRequire(import.meta.url)
-  const solcVersion = (require('solc/package.json') as { version: string }).version
-  const key = createHash('sha256')
-    .update(solcVersion)
-    .update(JSON.stringify(sources))
-    .digest('hex')
-    .slice(0, 24)
-  const cacheFile = path.join(tmpdir(), `sidechain-solc-${key}.json`)
-  if (existsSync(cacheFile)) {
-    try {
-      return JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, CompiledArtifact>
-    } catch {
-      // fall through and recompile
-    }
-  }
-  const solc = require('solc') as { compile(input: string, callbacks: unknown): string }
-  const input = {
-    language: 'Solidity',
-    sources: Object.fromEntries(
-      Object.entries(sources).map(([name, content]) => [name, { content }]),
-    ),
-    settings: {
-      optimizer: { enabled: true, runs: 200 },
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
-    },
-  }
-  const findImports = (importPath: string) => {
-    try {
-      return { contents: readFileSync(require.resolve(importPath), 'utf8') }
-    } catch {
-      return { error: `not found: ${importPath}` }
-    }
-  }
-  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports })) as {
-    errors?: Array<{ severity: string; formattedMessage: string }>
-    contracts: Record<
-      string,
-      Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>
-    >
-  }
-  const errors = (output.errors ?? []).filter((e) => e.severity === 'error')
-  if (errors.length > 0) throw new Error(errors.map((e) => e.formattedMessage).join('\n'))
-  const result: Record<string, CompiledArtifact> = {}
-  for (const file of Object.values(output.contracts)) {
-    for (const [name, c] of Object.entries(file))
-      result[name] = { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` }
-  }
-  const temp = `${cacheFile}.${process.pid}.tmp`
-  writeFileSync(temp, JSON.stringify(result))
-  renameSync(temp, cacheFile)
-  return result
+  return Object.fromEntries(
+    Object.entries(compileSolidity(sources)).map(([name, c]) => [
+      name,
+      { abi: c.abi, bytecode: c.bytecode },
+    ]),
+  )
 }
 
 export function compileProbe(): CompiledArtifact {

@@ -1,9 +1,14 @@
 /**
- * Compiles Solidity in tests with the solc-js from npm at its default EVM version, resolving
- * `@openzeppelin/...` imports from node_modules.
+ * The one Solidity compiler of the tests: the solc-js from npm at its default EVM version,
+ * `@openzeppelin/...` imports resolved from node_modules. Output is cached in the temp folder,
+ * keyed by the compiler version, the sources and the settings, so repeated runs skip the
+ * compile.
  */
-import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import solc from 'solc'
 
 export interface CompiledContract {
@@ -18,13 +23,27 @@ export function compileSolidity(
   options: { optimize?: boolean } = {},
 ): Record<string, CompiledContract> {
   const require = createRequire(import.meta.url)
+  const optimize = options.optimize ?? true
+  const key = createHash('sha256')
+    .update(solc.version())
+    .update(JSON.stringify({ sources, optimize }))
+    .digest('hex')
+    .slice(0, 24)
+  const cacheFile = path.join(tmpdir(), `sidechain-solc-${key}.json`)
+  if (existsSync(cacheFile)) {
+    try {
+      return JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, CompiledContract>
+    } catch {
+      // a torn cache file: compile again
+    }
+  }
   const input = {
     language: 'Solidity',
     sources: Object.fromEntries(
       Object.entries(sources).map(([name, content]) => [name, { content }]),
     ),
     settings: {
-      optimizer: { enabled: options.optimize ?? true, runs: 200 },
+      optimizer: { enabled: optimize, runs: 200 },
       outputSelection: {
         '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'metadata'] },
       },
@@ -65,5 +84,8 @@ export function compileSolidity(
       }
     }
   }
+  const temp = `${cacheFile}.${process.pid}.tmp`
+  writeFileSync(temp, JSON.stringify(result))
+  renameSync(temp, cacheFile)
   return result
 }

@@ -41,6 +41,7 @@ import {
 import { parseRelayerConfig, type RelayerConfigInput } from '../../../bridge/relayer/config.ts'
 import { Relayer } from '../../../bridge/relayer/relayer.ts'
 import { randomPrivateKey } from '../../../chain/crypto/index.ts'
+import { DEV_MNEMONIC } from '../../../chain/devnet/accounts.ts'
 import { type AnvilInstance, startAnvil } from '../../../chain/lib/foundry.ts'
 import { keyPairFromPrivateKey, writeKeyFile } from '../../../chain/lib/keys.ts'
 import { SidechainNode } from '../../../chain/node.ts'
@@ -49,7 +50,7 @@ import { tempDir, waitFor } from '../chain.ts'
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')
-export const MNEMONIC = 'test test test test test test test test test test test junk'
+export const MNEMONIC = DEV_MNEMONIC
 export const L1_CHAIN_ID = 31337
 export const SIDECHAIN_CHAIN_ID = 1337
 export const THRESHOLD = 2
