@@ -4,6 +4,7 @@ import t from 'tap'
 import { parseEther } from 'viem'
 import { tempDir } from '../../test/support/chain.ts'
 import { loadRelayerConfig, parseRelayerConfig } from './config.ts'
+import { CRASH_ENV, crashHookFromEnv } from './crash-hook.ts'
 import { releaseTurnDelay } from './withdrawal-pipeline.ts'
 
 const minimal = {
@@ -14,6 +15,7 @@ const minimal = {
   },
   sidechain: {
     rpcUrl: 'http://127.0.0.1:9545',
+    chainId: 1337,
     bridge: '0x2222222222222222222222222222222222222222',
   },
   relayer: { keyFile: 'relayer.key', index: 0, count: 3 },
@@ -70,6 +72,14 @@ t.test('bad fields are refused, each one named', async (t) => {
   t.throws(() => parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, bumpPercent: 5 } }), {
     code: 'RELAYER_CONFIG_INVALID',
   })
+  // The sidechain's chain id is part of what a relayer signs (the withdrawal key on L1): it
+  // must be configured, never taken from the endpoint that is being checked.
+  const { chainId: _omitted, ...sidechainWithoutChainId } = minimal.sidechain
+  t.throws(
+    () => parseRelayerConfig({ ...minimal, sidechain: sidechainWithoutChainId }),
+    { code: 'RELAYER_CONFIG_INVALID', message: /sidechain\.chainId/ },
+    'sidechain.chainId is required',
+  )
 })
 
 t.test('loadRelayerConfig reads JSON files', async (t) => {
@@ -92,4 +102,38 @@ t.test('release turns: owner first, then around the ring', async (t) => {
   t.equal(releaseTurnDelay(4n, 1, 3), 0)
   t.equal(releaseTurnDelay(4n, 0, 3), 2)
   t.equal(releaseTurnDelay(5n, 0, 3), 1)
+})
+
+t.test(
+  'plain http:// to a remote host is refused unless allowed; loopback and https pass',
+  async (t) => {
+    const withUrls = (l1: string, sidechain: string, allowInsecureRpc?: boolean) => ({
+      ...minimal,
+      l1: { ...minimal.l1, rpcUrl: l1 },
+      sidechain: { ...minimal.sidechain, rpcUrl: sidechain },
+      ...(allowInsecureRpc === undefined ? {} : { allowInsecureRpc }),
+    })
+    t.throws(() => parseRelayerConfig(withUrls('http://10.0.0.5:8545', 'http://127.0.0.1:9545')), {
+      code: 'RELAYER_CONFIG_INVALID',
+      message: /l1\.rpcUrl/,
+    })
+    t.throws(() => parseRelayerConfig(withUrls('https://l1.example', 'http://node.example:8545')), {
+      code: 'RELAYER_CONFIG_INVALID',
+      message: /sidechain\.rpcUrl/,
+    })
+    t.doesNotThrow(() =>
+      parseRelayerConfig(withUrls('https://l1.example', 'http://localhost:9545')),
+    )
+    t.doesNotThrow(() => parseRelayerConfig(withUrls('http://[::1]:8545', 'http://127.0.0.2:9545')))
+    t.doesNotThrow(() =>
+      parseRelayerConfig(withUrls('http://anvil:8545', 'http://validator-0:8545', true)),
+    )
+  },
+)
+
+t.test('the test-only crash hook is refused outside development L1 chains', async (t) => {
+  const env = { [CRASH_ENV]: 'after-sign' }
+  t.throws(() => crashHookFromEnv('/tmp/x', 1, env), { code: 'RELAYER_CONFIG_INVALID' })
+  t.type(crashHookFromEnv('/tmp/x', 31337, env), 'function')
+  t.type(crashHookFromEnv('/tmp/x', 1, {}), 'function', 'without the variable nothing happens')
 })

@@ -58,8 +58,11 @@ export const relayerConfigSchema = z
     sidechain: z
       .object({
         rpcUrl: httpUrl,
-        /** Checked against eth_chainId at start when given. */
-        chainId: positive.optional(),
+        /**
+         * Checked against eth_chainId at start. Required: withdrawals are signed for this chain
+         * id (their L1 key binds it), so it must not come from the endpoint being checked.
+         */
+        chainId: positive,
         /** The SidechainBridge. */
         bridge: address,
         pollIntervalMs: positive.default(1_000),
@@ -109,8 +112,43 @@ export const relayerConfigSchema = z
     /** How often locked vs wrapped supply is exported as metrics (0 = never). */
     auditIntervalMs: z.number().int().min(0).default(60_000),
     logLevel: logLevelSchema,
+    /**
+     * Allow plain http:// to hosts other than loopback (a private network the operator trusts,
+     * such as the compose network). Off by default: anyone on the path of a plain-text RPC can
+     * lie to the relayer about what happened on either chain.
+     */
+    allowInsecureRpc: z.boolean().default(false),
   })
   .strict()
+  .superRefine((config, ctx) => {
+    if (config.allowInsecureRpc) return
+    for (const [chain, url] of [
+      ['l1', config.l1.rpcUrl],
+      ['sidechain', config.sidechain.rpcUrl],
+    ] as const) {
+      if (isPlainHttpToRemote(url)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [chain, 'rpcUrl'],
+          message:
+            'plain http:// to a host other than loopback: use https://, a loopback address, or set allowInsecureRpc for a private network you trust',
+        })
+      }
+    }
+  })
+
+/** http:// (not https://) to a host that is not this machine. */
+function isPlainHttpToRemote(url: string): boolean {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return false // the URL rule names it
+  }
+  if (parsed.protocol !== 'http:') return false
+  const host = parsed.hostname.replace(/^\[|\]$/g, '')
+  return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))
+}
 
 export type RelayerConfigInput = z.input<typeof relayerConfigSchema>
 export type RelayerConfig = z.output<typeof relayerConfigSchema>

@@ -8,7 +8,9 @@
  *
  * "Once" survives restarts: before dying the hook writes `<datadir>/crash-hook-<point>.fired`, and never fires
  * again while that file exists, so a restarted process with the same environment runs normally. Unknown values
- * are refused at start. Without the variable the hook does nothing.
+ * are refused at start. Without the variable the hook does nothing. It is refused outright unless the L1 is a
+ * development chain (anvil/Hardhat 31337, geth --dev 1337): killing a production relayer at a chosen step is an
+ * attack, not a test.
  */
 import { existsSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -20,9 +22,22 @@ export const CRASH_ENV = 'SIDECHAIN_RELAYER_CRASH_AT'
 
 export type CrashHook = (point: CrashPoint) => void
 
-export function crashHookFromEnv(datadir: string, env: NodeJS.ProcessEnv = process.env): CrashHook {
+/** L1 chain ids of development chains, the only ones where the crash hook may be switched on. */
+export const DEV_L1_CHAIN_IDS: readonly number[] = [31337, 1337]
+
+export function crashHookFromEnv(
+  datadir: string,
+  l1ChainId: number,
+  env: NodeJS.ProcessEnv = process.env,
+): CrashHook {
   const value = env[CRASH_ENV]
   if (value === undefined || value === '') return () => {}
+  if (!DEV_L1_CHAIN_IDS.includes(l1ChainId)) {
+    throw new BridgeError(
+      'RELAYER_CONFIG_INVALID',
+      `${CRASH_ENV} is a test-only hook and is refused on L1 chain ${l1ChainId} (allowed on ${DEV_L1_CHAIN_IDS.join(', ')})`,
+    )
+  }
   if (!(CRASH_POINTS as readonly string[]).includes(value)) {
     throw new BridgeError(
       'RELAYER_CONFIG_INVALID',

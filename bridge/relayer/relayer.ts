@@ -85,12 +85,12 @@ export class Relayer {
       makePublicClient({
         url: config.sidechain.rpcUrl,
         // Reads only: transactions are signed with the chain id the RPC reports at start (startupChecks).
-        chainId: config.sidechain.chainId ?? 1,
+        chainId: config.sidechain.chainId,
         name: 'sidechain',
         timeoutMs: config.rpcTimeoutMs,
         pollingIntervalMs: Math.min(config.sidechain.pollIntervalMs, 1_000),
       })
-    this.crash = modules.crash ?? crashHookFromEnv(config.datadir)
+    this.crash = modules.crash ?? crashHookFromEnv(config.datadir, config.l1.chainId)
     this.metricsServer =
       modules.serveMetrics === false
         ? undefined
@@ -272,7 +272,7 @@ export class Relayer {
     if (l1ChainId !== c.l1.chainId) {
       throw mismatch(`L1 RPC serves chain ${l1ChainId}, config says ${c.l1.chainId}`, { l1ChainId })
     }
-    if (c.sidechain.chainId !== undefined && sidechainChainId !== c.sidechain.chainId) {
+    if (sidechainChainId !== c.sidechain.chainId) {
       throw mismatch(
         `sidechain RPC serves chain ${sidechainChainId}, config says ${c.sidechain.chainId}`,
         {

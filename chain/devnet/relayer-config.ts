@@ -21,6 +21,21 @@ export interface RelayerConfigParams {
   logLevel: string
 }
 
+/**
+ * Whether the relayer may use plain http:// to hosts other than loopback: only when such URLs
+ * name compose services (a host name without a dot), on the network compose keeps private to
+ * its host, and no URL is plain http:// to any other host (the relayer then refuses it).
+ */
+function privateServiceUrlsOnly(urls: readonly string[]): boolean {
+  const hosts = urls.map((url) => new URL(url)).filter((u) => u.protocol === 'http:')
+  const loopback = (host: string) => host === 'localhost' || /^127\./.test(host)
+  const service = (host: string) => !host.includes('.') && !loopback(host)
+  return (
+    hosts.some((u) => service(u.hostname)) &&
+    hosts.every((u) => loopback(u.hostname) || service(u.hostname))
+  )
+}
+
 export function relayerConfig(p: RelayerConfigParams): RelayerConfigInput {
   return {
     l1: {
@@ -46,5 +61,6 @@ export function relayerConfig(p: RelayerConfigParams): RelayerConfigInput {
     releaseTurnTimeoutMs: 10_000,
     auditIntervalMs: 30_000,
     logLevel: p.logLevel as RelayerConfigInput['logLevel'],
+    allowInsecureRpc: privateServiceUrlsOnly([p.l1RpcUrl, p.sidechainRpcUrl]),
   }
 }
