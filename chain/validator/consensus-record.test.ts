@@ -374,3 +374,44 @@ t.test('a restored engine re-sends what it recorded instead of signing anew', as
   await restarted.stop()
   reopened.close()
 })
+
+t.test(
+  'a failed directory sync after a compaction never leaves appends on the replaced file',
+  async (t) => {
+    // Review: the rename and the directory sync shared one try, so a failed directory sync kept
+    // the descriptor of the file the rename had replaced: later entries were "durable" in a file
+    // no restart reads, and a restarted validator could sign a conflicting message.
+    const file = tempRecordPath(t)
+    let failDirSync = false
+    const record = ConsensusRecord.open(
+      { path: file, validator: signer.address, compactAtBytes: 512 },
+      {
+        fs: {
+          ...fs,
+          fsyncSync: (fd: number) => {
+            if (failDirSync) {
+              failDirSync = false
+              throw Object.assign(new Error('EIO'), { code: 'EIO' })
+            }
+            fs.fsyncSync(fd)
+          },
+        },
+      },
+    )
+    record.append(entry(1n, 0, 1_000))
+    record.append(entry(2n, 0, 1_000))
+    record.append(entry(3n, 0, 1_000))
+    failDirSync = true
+    record.prune(2n) // compacts: the rename succeeds, the directory sync fails once
+    t.equal(failDirSync, false, 'the compaction ran into the failing directory sync')
+    record.append(entry(4n, 0, 1_000))
+    record.close()
+    const reopened = ConsensusRecord.open({ path: file, validator: signer.address })
+    t.same(
+      reopened.entries().map((e) => e.height),
+      [3n, 4n],
+      'the entry appended after the compaction is in the file a restart reads',
+    )
+    reopened.close()
+  },
+)

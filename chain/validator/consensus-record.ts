@@ -32,9 +32,11 @@ import { RLP } from '@ethereumjs/rlp'
 import { bytesToHex, equalsBytes } from '@ethereumjs/util'
 import { z } from 'zod'
 import {
+  decodeMinimalUint,
   decodeSignedPayload,
   type EquivocationEvidence,
   encodeSignedPayload,
+  encodeUint,
   MESSAGE_CODES,
   type MessageKind,
   type PreparePayload,
@@ -118,6 +120,8 @@ export class ConsensusRecord {
   readonly #signed: { entry: QbftRecordEntry; frame: Frame }[] = []
   readonly #evidence: { evidence: EquivocationEvidence; frame: Frame }[] = []
   #deadBytes = 0
+  /** A compaction renamed the file but its directory entry is not synced yet. */
+  #renameUnsynced = false
 
   /**
    * Opens (or creates) the record. Throws CONSENSUS_RECORD_WRONG_KEY when it belongs to
@@ -247,6 +251,16 @@ export class ConsensusRecord {
   #write(bytes: Uint8Array): void {
     const fd = this.#fd
     if (fd === null) throw new ConsensusRecordError('CONSENSUS_RECORD_CLOSED', 'record is closed')
+    if (this.#renameUnsynced) {
+      // An entry in the renamed file is only durable once the rename is: until then nothing
+      // signed may leave (the validator misses rounds rather than risk forgetting).
+      try {
+        this.#syncDirectory()
+      } catch (err) {
+        throw ioError('directory sync', err)
+      }
+      this.#renameUnsynced = false
+    }
     try {
       writeFully(this.#fs, fd, bytes, this.#size)
       this.#fs.fdatasyncSync(fd)
@@ -293,17 +307,27 @@ export class ConsensusRecord {
         this.#fs.closeSync(out)
       }
       this.#fs.renameSync(temporary, target)
-      this.#syncDirectory()
     } catch (err) {
       // The old file is still whole; the dead entries stay until the next try.
       this.#logger?.warn({ err, path: target }, 'consensus record compaction failed')
       this.#fs.rmSync(temporary, { force: true })
       return
     }
-    this.#fs.closeSync(fd)
+    // Once renamed, the new file is the record: appends must go to it from now on, whatever
+    // happens next (an append to the replaced file would be lost at a restart). Open the new
+    // one before closing the old, so the descriptor never points at nothing.
     this.#fd = this.#fs.openSync(target, 'r+')
     this.#size = size
     this.#deadBytes = 0
+    this.#fs.closeSync(fd)
+    try {
+      this.#syncDirectory()
+    } catch (err) {
+      // A power cut now may restore the old file, which still holds every live entry; but an
+      // entry appended to the new one would be lost, so appends sync the directory first.
+      this.#renameUnsynced = true
+      this.#logger?.warn({ err, path: target }, 'consensus record directory sync failed')
+    }
   }
 }
 
@@ -376,16 +400,8 @@ const KIND_OF_CODE = new Map<number, MessageKind>(
   Object.entries(MESSAGE_CODES).map(([kind, code]) => [code, kind as MessageKind]),
 )
 
-function uint(value: bigint | number): Uint8Array {
-  let hex = BigInt(value).toString(16)
-  if (hex === '0') return new Uint8Array(0)
-  if (hex.length % 2 === 1) hex = `0${hex}`
-  return Uint8Array.from(hex.match(/../g)!.map((b) => Number.parseInt(b, 16)))
-}
-
 function toBigInt(item: Item | undefined): bigint {
-  if (!(item instanceof Uint8Array)) throw new Error('expected bytes')
-  return item.length === 0 ? 0n : BigInt(bytesToHex(item))
+  return decodeMinimalUint(item, 32, 'integer', (message) => new Error(message))
 }
 
 function toBytes(item: Item | undefined): Uint8Array {
@@ -405,7 +421,7 @@ function kindOf(item: Item | undefined): MessageKind {
 }
 
 function encodeHeader(validator: Uint8Array): Uint8Array {
-  return RLP.encode([uint(TAG.HEADER), uint(VERSION), validator])
+  return RLP.encode([encodeUint(TAG.HEADER), encodeUint(VERSION), validator])
 }
 
 function decodeHeader(payload: Uint8Array, file: string): Uint8Array {
@@ -425,16 +441,16 @@ function decodeHeader(payload: Uint8Array, file: string): Uint8Array {
 export function encodeSignedEntry(entry: QbftRecordEntry): Uint8Array {
   const prepared = entry.prepared
   return RLP.encode([
-    uint(TAG.SIGNED),
-    uint(entry.height),
-    uint(entry.round),
-    uint(MESSAGE_CODES[entry.kind]),
+    encodeUint(TAG.SIGNED),
+    encodeUint(entry.height),
+    encodeUint(entry.round),
+    encodeUint(MESSAGE_CODES[entry.kind]),
     entry.digest ?? new Uint8Array(0),
     entry.message,
     prepared === null
       ? []
       : [
-          uint(prepared.round),
+          encodeUint(prepared.round),
           prepared.block.hash,
           prepared.block.encoded,
           prepared.prepares.map((p) => encodeSignedPayload(p)),
@@ -501,14 +517,14 @@ function decodePayload(
 
 function encodeEvidence(evidence: EquivocationEvidence): Uint8Array {
   return RLP.encode([
-    uint(TAG.EVIDENCE),
+    encodeUint(TAG.EVIDENCE),
     evidence.author,
-    uint(evidence.height),
-    uint(evidence.round),
-    uint(MESSAGE_CODES[evidence.kind]),
+    encodeUint(evidence.height),
+    encodeUint(evidence.round),
+    encodeUint(MESSAGE_CODES[evidence.kind]),
     evidence.messages[0],
     evidence.messages[1],
-    uint(Math.max(0, Math.floor(evidence.detectedAt))),
+    encodeUint(Math.max(0, Math.floor(evidence.detectedAt))),
     new TextEncoder().encode(evidence.fromPeer ?? ''),
   ])
 }

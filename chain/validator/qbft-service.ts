@@ -206,7 +206,12 @@ export class QbftService implements ConsensusEngine {
     this.onHead = (imported) => {
       this.candidates.clear()
       // What this validator signed at or below a stored head can no longer matter.
-      this.record?.prune(imported.block.header.number)
+      // A failure to compact is the record's to log: it must not fail the import that emitted this.
+      try {
+        this.record?.prune(imported.block.header.number)
+      } catch (err) {
+        this.logger?.warn({ err }, 'pruning the consensus record failed')
+      }
       // Keep the cadence: the next height starts one period after this one started, not one
       // period after it was finalized (which would add consensus latency to every block).
       const next = imported.block.header.number + 1n
