@@ -723,7 +723,7 @@ t.test(
           await rotationSignatures([owner, r0], ownerSet, 1n),
         ]),
       ),
-      { name: 'NotCurrentRelayer' },
+      { name: 'NotSigner' },
       'the owner signature does not count',
     )
     t.match(
@@ -756,7 +756,7 @@ t.test(
     t.equal(await bridge.read.l1SignerEpoch(), await vaultAs(outsider).read.signerEpoch())
     t.match(
       await revertOf(bridgeAs(outsider).simulate.rotateRelayers([newSet, 1n, signatures])),
-      { name: 'NotCurrentRelayer' },
+      { name: 'NotSigner' },
       'the rotation cannot be replayed (the next epoch is in the digest)',
     )
   },

@@ -8,7 +8,6 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {RateLimiter} from "@openzeppelin/contracts/utils/RateLimiter.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {BridgeMessages, Withdrawal} from "./BridgeMessages.sol";
 import {MemberSetValidation} from "./MemberSetValidation.sol";
@@ -123,18 +122,6 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
     /// @notice The guardian changed.
     event GuardianUpdated(address indexed previousGuardian, address indexed newGuardian);
 
-    /// @dev Fewer signatures than the threshold.
-    error InsufficientSignatures(uint256 provided, uint256 required);
-    /// @dev The signature at `index` is malformed or recovers to no address.
-    error InvalidSignature(uint256 index);
-    /// @dev The signature at `index` has an s value in the upper half of the curve order (malleable twin).
-    error HighSSignature(uint256 index);
-    /// @dev The signature at `index` recovers to `signer`, which is not in the current signer set.
-    error NotSigner(uint256 index, address signer);
-    /// @dev The signature at `index` is a second one by `signer`.
-    error DuplicateSigner(uint256 index, address signer);
-    /// @dev The signer of the signature at `index` does not sort strictly after the previous one.
-    error UnsortedSigners(uint256 index, address signer);
     /// @dev The withdrawal was signed for signer-set `epoch`, the current one is `currentEpoch`.
     error StaleSignerEpoch(uint256 epoch, uint256 currentEpoch);
     /// @dev The withdrawal `withdrawalId` of that source bridge was already released.
@@ -433,23 +420,12 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
         emit Deposited(depositId, token, msg.sender, to, amount);
     }
 
-    /// @dev Reverts unless `signatures` are at least `threshold` valid signatures of `digest` by distinct current
-    /// signers in strictly ascending order. Each signer is recovered here; nothing the caller claims is trusted.
     function _verifySignatures(bytes32 digest, bytes[] calldata signatures) private view {
-        uint256 required = threshold;
-        if (signatures.length < required) revert InsufficientSignatures(signatures.length, required);
-        uint256 epoch = signerEpoch;
-        address previous = address(0);
-        for (uint256 i = 0; i < signatures.length; ++i) {
-            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
-            if (err == ECDSA.RecoverError.InvalidSignatureS) revert HighSSignature(i);
-            // tryRecover never returns address(0) without an error, so a zero signer is rejected here too.
-            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
-            if (!_isSigner[epoch][signer]) revert NotSigner(i, signer);
-            if (signer == previous) revert DuplicateSigner(i, signer);
-            if (signer < previous) revert UnsortedSigners(i, signer);
-            previous = signer;
-        }
+        _verifyQuorum(digest, signatures, threshold, _isCurrentSigner);
+    }
+
+    function _isCurrentSigner(address account) private view returns (bool) {
+        return _isSigner[signerEpoch][account];
     }
 
     function _consumeReleaseLimits(address token, uint256 amount) private {

@@ -212,14 +212,6 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
     error WithdrawalAboveMaximum(address token, uint256 amount, uint256 maxAmount);
     /// @dev `minAmount` is above a non-zero `maxAmount`.
     error InvalidWithdrawalLimits(uint256 minAmount, uint256 maxAmount);
-    /// @dev Fewer relayer signatures than the threshold.
-    error InsufficientSignatures(uint256 provided, uint256 required);
-    /// @dev The signature at `index` is malformed, high-s, or recovers to no address.
-    error InvalidSignature(uint256 index);
-    /// @dev The signature at `index` recovers to `signer`, which is not a current relayer.
-    error NotCurrentRelayer(uint256 index, address signer);
-    /// @dev The signer of the signature at `index` does not sort strictly after the previous one.
-    error UnsortedSigners(uint256 index, address signer);
     /// @dev The owner cannot be renounced: nobody could unpause or set withdrawal limits anymore.
     error RenounceOwnershipDisabled();
 
@@ -400,7 +392,12 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         _validateMemberSet(newRelayers, newThreshold, MAX_RELAYERS);
         uint256 previousEpoch = l1SignerEpoch;
         uint256 nextEpoch = previousEpoch + 1;
-        _verifyRelayerSignatures(signerSetUpdateDigest(newRelayers, newThreshold, nextEpoch), signatures);
+        _verifyQuorum(
+            signerSetUpdateDigest(newRelayers, newThreshold, nextEpoch),
+            signatures,
+            threshold,
+            _isCurrentRelayer
+        );
         l1SignerEpoch = nextEpoch;
         emit L1SignerEpochUpdated(previousEpoch, nextEpoch);
         _setRelayers(newRelayers, newThreshold, relayerEpoch + 1);
@@ -627,20 +624,8 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         emit RelayersUpdated(epoch, newRelayers, newThreshold);
     }
 
-    /// @dev Reverts unless `signatures` are at least {threshold} valid low-s signatures of `digest` by distinct
-    /// current relayers in strictly ascending order; each signer is recovered here.
-    function _verifyRelayerSignatures(bytes32 digest, bytes[] calldata signatures) private view {
-        uint256 required = threshold;
-        if (signatures.length < required) revert InsufficientSignatures(signatures.length, required);
-        uint256 epoch = relayerEpoch;
-        address previous = address(0);
-        for (uint256 i = 0; i < signatures.length; ++i) {
-            (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signatures[i]);
-            if (err != ECDSA.RecoverError.NoError) revert InvalidSignature(i);
-            if (!_isRelayer[epoch][signer]) revert NotCurrentRelayer(i, signer);
-            if (signer <= previous) revert UnsortedSigners(i, signer);
-            previous = signer;
-        }
+    function _isCurrentRelayer(address account) private view returns (bool) {
+        return _isRelayer[relayerEpoch][account];
     }
 
     function _setGuardian(address newGuardian) private {
