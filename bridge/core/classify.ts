@@ -61,6 +61,8 @@ export const bridgeErrorsAbi: Abi = [
 const RETRYABLE_REVERTS: Record<string, string> = {
   EnforcedPause: 'paused',
   WindowLimitExceeded: 'rate-limited',
+  // The vault reverts rather than owe: a top-up or new deposits make the release go through.
+  InsufficientVaultBalance: 'vault-underfunded',
   InsufficientSignatures: 'waiting',
   StaleSignerEpoch: 'waiting',
 }

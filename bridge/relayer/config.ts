@@ -146,8 +146,13 @@ function isPlainHttpToRemote(url: string): boolean {
     return false // the URL rule names it
   }
   if (parsed.protocol !== 'http:') return false
-  const host = parsed.hostname.replace(/^\[|\]$/g, '')
-  return !(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))
+  return !isLoopbackHost(parsed.hostname)
+}
+
+/** localhost, 127.0.0.0/8 or ::1 (with or without the URL brackets). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '')
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 export type RelayerConfigInput = z.input<typeof relayerConfigSchema>

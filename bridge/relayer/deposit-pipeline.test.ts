@@ -316,30 +316,40 @@ t.test(
   },
 )
 
+/** L1 with deposit 0 in block 5 and deposit 1 (100 ETH) in block 6, 20 blocks deep. */
+function beforeDeepReorg(): Parameters<typeof fakeL1>[0] {
+  return {
+    head: 20n,
+    deposits: [
+      { id: 0n, block: 5n },
+      { id: 1n, block: 6n, amount: 100n * 10n ** 18n },
+    ],
+    hide: new Set<bigint>(),
+    maxToBlock: [],
+  }
+}
+
+/** L1 reorganizes from block 6, deeper than the confirmations: deposit 1 is now 1 wei in block 7. */
+function reorgFromBlock6(state: Parameters<typeof fakeL1>[0]): void {
+  state.fork = { id: 1, from: 6n }
+  state.deposits = [
+    { id: 0n, block: 5n },
+    { id: 1n, block: 7n, amount: 1n, fork: 1 },
+  ]
+}
+
 t.test(
   'a deep reorg that replaces a journaled deposit halts: nothing is voted, the stored hash is kept',
   async (t) => {
     // Security review finding 3: the mismatch was only logged and the stored hash overwritten, and deposit 1 was
     // then voted with its orphaned payload (100 ETH) although L1 now has 1 wei under that id.
-    const state: Parameters<typeof fakeL1>[0] = {
-      head: 20n,
-      deposits: [
-        { id: 0n, block: 5n },
-        { id: 1n, block: 6n, amount: 100n * 10n ** 18n },
-      ],
-      hide: new Set<bigint>(),
-      maxToBlock: [],
-    }
+    const state = beforeDeepReorg()
     const votes: unknown[][] = []
     const { pipeline, journal, metrics } = await setup(t, state, 3, fakeSidechain(votes))
     await pipeline.scan()
     const cursor = await journal.getCursor('l1')
     t.match(cursor, { nextId: 2n, nextBlock: 19n })
-    state.fork = { id: 1, from: 6n }
-    state.deposits = [
-      { id: 0n, block: 5n },
-      { id: 1n, block: 7n, amount: 1n, fork: 1 },
-    ]
+    reorgFromBlock6(state)
     state.head = 30n
     await t.rejects(pipeline.scan(), { code: 'RELAYER_DEEP_REORG' })
     const { runner, settle } = collectingRunner()
@@ -356,24 +366,12 @@ t.test(
 t.test(
   'right before a vote the deposit is checked on L1 again; a vanished one halts',
   async (t) => {
-    const state: Parameters<typeof fakeL1>[0] = {
-      head: 20n,
-      deposits: [
-        { id: 0n, block: 5n },
-        { id: 1n, block: 6n, amount: 100n * 10n ** 18n },
-      ],
-      hide: new Set<bigint>(),
-      maxToBlock: [],
-    }
+    const state = beforeDeepReorg()
     const votes: unknown[][] = []
     const { pipeline } = await setup(t, state, 3, fakeSidechain(votes))
     await pipeline.scan()
     // The reorg happens between the scan and the vote (no scan in between sees it).
-    state.fork = { id: 1, from: 6n }
-    state.deposits = [
-      { id: 0n, block: 5n },
-      { id: 1n, block: 7n, amount: 1n, fork: 1 },
-    ]
+    reorgFromBlock6(state)
     const { runner, errors, settle } = collectingRunner()
     pipeline.dispatch(runner)
     await settle()

@@ -102,7 +102,8 @@ export class DepositPipeline {
 
   /** Scans newly confirmed L1 blocks into the journal. */
   async scan(): Promise<void> {
-    if (this.halted !== undefined) throw this.halted
+    // Halted: the halt was logged once and /ready and the gauge say so; nothing is scanned.
+    if (this.halted !== undefined) return
     const { l1 } = this.m
     const safe = await this.safeBlock()
     for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
@@ -362,9 +363,7 @@ export class DepositPipeline {
     const same =
       found !== undefined &&
       found.blockHash === record.blockHash &&
-      found.token === record.token &&
-      found.to === record.to &&
-      found.amount === record.amount
+      depositPayloadHash(this.source, found) === depositPayloadHash(this.source, record)
     if (same) return
     this.halt(
       'RELAYER_DEEP_REORG',

@@ -146,7 +146,6 @@ export async function isAnvil(l1: ChainClients): Promise<boolean> {
   return /^anvil\//i.test(String(version))
 }
 
-/** Deploys the sidechain bridge linked to the vault. */
 /**
  * Deploys the sidechain bridge for `vault`. The bridge starts where the vault is: its signer
  * set, threshold and epoch must be the relayers given (who mints is who releases).

@@ -1,6 +1,6 @@
 /** Relayer config files written by the devnet and by `sidechain network deploy` (docker). */
 import type { Address } from 'viem'
-import type { RelayerConfigInput } from '../../bridge/relayer/config.ts'
+import { isLoopbackHost, type RelayerConfigInput } from '../../bridge/relayer/config.ts'
 
 export interface RelayerConfigParams {
   l1RpcUrl: string
@@ -28,8 +28,8 @@ export interface RelayerConfigParams {
  */
 function privateServiceUrlsOnly(urls: readonly string[]): boolean {
   const hosts = urls.map((url) => new URL(url)).filter((u) => u.protocol === 'http:')
-  const loopback = (host: string) => host === 'localhost' || /^127\./.test(host)
-  const service = (host: string) => !host.includes('.') && !loopback(host)
+  const loopback = isLoopbackHost
+  const service = (host: string) => !host.includes('.') && !host.includes(':') && !loopback(host)
   return (
     hosts.some((u) => service(u.hostname)) &&
     hosts.every((u) => loopback(u.hostname) || service(u.hostname))
