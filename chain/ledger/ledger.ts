@@ -66,6 +66,7 @@ import {
 } from '../execution/receipts.ts'
 import { StateStore } from '../execution/state-store.ts'
 import type { UpstreamPatchReport } from '../execution/upstream/index.ts'
+import { errorMessage } from '../lib/errors.ts'
 import type { Logger } from '../lib/logger.ts'
 import type { LedgerMetrics } from '../metrics/events.ts'
 import {
@@ -818,7 +819,7 @@ export class Ledger extends EventEmitter<LedgerEvents> implements ChainReader {
     } catch (cause) {
       this.writeFailures.total++
       this.writeFailures.consecutive++
-      this.writeFailures.lastError = (cause as Error).message
+      this.writeFailures.lastError = errorMessage(cause)
       await this.executor.resetTo(this.headHeader.stateRoot)
       throw cause
     }

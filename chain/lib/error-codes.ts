@@ -410,7 +410,8 @@ export const ERROR_TABLE = {
   LEDGER_INVALID_HEADER: PEER,
   LEDGER_INVALID_BODY: PEER,
   /** Ahead of our clock by more than the allowance: the block may be fine and our clock late. */
-  LEDGER_FUTURE_TIMESTAMP: PEER,
+  // Our clock may be behind: never the sending peer's fault.
+  LEDGER_FUTURE_TIMESTAMP: RUNTIME,
   /** Shutting down: the client may retry against another node. */
   LEDGER_CLOSED: RUNTIME_RPC,
   LEDGER_BUILD_ABANDONED: RUNTIME,

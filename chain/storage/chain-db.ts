@@ -137,9 +137,6 @@ export class ChainDb {
   putMeta(key: string, value: Bytes): Promise<void> {
     return this.meta.put(key, value)
   }
-  putSeals(hash: Bytes, seals: Bytes): Promise<void> {
-    return this.seals.put(hash, seals)
-  }
 
   /**
    * Writes everything for one block atomically and durably: it resolves once the batch is
@@ -164,7 +161,7 @@ export class ChainDb {
     try {
       await this.db.batch(ops as never, { sync: true })
     } catch (cause) {
-      throw new SidechainError<StorageErrorCode>(
+      throw new StorageError(
         'STORAGE_WRITE_FAILED',
         `writing block ${block.number} failed: ${(cause as Error).message}`,
         { details: { number: block.number.toString() }, cause },

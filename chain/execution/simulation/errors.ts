@@ -3,27 +3,20 @@
  * messages are geth's wording, which tools match on; the RPC maps each code to its
  * JSON-RPC error (chain/rpc/errors.ts) and keeps the message.
  */
+import type { ErrorCodeOf } from '../../lib/error-codes.ts'
 import { SidechainError, type SidechainErrorOptions } from '../../lib/errors.ts'
 
-export type SimulationErrorCode =
-  /** Too many executions running and waiting; retry later. */
-  | 'SIM_BUSY'
-  /** The request itself is malformed for this chain (wrong chain id, set-code without "to"). */
-  | 'SIM_INVALID_REQUEST'
-  /** The wall-clock deadline passed. */
-  | 'SIM_TIMEOUT'
-  /** The transaction is refused before execution (funds, fee cap, initcode size...). */
-  | 'SIM_REJECTED'
-  /** Refused before execution: the gas limit does not cover the intrinsic gas. */
-  | 'SIM_INTRINSIC_GAS_TOO_LOW'
-  /** The call reverted; `revert` holds the data and the decoded reason. */
-  | 'SIM_REVERTED'
-  /** The call halted with an EVM error (out of gas, invalid opcode...). */
-  | 'SIM_HALTED'
-  /** No gas limit the sender can afford lets the call succeed. */
-  | 'SIM_GAS_ALLOWANCE_EXCEEDED'
-  /** A transaction before the traced one in its block failed to re-execute. */
-  | 'SIM_REPLAY_FAILED'
+/**
+ * SIM_BUSY: too many executions running and waiting, retry later; SIM_INVALID_REQUEST: the
+ * request is malformed for this chain (wrong chain id, set-code without "to"); SIM_TIMEOUT:
+ * the wall-clock deadline passed; SIM_REJECTED / SIM_INTRINSIC_GAS_TOO_LOW: refused before
+ * execution (funds, fee cap, initcode size, gas limit below the intrinsic gas); SIM_REVERTED:
+ * the call reverted (`revert` holds the data and reason); SIM_HALTED: an EVM error (out of
+ * gas, invalid opcode...); SIM_GAS_ALLOWANCE_EXCEEDED: no gas limit the sender can afford
+ * lets the call succeed; SIM_REPLAY_FAILED: a transaction before the traced one failed to
+ * re-execute.
+ */
+export type SimulationErrorCode = ErrorCodeOf<'simulation'>
 
 export interface RevertInfo {
   data: Uint8Array
