@@ -102,8 +102,7 @@ export class DepositPipeline {
 
   /** Scans newly confirmed L1 blocks into the journal. */
   async scan(): Promise<void> {
-    // Halted: the halt was logged once and /ready and the gauge say so; nothing is scanned.
-    if (this.halted !== undefined) return
+    if (this.halted !== undefined) throw this.halted
     const { l1 } = this.m
     const safe = await this.safeBlock()
     for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
