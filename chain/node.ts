@@ -156,6 +156,7 @@ export class SidechainNode {
             writeFailures: () => this.ledger.writeFailures,
             clock: this.scheduler,
             logger: this.moduleLogger('metrics'),
+            blockPeriodMs: genesis.config.blockPeriodMs,
           })
     const metrics = this.metrics ?? null
     const validators = genesis.validators.map((v) => hexToBytes(v))

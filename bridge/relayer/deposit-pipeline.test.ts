@@ -196,12 +196,20 @@ t.test('a lost log stops the scan before it; the next scan picks everything up',
     hide: new Set([1n]),
     maxToBlock: [] as bigint[],
   }
-  const { pipeline, journal } = await setup(t, state)
+  const { pipeline, journal, metrics } = await setup(t, state)
+  const block = async (gauge: typeof metrics.lastScannedBlock) =>
+    (await gauge.get()).values.find((v) => v.labels.chain === 'l1')?.value
   await pipeline.scan()
   t.same(
     (await journal.pendingDeposits()).map((d) => d.depositId),
     [0n],
     'only the contiguous prefix is taken',
+  )
+  t.equal(await block(metrics.scanTargetBlock), 18, 'scan target: head - confirmations + 1')
+  t.equal(
+    await block(metrics.lastScannedBlock),
+    4,
+    'the scan lags behind it (the alert reads both)',
   )
   t.same(await journal.getCursor('l1'), { nextBlock: 5n, nextId: 1n, lastBlockHash: undefined })
   state.hide.clear()
@@ -211,6 +219,7 @@ t.test('a lost log stops the scan before it; the next scan picks everything up',
     [0n, 1n, 2n],
   )
   t.match(await journal.getCursor('l1'), { nextBlock: 19n, nextId: 3n })
+  t.equal(await block(metrics.lastScannedBlock), 18, 'caught up: no lag')
 })
 
 t.test('a lost last log is caught by the vault depositCount', async (t) => {

@@ -105,6 +105,7 @@ export class DepositPipeline {
     if (this.halted !== undefined) throw this.halted
     const { l1 } = this.m
     const safe = await this.safeBlock()
+    this.m.metrics.scanTargetBlock.set({ chain: 'l1' }, Number(safe))
     for (let i = 0; i < (this.options.maxRangesPerScan ?? 10); i++) {
       const cursor = this.cursor!
       if (safe < cursor.nextBlock) return

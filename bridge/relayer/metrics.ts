@@ -10,6 +10,7 @@ import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 export class RelayerMetrics {
   readonly registry = new Registry()
   readonly lastScannedBlock: Gauge<'chain'>
+  readonly scanTargetBlock: Gauge<'chain'>
   readonly pendingDeposits: Gauge
   readonly pendingWithdrawals: Gauge
   readonly depositsConfirmed: Counter
@@ -23,12 +24,19 @@ export class RelayerMetrics {
   readonly wrappedSupply: Gauge<'token'>
   readonly supplyBacked: Gauge<'token'>
   readonly l1Halted: Gauge
+  readonly ready: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
     this.lastScannedBlock = new Gauge({
       name: 'bridge_relayer_last_scanned_block',
       help: 'Last block fully scanned, per chain (l1 counts only blocks past the confirmations)',
+      labelNames: ['chain'],
+      registers,
+    })
+    this.scanTargetBlock = new Gauge({
+      name: 'bridge_relayer_scan_target_block',
+      help: 'Newest block the relayer may scan, per chain (l1: the newest with the confirmations; sidechain: the head); minus bridge_relayer_last_scanned_block it is the scan lag',
       labelNames: ['chain'],
       registers,
     })
@@ -103,6 +111,11 @@ export class RelayerMetrics {
       help: '1 while L1 processing is halted (a reorg deeper than the confirmations): no deposit is voted until an operator looks',
       registers,
     })
+    this.ready = new Gauge({
+      name: 'bridge_relayer_ready',
+      help: '1 when /ready answers 200 (started, and both chains answered recently), else 0; set at each scrape',
+      registers,
+    })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 }
@@ -142,6 +155,7 @@ export class MetricsServer {
         return
       }
       if (url === '/metrics') {
+        this.modules.metrics.ready.set(this.modules.ready().ok ? 1 : 0)
         this.modules.metrics.registry.metrics().then(
           (body) => {
             res

@@ -101,6 +101,7 @@ export class WithdrawalPipeline {
   async scan(): Promise<void> {
     const { sidechain } = this.m
     const head = await sidechain.getBlockNumber({ cacheTime: 0 })
+    this.m.metrics.scanTargetBlock.set({ chain: 'sidechain' }, Number(head))
     const count = await sidechain.readContract({
       address: this.options.bridge,
       abi: sidechainBridgeAbi,

@@ -4,9 +4,11 @@ import pino from 'pino'
 import t from 'tap'
 import { makeGenesis, tempDir, waitFor } from '../../test/support/chain.ts'
 import { startRawPeer, testP2P } from '../../test/support/p2p.ts'
+import type { QbftStatus } from '../consensus/qbft/index.ts'
 import { UPSTREAM_PATCHES } from '../execution/upstream/index.ts'
 import { SidechainNode } from '../node.ts'
 import { defaultTopicScore, topicName } from '../p2p/gossip.ts'
+import { NodeMetrics } from './node-metrics.ts'
 
 async function scrape(node: SidechainNode): Promise<string> {
   return (await fetch(`${node.metrics!.url}/metrics`)).text()
@@ -199,4 +201,49 @@ t.test('event metrics move when the event happens', async (t) => {
     )
     t.notMatch(text, /eth_blockNumber/, 'a successful call is not an error')
   })
+})
+
+t.test('readiness, block period and validator-set size for alert rules', async (t) => {
+  let synced = true
+  const status = {
+    validators: [new Uint8Array(20), new Uint8Array(20).fill(1), new Uint8Array(20).fill(2)],
+    validatorStats: [],
+  } as unknown as QbftStatus
+  const metrics = new NodeMetrics(
+    { host: '127.0.0.1', port: 0 },
+    {
+      head: () => ({ number: 7n, timestamp: 0n }),
+      speculativeValidations: () => ({ used: 0, fellBack: 0 }),
+      txpoolSize: () => 0,
+      consensus: () => status,
+      isSynced: () => synced,
+      blockPeriodMs: 2000,
+    },
+  )
+  await metrics.start()
+  t.teardown(() => metrics.stop())
+  const get = async (path: string) => fetch(`${metrics.url}${path}`)
+  let text = await (await get('/metrics')).text()
+  t.equal(sample(text, 'sidechain_block_period_seconds'), 2, 'block period from the genesis')
+  t.equal(sample(text, 'sidechain_qbft_validators'), 3, 'validators of the height decided')
+  t.equal(sample(text, 'sidechain_ready'), 1, 'ready gauge while /ready answers 200')
+  t.equal((await get('/ready')).status, 200)
+  synced = false
+  text = await (await get('/metrics')).text()
+  t.equal(sample(text, 'sidechain_ready'), 0, 'ready gauge drops while syncing')
+  const ready = await get('/ready')
+  t.equal(ready.status, 503, '/ready agrees with the gauge')
+  t.same(await ready.json(), { ready: false, head: 7, reasons: ['syncing'] })
+
+  const plain = new NodeMetrics(
+    { host: '127.0.0.1', port: 0 },
+    {
+      head: () => ({ number: 0n, timestamp: 0n }),
+      speculativeValidations: () => ({ used: 0, fellBack: 0 }),
+      txpoolSize: () => 0,
+    },
+  )
+  const plainText = await plain.registry.metrics()
+  t.equal(sample(plainText, 'sidechain_qbft_validators'), 0, 'a node without QBFT reports 0')
+  t.notMatch(plainText, /sidechain_block_period_seconds/, 'no period gauge without a genesis')
 })

@@ -50,6 +50,8 @@ export interface NodeMetricsModules {
     readonly total: number
   }
   logger?: Logger
+  /** The genesis block period: alert rules compare head age and silences with it. */
+  blockPeriodMs?: number
 }
 
 export class NodeMetrics implements NodeEventMetrics {
@@ -154,6 +156,25 @@ export class NodeMetrics implements NodeEventMetrics {
       },
     })
     new Gauge({
+      name: 'sidechain_qbft_validators',
+      help: 'Validators in the set of the height being decided (0 on a node that runs no QBFT)',
+      registers,
+      collect() {
+        this.set(modules.consensus?.()?.validators.length ?? 0)
+      },
+    })
+    if (modules.blockPeriodMs !== undefined) {
+      const seconds = modules.blockPeriodMs / 1000
+      new Gauge({
+        name: 'sidechain_block_period_seconds',
+        help: 'Block period of the genesis (the time between blocks of a healthy network)',
+        registers,
+        collect() {
+          this.set(seconds)
+        },
+      })
+    }
+    new Gauge({
       name: 'sidechain_qbft_equivocations',
       help: 'Equivocation evidence records held',
       registers,
@@ -256,6 +277,15 @@ export class NodeMetrics implements NodeEventMetrics {
         this.set(health.check().healthy ? 1 : 0)
       },
     })
+    const readiness = () => this.readiness()
+    new Gauge({
+      name: 'sidechain_ready',
+      help: '1 when /ready answers 200, 0 when it answers 503 (unhealthy or syncing)',
+      registers,
+      collect() {
+        this.set(readiness().ready ? 1 : 0)
+      },
+    })
     this.blockIntervalSeconds = new Histogram({
       name: 'sidechain_block_interval_seconds',
       help: 'Time between consecutive new heads on this node',
@@ -326,6 +356,14 @@ export class NodeMetrics implements NodeEventMetrics {
     this.rpcErrors.inc({ method, code: String(code) })
   }
 
+  /** What /ready answers: healthy and not syncing. */
+  readiness(): { ready: boolean; head: number; reasons: string[] } {
+    const report = this.health.check()
+    const synced = this.modules.isSynced?.() ?? true
+    const reasons = synced ? report.reasons : ['syncing', ...report.reasons]
+    return { ready: reasons.length === 0, head: report.head, reasons }
+  }
+
   get url(): string {
     return `http://${this.options.host}:${this.boundPort}`
   }
@@ -350,12 +388,9 @@ export class NodeMetrics implements NodeEventMetrics {
         res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' })
         res.end(JSON.stringify(healthBody(report)))
       } else if (path === '/ready') {
-        const report = this.health.check()
-        const synced = this.modules.isSynced?.() ?? true
-        const reasons = synced ? report.reasons : ['syncing', ...report.reasons]
-        const ready = reasons.length === 0
+        const { ready, head, reasons } = this.readiness()
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ ready, head: report.head, ...(ready ? {} : { reasons }) }))
+        res.end(JSON.stringify({ ready, head, ...(ready ? {} : { reasons }) }))
       } else {
         res.writeHead(404)
         res.end()
