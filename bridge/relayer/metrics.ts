@@ -13,6 +13,7 @@ export class RelayerMetrics {
   readonly scanTargetBlock: Gauge<'chain'>
   readonly pendingDeposits: Gauge
   readonly pendingWithdrawals: Gauge
+  readonly oldestPendingWithdrawalSeconds: Gauge
   readonly depositsConfirmed: Counter
   readonly signaturesSubmitted: Counter
   readonly releases: Counter
@@ -48,6 +49,11 @@ export class RelayerMetrics {
     this.pendingWithdrawals = new Gauge({
       name: 'bridge_relayer_pending_withdrawals',
       help: 'Sidechain withdrawals not yet released on L1',
+      registers,
+    })
+    this.oldestPendingWithdrawalSeconds = new Gauge({
+      name: 'bridge_relayer_oldest_pending_withdrawal_seconds',
+      help: 'Age of the oldest withdrawal not yet released, counted from when this relayer process first saw it (0 when none)',
       registers,
     })
     this.depositsConfirmed = new Counter({

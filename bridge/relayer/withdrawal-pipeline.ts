@@ -72,6 +72,8 @@ export class WithdrawalPipeline {
   private readonly now: () => number
   private cursor: ScanCursor | undefined
   private readonly pending = new Map<bigint, WithdrawalRecord>()
+  /** When this process first saw each pending withdrawal (journaled ones: when it loaded them), for the age metric. */
+  private readonly pendingSince = new Map<bigint, number>()
   /** When this relayer first saw M usable signatures for an id (turn clock). */
   private readonly readySince = new Map<bigint, number>()
   /** "id:epoch" whose signature the bridge is known to hold. */
@@ -86,8 +88,11 @@ export class WithdrawalPipeline {
 
   async load(): Promise<void> {
     this.cursor = (await this.m.journal.getCursor('sidechain')) ?? { nextBlock: 0n, nextId: 0n }
-    for (const w of await this.m.journal.pendingWithdrawals()) this.pending.set(w.withdrawalId, w)
-    this.m.metrics.pendingWithdrawals.set(this.pending.size)
+    for (const w of await this.m.journal.pendingWithdrawals()) {
+      this.pending.set(w.withdrawalId, w)
+      this.pendingSince.set(w.withdrawalId, this.now())
+    }
+    this.reportPending()
   }
 
   get pendingCount(): number {
@@ -133,6 +138,7 @@ export class WithdrawalPipeline {
     this.cursor = next
     for (const r of records) {
       this.pending.set(r.withdrawalId, r)
+      this.pendingSince.set(r.withdrawalId, this.now())
       this.m.logger.info(
         {
           withdrawalId: r.withdrawalId.toString(),
@@ -143,7 +149,7 @@ export class WithdrawalPipeline {
         'withdrawal seen on the sidechain',
       )
     }
-    this.m.metrics.pendingWithdrawals.set(this.pending.size)
+    this.reportPending()
     this.m.metrics.lastScannedBlock.set({ chain: 'sidechain' }, Number(head))
   }
 
@@ -338,11 +344,21 @@ export class WithdrawalPipeline {
     await this.complete(id, 'released by us')
   }
 
+  private reportPending(): void {
+    this.m.metrics.pendingWithdrawals.set(this.pending.size)
+    let oldest: number | undefined
+    for (const since of this.pendingSince.values()) oldest = Math.min(oldest ?? since, since)
+    this.m.metrics.oldestPendingWithdrawalSeconds.set(
+      oldest === undefined ? 0 : (this.now() - oldest) / 1000,
+    )
+  }
+
   private async complete(id: bigint, how: string): Promise<void> {
     await this.m.journal.completeWithdrawal(id)
     this.pending.delete(id)
+    this.pendingSince.delete(id)
     this.readySince.delete(id)
-    this.m.metrics.pendingWithdrawals.set(this.pending.size)
+    this.reportPending()
     this.m.logger.info({ withdrawalId: id.toString(), how }, 'withdrawal complete')
   }
 }
