@@ -32,6 +32,7 @@ import {
   L1_CHAIN_ID,
   SIDECHAIN_CHAIN_ID,
 } from './layout.ts'
+import { type MonitoringPack, writeMonitoringPack } from './monitoring.ts'
 import { createNetworkFiles, type NetworkKeys, nodePeerId, readNetworkKeys } from './network.ts'
 import {
   checkPortsFree,
@@ -120,6 +121,11 @@ export interface DevnetInfo {
   validators: Array<{ address: Address; rpcUrl: string; metricsUrl: string | null }>
   relayers: Array<{ address: Address; metricsUrl: string }>
   bridge: { threshold: number; owner: Address; guardian: Address }
+  /**
+   * Prometheus configuration with every validator and relayer as a target, alert rules, Grafana dashboards.
+   * Written by the devnet; absent from `sidechain network deploy` (the compose network's pack is docker/monitoring).
+   */
+  monitoring?: MonitoringPack
   datadir: string
   logs: Record<string, string>
 }
@@ -461,6 +467,16 @@ export async function startDevnet(
         metricsUrl: `http://127.0.0.1:${ports.relayerMetrics[i]}/metrics`,
       })),
       bridge: { threshold: topology.threshold, owner, guardian: owner },
+      monitoring: writeMonitoringPack(layout.monitoringDir, {
+        validators: ports.validatorMetrics.map((p, i) => ({
+          name: `validator-${i}`,
+          metricsUrl: `http://127.0.0.1:${p}/metrics`,
+        })),
+        relayers: ports.relayerMetrics.map((p, i) => ({
+          name: `relayer-${i}`,
+          metricsUrl: `http://127.0.0.1:${p}/metrics`,
+        })),
+      }),
       datadir: layout.root,
       logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
     }

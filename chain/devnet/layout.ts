@@ -13,6 +13,7 @@
  *   <root>/validator-<i>/         node datadir (chaindata, nodekey)
  *   <root>/relayer-<i>/           relayer journal and cursors
  *   <root>/logs/<name>.log        one log per process (anvil, validator-<i>, relayer-<i>)
+ *   <root>/monitoring/            prometheus.yml (this devnet's targets), rules.yml, grafana/ (rewritten at each start)
  */
 import path from 'node:path'
 
@@ -26,6 +27,7 @@ export interface DevnetLayout {
   l1Dir: string
   l1State: string
   logsDir: string
+  monitoringDir: string
   validatorKey(i: number): string
   validatorDatadir(i: number): string
   relayerKey(i: number): string
@@ -48,6 +50,7 @@ export function devnetLayout(root: string): DevnetLayout {
     l1Dir,
     l1State: path.join(l1Dir, 'state.json'),
     logsDir,
+    monitoringDir: path.join(root, 'monitoring'),
     validatorKey: (i) => path.join(networkDir, `validator-${i}.key`),
     validatorDatadir: (i) => path.join(root, `validator-${i}`),
     relayerKey: (i) => path.join(networkDir, `relayer-${i}.key`),
