@@ -278,6 +278,8 @@ export class SidechainNode {
           validatorSet: this.ledger.rules.validatorSet,
           votes: this.votes,
           consensus: engine instanceof QbftService ? engine : undefined,
+          clock: this.scheduler,
+          blockPeriodMs: this.options.genesis.config.blockPeriodMs,
         }),
       )
       await this.rpc?.start()

@@ -14,6 +14,7 @@ import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'
+import { registerStatusCommand } from './status-command.ts'
 
 export function buildCli(): Command {
   const program = new Command()
@@ -23,6 +24,7 @@ export function buildCli(): Command {
     .showHelpAfterError()
     .exitOverride()
   registerNodeCommand(program)
+  registerStatusCommand(program)
   registerGenesisCommand(program)
   registerDevnetCommand(program)
   registerRelayerCommand(program)

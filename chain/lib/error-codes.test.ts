@@ -52,6 +52,7 @@ const INPUT_CODES = [
   'CONSENSUS_RECORD_WRONG_KEY',
   'CONSENSUS_RECORD_CORRUPT',
   'METRICS_OPTIONS_INVALID',
+  'STATUS_FLAGS_INVALID',
 ] as const satisfies readonly ErrorCode[]
 
 /** The datadir is refused (corrupt, unreadable schema): exit code 3, a supervisor must not restart. */

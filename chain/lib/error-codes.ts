@@ -269,6 +269,8 @@ export const ERROR_CODES = {
     'BRIDGE_DEPLOY_FAILED',
     'BRIDGE_DUPLICATE_SIGNER',
   ],
+  // chain/cli/status-command.ts: `sidechain status`
+  status: ['STATUS_FLAGS_INVALID', 'STATUS_NODE_UNREACHABLE'],
 } as const
 
 export type ErrorArea = keyof typeof ERROR_CODES
@@ -532,6 +534,10 @@ export const ERROR_TABLE = {
   BRIDGE_NO_ACCOUNT: RUNTIME,
   BRIDGE_DEPLOY_FAILED: RUNTIME,
   BRIDGE_DUPLICATE_SIGNER: INPUT,
+
+  /** Bad flags or an unreadable network file. */
+  STATUS_FLAGS_INVALID: INPUT,
+  STATUS_NODE_UNREACHABLE: RUNTIME,
 } as const satisfies Record<ErrorCode, ErrorTraits>
 
 /** CLI exit code of each kind (0 is success, which no error has). */

@@ -17,6 +17,10 @@ export interface QbftRpcDeps {
   votes: VoteProposals
   /** Present on validators running QBFT. */
   consensus?: { status(): QbftStatus; evidence(): EquivocationEvidence[] }
+  /** The node's clock (the one `lastSeenAt` is read from): clients compare ages against its `now`, not theirs. */
+  clock?: { now(): number }
+  /** Block period of the genesis, so clients can tell a late validator from a slow chain. */
+  blockPeriodMs?: number
 }
 
 function checksum(address: Uint8Array): string {
@@ -60,6 +64,8 @@ export function qbftModule(deps: QbftRpcDeps): RpcModule {
         const evidence = deps.consensus?.evidence() ?? []
         return {
           head: quantity(deps.head()),
+          now: deps.clock?.now() ?? Date.now(),
+          blockPeriodMs: deps.blockPeriodMs ?? null,
           running: status?.running ?? false,
           height: status?.height === null || status === undefined ? null : quantity(status.height),
           round: status?.round ?? null,
