@@ -1,5 +1,7 @@
 /** The status table: colour only on a terminal without NO_COLOR; missing validators stand out. */
 import t from 'tap'
+import { sidechain } from '../../test/support/devnet.ts'
+import { freePorts } from '../devnet/processes.ts'
 import { formatStatus, type StatusReport, useColour } from './status-command.ts'
 
 const report: StatusReport = {
@@ -73,4 +75,21 @@ t.test('the table', (t) => {
   t.ok(coloured.includes(`${ESC}31mMISSING`), 'missing in red')
   t.ok(coloured.includes(`${ESC}32mactive`), 'active in green')
   t.end()
+})
+
+t.test('exit codes: 1 when the node does not answer, 2 on bad flags', async (t) => {
+  const [port] = await freePorts(1)
+  const down = await sidechain(['status', '--rpc', `http://127.0.0.1:${port}`, '--json'])
+  t.equal(down.code, 1)
+  t.match(down.stderr, /STATUS_NODE_UNREACHABLE/)
+  t.equal(down.stdout, '', 'no half report')
+  const noTarget = await sidechain(['status'])
+  t.equal(noTarget.code, 2)
+  t.match(noTarget.stderr, /\[STATUS_FLAGS_INVALID\]: give --rpc <url> or --network <file>/)
+  const badWait = await sidechain(['status', '--rpc', 'http://x', '--missing-after', 'soon'])
+  t.equal(badWait.code, 2)
+  t.match(badWait.stderr, /--missing-after must be a positive number of seconds, got soon/)
+  const badNetwork = await sidechain(['status', '--network', '/nonexistent/devnet.json'])
+  t.equal(badNetwork.code, 2)
+  t.match(badNetwork.stderr, /cannot read network file \/nonexistent\/devnet.json/)
 })

@@ -29,7 +29,12 @@ interface StatusJson {
   finalized: { number: number } | null
   peers: number
   consensus: { validators: number; quorum: number } | null
-  validators: Array<{ address: string; state: string; lastSeenAgoMs: number | null }>
+  validators: Array<{
+    address: string
+    state: string
+    lastSeenAgoMs: number | null
+    proposalsMissed: number | null
+  }>
   relayers: Array<{ ready: boolean }> | null
 }
 
@@ -245,6 +250,20 @@ t.test('Prometheus on a devnet: rules, dashboards, a stopped validator', async (
   t.ok(firedAfterS <= 60, `ValidatorMissing firing ${firedAfterS.toFixed(1)} s after SIGSTOP`)
   t.match(firing.labels, { severity: 'critical', validator: victimAddress })
 
+  // Its turns to propose time out on the others: the proposals alert follows (no `for`).
+  await pollUntil(
+    async () => {
+      const { alerts } = await api<{ alerts: Alert[] }>('/api/v1/alerts')
+      return alerts.some(
+        (a) =>
+          a.labels.alertname === 'ValidatorMissedProposals' &&
+          a.labels.validator === victimAddress &&
+          a.state === 'firing',
+      )
+    },
+    { what: `ValidatorMissedProposals for ${victimAddress}`, timeoutMs: 30_000, intervalMs: 1000 },
+  )
+  t.pass('ValidatorMissedProposals fires for it too')
   const { alerts: duringStop } = await api<{ alerts: Alert[] }>('/api/v1/alerts')
   t.same(
     duringStop.filter((a) => a.labels.alertname === 'HeadStalled'),
@@ -265,6 +284,7 @@ t.test('Prometheus on a devnet: rules, dashboards, a stopped validator', async (
   const row = report.validators.find((v) => v.address.toLowerCase() === victimAddress)
   t.equal(row?.state, 'missing', 'status --json: the stopped validator is missing')
   t.ok((row?.lastSeenAgoMs ?? 0) > 20_000, `last seen ${row?.lastSeenAgoMs} ms ago`)
+  t.ok((row?.proposalsMissed ?? 0) > 0, `${row?.proposalsMissed} proposals missed`)
   t.same(
     report.validators.filter((v) => v.address.toLowerCase() !== victimAddress).map((v) => v.state),
     ['active', 'active', 'active'],
