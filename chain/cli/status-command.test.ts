@@ -81,8 +81,14 @@ t.test('exit codes: 1 when the node does not answer, 2 on bad flags', async (t) 
   const [port] = await freePorts(1)
   const down = await sidechain(['status', '--rpc', `http://127.0.0.1:${port}`, '--json'])
   t.equal(down.code, 1)
-  t.match(down.stderr, /STATUS_NODE_UNREACHABLE/)
-  t.equal(down.stdout, '', 'no half report')
+  t.match(
+    JSON.parse(down.stdout),
+    {
+      ok: false,
+      error: { code: 'STATUS_NODE_UNREACHABLE', message: /net_peerCount|eth_/ },
+    },
+    '--json: the error as JSON, no half report',
+  )
   const noTarget = await sidechain(['status'])
   t.equal(noTarget.code, 2)
   t.match(noTarget.stderr, /\[STATUS_FLAGS_INVALID\]: give --rpc <url> or --network <file>/)

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { z } from 'zod'
 import type { ErrorCodeOf } from '../lib/error-codes.ts'
-import { errorMessage, SidechainError } from '../lib/errors.ts'
+import { describeError, errorMessage, isSidechainError, SidechainError } from '../lib/errors.ts'
 
 export class StatusError extends SidechainError<ErrorCodeOf<'status'>> {
   override readonly name: string = 'StatusError'
@@ -354,28 +354,47 @@ export function registerStatusCommand(program: Command): void {
     )
     .action(
       async (flags: { rpc?: string; network?: string; json?: boolean; missingAfter?: string }) => {
-        const network = flags.network === undefined ? undefined : readNetworkFile(flags.network)
-        const url = flags.rpc ?? network?.l2.rpcUrls[0]
-        if (url === undefined) {
-          throw new StatusError('STATUS_FLAGS_INVALID', 'give --rpc <url> or --network <file>')
+        try {
+          await runStatus(flags)
+        } catch (err) {
+          if (flags.json !== true) throw err
+          // Like the bridge commands: a script reading --json always gets JSON, the exit code says the rest.
+          const code = isSidechainError(err) ? err.code : 'STATUS_FAILED'
+          process.stdout.write(
+            `${JSON.stringify({ ok: false, error: { code, message: errorMessage(err) } })}\n`,
+          )
+          process.exitCode = describeError(err).exitCode
         }
-        let missingAfterMs: number | undefined
-        if (flags.missingAfter !== undefined) {
-          const seconds = Number(flags.missingAfter)
-          if (!Number.isFinite(seconds) || seconds <= 0) {
-            throw new StatusError(
-              'STATUS_FLAGS_INVALID',
-              `--missing-after must be a positive number of seconds, got ${flags.missingAfter}`,
-            )
-          }
-          missingAfterMs = seconds * 1000
-        }
-        const report = await collectStatus({ rpc: url, network, missingAfterMs })
-        if (flags.json === true) {
-          process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
-          return
-        }
-        process.stdout.write(formatStatus(report, useColour(process.stdout, process.env)))
       },
     )
+}
+
+async function runStatus(flags: {
+  rpc?: string
+  network?: string
+  json?: boolean
+  missingAfter?: string
+}): Promise<void> {
+  const network = flags.network === undefined ? undefined : readNetworkFile(flags.network)
+  const url = flags.rpc ?? network?.l2.rpcUrls[0]
+  if (url === undefined) {
+    throw new StatusError('STATUS_FLAGS_INVALID', 'give --rpc <url> or --network <file>')
+  }
+  let missingAfterMs: number | undefined
+  if (flags.missingAfter !== undefined) {
+    const seconds = Number(flags.missingAfter)
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new StatusError(
+        'STATUS_FLAGS_INVALID',
+        `--missing-after must be a positive number of seconds, got ${flags.missingAfter}`,
+      )
+    }
+    missingAfterMs = seconds * 1000
+  }
+  const report = await collectStatus({ rpc: url, network, missingAfterMs })
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify({ ok: true, ...report }, null, 2)}\n`)
+    return
+  }
+  process.stdout.write(formatStatus(report, useColour(process.stdout, process.env)))
 }

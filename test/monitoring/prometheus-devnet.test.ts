@@ -25,6 +25,7 @@ interface Alert {
 }
 
 interface StatusJson {
+  ok: boolean
   head: { number: number }
   finalized: { number: number } | null
   peers: number
@@ -281,6 +282,7 @@ t.test('Prometheus on a devnet: rules, dashboards, a stopped validator', async (
   ])
   t.equal(status.code, 0, `status exits 0 (${status.stderr})`)
   const report = JSON.parse(status.stdout) as StatusJson
+  t.equal(report.ok, true)
   const row = report.validators.find((v) => v.address.toLowerCase() === victimAddress)
   t.equal(row?.state, 'missing', 'status --json: the stopped validator is missing')
   t.ok((row?.lastSeenAgoMs ?? 0) > 20_000, `last seen ${row?.lastSeenAgoMs} ms ago`)
