@@ -136,7 +136,7 @@ export function writeMonitoringPack(
     config,
     prometheusConfig({
       ...targets,
-      description: `Prometheus configuration of the devnet in ${path.dirname(dir)}: prometheus --config.file=${config}`,
+      description: `Prometheus configuration of the devnet in ${path.dirname(dir)}: prometheus --config.file=${config} --storage.tsdb.path=${path.join(dir, 'data')}`,
     }),
   )
   const rules = path.join(dir, 'rules.yml')
