@@ -25,6 +25,7 @@ import {
   type WalletClient,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { esc } from '../explorer/html.ts'
 import { errorMessage } from '../lib/errors.ts'
 import type { Logger } from '../lib/logger.ts'
 import { FaucetError } from './errors.ts'
@@ -302,11 +303,11 @@ export class Faucet {
     const amount = formatEther(BigInt(this.options.amountWei))
     const token = this.options.token
     return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(this.options.chainName)} faucet</title>
+<title>${esc(this.options.chainName)} faucet</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;max-width:560px;margin:24px auto;padding:0 12px;color:#1d2330}
 input{width:100%;padding:8px;margin:8px 0;box-sizing:border-box}button{padding:8px 16px}#out{margin-top:12px;word-break:break-all}.bad{color:#b42318}</style></head>
-<body><h1>${escape(this.options.chainName)} faucet</h1>
-<p>Sends ${escape(amount)} ETH${token === undefined ? '' : ` and ${escape(formatEther(BigInt(token.amount)))} ${escape(token.symbol)}`} to an address, once per ${escape(formatDuration(Math.round(this.options.addressWindowMs / 1000)))}.</p>
+<body><h1>${esc(this.options.chainName)} faucet</h1>
+<p>Sends ${esc(amount)} ETH${token === undefined ? '' : ` and ${esc(formatEther(BigInt(token.amount)))} ${esc(token.symbol)}`} to an address, once per ${esc(formatDuration(Math.round(this.options.addressWindowMs / 1000)))}.</p>
 <form id="claim"><label>Your address <input name="address" required placeholder="0x..." autocomplete="off"></label><button>Send me coin</button></form>
 <div id="out" data-testid="result"></div>
 <script>
@@ -339,14 +340,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (body.length > 4096) throw new FaucetError('FAUCET_BAD_REQUEST', 'request too large')
   }
   return body
-}
-
-function escape(text: string): string {
-  return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
 }
 
 function formatDuration(seconds: number): string {
