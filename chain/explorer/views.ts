@@ -106,7 +106,7 @@ export class Views {
       Math.max(64, this.#m.options.missingAfterBlocks * 4),
     )
     const head = recent[0]?.number ?? null
-    const set = recent[0]?.validators ?? []
+    const set = await this.#validatorSet(recent)
     let qbft: Array<{
       address: string
       lastSeenAt: number | null
@@ -157,6 +157,25 @@ export class Views {
       }
     })
     return { head, validators }
+  }
+
+  /**
+   * The validator set at the head: from the node (`qbft_getValidatorsByBlockNumber`), else
+   * from the newest header that lists it, else everyone seen proposing or sealing lately.
+   */
+  async #validatorSet(recent: IndexedBlock[]): Promise<Hex[]> {
+    try {
+      const set = (await this.#m.client.request({
+        method: 'qbft_getValidatorsByBlockNumber' as 'eth_chainId',
+        params: ['latest'] as unknown as undefined,
+      })) as unknown as string[]
+      if (Array.isArray(set) && set.length > 0) return set.map((a) => a.toLowerCase() as Hex)
+    } catch {
+      // the qbft namespace may be off on the followed node
+    }
+    const listed = recent.find((b) => b.validators.length > 0)
+    if (listed !== undefined) return listed.validators
+    return [...new Set(recent.flatMap((b) => [b.proposer, ...b.parentSealers]))].sort()
   }
 
   async blockData(number: number) {

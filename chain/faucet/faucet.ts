@@ -8,6 +8,8 @@
  * transaction is sent and released when sending fails, so a node outage costs users no
  * window.
  */
+
+import { mkdirSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
@@ -79,6 +81,7 @@ export class Faucet {
       account: privateKeyToAccount(modules.privateKey),
       transport,
     })
+    mkdirSync(this.options.datadir, { recursive: true })
     this.#windows = new RequestWindows(
       path.join(this.options.datadir, 'faucet-windows.json'),
       this.options,
