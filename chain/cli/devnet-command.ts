@@ -24,6 +24,8 @@ export interface DevnetCommandOptions {
   l1Port?: number
   validatorMetricsPort?: number
   relayerMetricsPort?: number
+  explorerPort?: number
+  faucetPort?: number
   logLevel?: string
 }
 
@@ -90,6 +92,16 @@ function registerLocalDevnet(program: Command): void {
       port('--relayer-metrics-port'),
     )
     .option(
+      '--explorer-port <port>',
+      `the explorer's port; 0 picks a free one (default: ${DEFAULTS.explorerPort})`,
+      port('--explorer-port'),
+    )
+    .option(
+      '--faucet-port <port>',
+      `the faucet's port; 0 picks a free one (default: ${DEFAULTS.faucetPort})`,
+      port('--faucet-port'),
+    )
+    .option(
       '--log-level <level>',
       `log level of nodes and relayers: trace|debug|info|warn|error (default: ${DEFAULTS.logLevel})`,
     )
@@ -136,6 +148,8 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
         l1Port: opts.l1Port,
         validatorMetricsPort: opts.validatorMetricsPort,
         relayerMetricsPort: opts.relayerMetricsPort,
+        explorerPort: opts.explorerPort,
+        faucetPort: opts.faucetPort,
         logLevel: opts.logLevel,
         signal: abort.signal,
       },

@@ -12,6 +12,7 @@ import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
 import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
+import { registerExplorerCommands } from './explorer-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'
 import { registerStatusCommand } from './status-command.ts'
@@ -29,6 +30,7 @@ export function buildCli(): Command {
   registerDevnetCommand(program)
   registerRelayerCommand(program)
   registerBridgeCommand(program)
+  registerExplorerCommands(program)
   return program
 }
 

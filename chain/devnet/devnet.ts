@@ -11,8 +11,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs
 import path from 'node:path'
 import type { Address } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
+import { Explorer } from '../explorer/explorer.ts'
+import { Faucet } from '../faucet/faucet.ts'
 import type { SidechainError } from '../lib/errors.ts'
 import { foundryBinary } from '../lib/foundry.ts'
+import { createLogger } from '../lib/logger.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {
   chainClients,
@@ -72,6 +75,10 @@ export interface DevnetOptions extends TopologyFlags {
   validatorMetricsPort?: number
   /** First relayer's metrics port; the others follow. 0 picks free ports. */
   relayerMetricsPort?: number
+  /** The explorer's port. 0 picks a free one. */
+  explorerPort?: number
+  /** The faucet's port. 0 picks a free one. */
+  faucetPort?: number
   /** Log level of the nodes and relayers (default DEFAULTS.logLevel). */
   logLevel?: string
   /** Longest wait for one startup step (default DEFAULTS.stepTimeoutMs). */
@@ -126,6 +133,10 @@ export interface DevnetInfo {
    * Written by the devnet; absent from `sidechain network deploy` (the compose network's pack is docker/monitoring).
    */
   monitoring?: MonitoringPack
+  /** The explorer (pages, /api/v1, Etherscan-compatible /api for verification). */
+  explorer?: { url: string; apiUrl: string }
+  /** The faucet page; `POST <url>/api/claim` with {"address"}. Pays from dev account #9. */
+  faucet?: { url: string; account: Address }
   datadir: string
   logs: Record<string, string>
 }
@@ -158,6 +169,8 @@ interface Ports {
   l1: number
   validatorMetrics: number[]
   relayerMetrics: number[]
+  explorer: number
+  faucet: number
 }
 
 interface LockFile {
@@ -165,7 +178,7 @@ interface LockFile {
   processes: Array<{ name: string; pid: number }>
 }
 
-const STEPS = 7
+const STEPS = 8
 
 export async function startDevnet(
   options: DevnetOptions,
@@ -216,9 +229,12 @@ export async function startDevnet(
     writeJsonAtomic(layout.lockFile, lock)
   }
   let stopping: Promise<void> | undefined
+  const services: Array<{ stop(): Promise<void> }> = []
   const stopAll = () => {
     stopping ??= (async () => {
       running = false
+      // In-process services first: they follow the validators.
+      await Promise.allSettled(services.map((s) => s.stop()))
       await group.stopWhere((p) => p.name.startsWith('relayer-'), 10_000)
       await group.stopWhere((p) => p.name.startsWith('validator-'), 15_000)
       // anvil writes its whole state on the way out; give it time.
@@ -433,7 +449,38 @@ export async function startDevnet(
     )
     guard()
 
-    // 7. devnet.json.
+    // 7. Explorer and faucet, in this process: they follow validator-0 over JSON-RPC.
+    progress('starting the explorer and the faucet')
+    const explorer = new Explorer(
+      {
+        rpcUrl: rpcUrls[0]!,
+        datadir: path.join(layout.root, 'explorer'),
+        port: ports.explorer,
+        chainName: 'sidechain devnet',
+      },
+      { logger: createLogger({ level: 'warn' }).child({ service: 'explorer' }) },
+    )
+    await explorer.start()
+    services.push(explorer)
+    const faucetAccount = DEV_ACCOUNTS[DEV_ACCOUNTS.length - 1]!
+    const faucet = new Faucet(
+      {
+        rpcUrl: rpcUrls[0]!,
+        datadir: path.join(layout.root, 'faucet'),
+        port: ports.faucet,
+        chainName: 'sidechain devnet',
+        explorerUrl: explorer.url,
+      },
+      {
+        logger: createLogger({ level: 'warn' }).child({ service: 'faucet' }),
+        privateKey: faucetAccount.privateKey,
+      },
+    )
+    await faucet.start()
+    services.push(faucet)
+    guard()
+
+    // 8. devnet.json.
     progress(`writing ${displayPath(layout.devnetJson)}`)
     const owner = DEV_ACCOUNTS[0].address
     const info: DevnetInfo = {
@@ -477,6 +524,8 @@ export async function startDevnet(
           metricsUrl: `http://127.0.0.1:${p}/metrics`,
         })),
       }),
+      explorer: { url: explorer.url, apiUrl: `${explorer.url}/api` },
+      faucet: { url: faucet.url, account: faucetAccount.address },
       datadir: layout.root,
       logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
     }
@@ -546,6 +595,8 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
       count: r,
       what: 'relayer metrics',
     },
+    explorer: { base: options.explorerPort ?? DEFAULTS.explorerPort, count: 1, what: 'explorer' },
+    faucet: { base: options.faucetPort ?? DEFAULTS.faucetPort, count: 1, what: 'faucet' },
   }
   const wantFree = Object.values(ranges)
     .filter((g) => g.base === 0)
@@ -572,6 +623,8 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     l1: pick(ranges.l1)[0]!,
     validatorMetrics: pick(ranges.validatorMetrics),
     relayerMetrics: pick(ranges.relayerMetrics),
+    explorer: pick(ranges.explorer)[0]!,
+    faucet: pick(ranges.faucet)[0]!,
   }
   const seen = new Map<number, string>()
   for (const { port, what } of fixed) {

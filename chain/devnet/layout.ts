@@ -80,6 +80,8 @@ export const DEFAULTS = {
   /** geth's metrics port. */
   validatorMetricsPort: 6060,
   relayerMetricsPort: 9464,
+  explorerPort: 8600,
+  faucetPort: 8700,
   logLevel: 'info',
   /** Longest wait for one startup step. */
   stepTimeoutMs: 120_000,

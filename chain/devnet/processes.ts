@@ -236,7 +236,7 @@ export async function checkPortsFree(
   if (taken.length > 0) {
     throw new DevnetError(
       'DEVNET_PORT_IN_USE',
-      `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. Is another devnet or anvil running? Stop it, or choose other ports (--rpc-port, --p2p-port, --l1-port, --validator-metrics-port, --relayer-metrics-port; 0 picks free ones)`,
+      `port${taken.length > 1 ? 's' : ''} already in use: ${taken.join(', ')}. Is another devnet or anvil running? Stop it, or choose other ports (--rpc-port, --p2p-port, --l1-port, --validator-metrics-port, --relayer-metrics-port, --explorer-port, --faucet-port; 0 picks free ones)`,
       { details: { taken } },
     )
   }

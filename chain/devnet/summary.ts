@@ -39,6 +39,16 @@ export function formatSummary(devnet: Devnet): string {
   info.relayers.forEach((r, i) => {
     lines.push(`  ${pad(`relayer-${i}`, 17)}${r.address}   metrics ${r.metricsUrl}`)
   })
+  if (info.explorer !== undefined)
+    lines.push(
+      '',
+      `Explorer   ${info.explorer.url}`,
+      `  verify contracts: forge verify-contract --verifier custom --verifier-url ${info.explorer.apiUrl} --verifier-api-key any ...`,
+    )
+  if (info.faucet !== undefined)
+    lines.push(
+      `Faucet     ${info.faucet.url}   (pays from dev account #${info.accounts.findIndex((a) => a.address === info.faucet?.account)})`,
+    )
   lines.push(
     '',
     `Dev accounts  ${amount(DEV_ACCOUNT_BALANCE)} ETH on each chain, ${amount(TOKEN_MINT)} ${tokenSymbol} on L1; #0 owns and guards the bridge contracts`,

@@ -53,12 +53,23 @@ const INPUT_CODES = [
   'CONSENSUS_RECORD_CORRUPT',
   'METRICS_OPTIONS_INVALID',
   'STATUS_FLAGS_INVALID',
+  'EXPLORER_OPTIONS_INVALID',
+  'EXPLORER_CHAIN_MISMATCH',
+  'VERIFY_INPUT_INVALID',
+  'VERIFY_COMPILER_MISSING',
+  'VERIFY_COMPILE_FAILED',
+  'VERIFY_CONTRACT_NOT_FOUND',
+  'VERIFY_NO_CODE',
+  'VERIFY_BYTECODE_MISMATCH',
+  'FAUCET_OPTIONS_INVALID',
+  'FAUCET_BAD_REQUEST',
 ] as const satisfies readonly ErrorCode[]
 
 /** The datadir is refused (corrupt, unreadable schema): exit code 3, a supervisor must not restart. */
 const DATADIR_CODES = [
   'STORAGE_CORRUPT',
   'STORAGE_SCHEMA_UNSUPPORTED',
+  'EXPLORER_INDEX_CONFLICT',
 ] as const satisfies readonly ErrorCode[]
 
 t.test('CLI exit codes: 2 for bad input, 3 for a refused datadir, 1 for everything else', (t) => {

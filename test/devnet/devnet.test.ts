@@ -57,6 +57,8 @@ t.test(
         l1Port: 0,
         validatorMetricsPort: 0,
         relayerMetricsPort: 0,
+        explorerPort: 0,
+        faucetPort: 0,
       },
       { progress: (p) => steps.push(p) },
     )

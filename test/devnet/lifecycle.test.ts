@@ -18,6 +18,7 @@ const SMALL = ['--validators', '1', '--relayers', '1', '--threshold', '1']
 const FREE_PORTS = [
   ...['--rpc-port', '0', '--p2p-port', '0', '--l1-port', '0'],
   ...['--validator-metrics-port', '0', '--relayer-metrics-port', '0'],
+  ...['--explorer-port', '0', '--faucet-port', '0'],
 ]
 const freePorts = {
   rpcPort: 0,
@@ -25,6 +26,8 @@ const freePorts = {
   l1Port: 0,
   validatorMetricsPort: 0,
   relayerMetricsPort: 0,
+  explorerPort: 0,
+  faucetPort: 0,
 }
 
 t.test('devnet command, resume, refusals, a dying process', async (t) => {
