@@ -10,6 +10,8 @@ import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { createPublicClient, createWalletClient, encodeFunctionData, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { createChainCommon } from '../../chain/execution/common.ts'
+import { Explorer } from '../../chain/explorer/explorer.ts'
+import { silentLogger } from '../../chain/lib/logger.ts'
 import { makeGenesis, tempDir, waitFor } from '../support/chain.ts'
 import { memberArgs, prepareNetwork } from '../support/network.ts'
 import { NodeProcess } from '../support/p2p.ts'
@@ -34,6 +36,12 @@ export interface NetworkBenchResult {
   steadyLatencyMs: { p50: number; p99: number }
   /** Seconds of unmeasured load offered first (see runNetworkBench). */
   warmUpSec: number
+  /**
+   * How far the explorer (chain/explorer, following one validator over JSON-RPC in this
+   * process) trailed the watched node's head during the measured load, sampled every
+   * 250 ms; null when BENCH_EXPLORER=0.
+   */
+  explorerLagBlocks: { max: number; p99: number; samples: number } | null
 }
 
 /** Submissions in the first seconds are left out of the steady-state latency. */
@@ -66,6 +74,7 @@ export async function runNetworkBench(params: {
   })
   const dir = tempDir('netbench-')
   const procs: NodeProcess[] = []
+  let explorer: Explorer | undefined
   try {
     const { genesisFile, members } = await prepareNetwork(setup, dir.path)
     for (let i = 0; i < 4; i++)
@@ -121,6 +130,19 @@ export async function runNetworkBench(params: {
     })
     const tokenAddress = receipt.contractAddress!
     log(`token at ${tokenAddress}`)
+
+    if (process.env.BENCH_EXPLORER !== '0') {
+      explorer = new Explorer(
+        {
+          rpcUrl: members[2]!.rpcUrl,
+          datadir: `${dir.path}/explorer`,
+          port: 0,
+          pollIntervalMs: 100,
+        },
+        { logger: silentLogger() },
+      )
+      await explorer.start()
+    }
 
     // Pre-sign every transfer so signing does not compete with the validators during the run.
     const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
@@ -243,8 +265,17 @@ export async function runNetworkBench(params: {
       )
     }
     const started = Date.now()
+    const explorerLags: number[] = []
+    const sampler =
+      explorer === undefined
+        ? undefined
+        : setInterval(() => {
+            const indexed = explorer!.indexer.status().indexed
+            if (indexed !== null) explorerLags.push(Math.max(0, Number(watched.head) - indexed))
+          }, 250)
     await offer(txs.slice(warmUpCount), true)
     const loadEnd = Date.now()
+    clearInterval(sampler)
     log('load offered, waiting for inclusion')
     const measuredIncluded = () => {
       let n = 0
@@ -306,8 +337,17 @@ export async function runNetworkBench(params: {
         p50: percentile(steadyLatencies, 50),
         p99: percentile(steadyLatencies, 99),
       },
+      explorerLagBlocks:
+        explorer === undefined
+          ? null
+          : {
+              max: Math.max(0, ...explorerLags),
+              p99: percentile(explorerLags, 99),
+              samples: explorerLags.length,
+            },
     }
   } finally {
+    await explorer?.stop()
     await Promise.all(procs.map((p) => p.stop()))
     dir.remove()
   }

@@ -8,6 +8,7 @@
  *   BENCH_NETWORK_WARMUP_SECONDS: unmeasured load offered (and finalized) first (default 10)
  *   BENCH_NETWORK_DUMP=file: writes each transaction's submit and finalize times and block
  *   (JSON) for analysis beside the nodes' logs (BENCH_LOG_LEVEL, SIDECHAIN_TEST_LOG_DIR)
+ *   BENCH_EXPLORER=0: no explorer follows the network run (it reports how far its index trails the head)
  *   BENCH_BRIDGE_ROUNDS: bridge deposit/release latency rounds (default 5; 0 skips it)
  */
 import { formatBridgeBench, runBridgeBench } from './bridge-bench.ts'
@@ -64,7 +65,10 @@ async function network() {
       `  blocks under load: ${r.blocks} (${r.roundChanges} after a round change)\n` +
       `  block period: p50 ${fmt(r.blockPeriodMs.p50)} ms, p99 ${fmt(r.blockPeriodMs.p99)} ms\n` +
       `  submit-to-finalized: p50 ${ms(r.latencyMs.p50)}, p99 ${ms(r.latencyMs.p99)}\n` +
-      `  the same after the first 10 s: p50 ${ms(r.steadyLatencyMs.p50)}, p99 ${ms(r.steadyLatencyMs.p99)}\n`,
+      `  the same after the first 10 s: p50 ${ms(r.steadyLatencyMs.p50)}, p99 ${ms(r.steadyLatencyMs.p99)}\n` +
+      (r.explorerLagBlocks === null
+        ? ''
+        : `  explorer index behind the head: max ${r.explorerLagBlocks.max} blocks, p99 ${r.explorerLagBlocks.p99} (${r.explorerLagBlocks.samples} samples; aim: at most 2)\n`),
   )
 }
 
