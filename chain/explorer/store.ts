@@ -280,6 +280,14 @@ export class IndexStore {
     return tokens
   }
 
+  /** Tokens seen so far (first 500 by address). */
+  async tokens(): Promise<TokenInfo[]> {
+    const tokens: TokenInfo[] = []
+    for await (const value of this.#db.values({ gte: 'k:', lt: 'k:\xff', limit: 500 }))
+      tokens.push(JSON.parse(value) as TokenInfo)
+    return tokens
+  }
+
   /** The most recent indexed blocks, newest first. */
   async recentBlocks(limit: number): Promise<IndexedBlock[]> {
     const blocks: IndexedBlock[] = []

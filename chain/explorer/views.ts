@@ -451,7 +451,11 @@ ${isContract && d.verified === null ? html`<h2>Code</h2><pre class="mono">${d.co
   }
 
   async tokensPage(): Promise<Raw> {
-    return html`<h1>Tokens</h1><p class="muted">Search a token by its symbol above; tokens appear here as they are transferred.</p>`
+    const tokens = await this.#m.store.tokens()
+    return html`<h1>Tokens</h1>
+<table data-testid="tokens"><tr><th>Token</th><th>Name</th><th>Symbol</th><th>Kind</th><th>Decimals</th></tr>
+${tokens.map((t) => html`<tr><td>${link.address(t.address)}</td><td>${t.name ?? '?'}</td><td>${t.symbol ?? '?'}</td><td>${t.kind}</td><td>${t.decimals ?? '–'}</td></tr>`)}</table>
+<p class="muted">Tokens appear here once one of their transfers is indexed.</p>`
   }
 }
 

@@ -134,7 +134,9 @@ async function main(): Promise<void> {
         t.ok(rows.includes(hash), `lists ${hash}`)
       await shot(page, 'address')
 
-      await searchFor('DEV')
+      await page.goto(`${explorerUrl}/tokens`)
+    t.match(await page.textContent('[data-testid=tokens]'), /Dev Token\s*DEV\s*erc20\s*18/, 'token list')
+    await searchFor('DEV')
       t.equal(
         new URL(page.url()).pathname,
         `/address/${used.token.toLowerCase()}`,
