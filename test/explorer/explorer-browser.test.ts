@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { createWalletClient, type Hex, http } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { startDevnet } from '../../chain/devnet/devnet.ts'
 import { pollUntil } from '../../chain/lib/poll.ts'
 import { chromiumAvailable, launchChromium, screenshots } from '../support/browser.ts'
@@ -135,8 +137,12 @@ async function main(): Promise<void> {
       await shot(page, 'address')
 
       await page.goto(`${explorerUrl}/tokens`)
-    t.match(await page.textContent('[data-testid=tokens]'), /Dev Token\s*DEV\s*erc20\s*18/, 'token list')
-    await searchFor('DEV')
+      t.match(
+        await page.textContent('[data-testid=tokens]'),
+        /Dev Token\s*DEV\s*erc20\s*18/,
+        'token list',
+      )
+      await searchFor('DEV')
       t.equal(
         new URL(page.url()).pathname,
         `/address/${used.token.toLowerCase()}`,
@@ -171,6 +177,51 @@ async function main(): Promise<void> {
       )
       t.pass(`read tab balanceOf = cast call = ${castBalance}`)
       await shot(page, 'contract-read')
+
+      // The write tab sends through window.ethereum: a minimal EIP-1193 provider backed by a
+      // viem wallet client in this process, holding the owner's key.
+      const wallet = createWalletClient({
+        account: privateKeyToAccount(owner!.privateKey),
+        transport: http(rpcUrl),
+      })
+      await page.exposeFunction('__sendTransaction', async (tx: { to: Hex; data: Hex }) =>
+        wallet.sendTransaction({ chain: null, to: tx.to, data: tx.data }),
+      )
+      await page.addInitScript(`window.ethereum = { request: async ({ method, params }) => {
+        if (method === 'eth_requestAccounts' || method === 'eth_accounts') return [${JSON.stringify(owner!.address)}];
+        if (method === 'eth_sendTransaction') return window.__sendTransaction(params[0]);
+        throw new Error('unsupported ' + method);
+      } }`)
+      await page.reload()
+      await page.click('button[data-tab=write]')
+      const transfer = page.locator('form[data-fn=transfer]')
+      await transfer.locator('input').nth(0).fill(other!.address)
+      await transfer.locator('input').nth(1).fill('5')
+      await transfer.locator('button').click()
+      const hash = await pollUntil(
+        async () => {
+          const text = (await page.textContent('[data-testid=result-transfer]')) ?? ''
+          if (text.startsWith('error')) throw new Error(text)
+          return /^0x[0-9a-f]{64}$/.test(text) ? (text as Hex) : undefined
+        },
+        { what: 'the write tab to send', timeoutMs: 20_000 },
+      )
+      const receipt = JSON.parse(await cast(['receipt', hash, '--rpc-url', rpcUrl, '--json'])) as {
+        status: string
+      }
+      t.equal(receipt.status, '0x1', 'the write through the wallet succeeded')
+      const after = (
+        await cast([
+          'call',
+          used.token,
+          'balanceOf(address)(uint256)',
+          other!.address,
+          '--rpc-url',
+          rpcUrl,
+        ])
+      ).split(' ')[0]!
+      t.equal(BigInt(after), BigInt(castBalance) + 5n, 'transfer(other, 5) from the write tab')
+      await shot(page, 'contract-write')
     },
   )
 
