@@ -187,6 +187,7 @@ export const ERROR_CODES = {
     'P2P_PEER_REFUSED_REQUEST',
     'P2P_PEER_SERVER_ERROR',
     'P2P_BAD_RESPONSE',
+    'P2P_NO_TOPIC_PEERS',
   ],
   // chain/sync: gossiped finalized blocks (BLOCK_MALFORMED is the codec's)
   sync: [
@@ -456,6 +457,7 @@ export const ERROR_TABLE = {
   P2P_PEER_REFUSED_REQUEST: PEER,
   P2P_PEER_SERVER_ERROR: PEER,
   P2P_BAD_RESPONSE: PEER,
+  P2P_NO_TOPIC_PEERS: RUNTIME,
 
   BLOCK_KNOWN: PEER,
   BLOCK_CONFLICT: PEER,
