@@ -203,7 +203,7 @@ export const ERROR_CODES = {
   // chain/rpc
   rpc: ['RPC_OPTIONS_INVALID', 'RPC_LISTEN_FAILED'],
   // chain/node.ts
-  node: ['NODE_NO_CONSENSUS_TRANSPORT'],
+  node: ['NODE_NO_CONSENSUS_TRANSPORT', 'NODE_OPTIONS_INVALID'],
   // genesis
   genesis: ['GENESIS_INVALID', 'GENESIS_UNREADABLE', 'GENESIS_EXISTS'],
   // contracts (build.ts)
@@ -472,6 +472,7 @@ export const ERROR_TABLE = {
   RPC_LISTEN_FAILED: RUNTIME,
   /** A validator of a multi-validator network started without p2p flags. */
   NODE_NO_CONSENSUS_TRANSPORT: INPUT,
+  NODE_OPTIONS_INVALID: INPUT,
 
   GENESIS_INVALID: INPUT,
   GENESIS_UNREADABLE: INPUT,

@@ -278,3 +278,44 @@ t.test('the pool is capped in bytes, not only in count', async (t) => {
   t.equal(pool.get(bytesToHex(small.hash())), undefined, 'the small one was replaced')
   t.ok(pool.bytes <= 1024 * 1024, `${pool.bytes} bytes after a growing replacement`)
 })
+
+t.test('pool and consensus buffer limits are node options, validated at the edge', async (t) => {
+  const setup = makeGenesis({ accounts: 1 })
+  const dir = tempDir()
+  t.teardown(() => dir.remove())
+  t.throws(
+    () => new SidechainNode({ genesis: setup.genesis, datadir: dir.path, txpool: { maxBytes: 0 } }),
+    { code: 'NODE_OPTIONS_INVALID', message: /invalid txpool options/ },
+  )
+  t.throws(
+    () =>
+      new SidechainNode({
+        genesis: setup.genesis,
+        datadir: dir.path,
+        consensus: { futureBytes: -1 },
+      }),
+    { code: 'NODE_OPTIONS_INVALID', message: /invalid consensus options/ },
+  )
+  const node = new SidechainNode({
+    genesis: setup.genesis,
+    datadir: dir.path,
+    txpool: { maxBytes: 1000 },
+  })
+  await node.start()
+  t.teardown(() => node.stop())
+  const [alice] = setup.accounts as [(typeof setup.accounts)[0]]
+  const big = createTx(
+    {
+      type: 2,
+      chainId: 1337n,
+      nonce: 0n,
+      to: alice.address,
+      data: new Uint8Array(2000).fill(1),
+      gasLimit: 200_000n,
+      maxFeePerGas: 10n ** 12n,
+      maxPriorityFeePerGas: 1n,
+    },
+    { common: node.ledger.common },
+  ).sign(alice.privateKey)
+  await t.rejects(node.txpool.add(big), { code: 'TX_POOL_FULL' }, 'the configured byte cap applies')
+})

@@ -6,6 +6,7 @@
  * It reads account state at the head through the narrow `PoolState` interface and learns
  * about new blocks through `onNewHead`.
  */
+
 import { EventEmitter } from 'node:events'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -13,6 +14,7 @@ import { Address, bytesToHex } from '@ethereumjs/util'
 import { publicKeyToAddress } from '../crypto/index.ts'
 import { decodeRawTransaction } from './decode.ts'
 import { TxPoolError } from './errors.ts'
+import { txpoolLimitsSchema } from './options.ts'
 
 export interface PoolAccount {
   nonce: bigint
@@ -98,14 +100,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
 
   constructor(options: TxPoolOptions, modules: { state: PoolState; now?: () => number }) {
     super()
-    this.options = {
-      maxTransactions: 20_000,
-      maxBytes: 64 * 1024 * 1024,
-      maxPerSender: 128,
-      maxNonceGap: 128,
-      priceBumpPercent: 10,
-      ...options,
-    }
+    this.options = { ...txpoolLimitsSchema.parse({}), ...options }
     this.state = modules.state
     this.now = modules.now ?? Date.now
   }
