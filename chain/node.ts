@@ -7,9 +7,11 @@
  * Start order: storage, ledger, p2p (libp2p host, gossip, req/resp), sync (block and
  * transaction gossip, range sync), consensus engine, RPC; stop in reverse.
  */
+
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { type Address, bytesToHex, equalsBytes } from '@ethereumjs/util'
+import { z } from 'zod'
 import type { Genesis } from '../genesis/schema.ts'
 import { ConsensusRules } from './consensus/rules.ts'
 import { VoteProposals, VoteTally } from './consensus/validator-votes.ts'
@@ -30,10 +32,16 @@ import { type RpcOptionsInput, RpcService } from './rpc/service.ts'
 import { ChainDb } from './storage/chain-db.ts'
 import { LedgerChainServer } from './sync/chain-server.ts'
 import { SyncService } from './sync/sync-service.ts'
+import { type TxPoolLimitsInput, txpoolLimitsSchema } from './txpool/options.ts'
 import { type PoolTx, TxPool } from './txpool/txpool.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
 import { CONSENSUS_RECORD_FILE, ConsensusRecord } from './validator/consensus-record.ts'
 import type { ConsensusEngine } from './validator/engine.ts'
+import {
+  type ConsensusLimits,
+  type ConsensusLimitsInput,
+  consensusLimitsSchema,
+} from './validator/options.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
 
@@ -53,6 +61,10 @@ export interface NodeOptions {
   mine?: boolean
   /** JSON-RPC over HTTP and WebSocket on one port (chain/rpc/service.ts has every limit); absent = no RPC. */
   rpc?: RpcOptionsInput
+  /** Pool limits (count and bytes; chain/txpool/options.ts has the defaults). */
+  txpool?: TxPoolLimitsInput
+  /** Future-height buffer caps of QBFT (chain/validator/options.ts has the defaults). */
+  consensus?: ConsensusLimitsInput
   /** Prometheus metrics, /health and /ready on their own port; absent = none. */
   metrics?: NodeMetricsOptions
   /**
@@ -65,6 +77,16 @@ export interface NodeOptions {
    * an in-process hub (LocalConsensusHub).
    */
   consensusTransport?: ConsensusTransport
+}
+
+/** Validates one part of the node's options at the edge; its schema holds the defaults. */
+function parseNodeOptions<T>(part: string, schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input ?? {})
+  if (result.success) return result.data
+  throw new NodeError(
+    'NODE_OPTIONS_INVALID',
+    `invalid ${part} options:\n${z.prettifyError(result.error)}`,
+  )
 }
 
 export type NodeP2POptions = Omit<P2POptionsInput, 'nodeKeyFile'> & { nodeKeyFile?: string }
@@ -108,6 +130,7 @@ export class SidechainNode {
   readonly db: ChainDb
   readonly ledger: Ledger
   readonly txpool: TxPool
+  private readonly consensusLimits: ConsensusLimits
   readonly producer: BlockProducer
   /** Present when `options.metrics` is set; the components push their events into it. */
   readonly metrics: NodeMetrics | undefined
@@ -165,8 +188,10 @@ export class SidechainNode {
       { genesis },
       { db: this.db, rules, clock: this.scheduler, metrics, logger: this.moduleLogger('ledger') },
     )
+    this.consensusLimits = parseNodeOptions('consensus', consensusLimitsSchema, options.consensus)
     this.txpool = new TxPool(
       {
+        ...parseNodeOptions('txpool', txpoolLimitsSchema, options.txpool),
         common: this.ledger.common,
         maxTxSize: genesis.config.maxTxSize,
         baseFeeFloor: genesis.config.baseFeeFloor,
@@ -390,6 +415,12 @@ export class SidechainNode {
         roundTimeoutMs: config.roundTimeoutMs,
         roundTimeoutMaxMs: config.roundTimeoutMaxMs,
         maxMessageBytes: MAX_CONSENSUS_MESSAGE_BYTES,
+        futureBuffer: {
+          perHeight: this.consensusLimits.futureMessagesPerHeight,
+          perAuthor: this.consensusLimits.futureMessagesPerAuthor,
+          perAuthorBytes: this.consensusLimits.futureBytesPerAuthor,
+          totalBytes: this.consensusLimits.futureBytes,
+        },
       },
       {
         ledger: this.ledger,

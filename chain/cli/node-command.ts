@@ -5,7 +5,12 @@ import { keyFileIsExposed, readKeyFile } from '../lib/keys.ts'
 import { createLogger, LOG_LEVELS, type LogLevel, logLevelSchema } from '../lib/logger.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
 import { p2pOptionsSchema } from '../p2p/options.ts'
-import { rpcOptionsSchema } from '../rpc/options.ts'
+import {
+  DEFAULT_RPC_APIS,
+  RPC_NAMESPACES,
+  type RpcNamespace,
+  rpcOptionsSchema,
+} from '../rpc/options.ts'
 import { describeDefault, parseIntegerOption } from './options.ts'
 
 export interface NodeCommandOptions {
@@ -18,6 +23,8 @@ export interface NodeCommandOptions {
   rpcPort?: number
   rpcHost?: string
   rpcCors?: string[]
+  /** Namespaces served on the RPC port (`--rpc-api eth,net,web3,qbft`). */
+  rpcApi?: RpcNamespace[]
   /** libp2p listen port and address, and the peers dialed at start. */
   p2pPort?: number
   p2pHost?: string
@@ -86,6 +93,22 @@ export function parseCorsOption(value: string): string[] {
   return origins
 }
 
+/** `--rpc-api` takes a comma-separated list of namespaces (geth's --http.api). */
+export function parseRpcApiOption(value: string): RpcNamespace[] {
+  const names = value
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n.length > 0)
+  for (const name of names) {
+    if (!(RPC_NAMESPACES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(
+        `${name} is not an RPC namespace; choose from ${RPC_NAMESPACES.join(',')}`,
+      )
+    }
+  }
+  return names as RpcNamespace[]
+}
+
 /** Adds the JSON-RPC flags shared by `node` and `devnet`. */
 export function addRpcOptions(command: Command): Command {
   const fields = rpcOptionsSchema.shape
@@ -106,6 +129,11 @@ export function addRpcOptions(command: Command): Command {
         fields.corsOrigins,
       ),
       parseCorsOption,
+    )
+    .option(
+      '--rpc-api <namespaces>',
+      `namespaces served, comma-separated, from ${RPC_NAMESPACES.join(',')} (default: ${DEFAULT_RPC_APIS.join(',')}; qbft votes, admin and debug only when named)`,
+      parseRpcApiOption,
     )
     .option('--no-rpc', 'do not serve JSON-RPC')
 }
@@ -139,7 +167,7 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
   const rpc =
     opts.rpc === false
       ? undefined
-      : { host: opts.rpcHost, port: opts.rpcPort, corsOrigins: opts.rpcCors }
+      : { host: opts.rpcHost, port: opts.rpcPort, corsOrigins: opts.rpcCors, apis: opts.rpcApi }
   // Loaded on demand: the node pulls in libp2p and ethereumjs, which other commands
   // (bridge, genesis, --help) should not pay for at start-up.
   const { SidechainNode } = await import('../node.ts')

@@ -362,6 +362,10 @@ export async function startDevnet(
           String(ports.rpc[i]),
           '--rpc-cors',
           '*',
+          // A local chain for developers: `cast run` and forge traces need debug_; the
+          // votes (qbft_) and admin_ stay off, since any web page may call this port.
+          '--rpc-api',
+          'eth,net,web3,txpool,debug',
           '--p2p-host',
           '127.0.0.1',
           '--p2p-port',

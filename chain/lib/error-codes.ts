@@ -187,6 +187,7 @@ export const ERROR_CODES = {
     'P2P_PEER_REFUSED_REQUEST',
     'P2P_PEER_SERVER_ERROR',
     'P2P_BAD_RESPONSE',
+    'P2P_NO_TOPIC_PEERS',
   ],
   // chain/sync: gossiped finalized blocks (BLOCK_MALFORMED is the codec's)
   sync: [
@@ -202,7 +203,7 @@ export const ERROR_CODES = {
   // chain/rpc
   rpc: ['RPC_OPTIONS_INVALID', 'RPC_LISTEN_FAILED'],
   // chain/node.ts
-  node: ['NODE_NO_CONSENSUS_TRANSPORT'],
+  node: ['NODE_NO_CONSENSUS_TRANSPORT', 'NODE_OPTIONS_INVALID'],
   // genesis
   genesis: ['GENESIS_INVALID', 'GENESIS_UNREADABLE', 'GENESIS_EXISTS'],
   // contracts (build.ts)
@@ -484,6 +485,7 @@ export const ERROR_TABLE = {
   P2P_PEER_REFUSED_REQUEST: PEER,
   P2P_PEER_SERVER_ERROR: PEER,
   P2P_BAD_RESPONSE: PEER,
+  P2P_NO_TOPIC_PEERS: RUNTIME,
 
   BLOCK_KNOWN: PEER,
   BLOCK_CONFLICT: PEER,
@@ -498,6 +500,7 @@ export const ERROR_TABLE = {
   RPC_LISTEN_FAILED: RUNTIME,
   /** A validator of a multi-validator network started without p2p flags. */
   NODE_NO_CONSENSUS_TRANSPORT: INPUT,
+  NODE_OPTIONS_INVALID: INPUT,
 
   GENESIS_INVALID: INPUT,
   GENESIS_UNREADABLE: INPUT,

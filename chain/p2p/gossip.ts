@@ -11,7 +11,13 @@ import { errorMessage } from '../lib/errors.ts'
 import type { GossipMetrics } from '../metrics/events.ts'
 import { P2PError } from './errors.ts'
 import { type GossipAction, type GossipVerdict, gossipActionOf } from './gossip-errors.ts'
-import type { NetworkHost, RawGossipMessage, TopicScore, ValidationResult } from './host.ts'
+import type {
+  NetworkHost,
+  PublishOptions,
+  RawGossipMessage,
+  TopicScore,
+  ValidationResult,
+} from './host.ts'
 
 export type GossipRouterErrorCode = 'P2P_TOPIC_EXISTS' | 'P2P_TOPIC_BAD_OPTIONS'
 
@@ -61,8 +67,11 @@ export interface GossipTopicStats {
 export interface GossipTopic {
   readonly name: string
   readonly topic: string
-  /** Publishes a message we produced or accepted; a duplicate of a seen message is a no-op. */
-  publish(data: Uint8Array): Promise<number>
+  /**
+   * Publishes a message we produced or accepted; a duplicate of a seen message is a no-op.
+   * `requirePeers`: throw P2P_NO_TOPIC_PEERS when no peer subscribes to the topic.
+   */
+  publish(data: Uint8Array, options?: PublishOptions): Promise<number>
   stats(): GossipTopicStats
   unregister(): void
 }
@@ -159,14 +168,14 @@ export class GossipRouter extends EventEmitter<GossipRouterEvents> {
     return {
       name: spec.name,
       topic,
-      publish: async (data) => {
+      publish: async (data, options) => {
         if (data.length > entry.spec.maxMessageBytes) {
           throw new P2PError<GossipRouterErrorCode>(
             'P2P_TOPIC_BAD_OPTIONS',
             `message of ${data.length} bytes exceeds the ${spec.name} cap`,
           )
         }
-        const sent = await this.host.publish(topic, data)
+        const sent = await this.host.publish(topic, data, options)
         entry.stats.published++
         return sent
       },

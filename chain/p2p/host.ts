@@ -67,6 +67,10 @@ export interface RequestLimits {
   signal?: AbortSignal
 }
 
+export interface PublishOptions {
+  requirePeers?: boolean
+}
+
 export interface NetworkHostEvents {
   'peer:connect': [peerId: string]
   'peer:disconnect': [peerId: string]
@@ -90,8 +94,12 @@ export interface NetworkHost extends EventEmitter<NetworkHostEvents> {
 
   subscribe(topic: string, score: TopicScore): void
   unsubscribe(topic: string): void
-  /** Publishes to peers of the topic; returns how many got it (0 for a duplicate). */
-  publish(topic: string, data: Uint8Array): Promise<number>
+  /**
+   * Publishes to peers of the topic; returns how many got it (0 for a duplicate). With
+   * `requirePeers`, a topic nobody subscribes to throws (P2P_NO_TOPIC_PEERS) instead, and
+   * the message is not marked as seen, so the same bytes can go out once peers are there.
+   */
+  publish(topic: string, data: Uint8Array, options?: PublishOptions): Promise<number>
   /** Must be called once for each 'gossip:message' (asynchronous validation). */
   reportValidation(msgId: string, from: string, result: ValidationResult): void
   /** Gossipsub score of a peer (0 for unknown peers). */

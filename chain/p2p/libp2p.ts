@@ -41,6 +41,7 @@ import type {
   NetworkHost,
   NetworkHostEvents,
   PeerConnection,
+  PublishOptions,
   RequestHandler,
   RequestLimits,
   TopicScore,
@@ -391,9 +392,21 @@ export class Libp2pHost extends EventEmitter<NetworkHostEvents> implements Netwo
     delete this.pubsub.score.params.topics[topic]
   }
 
-  async publish(topic: string, data: Uint8Array): Promise<number> {
-    const result = await this.pubsub.publish(topic, data)
-    return result.recipients.length
+  async publish(topic: string, data: Uint8Array, options?: PublishOptions): Promise<number> {
+    if (options?.requirePeers !== true) {
+      const result = await this.pubsub.publish(topic, data)
+      return result.recipients.length
+    }
+    try {
+      // Checked by gossipsub before the message enters its seen cache.
+      const result = await this.pubsub.publish(topic, data, { allowPublishToZeroTopicPeers: false })
+      return result.recipients.length
+    } catch (err) {
+      if ((err as Error).message === 'PublishError.NoPeersSubscribedToTopic') {
+        throw new P2PError('P2P_NO_TOPIC_PEERS', `no peer subscribes to ${topic}`, { cause: err })
+      }
+      throw err
+    }
   }
 
   reportValidation(msgId: string, from: string, result: ValidationResult): void {

@@ -19,7 +19,7 @@ import {
   type GossipTopicStats,
   topicName,
 } from './gossip.ts'
-import type { NetworkHost } from './host.ts'
+import type { NetworkHost, PublishOptions } from './host.ts'
 import { Libp2pHost, loadOrCreateNodeKey, parsePeerMultiaddr } from './libp2p.ts'
 import type { ChainStatus } from './messages.ts'
 import { type P2POptions, type P2POptionsInput, p2pOptionsSchema } from './options.ts'
@@ -414,8 +414,13 @@ class DeferredTopic implements GossipTopic {
     return this.live?.topic ?? ''
   }
 
-  async publish(data: Uint8Array): Promise<number> {
-    return this.live === undefined ? 0 : this.live.publish(data)
+  async publish(data: Uint8Array, options?: PublishOptions): Promise<number> {
+    if (this.live === undefined) {
+      if (options?.requirePeers === true)
+        throw new P2PError('P2P_NO_TOPIC_PEERS', `no peer subscribes to ${this.name} (not started)`)
+      return 0
+    }
+    return this.live.publish(data, options)
   }
 
   stats(): GossipTopicStats {

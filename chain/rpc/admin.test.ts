@@ -12,7 +12,11 @@ import { SidechainNode } from '../node.ts'
 t.test('networking data over JSON-RPC', async (t) => {
   const setup = makeGenesis({ config: { blockPeriodMs: 100 } })
   const dirs = [tempDir('sidechain-admin-a-'), tempDir('sidechain-admin-b-')]
-  const rpc = { host: '127.0.0.1', port: 0 }
+  const rpc = {
+    host: '127.0.0.1',
+    port: 0,
+    apis: ['eth' as const, 'net' as const, 'admin' as const],
+  }
   const a = new SidechainNode({
     genesis: setup.genesis,
     datadir: dirs[0]!.path,

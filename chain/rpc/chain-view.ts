@@ -119,7 +119,9 @@ export class ChainView {
     const from = filter.fromBlock === undefined ? head : this.numberOf(filter.fromBlock)
     const to = filter.toBlock === undefined ? head : this.numberOf(filter.toBlock)
     if (from > to)
-      throw invalidParams(`invalid block range: fromBlock (${from}) is after toBlock (${to})`)
+      throw invalidParams(
+        `invalid block range params: fromBlock (${from}) is after toBlock (${to})`,
+      )
     return { from, to }
   }
 }

@@ -40,7 +40,10 @@ interface CallFrame {
 }
 
 t.test('tracing', async (t) => {
-  const n = await startRpcNode({ manual: true, rpc: { maxStructLogs: 5000 } })
+  const n = await startRpcNode({
+    manual: true,
+    rpc: { maxStructLogs: 5000, apis: ['eth', 'debug'] },
+  })
   t.teardown(() => n.stop())
   const chainId = Number(n.genesis.config.chainId)
   const nonces = new Map<string, number>()

@@ -26,6 +26,8 @@ export const RPC_ERROR = {
   SERVER: JSON_RPC_SERVER_ERROR,
   /** EIP-1474 "limit exceeded": range caps, result caps, subscription caps. */
   LIMIT_EXCEEDED: -32005,
+  /** geth's "response too large": a batch's answers past the response byte cap. */
+  RESPONSE_TOO_LARGE: -32003,
   /** EIP-1474 "resource not found". */
   RESOURCE_NOT_FOUND: -32001,
   /** Reverted eth_call / eth_estimateGas, with the revert data in `data` (geth, anvil). */

@@ -83,7 +83,15 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
     return (await stateOf(header).getAccount(address)) ?? undefined
   }
 
-  const getLogs = async (filter: LogFilter): Promise<RpcLog[]> => {
+  /**
+   * Logs of `filter`. A range reaching past the head is refused with -32602 as geth does
+   * (an answer for blocks that do not exist yet would be silently incomplete); an installed
+   * filter's range may reach into the future, so eth_getFilterLogs clamps to the head.
+   */
+  const getLogs = async (
+    filter: LogFilter,
+    range: { clampToHead: boolean } = { clampToHead: false },
+  ): Promise<RpcLog[]> => {
     if (filter.blockHash !== undefined) {
       const found = await chain.blockWithReceipts({
         kind: 'hash',
@@ -93,6 +101,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
       if (found === undefined) throw serverError('unknown block')
       return blockLogs(found, filter)
     }
+    const head = chain.head.number
     const { from, to: requestedTo } = chain.filterRange(filter)
     const span = requestedTo - from + 1n
     if (span > BigInt(deps.logLimits.maxBlockRange)) {
@@ -100,7 +109,11 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
         `eth_getLogs range of ${span} blocks exceeds the limit of ${deps.logLimits.maxBlockRange} blocks`,
       )
     }
-    const head = chain.head.number
+    if (requestedTo > head && !range.clampToHead) {
+      throw invalidParams(
+        `invalid block range params: toBlock ${requestedTo} is past the head ${head}`,
+      )
+    }
     const to = minBigInt(requestedTo, head)
     const out: RpcLog[] = []
     for (let n = from; n <= to; n++) {
@@ -363,7 +376,7 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
       newPendingTransactionFilter: defineMethod([], () => filters.newPendingTransactionFilter()),
       getFilterChanges: defineMethod([p.string('filterId', 66)], ([id]) => filters.changes(id)),
       getFilterLogs: defineMethod([p.string('filterId', 66)], ([id]) =>
-        getLogs(filters.logCriteria(id)),
+        getLogs(filters.logCriteria(id), { clampToHead: true }),
       ),
       uninstallFilter: defineMethod([p.string('filterId', 66)], ([id]) => filters.uninstall(id)),
       subscribe: defineMethod(

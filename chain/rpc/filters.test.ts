@@ -59,7 +59,8 @@ class WsClient {
 t.test('filters and subscriptions', async (t) => {
   const n = await startRpcNode({
     manual: true,
-    rpc: { maxSubscriptionsPerConnection: 4, filterTimeoutMs: 100 },
+    // Long enough that the sweeper (every second) never takes a filter the test still polls.
+    rpc: { maxSubscriptionsPerConnection: 4, filterTimeoutMs: 2_000 },
   })
   t.teardown(() => n.stop())
   const chainId = Number(n.genesis.config.chainId)
@@ -184,7 +185,7 @@ t.test('filters and subscriptions', async (t) => {
   t.equal(ws.of(logs).length, 2, 'no logs after unsubscribing')
 
   // Filters nobody polls expire.
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await new Promise((resolve) => setTimeout(resolve, 2_100))
   n.node.rpc!.filters.sweep()
   t.same((await n.request('eth_getFilterChanges', [blockFilter])).error, {
     code: -32000,

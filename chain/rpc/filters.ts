@@ -6,7 +6,10 @@
  * 'added' event.
  *
  * Filters that are not polled for `filterTimeoutMs` are dropped (geth: 5 minutes); each
- * filter buffers a bounded number of changes. Subscriptions die with their connection.
+ * filter buffers a bounded number of changes in a ring (the oldest is overwritten in O(1)),
+ * and all filters together buffer at most `maxQueuedTotal`: past it, the least recently
+ * polled filter is dropped (its owner stopped polling; its next poll says "filter not
+ * found"). Subscriptions die with their connection.
  */
 import { randomBytes } from 'node:crypto'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -24,7 +27,51 @@ export interface FilterOptions {
   maxFilters: number
   /** Changes buffered per filter between polls (oldest dropped beyond). */
   maxQueuedPerFilter: number
+  /** Changes buffered by all filters together. */
+  maxQueuedTotal: number
   maxSubscriptionsPerConnection: number
+}
+
+/**
+ * A fixed-capacity FIFO: pushing onto a full ring overwrites the oldest item, so a filter
+ * nobody polls costs O(1) per change (an array trimmed with splice costs its length).
+ */
+export class ChangeRing<T> {
+  private items: Array<T | undefined> = []
+  private start = 0
+  private count = 0
+  private readonly capacity: number
+
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Adds `item`; returns 1 if the ring grew, 0 if the oldest item was overwritten. */
+  push(item: T): 0 | 1 {
+    if (this.count < this.capacity) {
+      // Grows on demand: most filters hold few changes between polls.
+      this.items[(this.start + this.count) % this.capacity] = item
+      this.count++
+      return 1
+    }
+    this.items[this.start] = item
+    this.start = (this.start + 1) % this.capacity
+    return 0
+  }
+
+  /** Removes and returns every item, oldest first. */
+  drain(): T[] {
+    const out: T[] = new Array(this.count)
+    for (let i = 0; i < this.count; i++) out[i] = this.items[(this.start + i) % this.capacity] as T
+    this.items = []
+    this.start = 0
+    this.count = 0
+    return out
+  }
 }
 
 type Filter =
@@ -33,11 +80,11 @@ type Filter =
       criteria: LogFilter
       from?: bigint
       to?: bigint
-      queue: RpcLog[]
+      queue: ChangeRing<RpcLog>
       lastPoll: number
     }
-  | { kind: 'blocks'; queue: string[]; lastPoll: number }
-  | { kind: 'pending'; queue: string[]; lastPoll: number }
+  | { kind: 'blocks'; queue: ChangeRing<string>; lastPoll: number }
+  | { kind: 'pending'; queue: ChangeRing<string>; lastPoll: number }
 
 type Subscription =
   | { kind: 'newHeads'; connection: RpcConnection }
@@ -55,7 +102,10 @@ function filterNotFound(): RpcError {
 export class FilterSystem {
   private readonly options: FilterOptions
   private readonly chain: ChainView
+  /** In order of last poll (a poll moves a filter to the end): the first is the stalest. */
   private readonly filters = new Map<string, Filter>()
+  /** Changes buffered by all filters. */
+  private queued = 0
   private readonly subscriptions = new Map<string, Subscription>()
   private readonly perConnection = new Map<RpcConnection, Set<string>>()
   private sweeper: NodeJS.Timeout | undefined
@@ -80,12 +130,18 @@ export class FilterSystem {
     if (this.sweeper !== undefined) clearInterval(this.sweeper)
     this.sweeper = undefined
     this.filters.clear()
+    this.queued = 0
     this.subscriptions.clear()
     this.perConnection.clear()
   }
 
   get filterCount(): number {
     return this.filters.size
+  }
+
+  /** Changes buffered by all filters together. */
+  get queuedChanges(): number {
+    return this.queued
   }
 
   get subscriptionCount(): number {
@@ -95,7 +151,22 @@ export class FilterSystem {
   /** Drops filters nobody polled recently. */
   sweep(): void {
     const cutoff = this.now() - this.options.filterTimeoutMs
-    for (const [id, filter] of this.filters) if (filter.lastPoll < cutoff) this.filters.delete(id)
+    for (const [id, filter] of this.filters) if (filter.lastPoll < cutoff) this.remove(id)
+  }
+
+  private remove(id: string): boolean {
+    const filter = this.filters.get(id)
+    if (filter === undefined) return false
+    this.queued -= filter.queue.size
+    this.filters.delete(id)
+    return true
+  }
+
+  /** Moves a polled filter to the end of the staleness order. */
+  private touch(id: string, filter: Filter): void {
+    filter.lastPoll = this.now()
+    this.filters.delete(id)
+    this.filters.set(id, filter)
   }
 
   // ---------------------------------------------------------------- feeds
@@ -110,16 +181,17 @@ export class FilterSystem {
     const number = block.header.number
     const blockHash = hex(block.hash())
     for (const filter of this.filters.values()) {
-      if (filter.kind === 'blocks') this.enqueue(filter.queue, [blockHash])
+      if (filter.kind === 'blocks') this.enqueue(filter, [blockHash])
       else if (filter.kind === 'logs') {
         if (filter.from !== undefined && number < filter.from) continue
         if (filter.to !== undefined && number > filter.to) continue
         this.enqueue(
-          filter.queue,
+          filter,
           logs.filter((log) => logMatches(filter.criteria, log)),
         )
       }
     }
+    this.trimQueued()
     let header: Record<string, unknown> | undefined
     for (const [id, sub] of this.subscriptions) {
       if (sub.kind === 'newHeads') {
@@ -136,8 +208,9 @@ export class FilterSystem {
 
   onPendingTransaction(entry: PoolTx): void {
     for (const filter of this.filters.values()) {
-      if (filter.kind === 'pending') this.enqueue(filter.queue, [entry.hash])
+      if (filter.kind === 'pending') this.enqueue(filter, [entry.hash])
     }
+    this.trimQueued()
     let full: Record<string, unknown> | undefined
     for (const [id, sub] of this.subscriptions) {
       if (sub.kind !== 'newPendingTransactions') continue
@@ -149,11 +222,17 @@ export class FilterSystem {
     }
   }
 
-  private enqueue<T>(queue: T[], items: readonly T[]): void {
-    if (items.length === 0) return
-    queue.push(...items)
-    const excess = queue.length - this.options.maxQueuedPerFilter
-    if (excess > 0) queue.splice(0, excess)
+  private enqueue<T>(filter: { queue: ChangeRing<T> }, items: readonly T[]): void {
+    for (const item of items) this.queued += filter.queue.push(item)
+  }
+
+  /** Drops the least recently polled filters until all buffered changes fit the total cap. */
+  private trimQueued(): void {
+    while (this.queued > this.options.maxQueuedTotal) {
+      const stalest = this.filters.keys().next()
+      if (stalest.done === true) break
+      this.remove(stalest.value)
+    }
   }
 
   // ---------------------------------------------------------------- polling filters
@@ -184,39 +263,61 @@ export class FilterSystem {
           : undefined
     const to = criteria.toBlock?.kind === 'number' ? criteria.toBlock.number : undefined
     if (from !== undefined && to !== undefined && from > to) {
-      throw invalidParams(`invalid block range: fromBlock (${from}) is after toBlock (${to})`)
+      throw invalidParams(
+        `invalid block range params: fromBlock (${from}) is after toBlock (${to})`,
+      )
     }
-    return this.install({ kind: 'logs', criteria, from, to, queue: [], lastPoll: this.now() })
+    // A filter may end in the future (it reports new blocks), but one starting past the
+    // head is refused like eth_getLogs (anvil answers the same).
+    const head = this.chain.head.number
+    if (from !== undefined && from > head) {
+      throw invalidParams(`invalid block range params: fromBlock ${from} is past the head ${head}`)
+    }
+    return this.install({
+      kind: 'logs',
+      criteria,
+      from,
+      to,
+      queue: new ChangeRing(this.options.maxQueuedPerFilter),
+      lastPoll: this.now(),
+    })
   }
 
   newBlockFilter(): string {
-    return this.install({ kind: 'blocks', queue: [], lastPoll: this.now() })
+    return this.install({
+      kind: 'blocks',
+      queue: new ChangeRing(this.options.maxQueuedPerFilter),
+      lastPoll: this.now(),
+    })
   }
 
   newPendingTransactionFilter(): string {
-    return this.install({ kind: 'pending', queue: [], lastPoll: this.now() })
+    return this.install({
+      kind: 'pending',
+      queue: new ChangeRing(this.options.maxQueuedPerFilter),
+      lastPoll: this.now(),
+    })
   }
 
   /** Changes since the last poll. */
   changes(id: string): unknown[] {
     const filter = this.filters.get(id)
     if (filter === undefined) throw filterNotFound()
-    filter.lastPoll = this.now()
-    const out = filter.queue
-    filter.queue = []
-    return out
+    this.touch(id, filter)
+    this.queued -= filter.queue.size
+    return filter.queue.drain()
   }
 
   /** Criteria of a log filter (eth_getFilterLogs re-runs them as eth_getLogs). */
   logCriteria(id: string): LogFilter {
     const filter = this.filters.get(id)
     if (filter === undefined || filter.kind !== 'logs') throw filterNotFound()
-    filter.lastPoll = this.now()
+    this.touch(id, filter)
     return filter.criteria
   }
 
   uninstall(id: string): boolean {
-    return this.filters.delete(id)
+    return this.remove(id)
   }
 
   // ---------------------------------------------------------------- subscriptions

@@ -72,8 +72,6 @@ export function formatHeader(header: BlockHeader): Record<string, unknown> {
     receiptsRoot: hex(header.receiptTrie),
     miner: address(header.coinbase.bytes),
     difficulty: quantity(header.difficulty),
-    // Every block has difficulty 1, so the total is the block count (tools that still read it).
-    totalDifficulty: quantity(header.number + 1n),
     extraData: hex(header.extraData),
     gasLimit: quantity(header.gasLimit),
     gasUsed: quantity(header.gasUsed),

@@ -20,7 +20,12 @@ const alice = privateKeyToAccount(DEV_ACCOUNTS[0].privateKey)
 t.test('fuzzing the handler changes nothing and always answers', async (t) => {
   const n = await startRpcNode({
     manual: true,
-    rpc: { callTimeoutMs: 200, traceTimeoutMs: 300, maxStructLogs: 20_000 },
+    rpc: {
+      callTimeoutMs: 200,
+      traceTimeoutMs: 300,
+      maxStructLogs: 20_000,
+      apis: ['eth', 'net', 'web3', 'txpool', 'debug', 'qbft'],
+    },
   })
   t.teardown(() => n.stop())
   const chainId = Number(n.genesis.config.chainId)

@@ -67,6 +67,16 @@ export interface JsonRpcResponse {
 export interface RpcHandlerOptions {
   /** Maximum number of requests in one batch. */
   maxBatchLength: number
+  /**
+   * Bytes of one answer text (all of a batch's answers); absent: unbounded. Past it, the
+   * remaining requests of a batch are not run and answer -32003.
+   */
+  maxResponseBytes?: number
+  /**
+   * Namespaces served to HTTP and WebSocket callers; absent: all. `rpc_` is always served
+   * and in-process callers (`transport: 'internal'`) are not gated.
+   */
+  apis?: readonly string[]
 }
 
 const METHOD_NAME = /^[a-zA-Z][a-zA-Z0-9]*_[a-zA-Z][a-zA-Z0-9]*$/
@@ -79,6 +89,21 @@ function isValidId(id: unknown): id is JsonRpcId {
   return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id))
 }
 
+function responseTooLarge(max: number): RpcError {
+  return new RpcError(
+    RPC_ERROR.RESPONSE_TOO_LARGE,
+    `response too large: answers exceed the limit of ${max} bytes`,
+  )
+}
+
+/** Id of a batch item that expects an answer (undefined: a notification or not a request). */
+function requestId(item: unknown): JsonRpcId | undefined {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return null
+  if (!('id' in item)) return undefined
+  const id = (item as { id: unknown }).id
+  return isValidId(id) ? id : null
+}
+
 function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? `0x${value.toString(16)}` : value
 }
@@ -88,6 +113,7 @@ export class RpcHandler {
   private readonly logger: Logger | undefined
   private readonly metrics: RpcMetrics | null
   private readonly methods = new Map<string, RpcMethod>()
+  private readonly apis: ReadonlySet<string> | undefined
 
   constructor(
     options: RpcHandlerOptions,
@@ -96,6 +122,12 @@ export class RpcHandler {
     this.options = options
     this.logger = modules.logger
     this.metrics = modules.metrics ?? null
+    this.apis = options.apis === undefined ? undefined : new Set([...options.apis, 'rpc'])
+  }
+
+  /** Is `namespace` served to remote callers? */
+  serves(namespace: string): boolean {
+    return this.apis === undefined || this.apis.has(namespace)
   }
 
   /** Adds every method of `module` as `${namespace}_${name}`; refuses duplicates. */
@@ -130,8 +162,14 @@ export class RpcHandler {
     return [...this.methods.keys()].sort()
   }
 
+  /** Namespaces with at least one registered method (served or not). */
   namespaces(): string[] {
     return [...new Set([...this.methods.keys()].map((m) => m.slice(0, m.indexOf('_'))))].sort()
+  }
+
+  /** Namespaces remote callers can use (rpc_modules). */
+  servedNamespaces(): string[] {
+    return this.namespaces().filter((ns) => this.serves(ns))
   }
 
   /**
@@ -147,8 +185,52 @@ export class RpcHandler {
         errorResponse(null, new RpcError(RPC_ERROR.PARSE, 'parse error: invalid JSON')),
       )
     }
+    if (Array.isArray(value) && value.length > 0 && value.length <= this.options.maxBatchLength)
+      return this.handleBatchText(value, ctx)
     const response = await this.handleValue(value, ctx)
-    return response === undefined ? undefined : this.serialize(response)
+    if (response === undefined) return undefined
+    const answer = this.serialize(response)
+    const max = this.options.maxResponseBytes
+    if (max === undefined || Buffer.byteLength(answer) <= max || Array.isArray(response))
+      return answer
+    return this.serialize(errorResponse((response as JsonRpcResponse).id, responseTooLarge(max)))
+  }
+
+  /**
+   * A batch answered as text, request by request, so that the answers never hold more than
+   * the response cap: once the next answer would pass it, the rest are not run and each
+   * answers -32003 (as geth does), instead of building an answer that exhausts memory.
+   */
+  private async handleBatchText(
+    batch: unknown[],
+    ctx: RpcCallContext,
+  ): Promise<string | undefined> {
+    const max = this.options.maxResponseBytes ?? Number.POSITIVE_INFINITY
+    const parts: string[] = []
+    let bytes = 2
+    let full = false
+    for (const item of batch) {
+      if (full) {
+        const id = requestId(item)
+        if (id === undefined) continue
+        parts.push(this.serialize(errorResponse(id, responseTooLarge(max))))
+        continue
+      }
+      // Sequential on purpose: deterministic order of side effects (nonce-ordered sends) and
+      // one batch cannot monopolize the node with parallel executions.
+      const response = await this.handleRequest(item, ctx)
+      if (response === undefined) continue
+      const text = this.serialize(response)
+      const size = Buffer.byteLength(text) + 1
+      if (bytes + size > max) {
+        full = true
+        parts.push(this.serialize(errorResponse(response.id, responseTooLarge(max))))
+        continue
+      }
+      bytes += size
+      parts.push(text)
+    }
+    return parts.length === 0 ? undefined : `[${parts.join(',')}]`
   }
 
   async handleValue(
@@ -256,6 +338,13 @@ export class RpcHandler {
       throw new RpcError(
         RPC_ERROR.METHOD_NOT_FOUND,
         `the method ${shown} does not exist/is not available`,
+      )
+    }
+    const namespace = method.slice(0, method.indexOf('_'))
+    if (ctx.transport !== 'internal' && !this.serves(namespace)) {
+      throw new RpcError(
+        RPC_ERROR.METHOD_NOT_FOUND,
+        `the method ${method} does not exist/is not available: the ${namespace} namespace is off on this RPC; enable it with --rpc-api (e.g. --rpc-api ${[...(this.apis ?? [])].filter((ns) => ns !== 'rpc').join(',')},${namespace})`,
       )
     }
     if (args.length > entry.params.length) {

@@ -118,12 +118,13 @@ export class RpcService {
         filterTimeoutMs: o.filterTimeoutMs,
         maxFilters: o.maxFilters,
         maxQueuedPerFilter: o.maxQueuedPerFilter,
+        maxQueuedTotal: o.maxQueuedFilterChanges,
         maxSubscriptionsPerConnection: o.maxSubscriptionsPerConnection,
       },
       { chain: this.chain },
     )
     this.handler = new RpcHandler(
-      { maxBatchLength: o.maxBatchLength },
+      { maxBatchLength: o.maxBatchLength, maxResponseBytes: o.maxResponseBytes, apis: o.apis },
       { logger: modules.logger, metrics: modules.metrics },
     )
     this.handler.register(
@@ -159,7 +160,7 @@ export class RpcService {
       namespace: 'rpc',
       methods: {
         modules: defineMethod([], () =>
-          Object.fromEntries(this.handler.namespaces().map((ns) => [ns, '1.0'])),
+          Object.fromEntries(this.handler.servedNamespaces().map((ns) => [ns, '1.0'])),
         ),
       },
     })
@@ -171,6 +172,7 @@ export class RpcService {
         maxBodyBytes: o.maxBodyBytes,
         maxWsMessageBytes: o.maxWsMessageBytes,
         maxWsConnections: o.maxWsConnections,
+        maxHttpConnections: o.maxHttpConnections,
         maxWsInFlight: o.maxWsInFlight,
         maxWsBufferedBytes: o.maxWsBufferedBytes,
         wsHeartbeatMs: o.wsHeartbeatMs,

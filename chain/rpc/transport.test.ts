@@ -30,6 +30,7 @@ async function startServer(overrides: Partial<RpcServerOptions> = {}) {
       maxBodyBytes: 1024,
       maxWsMessageBytes: 1024,
       maxWsConnections: 2,
+      maxHttpConnections: 16,
       maxWsInFlight: 10,
       maxWsBufferedBytes: 1 << 20,
       wsHeartbeatMs: 60_000,

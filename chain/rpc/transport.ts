@@ -24,6 +24,8 @@ export interface RpcServerOptions {
   maxBodyBytes: number
   maxWsMessageBytes: number
   maxWsConnections: number
+  /** Open HTTP sockets (idle keep-alive ones too); a socket past it gets 503 and is closed. */
+  maxHttpConnections: number
   /** In-flight requests per WebSocket connection before new ones are refused. */
   maxWsInFlight: number
   /** A WebSocket client that lets this much unsent data pile up is disconnected. */
@@ -51,6 +53,8 @@ export class RpcServer {
   private wss: WebSocketServer | undefined
   private heartbeat: NodeJS.Timeout | undefined
   private readonly connections = new Map<WebSocket, WsConnectionState>()
+  /** HTTP sockets not (yet) upgraded to WebSocket. */
+  private readonly httpSockets = new Set<Duplex>()
   private readonly inFlight = new Set<Promise<unknown>>()
   private listening: AddressInfo | undefined
 
@@ -78,6 +82,10 @@ export class RpcServer {
     return this.connections.size
   }
 
+  get httpConnectionCount(): number {
+    return this.httpSockets.size
+  }
+
   private requireAddress(): AddressInfo {
     if (this.listening === undefined) throw new Error('RPC server is not listening')
     return this.listening
@@ -93,6 +101,11 @@ export class RpcServer {
         keepAliveTimeout: 65_000,
       },
       (req, res) => {
+        // A socket refused at the cap has already been answered; run nothing for it.
+        if (!this.httpSockets.has(req.socket)) {
+          req.socket.destroy()
+          return
+        }
         this.track(this.onHttpRequest(req, res))
       },
     )
@@ -101,7 +114,15 @@ export class RpcServer {
       maxPayload: this.options.maxWsMessageBytes,
       clientTracking: false,
     })
-    server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head))
+    server.on('connection', (socket: Duplex) => this.onSocket(socket))
+    server.on('upgrade', (req, socket, head) => {
+      // A socket refused at the HTTP cap is closing; one upgraded counts as a WebSocket.
+      if (!this.httpSockets.delete(socket)) {
+        socket.destroy()
+        return
+      }
+      this.onUpgrade(req, socket, head)
+    })
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
       else socket.destroy()
@@ -138,6 +159,27 @@ export class RpcServer {
     this.wss?.close()
     await closed
     this.listening = undefined
+  }
+
+  /**
+   * Caps open HTTP sockets: each holds buffers and a parser, and idle keep-alive sockets
+   * cost as much as busy ones. The one past the cap is told why before it is closed.
+   */
+  private onSocket(socket: Duplex): void {
+    if (this.httpSockets.size >= this.options.maxHttpConnections) {
+      const body = jsonError(
+        RPC_ERROR.LIMIT_EXCEEDED,
+        `too many connections (limit ${this.options.maxHttpConnections}); retry later`,
+      )
+      socket.on('error', () => undefined)
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      )
+      socket.once('finish', () => socket.destroy())
+      return
+    }
+    this.httpSockets.add(socket)
+    socket.once('close', () => this.httpSockets.delete(socket))
   }
 
   private track(promise: Promise<unknown>): void {

@@ -4,6 +4,7 @@
  * one message per flush window, gossiped ones are not published again, and a batch gets
  * ACCEPT / IGNORE / REJECT as a whole.
  */
+import { EventEmitter } from 'node:events'
 import { RLP } from '@ethereumjs/rlp'
 import { concatBytes } from '@ethereumjs/util'
 import pino from 'pino'
@@ -13,21 +14,30 @@ import { randomPrivateKey } from '../crypto/index.ts'
 import { createChainCommon } from '../execution/common.ts'
 import { keyPairFromPrivateKey } from '../lib/keys.ts'
 import { SidechainNode } from '../node.ts'
+import { P2PError } from '../p2p/errors.ts'
 import type { GossipTopic, GossipTopicSpec, GossipTopicStats } from '../p2p/gossip.ts'
 import { ManualScheduler } from '../util/scheduler.ts'
 import type { SyncNetwork } from './network.ts'
 import { decodeTxBatch, encodeTxBatch, TxGossip, txGossipMessageCap } from './tx-gossip.ts'
 
+/** A topic that records what is published; with `alone`, no peer subscribes to it. */
 function recordingNetwork() {
   const published: Uint8Array[] = []
   let spec: GossipTopicSpec | undefined
+  const events = new EventEmitter()
+  const peers = { alone: false, ids: [] as string[] }
   const network = {
+    on: (event: string, listener: (...args: unknown[]) => void) => events.on(event, listener),
+    off: (event: string, listener: (...args: unknown[]) => void) => events.off(event, listener),
+    syncPeers: () => peers.ids.map((peerId) => ({ peerId, head: 0n })),
     registerTopic(s: GossipTopicSpec): GossipTopic {
       spec = s
       return {
         name: s.name,
         topic: s.name,
-        publish: async (data) => {
+        publish: async (data, options) => {
+          if (peers.alone && options?.requirePeers === true)
+            throw new P2PError('P2P_NO_TOPIC_PEERS', 'no peer subscribes')
           published.push(data)
           return 1
         },
@@ -46,7 +56,12 @@ function recordingNetwork() {
       return `${(err as { action: string }).action} ${(err as { code: string }).code}`
     }
   }
-  return { network, published, verdict, spec: () => spec! }
+  /** A peer completes the status handshake. */
+  const connect = (peerId: string) => {
+    peers.ids.push(peerId)
+    events.emit('peer:status', peerId, {})
+  }
+  return { network, published, verdict, spec: () => spec!, peers, connect }
 }
 
 t.test('transaction gossip batches', async (t) => {
@@ -151,3 +166,65 @@ t.test('transaction gossip batches', async (t) => {
     )
   })
 })
+
+t.test(
+  'local transactions published while alone are announced to a later peer, then again until included',
+  async (t) => {
+    const setup = makeGenesis({ accounts: 2, config: { blockPeriodMs: 1000 } })
+    const dir = tempDir()
+    t.teardown(() => dir.remove())
+    const scheduler = new ManualScheduler()
+    const node = new SidechainNode({ genesis: setup.genesis, datadir: dir.path }, { scheduler })
+    await node.start()
+    t.teardown(() => node.stop())
+    const common = node.ledger.common
+    const [alice, bob] = setup.accounts as [(typeof setup.accounts)[0], (typeof setup.accounts)[0]]
+    const net = recordingNetwork()
+    net.peers.alone = true
+    const gossip = new TxGossip(
+      {
+        maxTxBytes: setup.genesis.config.maxTxSize,
+        flushDelayMs: 20,
+        peerAnnounceDelayMs: 500,
+        reannounceIntervalMs: 10_000,
+      },
+      { network: net.network, pool: node.txpool, logger: pino({ level: 'silent' }), scheduler },
+    )
+    gossip.start()
+    t.teardown(() => gossip.stop())
+
+    const a0 = transfer(common, alice, bob.address, 0n, 1n)
+    const a1 = transfer(common, alice, bob.address, 1n, 1n)
+    await node.txpool.add(a0)
+    await node.txpool.add(a1)
+    scheduler.advance(20)
+    await new Promise((resolve) => setImmediate(resolve))
+    t.equal(net.published.length, 0, 'nobody subscribes: nothing went out')
+    t.equal(gossip.localPending, 2, 'both wait for a peer')
+
+    net.peers.alone = false
+    net.connect('peer-1')
+    scheduler.advance(499)
+    t.equal(net.published.length, 0, 'announced after the delay, not before')
+    scheduler.advance(1)
+    t.equal(net.published.length, 1, 'announced to the new peer')
+    t.same(decodeTxBatch(net.published[0]!, 256), [a0.serialize(), a1.serialize()])
+    net.connect('peer-1')
+    scheduler.advance(1_000)
+    t.equal(net.published.length, 1, 'a known peer does not trigger another announcement')
+
+    // a0 leaves the pool (as when included): the interval announces what is left.
+    node.txpool.drop(`0x${Buffer.from(a0.hash()).toString('hex')}`)
+    scheduler.advance(10_000)
+    t.equal(net.published.length, 2, 're-announced at the interval')
+    t.same(
+      decodeTxBatch(net.published[1]!, 256),
+      [a1.serialize()],
+      'only what the pool still holds',
+    )
+    node.txpool.drop(`0x${Buffer.from(a1.hash()).toString('hex')}`)
+    scheduler.advance(10_000)
+    t.equal(net.published.length, 2, 'nothing left to announce')
+    t.equal(gossip.localPending, 0)
+  },
+)

@@ -12,6 +12,11 @@
  *   honest peer only forwards transactions its pool took), ACCEPT (forward the batch as is)
  *   if the pool took at least one, IGNORE otherwise. Transactions taken from a batch are
  *   not published again: gossipsub forwards the batch itself.
+ * - A transaction a local client submitted was acknowledged, so it must not vanish while it
+ *   waits: a batch is published only when some peer subscribes to the topic (otherwise it
+ *   would go nowhere and sit in our seen cache, so that the same bytes could never go out
+ *   again), the local transactions still in the pool are announced again to each peer that
+ *   completes the status handshake, and every `reannounceIntervalMs` until included.
  */
 import { RLP } from '@ethereumjs/rlp'
 import type { Logger } from 'pino'
@@ -39,11 +44,20 @@ export interface TxGossipOptions {
   maxBatchBytes?: number
   /** How long a local transaction waits for others to share its message. Default 20 ms. */
   flushDelayMs?: number
+  /** Delay between a new peer's status and the announcement of our local transactions. Default 1 s. */
+  peerAnnounceDelayMs?: number
+  /**
+   * Local transactions still in the pool are published again this often (a batch of a new
+   * composition, so the seen caches let it through). Default 30 s.
+   */
+  reannounceIntervalMs?: number
 }
 
 export interface GossipPool extends GossipTxSink {
   on(event: 'added', listener: (tx: PoolTx, origin: TxOrigin) => void): unknown
   off(event: 'added', listener: (tx: PoolTx, origin: TxOrigin) => void): unknown
+  /** The pool's entry for a hash, if it still holds it. */
+  get(hash: string): PoolTx | undefined
 }
 
 /** RLP overhead per batch: the list header (at most 9 bytes) and one item prefix (at most 5 here). */
@@ -109,6 +123,18 @@ export class TxGossip {
   private outgoing: Uint8Array[] = []
   private outgoingBytes = 0
   private flushTimer: unknown
+  private readonly peerAnnounceDelayMs: number
+  private readonly reannounceIntervalMs: number
+  /**
+   * Hashes of transactions local clients submitted, oldest first, until the pool no longer
+   * holds them (included, replaced, evicted): bounded by the pool's own cap.
+   */
+  private readonly local = new Set<string>()
+  /** Peers that got our local transactions after their handshake. */
+  private readonly greeted = new Set<string>()
+  private announceTimer: unknown
+  private reannounceTimer: unknown
+  private readonly onPeerStatus: (peerId: string) => void
 
   constructor(
     options: TxGossipOptions,
@@ -121,9 +147,25 @@ export class TxGossip {
     this.pool = modules.pool
     this.logger = modules.logger
     this.scheduler = modules.scheduler
+    this.peerAnnounceDelayMs = options.peerAnnounceDelayMs ?? 1_000
+    this.reannounceIntervalMs = options.reannounceIntervalMs ?? 30_000
     this.onAdded = (tx, origin) => {
-      if (origin === 'local') this.enqueue(tx)
+      if (origin !== 'local') return
+      this.local.add(tx.hash)
+      this.enqueue(tx)
     }
+    this.onPeerStatus = (peerId) => {
+      if (this.greeted.has(peerId)) return
+      if (this.greeted.size > 1024) this.forgetGoneGreeted()
+      this.greeted.add(peerId)
+      this.scheduleAnnounce(this.peerAnnounceDelayMs)
+    }
+  }
+
+  /** Local transactions waiting for inclusion (announced again until then). */
+  get localPending(): number {
+    this.pruneLocal()
+    return this.local.size
   }
 
   start(): void {
@@ -137,13 +179,22 @@ export class TxGossip {
       validate: (data) => this.validateBatch(data),
     })
     this.pool.on('added', this.onAdded)
+    this.network.on('peer:status', this.onPeerStatus)
+    this.scheduleReannounce()
   }
 
   stop(): void {
     if (this.topic === undefined) return
     this.pool.off('added', this.onAdded)
+    this.network.off('peer:status', this.onPeerStatus)
     if (this.flushTimer !== undefined) this.scheduler.clearTimeout(this.flushTimer)
     this.flushTimer = undefined
+    if (this.announceTimer !== undefined) this.scheduler.clearTimeout(this.announceTimer)
+    this.announceTimer = undefined
+    if (this.reannounceTimer !== undefined) this.scheduler.clearTimeout(this.reannounceTimer)
+    this.reannounceTimer = undefined
+    this.local.clear()
+    this.greeted.clear()
     this.outgoing = []
     this.outgoingBytes = 0
     this.topic.unregister()
@@ -201,8 +252,75 @@ export class TxGossip {
     this.outgoing = []
     this.outgoingBytes = 0
     if (topic === undefined || batch.length === 0) return
-    topic.publish(encodeTxBatch(batch)).catch((err) => {
+    this.publish(topic, batch)
+  }
+
+  /**
+   * Publishes one batch if some peer subscribes to the topic. Nobody: the transactions stay
+   * in `local` and go out with the next announcement (a new peer, or the interval).
+   */
+  private publish(topic: GossipTopic, batch: Uint8Array[]): void {
+    topic.publish(encodeTxBatch(batch), { requirePeers: true }).catch((err) => {
+      if ((err as { code?: string }).code === 'P2P_NO_TOPIC_PEERS') {
+        this.logger.debug({ txs: batch.length }, 'no peer for transactions yet; announced later')
+        // Peers may be connected but not subscribed yet: try again soon while some exist.
+        if (this.network.syncPeers().length > 0) this.scheduleAnnounce(this.peerAnnounceDelayMs)
+        return
+      }
       this.logger.debug({ txs: batch.length, err }, 'publishing transactions failed')
     })
+  }
+
+  private scheduleAnnounce(delayMs: number): void {
+    if (this.topic === undefined || this.announceTimer !== undefined) return
+    this.announceTimer = this.scheduler.setTimeout(() => {
+      this.announceTimer = undefined
+      this.announceLocal()
+    }, delayMs)
+  }
+
+  private scheduleReannounce(): void {
+    this.reannounceTimer = this.scheduler.setTimeout(() => {
+      this.reannounceTimer = undefined
+      if (this.topic === undefined) return
+      this.announceLocal()
+      this.scheduleReannounce()
+    }, this.reannounceIntervalMs)
+  }
+
+  /** Drops hashes the pool no longer holds. */
+  private pruneLocal(): void {
+    for (const hash of this.local) if (this.pool.get(hash) === undefined) this.local.delete(hash)
+  }
+
+  private forgetGoneGreeted(): void {
+    const connected = new Set(this.network.syncPeers().map((p) => p.peerId))
+    for (const peer of this.greeted) if (!connected.has(peer)) this.greeted.delete(peer)
+  }
+
+  /** Publishes every local transaction the pool still holds, in batches within the caps. */
+  private announceLocal(): void {
+    const topic = this.topic
+    if (topic === undefined) return
+    this.pruneLocal()
+    let batch: Uint8Array[] = []
+    let bytes = 0
+    for (const hash of this.local) {
+      const entry = this.pool.get(hash)
+      if (entry === undefined) continue
+      const raw = entry.tx.serialize()
+      const size = raw.length + ITEM_OVERHEAD_BYTES
+      if (
+        batch.length > 0 &&
+        (bytes + size > this.maxBatchBytes || batch.length >= this.maxBatchTxs)
+      ) {
+        this.publish(topic, batch)
+        batch = []
+        bytes = 0
+      }
+      batch.push(raw)
+      bytes += size
+    }
+    if (batch.length > 0) this.publish(topic, batch)
   }
 }

@@ -224,3 +224,98 @@ t.test('candidates: equal tips go in arrival order, whatever the senders', async
   }
   t.same(order, arrival, 'first come, first served: no sender waits behind later arrivals')
 })
+
+t.test('the pool is capped in bytes, not only in count', async (t) => {
+  const common = createChainCommon({ chainId: 1337, hardfork: 'osaka' })
+  const keys = Array.from({ length: 40 }, () => keyPairFromPrivateKey(randomPrivateKey()))
+  const pool = new TxPool(
+    { common, maxTxSize: 128 * 1024, baseFeeFloor: 1n, maxBytes: 1024 * 1024 },
+    {
+      state: {
+        getAccount: async () => ({ nonce: 0n, balance: 10n ** 24n }),
+        nextBaseFee: () => 1n,
+        blockGasLimit: () => 30_000_000n,
+      },
+    },
+  )
+  // 100 KB of calldata each (a flood of large transactions from many senders).
+  const large = (i: number, tip: bigint, feeCap = 10n ** 12n) =>
+    createTx(
+      {
+        type: 2,
+        chainId: 1337n,
+        nonce: 0n,
+        to: keys[0]!.address,
+        data: new Uint8Array(100_000).fill(1),
+        gasLimit: 5_000_000n,
+        maxFeePerGas: feeCap,
+        maxPriorityFeePerGas: tip,
+      },
+      { common },
+    ).sign(keys[i]!.privateKey)
+  const outcomes = new Map<string, number>()
+  for (let i = 0; i < 30; i++) {
+    const code = await pool.add(large(i, 100n)).then(
+      () => 'added',
+      (err: { code: string }) => err.code,
+    )
+    outcomes.set(code, (outcomes.get(code) ?? 0) + 1)
+  }
+  t.ok(pool.bytes <= 1024 * 1024, `${pool.bytes} bytes held (cap 1 MiB)`)
+  t.equal(outcomes.get('added'), 10, 'ten 100 KB transactions fit')
+  t.equal(outcomes.get('TX_POOL_FULL'), 20, 'the rest are refused as pool full')
+  // A better-paying one evicts the cheapest tail and still fits.
+  await pool.add(large(35, 1_000n))
+  t.ok(pool.bytes <= 1024 * 1024, 'a better tip evicts, the cap holds')
+  t.equal(pool.size, 10)
+  // A replacement that grows a small transaction is counted too.
+  const small = transfer(common, keys[36]!, keys[0]!.address, 0n, 1n, {
+    maxFeePerGas: 10n ** 12n,
+    maxPriorityFeePerGas: 5_000n,
+  })
+  await pool.add(small)
+  await pool.add(large(36, 10_000n, 2n * 10n ** 12n))
+  t.equal(pool.get(bytesToHex(small.hash())), undefined, 'the small one was replaced')
+  t.ok(pool.bytes <= 1024 * 1024, `${pool.bytes} bytes after a growing replacement`)
+})
+
+t.test('pool and consensus buffer limits are node options, validated at the edge', async (t) => {
+  const setup = makeGenesis({ accounts: 1 })
+  const dir = tempDir()
+  t.teardown(() => dir.remove())
+  t.throws(
+    () => new SidechainNode({ genesis: setup.genesis, datadir: dir.path, txpool: { maxBytes: 0 } }),
+    { code: 'NODE_OPTIONS_INVALID', message: /invalid txpool options/ },
+  )
+  t.throws(
+    () =>
+      new SidechainNode({
+        genesis: setup.genesis,
+        datadir: dir.path,
+        consensus: { futureBytes: -1 },
+      }),
+    { code: 'NODE_OPTIONS_INVALID', message: /invalid consensus options/ },
+  )
+  const node = new SidechainNode({
+    genesis: setup.genesis,
+    datadir: dir.path,
+    txpool: { maxBytes: 1000 },
+  })
+  await node.start()
+  t.teardown(() => node.stop())
+  const [alice] = setup.accounts as [(typeof setup.accounts)[0]]
+  const big = createTx(
+    {
+      type: 2,
+      chainId: 1337n,
+      nonce: 0n,
+      to: alice.address,
+      data: new Uint8Array(2000).fill(1),
+      gasLimit: 200_000n,
+      maxFeePerGas: 10n ** 12n,
+      maxPriorityFeePerGas: 1n,
+    },
+    { common: node.ledger.common },
+  ).sign(alice.privateKey)
+  await t.rejects(node.txpool.add(big), { code: 'TX_POOL_FULL' }, 'the configured byte cap applies')
+})

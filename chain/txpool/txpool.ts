@@ -6,6 +6,7 @@
  * It reads account state at the head through the narrow `PoolState` interface and learns
  * about new blocks through `onNewHead`.
  */
+
 import { EventEmitter } from 'node:events'
 import type { Common } from '@ethereumjs/common'
 import type { TypedTransaction } from '@ethereumjs/tx'
@@ -13,6 +14,7 @@ import { Address, bytesToHex } from '@ethereumjs/util'
 import { publicKeyToAddress } from '../crypto/index.ts'
 import { decodeRawTransaction } from './decode.ts'
 import { TxPoolError } from './errors.ts'
+import { txpoolLimitsSchema } from './options.ts'
 
 export interface PoolAccount {
   nonce: bigint
@@ -32,6 +34,11 @@ export interface TxPoolOptions {
   maxTxSize: number
   baseFeeFloor: bigint
   maxTransactions?: number
+  /**
+   * Bytes of all pooled transactions. The count alone would let 20,000 transactions of the
+   * largest size (GiBs) in; past it, the cheapest tail is evicted for a better-paying one.
+   */
+  maxBytes?: number
   maxPerSender?: number
   /** How far above the account nonce a queued tx may be. */
   maxNonceGap?: number
@@ -89,22 +96,22 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
   private readonly now: () => number
   private addQueue: Promise<unknown> = Promise.resolve()
   private additionCount = 0
+  private totalBytes = 0
 
   constructor(options: TxPoolOptions, modules: { state: PoolState; now?: () => number }) {
     super()
-    this.options = {
-      maxTransactions: 20_000,
-      maxPerSender: 128,
-      maxNonceGap: 128,
-      priceBumpPercent: 10,
-      ...options,
-    }
+    this.options = { ...txpoolLimitsSchema.parse({}), ...options }
     this.state = modules.state
     this.now = modules.now ?? Date.now
   }
 
   get size(): number {
     return this.byHash.size
+  }
+
+  /** Serialized bytes of the pooled transactions. */
+  get bytes(): number {
+    return this.totalBytes
   }
 
   /** Transactions accepted so far (new or replacement): lets a builder skip an unchanged pool. */
@@ -225,6 +232,9 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
       }
       if (this.byHash.size >= this.options.maxTransactions) this.evictFor(tx)
     }
+    // The replaced transaction leaves, so only growth counts; it is never evicted for itself.
+    const growth = size - (existing?.size ?? 0)
+    while (this.totalBytes + growth > this.options.maxBytes) this.evictFor(tx, existing)
     const entry: PoolTx = {
       tx,
       hash,
@@ -242,13 +252,14 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     }
     senderQueue.set(tx.nonce, entry)
     this.byHash.set(hash, entry)
+    this.totalBytes += size
     this.additionCount++
     this.emit('added', entry, origin)
     return entry
   }
 
-  /** Makes room by evicting the cheapest tail transaction, if `tx` pays more. */
-  private evictFor(tx: TypedTransaction): void {
+  /** Makes room by evicting the cheapest tail transaction (never `keep`), if `tx` pays more. */
+  private evictFor(tx: TypedTransaction, keep?: PoolTx): void {
     const baseFee = this.state.nextBaseFee()
     let cheapest: PoolTx | undefined
     for (const queue of this.bySender.values()) {
@@ -257,6 +268,7 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
         if (tail === undefined || entry.nonce > tail.nonce) tail = entry
       if (
         tail !== undefined &&
+        tail !== keep &&
         (cheapest === undefined ||
           effectiveTip(tail.tx, baseFee) < effectiveTip(cheapest.tx, baseFee))
       ) {
@@ -273,7 +285,8 @@ export class TxPool extends EventEmitter<TxPoolEvents> {
     entry: PoolTx,
     reason: 'included' | 'replaced' | 'evicted' | 'stale' | 'invalid',
   ): void {
-    this.byHash.delete(entry.hash)
+    if (!this.byHash.delete(entry.hash)) return
+    this.totalBytes -= entry.size
     const queue = this.bySender.get(entry.sender)
     if (queue?.get(entry.nonce) === entry) {
       queue.delete(entry.nonce)

@@ -29,6 +29,7 @@ import {
   DEFAULT_QBFT_OPTIONS,
   type EquivocationEvidence,
   type ProposedBlock,
+  type QbftBufferLimits,
   type QbftDecision,
   QbftEngine,
   type QbftStatus,
@@ -69,6 +70,8 @@ export interface QbftServiceOptions {
   roundTimeoutMs: number
   roundTimeoutMaxMs: number
   maxMessageBytes?: number
+  /** Future-height buffer caps (count and bytes); absent: the engine's defaults. */
+  futureBuffer?: Partial<Omit<QbftBufferLimits, 'futureRounds'>>
 }
 
 export interface QbftServiceModules {
@@ -167,6 +170,7 @@ export class QbftService implements ConsensusEngine {
         roundTimeoutBaseMs: options.roundTimeoutMs,
         roundTimeoutMaxMs: options.roundTimeoutMaxMs,
         maxMessageBytes: options.maxMessageBytes ?? DEFAULT_QBFT_OPTIONS.maxMessageBytes,
+        bufferLimits: { ...DEFAULT_QBFT_OPTIONS.bufferLimits, ...options.futureBuffer },
       },
       {
         signer: { address: key.address, sign: (hash) => sign(hash, key.privateKey) },

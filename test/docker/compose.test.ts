@@ -290,3 +290,17 @@ t.test('the Dockerfile: multi-stage, npm ci, non-root, health check, entrypoint'
   t.match(ignore, /^node_modules$/m)
   t.match(ignore, /^\.devnet$/m)
 })
+
+t.test('no service opens its RPC to every browser origin', async (t) => {
+  const compose = readFileSync(COMPOSE, 'utf8')
+  t.notMatch(
+    compose,
+    /--rpc-cors[= ]"?\*/,
+    'no wildcard CORS: a web page could call the validators',
+  )
+  t.notMatch(
+    compose,
+    /--rpc-api[= ][^\n]*\b(qbft|admin|debug)\b/,
+    'votes, admin and debug stay off',
+  )
+})

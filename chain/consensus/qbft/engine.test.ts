@@ -10,7 +10,7 @@ import {
   testBlock,
   testKey,
 } from '../../../test/support/qbft-network.ts'
-import { privateKeyToAddress, sign } from '../../crypto/index.ts'
+import { keccak256, privateKeyToAddress, sign } from '../../crypto/index.ts'
 import { commitSealDigest, verifyCommitSeals } from '../seals.ts'
 import {
   DEFAULT_QBFT_OPTIONS,
@@ -553,7 +553,12 @@ t.test('future-message buffers are bounded per author and per height', async (t)
     n: 7,
     engine: {
       futureHeightWindow: 3,
-      bufferLimits: { perHeight: 20, perAuthor: 5, futureRounds: 3 },
+      bufferLimits: {
+        ...DEFAULT_QBFT_OPTIONS.bufferLimits,
+        perHeight: 20,
+        perAuthor: 5,
+        futureRounds: 3,
+      },
     },
   })
   s.engine.start()
@@ -617,4 +622,53 @@ t.test('two engines in one process are independent', async (t) => {
   t.equal(a.decisions.length, 1, 'single validator decides alone')
   t.equal(b.decisions.length, 0)
   t.equal(b.engine.status().height, null)
+})
+
+t.test('a flood of large future proposals from one validator is capped in bytes', async (t) => {
+  const MiB = 1024 * 1024
+  const s = setup({
+    n: 4,
+    engine: {
+      futureHeightWindow: 8,
+      bufferLimits: {
+        perHeight: 512,
+        perAuthor: 32,
+        futureRounds: 10,
+        perAuthorBytes: MiB,
+        totalBytes: 1.5 * MiB,
+      },
+    },
+  })
+  s.engine.start()
+  s.engine.startHeight(1n)
+  const big = (i: number, height: bigint, round: number) => {
+    // A block of 64 KiB: the buffer keeps future proposals undecoded.
+    const encoded = new Uint8Array(64 * 1024).fill(round + 1)
+    return proposal(s, i, height, round, { hash: keccak256(encoded), encoded })
+  }
+  const counts = new Map<string, number>()
+  // Validator 1 sends 32 proposals for each of heights 2..9: 16 MiB if only counted.
+  for (let height = 2n; height <= 9n; height++) {
+    for (let round = 0; round < 32; round++) {
+      const c = code(await s.send(big(1, height, round)))
+      counts.set(c, (counts.get(c) ?? 0) + 1)
+    }
+  }
+  const buffered = s.engine.status().bufferedFutureMessages
+  t.ok(buffered * 64 * 1024 <= MiB, `${buffered} proposals of 64 KiB kept (1 MiB per author)`)
+  const accepted = counts.get('ACCEPT') ?? 0
+  t.ok(accepted >= 14 && accepted <= 16, `${accepted} fit the author's 1 MiB`)
+  t.equal(counts.get('QBFT_BUFFER_FULL'), 8 * 32 - accepted, 'the rest are ignored as buffer full')
+  // The others still get room, up to the total cap.
+  const other = code(await s.send(big(2, 2n, 0)))
+  t.equal(other, 'ACCEPT', 'another validator still has room')
+  t.ok((s.engine.status().bufferedFutureBytes ?? 0) <= 1.5 * MiB, 'total within 1.5 MiB')
+  // Reaching height 3 gives back what heights 2 and 3 held.
+  s.engine.startHeight(3n)
+  await s.engine.settled()
+  t.ok(
+    (s.engine.status().bufferedFutureBytes ?? Number.POSITIVE_INFINITY) < MiB,
+    'bytes of replayed heights are given back',
+  )
+  t.equal(code(await s.send(big(1, 9n, 31))), 'ACCEPT', 'room again for the author')
 })

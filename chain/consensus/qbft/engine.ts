@@ -83,6 +83,13 @@ export interface QbftBufferLimits {
   /** buffered messages per author per future height */
   perAuthor: number
   /**
+   * Bytes one author may have buffered over all future heights. Counts alone would let one
+   * Byzantine validator park window x perAuthor proposals of maxMessageBytes each (GiBs).
+   */
+  perAuthorBytes: number
+  /** Bytes buffered over all future heights and authors. */
+  totalBytes: number
+  /**
    * Rounds above (and, for COMMITs, below) the current round whose messages are kept.
    * ROUND-CHANGEs beyond it still count for the f+1 jump (latest one per validator), and a
    * PROPOSAL for any higher round is accepted when its justification holds.
@@ -108,7 +115,14 @@ export const DEFAULT_QBFT_OPTIONS = {
   roundTimeoutBaseMs: 4_000,
   roundTimeoutMaxMs: 60_000,
   futureHeightWindow: 8,
-  bufferLimits: { perHeight: 512, perAuthor: 32, futureRounds: 10 },
+  bufferLimits: {
+    perHeight: 512,
+    perAuthor: 32,
+    futureRounds: 10,
+    // An honest validator sends one proposal (a block) and a few small votes per height.
+    perAuthorBytes: 24 * 1024 * 1024,
+    totalBytes: 128 * 1024 * 1024,
+  },
   maxMessageBytes: 10 * 1024 * 1024,
   maxEvidence: 1_000,
 } as const satisfies Omit<QbftOptions, 'chainId'>
@@ -193,6 +207,8 @@ export interface QbftStatus {
   decided: { round: number; digest: Uint8Array } | null
   decidedHeights: number
   bufferedFutureMessages: number
+  /** Bytes of those messages (capped per author and in total). */
+  bufferedFutureBytes: number
   evidenceCount: number
   validatorStats: ValidatorStats[]
 }
@@ -304,6 +320,8 @@ interface FutureBucket {
   readonly items: Uint8Array[]
   readonly ids: Set<string>
   readonly perAuthor: Map<string, number>
+  /** Bytes of this bucket per author, given back when the bucket goes. */
+  readonly bytesByAuthor: Map<string, number>
 }
 
 function usageError(code: QbftUsageErrorCode, message: string, details?: Record<string, unknown>) {
@@ -322,6 +340,8 @@ function checkOptions(options: QbftOptions): void {
   positive(options.bufferLimits.perHeight, 'bufferLimits.perHeight')
   positive(options.bufferLimits.perAuthor, 'bufferLimits.perAuthor')
   positive(options.bufferLimits.futureRounds, 'bufferLimits.futureRounds')
+  positive(options.bufferLimits.perAuthorBytes, 'bufferLimits.perAuthorBytes')
+  positive(options.bufferLimits.totalBytes, 'bufferLimits.totalBytes')
   positive(options.maxMessageBytes, 'maxMessageBytes')
   positive(options.maxEvidence, 'maxEvidence')
   if (options.roundTimeoutMaxMs < options.roundTimeoutBaseMs) {
@@ -343,6 +363,9 @@ export class QbftEngine {
   #height: HeightState | null = null
   #timer: number | null = null
   readonly #future = new Map<bigint, FutureBucket>()
+  /** Bytes buffered for future heights, per author and in total. */
+  readonly #futureBytesByAuthor = new Map<string, number>()
+  #futureBytes = 0
   readonly #stats = new Map<string, ValidatorStats>()
   readonly #evidence: EquivocationEvidence[] = []
   readonly #localQueue: Uint8Array[] = []
@@ -473,7 +496,7 @@ export class QbftEngine {
     let replay: Uint8Array[] = []
     for (const [bucketHeight, bucket] of this.#future) {
       if (bucketHeight === height) replay = bucket.items
-      if (bucketHeight <= height) this.#future.delete(bucketHeight)
+      if (bucketHeight <= height) this.#dropBucket(bucketHeight, bucket)
     }
     for (const bytes of replay) {
       this.#track(
@@ -588,6 +611,7 @@ export class QbftEngine {
       decided: h?.decision ? { round: h.decision.round, digest: h.decision.block.hash } : null,
       decidedHeights: this.#decidedHeights,
       bufferedFutureMessages: [...this.#future.values()].reduce((n, b) => n + b.items.length, 0),
+      bufferedFutureBytes: this.#futureBytes,
       evidenceCount: this.#evidence.length,
       validatorStats: [...this.#stats.values()]
         .map((s) => ({ ...s }))
@@ -675,19 +699,39 @@ export class QbftEngine {
       throw ignore('QBFT_UNKNOWN_AUTHOR', 'future-height author unknown to the current set')
     }
     let bucket = this.#future.get(height)
-    if (bucket === undefined) {
-      bucket = { items: [], ids: new Set(), perAuthor: new Map() }
-      this.#future.set(height, bucket)
-    }
-    if (bucket.ids.has(id)) throw ignore('QBFT_DUPLICATE', 'message already buffered')
+    if (bucket?.ids.has(id) === true) throw ignore('QBFT_DUPLICATE', 'message already buffered')
     const limits = this.#options.bufferLimits
-    const byAuthor = bucket.perAuthor.get(authorHex) ?? 0
-    if (bucket.items.length >= limits.perHeight || byAuthor >= limits.perAuthor) {
+    const byAuthor = bucket?.perAuthor.get(authorHex) ?? 0
+    if ((bucket?.items.length ?? 0) >= limits.perHeight || byAuthor >= limits.perAuthor) {
       throw ignore('QBFT_BUFFER_FULL', 'future-height buffer is full')
+    }
+    const authorBytes = this.#futureBytesByAuthor.get(authorHex) ?? 0
+    if (
+      authorBytes + bytes.length > limits.perAuthorBytes ||
+      this.#futureBytes + bytes.length > limits.totalBytes
+    ) {
+      throw ignore('QBFT_BUFFER_FULL', 'future-height buffer is full (bytes)')
+    }
+    if (bucket === undefined) {
+      bucket = { items: [], ids: new Set(), perAuthor: new Map(), bytesByAuthor: new Map() }
+      this.#future.set(height, bucket)
     }
     bucket.items.push(bytes)
     bucket.ids.add(id)
     bucket.perAuthor.set(authorHex, byAuthor + 1)
+    bucket.bytesByAuthor.set(authorHex, (bucket.bytesByAuthor.get(authorHex) ?? 0) + bytes.length)
+    this.#futureBytesByAuthor.set(authorHex, authorBytes + bytes.length)
+    this.#futureBytes += bytes.length
+  }
+
+  #dropBucket(height: bigint, bucket: FutureBucket): void {
+    this.#future.delete(height)
+    for (const [author, bytes] of bucket.bytesByAuthor) {
+      const left = (this.#futureBytesByAuthor.get(author) ?? 0) - bytes
+      if (left > 0) this.#futureBytesByAuthor.set(author, left)
+      else this.#futureBytesByAuthor.delete(author)
+      this.#futureBytes -= bytes
+    }
   }
 
   async #onProposal(

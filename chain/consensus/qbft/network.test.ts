@@ -16,7 +16,7 @@ import {
 } from '../../../test/support/qbft-network.ts'
 import { privateKeyToAddress, sign } from '../../crypto/index.ts'
 import { commitSealDigest, verifyCommitSeals } from '../seals.ts'
-import { verifyEvidence } from './engine.ts'
+import { DEFAULT_QBFT_OPTIONS, verifyEvidence } from './engine.ts'
 import {
   decodeMessage,
   decodeSignedPayload,
@@ -433,7 +433,12 @@ t.test('random drops, delays and reordering: safe, and live once sync fills gaps
 })
 
 t.test('flood: future-message buffers stay bounded and progress continues', async (t) => {
-  const limits = { perHeight: 40, perAuthor: 5, futureRounds: 4 }
+  const limits = {
+    ...DEFAULT_QBFT_OPTIONS.bufferLimits,
+    perHeight: 40,
+    perAuthor: 5,
+    futureRounds: 4,
+  }
   const net = new SimNetwork({
     validators: 4,
     seed: 9,
