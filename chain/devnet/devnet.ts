@@ -362,10 +362,11 @@ export async function startDevnet(
           String(ports.rpc[i]),
           '--rpc-cors',
           '*',
-          // A local chain for developers: `cast run` and forge traces need debug_; the
-          // votes (qbft_) and admin_ stay off, since any web page may call this port.
+          // A local chain for developers: `cast run`, forge and the explorer's traces need
+          // debug_, `sidechain status` and the explorer read qbft_ status; admin_ (which also
+          // gates the qbft_ votes) stays off, since any web page may call this port.
           '--rpc-api',
-          'eth,net,web3,txpool,debug',
+          'eth,net,web3,txpool,debug,qbft',
           '--p2p-host',
           '127.0.0.1',
           '--p2p-port',

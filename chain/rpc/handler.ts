@@ -39,6 +39,12 @@ export interface RpcCallContext {
 
 export interface RpcMethod {
   readonly params: readonly Param<unknown>[]
+  /**
+   * The `--rpc-api` entry that serves this method when it is not its namespace: the
+   * `qbft_` votes change the validator set, so they need `admin` while the rest of `qbft_`
+   * only reads consensus status.
+   */
+  readonly api?: string
   run(args: unknown[], ctx: RpcCallContext): unknown
 }
 
@@ -51,8 +57,13 @@ export interface RpcModule {
 export function defineMethod<const S extends readonly Param<any>[]>(
   params: S,
   run: (args: ParamValues<S>, ctx: RpcCallContext) => unknown,
+  options: { api?: string } = {},
 ): RpcMethod {
-  return { params, run: run as RpcMethod['run'] }
+  return {
+    params,
+    run: run as RpcMethod['run'],
+    ...(options.api === undefined ? {} : { api: options.api }),
+  }
 }
 
 export type JsonRpcId = string | number | null
@@ -341,10 +352,12 @@ export class RpcHandler {
       )
     }
     const namespace = method.slice(0, method.indexOf('_'))
-    if (ctx.transport !== 'internal' && !this.serves(namespace)) {
+    const api = entry.api ?? namespace
+    if (ctx.transport !== 'internal' && !(this.serves(namespace) && this.serves(api))) {
+      const missing = this.serves(namespace) ? api : namespace
       throw new RpcError(
         RPC_ERROR.METHOD_NOT_FOUND,
-        `the method ${method} does not exist/is not available: the ${namespace} namespace is off on this RPC; enable it with --rpc-api (e.g. --rpc-api ${[...(this.apis ?? [])].filter((ns) => ns !== 'rpc').join(',')},${namespace})`,
+        `the method ${method} does not exist/is not available: ${api === namespace ? `the ${namespace} namespace` : `it needs the ${api} API, which`} is off on this RPC; enable it with --rpc-api (e.g. --rpc-api ${[...(this.apis ?? [])].filter((ns) => ns !== 'rpc').join(',')},${missing})`,
       )
     }
     if (args.length > entry.params.length) {

@@ -52,9 +52,12 @@ export function qbftModule(deps: QbftRpcDeps): RpcModule {
           deps.votes.propose(address.bytes, add)
           return true
         },
+        { api: 'admin' },
       ),
-      discardValidatorVote: defineMethod([p.address('validator')], ([address]) =>
-        deps.votes.discard(address.bytes),
+      discardValidatorVote: defineMethod(
+        [p.address('validator')],
+        ([address]) => deps.votes.discard(address.bytes),
+        { api: 'admin' },
       ),
       getPendingVotes: defineMethod([], () =>
         Object.fromEntries(deps.votes.list().map((v) => [toChecksumAddress(v.address), v.add])),

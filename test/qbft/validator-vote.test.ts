@@ -66,7 +66,7 @@ t.test(
     // The founders know only each other; the newcomer dials them (as a new validator would).
     const start = (i: number) => {
       // The votes and qbft_status are off on a public RPC unless named.
-      const api = ['--rpc-api', 'eth,net,web3,qbft']
+      const api = ['--rpc-api', 'eth,net,web3,qbft,admin']
       const args =
         i < 4 ? memberArgs(genesisFile, founders, i, api) : memberArgs(genesisFile, members, i, api)
       procs[i] = new NodeProcess(members[i]!.name, args)

@@ -238,4 +238,21 @@ t.test('--rpc-api qbft,debug turns those namespaces on', async (t) => {
   const modules = (await n.request('rpc_modules')).result as Record<string, string>
   t.ok('qbft' in modules && 'debug' in modules)
   t.notOk('txpool' in modules, 'only the namespaces asked for')
+  // Reading consensus status is harmless; changing the validator set is an admin action.
+  const refused = await n.request('qbft_proposeValidatorVote', [
+    '0x00000000000000000000000000000000000000aa',
+    true,
+  ])
+  t.equal(refused.error?.code, -32601, 'the votes need admin too')
+  t.match(refused.error?.message, /needs the admin API.*--rpc-api eth,net,web3,qbft,debug,admin/)
+})
+
+t.test('--rpc-api qbft,admin serves the validator votes', async (t) => {
+  const n = await startRpcNode({ rpc: { apis: ['eth', 'qbft', 'admin'] } })
+  t.teardown(() => n.stop())
+  const vote = await n.request('qbft_proposeValidatorVote', [
+    '0x00000000000000000000000000000000000000aa',
+    true,
+  ])
+  t.equal(vote.result, true)
 })
