@@ -3,11 +3,20 @@
  * follows it: L1 confirmations k/N, relayer confirmations m/M, minted. Everything that would make the deposit
  * fail or get stuck is checked before anything is sent.
  */
-import { type Address, erc20Abi, getAddress, isAddress, parseEventLogs, zeroAddress } from 'viem'
+import {
+  type Address,
+  erc20Abi,
+  formatEther,
+  getAddress,
+  isAddress,
+  parseEventLogs,
+  zeroAddress,
+} from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import { gasDropOutlook } from '../core/gas-drop.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { type BridgeContext, resolveL1Token } from './context.ts'
-import { type DepositStatus, followDeposit } from './track.ts'
+import { type DepositStatus, describeGasDropRefusal, followDeposit } from './track.ts'
 import { formatAmount, parseAmount, send, tokenInfo } from './util.ts'
 
 export interface DepositOptions {
@@ -98,6 +107,18 @@ export async function runDeposit(ctx: BridgeContext, o: DepositOptions): Promise
       'BRIDGE_INSUFFICIENT_BALANCE',
       `insufficient balance: ${formatAmount(balance, info)} available, ${formatAmount(amount, info)} needed`,
       { details: { balance: balance.toString(), amount: amount.toString() } },
+    )
+  }
+  // Gas on arrival: say before sending whether the recipient will be able to move on the sidechain. A bridge
+  // deployed before the gas drop existed has no preview; it then drops nothing.
+  const gas = await gasDropOutlook(ctx.sidechain, ctx.bridge, to).catch(() => undefined)
+  if (gas?.kind === 'will-drop') {
+    ctx.reporter.note(
+      `gas on arrival: ${to} holds too little sidechain coin; the mint also sends it ${formatEther(gas.amount)}`,
+    )
+  } else if (gas?.kind === 'refused') {
+    warnings.push(
+      `${to} holds too little sidechain coin and gets no gas with this mint: ${describeGasDropRefusal(gas.reason)}`,
     )
   }
   for (const w of warnings) ctx.reporter.note(`warning: ${w}`)

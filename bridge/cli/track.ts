@@ -7,6 +7,7 @@
  */
 import {
   type Address,
+  formatEther,
   type Hash,
   parseEventLogs,
   TransactionReceiptNotFoundError,
@@ -14,6 +15,7 @@ import {
   zeroHash,
 } from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import { GAS_DROP_REFUSALS, type GasDropRefusalName } from '../core/gas-drop.ts'
 import {
   bridgeVaultAbi,
   depositPayloadHash,
@@ -41,8 +43,12 @@ export interface DepositStatus {
   minted: boolean
   mintTx: Hash | undefined
   wrappedToken: Address | undefined
+  /** What the mint brought in native coin (gas on arrival); undefined until minted or when it did not qualify. */
+  gasDrop: GasDropResult | undefined
   stage: 'confirming' | 'voting' | 'minted'
 }
+
+export type GasDropResult = { dropped: bigint } | { refused: GasDropRefusalName }
 
 export interface WithdrawalStatus {
   kind: 'withdrawal'
@@ -132,6 +138,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
   }
   let mintTx: Hash | undefined
   let wrappedToken: Address | undefined
+  let gasDrop: GasDropResult | undefined
   if (minted) {
     const logs = await ctx.sidechain.getContractEvents({
       address: ctx.bridge,
@@ -143,6 +150,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
     })
     mintTx = logs[0]?.transactionHash ?? undefined
     wrappedToken = logs[0]?.args.token
+    if (mintTx !== undefined) gasDrop = await gasDropOfMint(ctx, mintTx, d.depositId)
   }
   return {
     kind: 'deposit',
@@ -158,8 +166,31 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
     minted,
     mintTx,
     wrappedToken,
+    gasDrop,
     stage: minted ? 'minted' : confirmed ? 'voting' : 'confirming',
   }
+}
+
+/** The gas drop (or its refusal) that the mint transaction `mintTx` of `depositId` emitted. */
+export async function gasDropOfMint(
+  ctx: Pick<BridgeContext, 'sidechain' | 'bridge'>,
+  mintTx: Hash,
+  depositId: bigint,
+): Promise<GasDropResult | undefined> {
+  const receipt = await ctx.sidechain.getTransactionReceipt({ hash: mintTx })
+  const logs = receipt.logs.filter((l) => l.address.toLowerCase() === ctx.bridge.toLowerCase())
+  const drop = parseEventLogs({ abi: sidechainBridgeAbi, eventName: 'GasDropped', logs }).find(
+    (l) => l.args.depositId === depositId,
+  )
+  if (drop !== undefined) return { dropped: drop.args.amount }
+  const refusal = parseEventLogs({
+    abi: sidechainBridgeAbi,
+    eventName: 'GasDropRefused',
+    logs,
+  }).find((l) => l.args.depositId === depositId)
+  if (refusal !== undefined)
+    return { refused: GAS_DROP_REFUSALS[refusal.args.reason] ?? 'reserve-empty' }
+  return undefined
 }
 
 /** Deposit status from its id (finds its L1 transaction through the indexed `Deposited` log). */
@@ -288,6 +319,27 @@ export function renderDeposit(ctx: BridgeContext, s: DepositStatus): void {
     done: s.minted,
     info: s.minted ? `${s.mintTx ?? ''}` : undefined,
   })
+  if (s.gasDrop !== undefined) {
+    r.stage('gas', 'gas on arrival', {
+      done: true,
+      info:
+        'dropped' in s.gasDrop
+          ? `${formatEther(s.gasDrop.dropped)} native coin sent to ${s.to}`
+          : `none: ${describeGasDropRefusal(s.gasDrop.refused)}`,
+    })
+  }
+}
+
+/** A refused gas drop in words (CLI and web app). */
+export function describeGasDropRefusal(reason: GasDropRefusalName): string {
+  switch (reason) {
+    case 'reserve-empty':
+      return "the bridge's gas reserve is empty (the operator must fund it)"
+    case 'window-full':
+      return 'the 24 h gas drop cap is used up'
+    case 'recipient-rejected':
+      return 'the recipient contract refused the coin'
+  }
 }
 
 export function renderWithdrawal(ctx: BridgeContext, s: WithdrawalStatus): void {

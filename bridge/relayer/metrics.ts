@@ -23,6 +23,10 @@ export class RelayerMetrics {
   readonly wrappedSupply: Gauge<'token'>
   readonly supplyBacked: Gauge<'token'>
   readonly l1Halted: Gauge
+  readonly gasReserve: Gauge
+  readonly gasDrops: Gauge
+  readonly gasDropRefusals: Gauge<'reason'>
+  readonly gasDropWindowRemaining: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -101,6 +105,27 @@ export class RelayerMetrics {
     this.l1Halted = new Gauge({
       name: 'bridge_relayer_l1_halted',
       help: '1 while L1 processing is halted (a reorg deeper than the confirmations): no deposit is voted until an operator looks',
+      registers,
+    })
+    this.gasReserve = new Gauge({
+      name: 'bridge_gas_reserve_wei',
+      help: "Native coin in the sidechain bridge's gas drop reserve, in wei",
+      registers,
+    })
+    this.gasDrops = new Gauge({
+      name: 'bridge_gas_drops',
+      help: 'Gas drops the sidechain bridge sent with mints so far (its own counter)',
+      registers,
+    })
+    this.gasDropRefusals = new Gauge({
+      name: 'bridge_gas_drop_refusals',
+      help: 'Mints to a recipient that qualified for a gas drop but got none, by reason (reserve-empty, window-full, recipient-rejected)',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.gasDropWindowRemaining = new Gauge({
+      name: 'bridge_gas_drop_window_remaining_wei',
+      help: 'Native coin the bridge can still drop in the current 24 h window, in wei',
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })
