@@ -25,6 +25,21 @@ import {
 import type { BridgeContext } from './context.ts'
 import { pollUntil } from './util.ts'
 
+/** What reading a transfer's status needs: the chains and the bridge's addresses (the CLI context has them;
+ * the web app builds one from its network file). */
+export type TrackContext = Pick<
+  BridgeContext,
+  | 'l1'
+  | 'sidechain'
+  | 'vault'
+  | 'bridge'
+  | 'l1ChainId'
+  | 'sidechainChainId'
+  | 'confirmations'
+  | 'l1FromBlock'
+  | 'sidechainFromBlock'
+>
+
 export interface DepositStatus {
   kind: 'deposit'
   depositId: bigint
@@ -67,7 +82,7 @@ export interface WithdrawalStatus {
 }
 
 /** Deposit status from its L1 transaction (re-read every time: a reorg may move or drop it). */
-export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise<DepositStatus> {
+export async function depositStatusByTx(ctx: TrackContext, l1Tx: Hash): Promise<DepositStatus> {
   let receipt: Awaited<ReturnType<typeof ctx.l1.getTransactionReceipt>>
   try {
     receipt = await ctx.l1.getTransactionReceipt({ hash: l1Tx })
@@ -173,7 +188,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
 
 /** The gas drop (or its refusal) that the mint transaction `mintTx` of `depositId` emitted. */
 export async function gasDropOfMint(
-  ctx: Pick<BridgeContext, 'sidechain' | 'bridge'>,
+  ctx: Pick<TrackContext, 'sidechain' | 'bridge'>,
   mintTx: Hash,
   depositId: bigint,
 ): Promise<GasDropResult | undefined> {
@@ -195,7 +210,7 @@ export async function gasDropOfMint(
 
 /** Deposit status from its id (finds its L1 transaction through the indexed `Deposited` log). */
 export async function depositStatusById(
-  ctx: BridgeContext,
+  ctx: TrackContext,
   depositId: bigint,
 ): Promise<DepositStatus> {
   const logs = await ctx.l1.getContractEvents({
@@ -213,7 +228,7 @@ export async function depositStatusById(
 }
 
 export async function withdrawalStatus(
-  ctx: BridgeContext,
+  ctx: TrackContext,
   withdrawalId: bigint,
   sidechainTx?: Hash,
 ): Promise<WithdrawalStatus> {

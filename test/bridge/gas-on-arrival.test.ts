@@ -62,7 +62,7 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
 
   await t.test('deposit mints the wrapped ETH and drops gas', async (t) => {
     const r = await cli(user.key, ['deposit', '--amount', '1'])
-    t.equal(r.code, 0, r.stderr)
+    t.equal(r.code, 0, `${r.stdout}${r.stderr}`)
     const deposit = r.json?.deposit as { gasDrop?: { dropped?: string } } | undefined
     t.same(deposit?.gasDrop, { dropped: DROP.toString() }, 'the status reports the drop')
     t.equal(await native(user.address), DROP)
@@ -72,7 +72,7 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
   await t.test('withdraw with nothing but the drop, released on L1', async (t) => {
     const before = await env.l1.getBalance({ address: user.address })
     const r = await cli(user.key, ['withdraw', '--amount', '0.5'])
-    t.equal(r.code, 0, r.stderr)
+    t.equal(r.code, 0, `${r.stdout}${r.stderr}`)
     t.equal(r.json?.status, 'released')
     t.equal((await env.l1.getBalance({ address: user.address })) - before, parseEther('0.5'))
     const left = await native(user.address)
@@ -88,7 +88,7 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
       await wallet.sendTransaction({ to: env.deployer.address, value: left - parseEther('0.001') }),
     )
     const r = await cli(user.key, ['deposit', '--amount', '0.1'])
-    t.equal(r.code, 0, r.stderr)
+    t.equal(r.code, 0, `${r.stdout}${r.stderr}`)
     const deposit = r.json?.deposit as { minted?: boolean; gasDrop?: unknown } | undefined
     t.equal(deposit?.minted, true)
     t.equal(deposit?.gasDrop, undefined, 'no drop, no refusal')
@@ -99,7 +99,7 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
   await t.test('an empty reserve still mints and counts the refusal', async (t) => {
     const other = await freshKey()
     const r = await cli(other.key, ['deposit', '--amount', '0.2'])
-    t.equal(r.code, 0, r.stderr)
+    t.equal(r.code, 0, `${r.stdout}${r.stderr}`)
     t.match(
       r.json?.warnings,
       [/gets no gas with this mint: the bridge's gas reserve is empty/],
