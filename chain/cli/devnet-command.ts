@@ -24,6 +24,7 @@ export interface DevnetCommandOptions {
   l1Port?: number
   validatorMetricsPort?: number
   relayerMetricsPort?: number
+  uiPort?: number
   logLevel?: string
 }
 
@@ -90,6 +91,11 @@ function registerLocalDevnet(program: Command): void {
       port('--relayer-metrics-port'),
     )
     .option(
+      '--ui-port <port>',
+      `port of the bridge web app; 0 picks a free one (default: ${DEFAULTS.uiPort})`,
+      port('--ui-port'),
+    )
+    .option(
       '--log-level <level>',
       `log level of nodes and relayers: trace|debug|info|warn|error (default: ${DEFAULTS.logLevel})`,
     )
@@ -136,6 +142,7 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
         l1Port: opts.l1Port,
         validatorMetricsPort: opts.validatorMetricsPort,
         relayerMetricsPort: opts.relayerMetricsPort,
+        uiPort: opts.uiPort,
         logLevel: opts.logLevel,
         signal: abort.signal,
       },

@@ -10,6 +10,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
+import { registerUiCommand } from '../../bridge/ui/command.ts'
 import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
@@ -27,6 +28,7 @@ export function buildCli(): Command {
   registerDevnetCommand(program)
   registerRelayerCommand(program)
   registerBridgeCommand(program)
+  registerUiCommand(program)
   return program
 }
 

@@ -4,12 +4,14 @@
  * bridge, and R relayer processes with threshold M. Data lives under one folder and a restart resumes it.
  *
  * Start order: keys and genesis -> anvil -> L1 contracts -> validators -> first blocks -> sidechain bridge ->
- * relayers -> devnet.json. Stop order: relayers -> validators -> anvil (it writes its state file on the way out).
+ * relayers -> bridge web app -> devnet.json. Stop order: web app -> relayers -> validators -> anvil (it writes its state file on the way out).
  * If any process dies on its own, the devnet reports which one and where its log is, and stops the rest.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Address } from 'viem'
+import { uiConfigFromNetwork } from '../../bridge/ui/config.ts'
+import { BridgeUiServer } from '../../bridge/ui/server.ts'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
 import type { SidechainError } from '../lib/errors.ts'
 import { foundryBinary } from '../lib/foundry.ts'
@@ -71,6 +73,8 @@ export interface DevnetOptions extends TopologyFlags {
   validatorMetricsPort?: number
   /** First relayer's metrics port; the others follow. 0 picks free ports. */
   relayerMetricsPort?: number
+  /** Port of the bridge web app. 0 picks a free one. */
+  uiPort?: number
   /** Log level of the nodes and relayers (default DEFAULTS.logLevel). */
   logLevel?: string
   /** Longest wait for one startup step (default DEFAULTS.stepTimeoutMs). */
@@ -120,6 +124,8 @@ export interface DevnetInfo {
   validators: Array<{ address: Address; rpcUrl: string; metricsUrl: string | null }>
   relayers: Array<{ address: Address; metricsUrl: string }>
   bridge: { threshold: number; owner: Address; guardian: Address }
+  /** URL of the bridge web app (served by the devnet process; absent where none runs). */
+  ui?: string
   datadir: string
   logs: Record<string, string>
 }
@@ -152,6 +158,7 @@ interface Ports {
   l1: number
   validatorMetrics: number[]
   relayerMetrics: number[]
+  ui: number
 }
 
 interface LockFile {
@@ -159,7 +166,7 @@ interface LockFile {
   processes: Array<{ name: string; pid: number }>
 }
 
-const STEPS = 7
+const STEPS = 8
 
 export async function startDevnet(
   options: DevnetOptions,
@@ -209,10 +216,12 @@ export async function startDevnet(
     }
     writeJsonAtomic(layout.lockFile, lock)
   }
+  let ui: BridgeUiServer | undefined
   let stopping: Promise<void> | undefined
   const stopAll = () => {
     stopping ??= (async () => {
       running = false
+      await ui?.stop()
       await group.stopWhere((p) => p.name.startsWith('relayer-'), 10_000)
       await group.stopWhere((p) => p.name.startsWith('validator-'), 15_000)
       // anvil writes its whole state on the way out; give it time.
@@ -427,8 +436,9 @@ export async function startDevnet(
     )
     guard()
 
-    // 7. devnet.json.
-    progress(`writing ${displayPath(layout.devnetJson)}`)
+    // 7. The bridge web app, in this process: it only serves files and the network's addresses.
+    const uiUrl = `http://127.0.0.1:${ports.ui}/`
+    progress(`serving the bridge web app on ${uiUrl}`)
     const owner = DEV_ACCOUNTS[0].address
     const info: DevnetInfo = {
       l1: {
@@ -461,9 +471,20 @@ export async function startDevnet(
         metricsUrl: `http://127.0.0.1:${ports.relayerMetrics[i]}/metrics`,
       })),
       bridge: { threshold: topology.threshold, owner, guardian: owner },
+      ui: uiUrl,
       datadir: layout.root,
       logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
     }
+    ui = new BridgeUiServer({
+      host: '127.0.0.1',
+      port: ports.ui,
+      config: uiConfigFromNetwork(info, layout.devnetJson),
+    })
+    await ui.start()
+    guard()
+
+    // 8. devnet.json.
+    progress(`writing ${displayPath(layout.devnetJson)}`)
     writeJsonAtomic(layout.devnetJson, info)
     running = true
     guard()
@@ -530,6 +551,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
       count: r,
       what: 'relayer metrics',
     },
+    ui: { base: options.uiPort ?? DEFAULTS.uiPort, count: 1, what: 'bridge web app' },
   }
   const wantFree = Object.values(ranges)
     .filter((g) => g.base === 0)
@@ -556,6 +578,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     l1: pick(ranges.l1)[0]!,
     validatorMetrics: pick(ranges.validatorMetrics),
     relayerMetrics: pick(ranges.relayerMetrics),
+    ui: pick(ranges.ui)[0]!,
   }
   const seen = new Map<number, string>()
   for (const { port, what } of fixed) {

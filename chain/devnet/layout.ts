@@ -77,6 +77,8 @@ export const DEFAULTS = {
   /** geth's metrics port. */
   validatorMetricsPort: 6060,
   relayerMetricsPort: 9464,
+  /** The bridge web app (the `sidechain ui` default too). */
+  uiPort: 8600,
   logLevel: 'info',
   /** Longest wait for one startup step. */
   stepTimeoutMs: 120_000,

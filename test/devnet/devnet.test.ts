@@ -57,6 +57,7 @@ t.test(
         l1Port: 0,
         validatorMetricsPort: 0,
         relayerMetricsPort: 0,
+        uiPort: 0,
       },
       { progress: (p) => steps.push(p) },
     )
@@ -66,10 +67,10 @@ t.test(
 
     t.same(
       steps.map((s) => s.step),
-      [1, 2, 3, 4, 5, 6, 7],
+      [1, 2, 3, 4, 5, 6, 7, 8],
       'progress shows each step k/N',
     )
-    t.ok(steps.every((s) => s.total === 7))
+    t.ok(steps.every((s) => s.total === 8))
     t.same(
       JSON.parse(readFileSync(devnet.layout.devnetJson, 'utf8')),
       info,

@@ -25,6 +25,7 @@ const freePorts = {
   l1Port: 0,
   validatorMetricsPort: 0,
   relayerMetricsPort: 0,
+  uiPort: 0,
 }
 
 t.test('devnet command, resume, refusals, a dying process', async (t) => {
