@@ -26,6 +26,7 @@ import {
   deploySidechainBridge,
   deployTestToken,
   deployVault,
+  type GasDropParams,
   sidechainBridgeAbi,
   testTokenAbi,
 } from '../../bridge/deploy/index.ts'
@@ -174,6 +175,8 @@ export async function deployBridge(
     l1ChainId: number
     vault: Address
     firstDepositId: bigint
+    /** Gas on arrival (default GAS_DROP, reserve funded by the deployer). */
+    gasDrop?: GasDropParams
   },
 ): Promise<{ bridge: Address; bridgeBlock: number }> {
   const read = <F extends 'depositCount' | 'signerEpoch' | 'threshold' | 'signers'>(
@@ -211,7 +214,12 @@ export async function deployBridge(
     l1SignerEpoch: signerEpoch,
     firstDepositId: params.firstDepositId,
   })
-  await configureGasDrop(sidechain.wallet, sidechain.public, deployed.address, GAS_DROP)
+  await configureGasDrop(
+    sidechain.wallet,
+    sidechain.public,
+    deployed.address,
+    params.gasDrop ?? GAS_DROP,
+  )
   return { bridge: deployed.address, bridgeBlock: Number(deployed.blockNumber) }
 }
 
