@@ -13,6 +13,8 @@ import { scrapeMetric, startBridgeEnv, waitFor, waitForReceipt } from '../suppor
 
 const DROP = parseEther('0.01')
 
+// Four transfers through the real CLI: generous bounds, the machine may be shared.
+t.setTimeout(600_000)
 t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t) => {
   const env = await startBridgeEnv({ l1MineEveryMs: 500, confirmations: 2 })
   t.teardown(() => env.stop())
@@ -33,7 +35,7 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
   const cli = (key: Hex, args: string[]) =>
     runCli(['bridge', ...args, '--network', network, '--json'], {
       env: { SIDECHAIN_PRIVATE_KEY: key },
-      timeoutMs: 90_000,
+      timeoutMs: 240_000,
     })
   const freshKey = async () => {
     const key = generatePrivateKey()
@@ -85,7 +87,10 @@ t.test('a key funded only on L1 bridges in, gets gas, and bridges out', async (t
     const left = await native(user.address)
     await waitForReceipt(
       env.sidechain,
-      await wallet.sendTransaction({ to: env.deployer.address, value: left - parseEther('0.001') }),
+      await wallet.sendTransaction({
+        to: env.deployer.address,
+        value: left - parseEther('0.001'),
+      }),
     )
     const r = await cli(user.key, ['deposit', '--amount', '0.1'])
     t.equal(r.code, 0, `${r.stdout}${r.stderr}`)
