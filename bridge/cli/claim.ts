@@ -5,9 +5,10 @@
  */
 import { type Hash, type Hex, parseEventLogs } from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import type { WithdrawalMessage } from '../deploy/index.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import type { BridgeContext } from './context.ts'
-import { withdrawalStatus } from './track.ts'
+import { type TrackContext, withdrawalStatus } from './track.ts'
 import { send, userError } from './util.ts'
 
 export interface ClaimOptions {
@@ -33,6 +34,46 @@ export async function runClaim(ctx: BridgeContext, o: ClaimOptions): Promise<Cla
       })
     return { status: 'already-released', withdrawalId: id, releaseTx: status.releaseTx }
   }
+  const { withdrawal: w, signatures: usable } = await releaseArguments(ctx, id)
+  const label = 'release on L1'
+  if (o.quiet !== true) ctx.reporter.stage('released', label, { info: 'sending' })
+  let receipt: Awaited<ReturnType<typeof send>>
+  try {
+    receipt = await send(
+      ctx.l1Wallet(),
+      { address: ctx.vault, abi: bridgeVaultAbi, functionName: 'release', args: [w, usable] },
+      'release',
+      (hash) => {
+        if (o.quiet !== true) ctx.reporter.stage('released', label, { info: `${hash} (pending)` })
+      },
+    )
+  } catch (err) {
+    const e = userError(err, 'release')
+    // Someone (a relayer) released it between our check and our transaction: that is the outcome we wanted.
+    if (/WithdrawalAlreadyProcessed/.test(e.message)) {
+      const again = await withdrawalStatus(ctx, id)
+      return { status: 'already-released', withdrawalId: id, releaseTx: again.releaseTx }
+    }
+    throw e
+  }
+  const released =
+    parseEventLogs({ abi: bridgeVaultAbi, eventName: 'Released', logs: receipt.logs }).length > 0
+  if (!released)
+    throw new BridgeError('BRIDGE_TX_REVERTED', 'the release emitted no Released event')
+  if (o.quiet !== true)
+    ctx.reporter.stage('released', label, { done: true, info: receipt.transactionHash })
+  return { status: 'released', withdrawalId: id, releaseTx: receipt.transactionHash }
+}
+
+/**
+ * The arguments of `BridgeVault.release` for withdrawal `id`: the payload the bridge presents and exactly
+ * `threshold` stored signatures of current vault signers, ascending. Refuses (BRIDGE_PAUSED,
+ * BRIDGE_INSUFFICIENT_SIGNATURES) what the vault would revert. Shared by `claim` and the web app's claim button.
+ */
+export async function releaseArguments(
+  ctx: TrackContext,
+  id: bigint,
+): Promise<{ withdrawal: WithdrawalMessage; signatures: Hex[] }> {
   const [w, [signers, signatures], vaultSigners, threshold, epoch, paused] = await Promise.all([
     ctx.sidechain.readContract({
       address: ctx.bridge,
@@ -74,32 +115,5 @@ export async function runClaim(ctx: BridgeContext, o: ClaimOptions): Promise<Cla
       { details: { signatures: usable.length, threshold: threshold.toString() } },
     )
   }
-  const label = 'release on L1'
-  if (o.quiet !== true) ctx.reporter.stage('released', label, { info: 'sending' })
-  let receipt: Awaited<ReturnType<typeof send>>
-  try {
-    receipt = await send(
-      ctx.l1Wallet(),
-      { address: ctx.vault, abi: bridgeVaultAbi, functionName: 'release', args: [w, usable] },
-      'release',
-      (hash) => {
-        if (o.quiet !== true) ctx.reporter.stage('released', label, { info: `${hash} (pending)` })
-      },
-    )
-  } catch (err) {
-    const e = userError(err, 'release')
-    // Someone (a relayer) released it between our check and our transaction: that is the outcome we wanted.
-    if (/WithdrawalAlreadyProcessed/.test(e.message)) {
-      const again = await withdrawalStatus(ctx, id)
-      return { status: 'already-released', withdrawalId: id, releaseTx: again.releaseTx }
-    }
-    throw e
-  }
-  const released =
-    parseEventLogs({ abi: bridgeVaultAbi, eventName: 'Released', logs: receipt.logs }).length > 0
-  if (!released)
-    throw new BridgeError('BRIDGE_TX_REVERTED', 'the release emitted no Released event')
-  if (o.quiet !== true)
-    ctx.reporter.stage('released', label, { done: true, info: receipt.transactionHash })
-  return { status: 'released', withdrawalId: id, releaseTx: receipt.transactionHash }
+  return { withdrawal: w, signatures: usable }
 }

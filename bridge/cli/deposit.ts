@@ -3,12 +3,22 @@
  * follows it: L1 confirmations k/N, relayer confirmations m/M, minted. Everything that would make the deposit
  * fail or get stuck is checked before anything is sent.
  */
-import { type Address, erc20Abi, getAddress, isAddress, parseEventLogs, zeroAddress } from 'viem'
+import {
+  type Address,
+  erc20Abi,
+  formatEther,
+  getAddress,
+  isAddress,
+  parseEventLogs,
+  zeroAddress,
+} from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import { gasDropOutlook } from '../core/gas-drop.ts'
+import { checkDeposit } from '../core/preflight.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { type BridgeContext, resolveL1Token } from './context.ts'
-import { type DepositStatus, followDeposit } from './track.ts'
-import { formatAmount, parseAmount, send, tokenInfo } from './util.ts'
+import { type DepositStatus, describeGasDropRefusal, followDeposit } from './track.ts'
+import { parseAmount, send, tokenInfo } from './util.ts'
 
 export interface DepositOptions {
   amount: string
@@ -61,29 +71,6 @@ export async function runDeposit(ctx: BridgeContext, o: DepositOptions): Promise
       functionName: 'paused',
     }),
   ])
-  if (paused)
-    throw new BridgeError(
-      'BRIDGE_PAUSED',
-      'the L1 vault is paused: deposits are refused until it is unpaused',
-    )
-  if (bridgePaused) {
-    throw new BridgeError(
-      'BRIDGE_PAUSED',
-      'the sidechain bridge is paused: a deposit now would stay locked on L1 until it is unpaused',
-    )
-  }
-  if (!config.depositsEnabled) {
-    throw new BridgeError(
-      'BRIDGE_UNKNOWN_TOKEN',
-      `the vault does not accept deposits of ${token === zeroAddress ? 'ETH' : token}`,
-    )
-  }
-  if (amount > config.maxPerTransaction) {
-    warnings.push(
-      `${formatAmount(amount, info)} is above the vault's per-withdrawal limit of ${formatAmount(config.maxPerTransaction, info)}: withdraw it in parts`,
-    )
-  }
-
   const balance =
     token === zeroAddress
       ? await ctx.l1.getBalance({ address: account.address })
@@ -93,11 +80,28 @@ export async function runDeposit(ctx: BridgeContext, o: DepositOptions): Promise
           functionName: 'balanceOf',
           args: [account.address],
         })
-  if (balance < amount) {
-    throw new BridgeError(
-      'BRIDGE_INSUFFICIENT_BALANCE',
-      `insufficient balance: ${formatAmount(balance, info)} available, ${formatAmount(amount, info)} needed`,
-      { details: { balance: balance.toString(), amount: amount.toString() } },
+  const check = checkDeposit({
+    token,
+    unit: info,
+    amount,
+    vaultPaused: paused,
+    bridgePaused,
+    depositsEnabled: config.depositsEnabled,
+    maxPerTransaction: config.maxPerTransaction,
+    balance,
+  })
+  if (check.refusal !== undefined) throw check.refusal
+  warnings.push(...check.warnings)
+  // Gas on arrival: say before sending whether the recipient will be able to move on the sidechain. A bridge
+  // deployed before the gas drop existed has no preview; it then drops nothing.
+  const gas = await gasDropOutlook(ctx.sidechain, ctx.bridge, to).catch(() => undefined)
+  if (gas?.kind === 'will-drop') {
+    ctx.reporter.note(
+      `gas on arrival: ${to} holds too little sidechain coin; the mint also sends it ${formatEther(gas.amount)}`,
+    )
+  } else if (gas?.kind === 'refused') {
+    warnings.push(
+      `${to} holds too little sidechain coin and gets no gas with this mint: ${describeGasDropRefusal(gas.reason)}`,
     )
   }
   for (const w of warnings) ctx.reporter.note(`warning: ${w}`)

@@ -16,6 +16,7 @@ import {
   followWithdrawal,
   renderDeposit,
   renderWithdrawal,
+  type TrackContext,
   type WithdrawalStatus,
   withdrawalStatus,
 } from './track.ts'
@@ -28,7 +29,7 @@ export interface StatusOptions {
 
 export type StatusResult = { items: Array<DepositStatus | WithdrawalStatus> }
 
-type Target = { kind: 'deposit' | 'withdrawal' | 'any'; id: bigint } | { tx: Hash }
+export type Target = { kind: 'deposit' | 'withdrawal' | 'any'; id: bigint } | { tx: Hash }
 
 export function parseTarget(text: string, kind?: 'deposit' | 'withdrawal'): Target {
   if (/^0x[0-9a-fA-F]{64}$/.test(text)) return { tx: text as Hash }
@@ -57,8 +58,9 @@ async function receiptOn(client: BridgeContext['l1'], hash: Hash) {
   }
 }
 
-/** Resolves a transaction hash to the deposit or withdrawal it belongs to. */
-async function fromTx(ctx: BridgeContext, hash: Hash): Promise<Target> {
+/** Resolves a transaction hash to the deposit (by its L1 transaction) or withdrawal (by id) it belongs to; the
+ * web app's lookup uses it too. */
+export async function fromTx(ctx: TrackContext, hash: Hash): Promise<Target> {
   const l1Receipt = await receiptOn(ctx.l1, hash)
   if (l1Receipt !== undefined) {
     const vaultLogs = l1Receipt.logs.filter(

@@ -7,6 +7,7 @@
  */
 import {
   type Address,
+  formatEther,
   type Hash,
   parseEventLogs,
   TransactionReceiptNotFoundError,
@@ -14,6 +15,7 @@ import {
   zeroHash,
 } from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import { GAS_DROP_REFUSALS, type GasDropRefusalName } from '../core/gas-drop.ts'
 import {
   bridgeVaultAbi,
   depositPayloadHash,
@@ -22,6 +24,21 @@ import {
 } from '../deploy/index.ts'
 import type { BridgeContext } from './context.ts'
 import { pollUntil } from './util.ts'
+
+/** What reading a transfer's status needs: the chains and the bridge's addresses (the CLI context has them;
+ * the web app builds one from its network file). */
+export type TrackContext = Pick<
+  BridgeContext,
+  | 'l1'
+  | 'sidechain'
+  | 'vault'
+  | 'bridge'
+  | 'l1ChainId'
+  | 'sidechainChainId'
+  | 'confirmations'
+  | 'l1FromBlock'
+  | 'sidechainFromBlock'
+>
 
 export interface DepositStatus {
   kind: 'deposit'
@@ -41,8 +58,12 @@ export interface DepositStatus {
   minted: boolean
   mintTx: Hash | undefined
   wrappedToken: Address | undefined
+  /** What the mint brought in native coin (gas on arrival); undefined until minted or when it did not qualify. */
+  gasDrop: GasDropResult | undefined
   stage: 'confirming' | 'voting' | 'minted'
 }
+
+export type GasDropResult = { dropped: bigint } | { refused: GasDropRefusalName }
 
 export interface WithdrawalStatus {
   kind: 'withdrawal'
@@ -61,7 +82,7 @@ export interface WithdrawalStatus {
 }
 
 /** Deposit status from its L1 transaction (re-read every time: a reorg may move or drop it). */
-export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise<DepositStatus> {
+export async function depositStatusByTx(ctx: TrackContext, l1Tx: Hash): Promise<DepositStatus> {
   let receipt: Awaited<ReturnType<typeof ctx.l1.getTransactionReceipt>>
   try {
     receipt = await ctx.l1.getTransactionReceipt({ hash: l1Tx })
@@ -132,6 +153,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
   }
   let mintTx: Hash | undefined
   let wrappedToken: Address | undefined
+  let gasDrop: GasDropResult | undefined
   if (minted) {
     const logs = await ctx.sidechain.getContractEvents({
       address: ctx.bridge,
@@ -143,6 +165,7 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
     })
     mintTx = logs[0]?.transactionHash ?? undefined
     wrappedToken = logs[0]?.args.token
+    if (mintTx !== undefined) gasDrop = await gasDropOfMint(ctx, mintTx, d.depositId)
   }
   return {
     kind: 'deposit',
@@ -158,13 +181,36 @@ export async function depositStatusByTx(ctx: BridgeContext, l1Tx: Hash): Promise
     minted,
     mintTx,
     wrappedToken,
+    gasDrop,
     stage: minted ? 'minted' : confirmed ? 'voting' : 'confirming',
   }
 }
 
+/** The gas drop (or its refusal) that the mint transaction `mintTx` of `depositId` emitted. */
+export async function gasDropOfMint(
+  ctx: Pick<TrackContext, 'sidechain' | 'bridge'>,
+  mintTx: Hash,
+  depositId: bigint,
+): Promise<GasDropResult | undefined> {
+  const receipt = await ctx.sidechain.getTransactionReceipt({ hash: mintTx })
+  const logs = receipt.logs.filter((l) => l.address.toLowerCase() === ctx.bridge.toLowerCase())
+  const drop = parseEventLogs({ abi: sidechainBridgeAbi, eventName: 'GasDropped', logs }).find(
+    (l) => l.args.depositId === depositId,
+  )
+  if (drop !== undefined) return { dropped: drop.args.amount }
+  const refusal = parseEventLogs({
+    abi: sidechainBridgeAbi,
+    eventName: 'GasDropRefused',
+    logs,
+  }).find((l) => l.args.depositId === depositId)
+  if (refusal !== undefined)
+    return { refused: GAS_DROP_REFUSALS[refusal.args.reason] ?? 'reserve-empty' }
+  return undefined
+}
+
 /** Deposit status from its id (finds its L1 transaction through the indexed `Deposited` log). */
 export async function depositStatusById(
-  ctx: BridgeContext,
+  ctx: TrackContext,
   depositId: bigint,
 ): Promise<DepositStatus> {
   const logs = await ctx.l1.getContractEvents({
@@ -182,7 +228,7 @@ export async function depositStatusById(
 }
 
 export async function withdrawalStatus(
-  ctx: BridgeContext,
+  ctx: TrackContext,
   withdrawalId: bigint,
   sidechainTx?: Hash,
 ): Promise<WithdrawalStatus> {
@@ -288,6 +334,27 @@ export function renderDeposit(ctx: BridgeContext, s: DepositStatus): void {
     done: s.minted,
     info: s.minted ? `${s.mintTx ?? ''}` : undefined,
   })
+  if (s.gasDrop !== undefined) {
+    r.stage('gas', 'gas on arrival', {
+      done: true,
+      info:
+        'dropped' in s.gasDrop
+          ? `${formatEther(s.gasDrop.dropped)} native coin sent to ${s.to}`
+          : `none: ${describeGasDropRefusal(s.gasDrop.refused)}`,
+    })
+  }
+}
+
+/** A refused gas drop in words (CLI and web app). */
+export function describeGasDropRefusal(reason: GasDropRefusalName): string {
+  switch (reason) {
+    case 'reserve-empty':
+      return "the bridge's gas reserve is empty (the operator must fund it)"
+    case 'window-full':
+      return 'the 24 h gas drop cap is used up'
+    case 'recipient-rejected':
+      return 'the recipient contract refused the coin'
+  }
 }
 
 export function renderWithdrawal(ctx: BridgeContext, s: WithdrawalStatus): void {

@@ -6,11 +6,12 @@
  */
 import { type Address, erc20Abi, getAddress, isAddress, parseEventLogs, zeroAddress } from 'viem'
 import { BridgeError } from '../core/errors.ts'
+import { checkWithdrawal } from '../core/preflight.ts'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import { runClaim } from './claim.ts'
 import type { BridgeContext } from './context.ts'
 import { followWithdrawal, type WithdrawalStatus } from './track.ts'
-import { formatAmount, parseAmount, send, tokenInfo } from './util.ts'
+import { parseAmount, send, tokenInfo } from './util.ts'
 
 export interface WithdrawOptions {
   amount: string
@@ -87,7 +88,7 @@ export async function runWithdraw(ctx: BridgeContext, o: WithdrawOptions): Promi
     throw new BridgeError('BRIDGE_ARGUMENT_INVALID', '--to is the zero address')
   const warnings: string[] = []
 
-  const [bridgePaused, vaultPaused, config, [, available], balance] = await Promise.all([
+  const [bridgePaused, vaultPaused, config, [, available], balance, limits] = await Promise.all([
     ctx.sidechain.readContract({
       address: ctx.bridge,
       abi: sidechainBridgeAbi,
@@ -112,37 +113,26 @@ export async function runWithdraw(ctx: BridgeContext, o: WithdrawOptions): Promi
       functionName: 'balanceOf',
       args: [account.address],
     }),
+    ctx.sidechain.readContract({
+      address: ctx.bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'withdrawalLimits',
+      args: [wrapped],
+    }),
   ])
-  if (bridgePaused)
-    throw new BridgeError(
-      'BRIDGE_PAUSED',
-      'the sidechain bridge is paused: withdrawals are refused',
-    )
-  if (vaultPaused) {
-    throw new BridgeError(
-      'BRIDGE_PAUSED',
-      'the L1 vault is paused: a withdrawal now could not be released until it is unpaused',
-    )
-  }
-  if (amount > config.maxPerTransaction) {
-    throw new BridgeError(
-      'BRIDGE_OVER_LIMIT',
-      `${formatAmount(amount, display)} is above the vault's per-withdrawal limit of ${formatAmount(config.maxPerTransaction, display)}: it could never be released; withdraw in parts`,
-      { details: { amount: amount.toString(), limit: config.maxPerTransaction.toString() } },
-    )
-  }
-  if (amount > available) {
-    warnings.push(
-      `the vault's rolling 24 h limit has ${formatAmount(available, display)} left: the release will wait until the window allows it`,
-    )
-  }
-  if (balance < amount) {
-    throw new BridgeError(
-      'BRIDGE_INSUFFICIENT_BALANCE',
-      `insufficient balance: ${formatAmount(balance, display)} wrapped available, ${formatAmount(amount, display)} needed`,
-      { details: { balance: balance.toString(), amount: amount.toString() } },
-    )
-  }
+  const check = checkWithdrawal({
+    unit: display,
+    amount,
+    bridgePaused,
+    vaultPaused,
+    maxPerTransaction: config.maxPerTransaction,
+    windowAvailable: available,
+    minAmount: limits.minAmount,
+    maxAmount: limits.maxAmount,
+    balance,
+  })
+  if (check.refusal !== undefined) throw check.refusal
+  warnings.push(...check.warnings)
   for (const w of warnings) ctx.reporter.note(`warning: ${w}`)
 
   ctx.reporter.stage('burn', 'sidechain withdrawal', { info: 'sending' })

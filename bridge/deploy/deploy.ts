@@ -272,6 +272,87 @@ export async function deploySidechainBridge(
   )
 }
 
+/** Gas on arrival of a {SidechainBridge} (native coin, wei). */
+export interface GasDropParams {
+  /** Native coin dropped once to a depositor that holds less than `balanceThreshold` (0 disables drops). */
+  amount: bigint
+  balanceThreshold: bigint
+  /** Most native coin dropped per 24 h, at least `amount`. */
+  windowCap: bigint
+  /** Native coin sent to the bridge's reserve now (default none). */
+  fund?: bigint
+}
+
+/**
+ * Sets the gas drop of `bridge` (the wallet must be its owner) and funds its reserve. Throws a
+ * {BridgeContractsError} on bad input before sending anything, and if a transaction reverts.
+ */
+export async function configureGasDrop(
+  walletClient: AnyWalletClient,
+  publicClient: PublicClient,
+  bridge: Address,
+  params: GasDropParams,
+): Promise<void> {
+  const limit = (1n << 128n) - 1n
+  for (const [name, value] of [
+    ['amount', params.amount],
+    ['balanceThreshold', params.balanceThreshold],
+    ['windowCap', params.windowCap],
+  ] as const) {
+    if (value < 0n || value > limit) {
+      throw new BridgeContractsError(
+        'BRIDGE_INVALID_PARAMETER',
+        `${name} must be from 0 to 2^128 - 1`,
+        {
+          details: { [name]: value.toString() },
+        },
+      )
+    }
+  }
+  if (params.amount > params.windowCap) {
+    throw new BridgeContractsError(
+      'BRIDGE_INVALID_PARAMETER',
+      'the gas drop amount is above its 24 h cap',
+      {
+        details: { amount: params.amount.toString(), windowCap: params.windowCap.toString() },
+      },
+    )
+  }
+  const account = walletClient.account
+  if (account === undefined) {
+    throw new BridgeContractsError(
+      'BRIDGE_NO_ACCOUNT',
+      'the wallet client has no account to send from',
+    )
+  }
+  const chain = walletClient.chain ?? null
+  const mined = async (hash: Hash, what: string) => {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash })
+    if (receipt.status !== 'success') {
+      throw new BridgeContractsError('BRIDGE_DEPLOY_FAILED', `${what} reverted`, {
+        details: { hash },
+      })
+    }
+  }
+  await mined(
+    await walletClient.writeContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'setGasDrop',
+      args: [params.amount, params.balanceThreshold, params.windowCap],
+      account,
+      chain,
+    }),
+    'setGasDrop',
+  )
+  if ((params.fund ?? 0n) > 0n) {
+    await mined(
+      await walletClient.sendTransaction({ to: bridge, value: params.fund, account, chain }),
+      'funding the gas reserve',
+    )
+  }
+}
+
 /** Deploys a {TestToken}: a plain ERC-20 that ANYONE can mint (tests and devnet only). */
 export async function deployTestToken(
   walletClient: AnyWalletClient,

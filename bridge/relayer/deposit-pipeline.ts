@@ -55,9 +55,10 @@ export interface DepositPipelineModules {
 
 const depositedEvent = getAbiItem({ abi: bridgeVaultAbi, name: 'Deposited' })
 
-/** Gas floors of a confirmation that mints: with the wrapped token's deployment, and without. */
+/** Gas floors of a confirmation that mints: with the wrapped token's deployment, and without; both include a gas drop
+ * to a new account (the bridge refuses to try a drop with less than `GAS_DROP_MIN_GAS` left). */
 export const FIRST_MINT_GAS = 2_000_000n
-export const MINT_GAS = 250_000n
+export const MINT_GAS = 350_000n
 
 export class DepositPipeline {
   private readonly options: DepositPipelineOptions

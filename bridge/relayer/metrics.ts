@@ -26,6 +26,10 @@ export class RelayerMetrics {
   readonly supplyBacked: Gauge<'token'>
   readonly l1Halted: Gauge
   readonly ready: Gauge
+  readonly gasReserve: Gauge
+  readonly gasDrops: Gauge
+  readonly gasDropRefusals: Gauge<'reason'>
+  readonly gasDropWindowRemaining: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -120,6 +124,27 @@ export class RelayerMetrics {
     this.ready = new Gauge({
       name: 'bridge_relayer_ready',
       help: '1 when /ready answers 200 (started, and both chains answered recently), else 0; set at each scrape',
+      registers,
+    })
+    this.gasReserve = new Gauge({
+      name: 'bridge_gas_reserve_wei',
+      help: "Native coin in the sidechain bridge's gas drop reserve, in wei",
+      registers,
+    })
+    this.gasDrops = new Gauge({
+      name: 'bridge_gas_drops',
+      help: 'Gas drops the sidechain bridge sent with mints so far (its own counter)',
+      registers,
+    })
+    this.gasDropRefusals = new Gauge({
+      name: 'bridge_gas_drop_refusals',
+      help: 'Mints to a recipient that qualified for a gas drop but got none, by reason (reserve-empty, window-full, recipient-rejected)',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.gasDropWindowRemaining = new Gauge({
+      name: 'bridge_gas_drop_window_remaining_wei',
+      help: 'Native coin the bridge can still drop in the current 24 h window, in wei',
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

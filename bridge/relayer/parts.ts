@@ -6,6 +6,7 @@
 import { type LocalAccount, type PublicClient, parseGwei } from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { SupplyAuditor } from '../core/audit.ts'
+import { GasDropMonitor } from '../core/gas-drop.ts'
 import type { RelayerJournal } from '../journal/journal.ts'
 import type { RelayerConfig } from './config.ts'
 import type { CrashHook } from './crash-hook.ts'
@@ -23,6 +24,7 @@ export interface RelayerParts {
   withdrawals: WithdrawalPipeline
   /** Undefined when auditIntervalMs is 0 (no audit loop). */
   auditor: SupplyAuditor | undefined
+  gasDrops: GasDropMonitor | undefined
 }
 
 export interface RelayerPartsOptions {
@@ -144,5 +146,12 @@ export function createRelayerParts(
           { l1, sidechain, gauges: metrics, logger: logger.child({ module: 'audit' }) },
         )
       : undefined
-  return { sidechainSender, l1Sender, runner, deposits, withdrawals, auditor }
+  const gasDrops =
+    config.auditIntervalMs > 0
+      ? new GasDropMonitor(
+          { bridge: config.sidechain.bridge },
+          { sidechain, gauges: metrics, logger: logger.child({ module: 'gas-drop' }) },
+        )
+      : undefined
+  return { sidechainSender, l1Sender, runner, deposits, withdrawals, auditor, gasDrops }
 }

@@ -3,7 +3,8 @@
  *
  *   L1 loop (l1.pollIntervalMs):              scan confirmed Deposited logs -> vote on the sidechain
  *   sidechain loop (sidechain.pollIntervalMs): scan withdrawals -> sign, store signature -> release on L1 by turn
- *   audit loop (auditIntervalMs):              vault balance vs wrapped supply per token -> metrics (SupplyAuditor)
+ *   audit loop (auditIntervalMs):              vault balance vs wrapped supply per token -> metrics (SupplyAuditor),
+ *                                              gas drop reserve and counters -> metrics (GasDropMonitor)
  *
  * Start: open the journal, check both chains against the config (chain ids, the bridge points at this vault),
  * resume journaled work and in-flight L1 transactions, serve metrics, start the loops. Stop: abort, wait for
@@ -167,7 +168,7 @@ export class Relayer {
       this.state = 'stopped'
       throw err
     }
-    const { deposits, withdrawals, runner, auditor } = parts
+    const { deposits, withdrawals, runner, auditor, gasDrops } = parts
     this.loops = [
       this.loop('l1', config.l1.pollIntervalMs, async () => {
         await deposits.scan()
@@ -183,6 +184,7 @@ export class Relayer {
       this.loops.push(
         this.loop('audit', config.auditIntervalMs, async () => {
           await auditor.check()
+          await gasDrops?.check()
         }),
       )
     }

@@ -16,7 +16,7 @@ t.test('the bin shim runs the CLI', (t) => {
   const help = runBin('--help')
   t.equal(help.status, 0, help.stderr)
   t.match(help.stdout, /Usage: sidechain/)
-  for (const command of ['node', 'genesis', 'devnet', 'relayer', 'bridge']) {
+  for (const command of ['node', 'genesis', 'devnet', 'relayer', 'bridge', 'ui']) {
     t.match(help.stdout, new RegExp(`\\n\\s+${command}\\b`), `lists ${command}`)
   }
   t.end()

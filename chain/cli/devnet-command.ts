@@ -26,6 +26,7 @@ export interface DevnetCommandOptions {
   relayerMetricsPort?: number
   explorerPort?: number
   faucetPort?: number
+  uiPort?: number
   logLevel?: string
 }
 
@@ -102,6 +103,11 @@ function registerLocalDevnet(program: Command): void {
       port('--faucet-port'),
     )
     .option(
+      '--ui-port <port>',
+      `port of the bridge web app; 0 picks a free one (default: ${DEFAULTS.uiPort})`,
+      port('--ui-port'),
+    )
+    .option(
       '--log-level <level>',
       `log level of nodes and relayers: trace|debug|info|warn|error (default: ${DEFAULTS.logLevel})`,
     )
@@ -150,6 +156,7 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
         relayerMetricsPort: opts.relayerMetricsPort,
         explorerPort: opts.explorerPort,
         faucetPort: opts.faucetPort,
+        uiPort: opts.uiPort,
         logLevel: opts.logLevel,
         signal: abort.signal,
       },

@@ -10,6 +10,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
+import { registerUiCommand } from '../../bridge/ui/command.ts'
 import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerExplorerCommands } from './explorer-command.ts'
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerRelayerCommand(program)
   registerBridgeCommand(program)
   registerExplorerCommands(program)
+  registerUiCommand(program)
   return program
 }
 

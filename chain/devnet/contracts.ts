@@ -1,7 +1,7 @@
 /**
  * Bridge contracts of a devnet: on L1 the vault with ETH and a test ERC-20 allow-listed, the token minted to the
  * dev accounts and the relayers given L1 gas; on the sidechain the bridge, deployed by a normal transaction once
- * the validators finalize blocks. Dev account #0 deploys, owns and guards everything, so developers can try the
+ * the validators finalize blocks, with its gas drop reserve funded. Dev account #0 deploys, owns and guards everything, so developers can try the
  * admin functions (pause, limits) with a key they already have.
  */
 import {
@@ -22,9 +22,11 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import {
   bridgeVaultAbi,
+  configureGasDrop,
   deploySidechainBridge,
   deployTestToken,
   deployVault,
+  type GasDropParams,
   sidechainBridgeAbi,
   testTokenAbi,
 } from '../../bridge/deploy/index.ts'
@@ -40,6 +42,17 @@ export const RELAYER_L1_BALANCE = parseEther('100')
 export const VAULT_LIMITS = {
   maxPerTransaction: parseEther('1000'),
   windowLimit: parseEther('100000'),
+}
+
+/**
+ * Gas on arrival of the devnet bridge: a key funded only on L1 gets enough sidechain coin with its first mint to
+ * withdraw and make a few hundred transactions at the base fee floor. Dev account #0 funds the reserve.
+ */
+export const GAS_DROP = {
+  amount: parseEther('0.01'),
+  balanceThreshold: parseEther('0.005'),
+  windowCap: parseEther('10'),
+  fund: parseEther('100'),
 }
 
 type AnyWallet = WalletClient<Transport, Chain, Account>
@@ -162,6 +175,8 @@ export async function deployBridge(
     l1ChainId: number
     vault: Address
     firstDepositId: bigint
+    /** Gas on arrival (default GAS_DROP, reserve funded by the deployer). */
+    gasDrop?: GasDropParams
   },
 ): Promise<{ bridge: Address; bridgeBlock: number }> {
   const read = <F extends 'depositCount' | 'signerEpoch' | 'threshold' | 'signers'>(
@@ -199,6 +214,12 @@ export async function deployBridge(
     l1SignerEpoch: signerEpoch,
     firstDepositId: params.firstDepositId,
   })
+  await configureGasDrop(
+    sidechain.wallet,
+    sidechain.public,
+    deployed.address,
+    params.gasDrop ?? GAS_DROP,
+  )
   return { bridge: deployed.address, bridgeBlock: Number(deployed.blockNumber) }
 }
 

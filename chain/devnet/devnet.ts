@@ -4,12 +4,14 @@
  * bridge, and R relayer processes with threshold M. Data lives under one folder and a restart resumes it.
  *
  * Start order: keys and genesis -> anvil -> L1 contracts -> validators -> first blocks -> sidechain bridge ->
- * relayers -> devnet.json. Stop order: relayers -> validators -> anvil (it writes its state file on the way out).
+ * relayers -> bridge web app -> devnet.json. Stop order: web app -> relayers -> validators -> anvil (it writes its state file on the way out).
  * If any process dies on its own, the devnet reports which one and where its log is, and stops the rest.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
 import type { Address } from 'viem'
+import { uiConfigFromNetwork } from '../../bridge/ui/config.ts'
+import { BridgeUiServer } from '../../bridge/ui/server.ts'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
 import { Explorer } from '../explorer/explorer.ts'
 import { Faucet } from '../faucet/faucet.ts'
@@ -79,6 +81,8 @@ export interface DevnetOptions extends TopologyFlags {
   explorerPort?: number
   /** The faucet's port. 0 picks a free one. */
   faucetPort?: number
+  /** Port of the bridge web app. 0 picks a free one. */
+  uiPort?: number
   /** Log level of the nodes and relayers (default DEFAULTS.logLevel). */
   logLevel?: string
   /** Longest wait for one startup step (default DEFAULTS.stepTimeoutMs). */
@@ -137,6 +141,8 @@ export interface DevnetInfo {
   explorer?: { url: string; apiUrl: string }
   /** The faucet page; `POST <url>/api/claim` with {"address"}. Pays from dev account #9. */
   faucet?: { url: string; account: Address }
+  /** URL of the bridge web app (served by the devnet process; absent where none runs). */
+  ui?: string
   datadir: string
   logs: Record<string, string>
 }
@@ -171,6 +177,7 @@ interface Ports {
   relayerMetrics: number[]
   explorer: number
   faucet: number
+  ui: number
 }
 
 interface LockFile {
@@ -178,7 +185,7 @@ interface LockFile {
   processes: Array<{ name: string; pid: number }>
 }
 
-const STEPS = 8
+const STEPS = 9
 
 export async function startDevnet(
   options: DevnetOptions,
@@ -228,6 +235,7 @@ export async function startDevnet(
     }
     writeJsonAtomic(layout.lockFile, lock)
   }
+  let ui: BridgeUiServer | undefined
   let stopping: Promise<void> | undefined
   const services: Array<{ stop(): Promise<void> }> = []
   const stopAll = () => {
@@ -235,6 +243,7 @@ export async function startDevnet(
       running = false
       // In-process services first: they follow the validators.
       await Promise.allSettled(services.map((s) => s.stop()))
+      await ui?.stop()
       await group.stopWhere((p) => p.name.startsWith('relayer-'), 10_000)
       await group.stopWhere((p) => p.name.startsWith('validator-'), 15_000)
       // anvil writes its whole state on the way out; give it time.
@@ -462,6 +471,7 @@ export async function startDevnet(
         datadir: path.join(layout.root, 'explorer'),
         port: ports.explorer,
         chainName: 'sidechain devnet',
+        bridgeUiUrl: `http://127.0.0.1:${ports.ui}/`,
       },
       { logger: createLogger({ level: 'warn' }).child({ service: 'explorer' }) },
     )
@@ -485,8 +495,9 @@ export async function startDevnet(
     services.push(faucet)
     guard()
 
-    // 8. devnet.json.
-    progress(`writing ${displayPath(layout.devnetJson)}`)
+    // 8. The bridge web app, in this process: it only serves files and the network's addresses.
+    const uiUrl = `http://127.0.0.1:${ports.ui}/`
+    progress(`serving the bridge web app on ${uiUrl}`)
     const owner = DEV_ACCOUNTS[0].address
     const info: DevnetInfo = {
       l1: {
@@ -531,9 +542,20 @@ export async function startDevnet(
       }),
       explorer: { url: explorer.url, apiUrl: `${explorer.url}/api` },
       faucet: { url: faucet.url, account: faucetAccount.address },
+      ui: uiUrl,
       datadir: layout.root,
       logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
     }
+    ui = new BridgeUiServer({
+      host: '127.0.0.1',
+      port: ports.ui,
+      config: uiConfigFromNetwork(info, layout.devnetJson),
+    })
+    await ui.start()
+    guard()
+
+    // 9. devnet.json.
+    progress(`writing ${displayPath(layout.devnetJson)}`)
     writeJsonAtomic(layout.devnetJson, info)
     running = true
     guard()
@@ -602,6 +624,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     },
     explorer: { base: options.explorerPort ?? DEFAULTS.explorerPort, count: 1, what: 'explorer' },
     faucet: { base: options.faucetPort ?? DEFAULTS.faucetPort, count: 1, what: 'faucet' },
+    ui: { base: options.uiPort ?? DEFAULTS.uiPort, count: 1, what: 'bridge web app' },
   }
   const wantFree = Object.values(ranges)
     .filter((g) => g.base === 0)
@@ -630,6 +653,7 @@ async function allocatePorts(options: DevnetOptions, topology: Topology): Promis
     relayerMetrics: pick(ranges.relayerMetrics),
     explorer: pick(ranges.explorer)[0]!,
     faucet: pick(ranges.faucet)[0]!,
+    ui: pick(ranges.ui)[0]!,
   }
   const seen = new Map<number, string>()
   for (const { port, what } of fixed) {

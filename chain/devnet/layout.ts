@@ -82,6 +82,8 @@ export const DEFAULTS = {
   relayerMetricsPort: 9464,
   explorerPort: 8600,
   faucetPort: 8700,
+  /** The bridge web app (the `sidechain ui` default too). */
+  uiPort: 8500,
   logLevel: 'info',
   /** Longest wait for one startup step. */
   stepTimeoutMs: 120_000,

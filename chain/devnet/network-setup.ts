@@ -35,6 +35,7 @@ import {
   checkL1,
   deployBridge,
   deployL1,
+  GAS_DROP,
   isAnvil,
   type L1Deployment,
 } from './contracts.ts'
@@ -318,7 +319,14 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
       // The first bridge of the vault deployed above: it mints every deposit. Replacing a
       // bridge (pause it, then start the new one at the vault's depositCount) is not done here.
       firstDepositId: 0n,
+      // A real deployer key funds no reserve: the operator decides how much coin to give away.
+      gasDrop: anvil ? GAS_DROP : { ...GAS_DROP, fund: 0n },
     })
+    if (!anvil) {
+      log(
+        `fund the gas drop reserve with a plain transfer to the bridge ${l2.bridge} (docs/bridge.md)`,
+      )
+    }
     deployment = { ...deployment, l2 }
     writeJsonAtomic(deploymentFile, deployment)
   } else {

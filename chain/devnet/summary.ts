@@ -60,6 +60,9 @@ export function formatSummary(devnet: Devnet): string {
   const network = displayPath(layout.devnetJson)
   lines.push(
     '',
+    ...(info.ui !== undefined
+      ? [`Bridge web app: ${info.ui}  (wallet, deposit, withdraw, live tracker, claim)`]
+      : []),
     `Endpoints and addresses as JSON: ${network}`,
     'Try:',
     `  npx cast block-number --rpc-url ${info.l2.rpcUrls[0]}`,

@@ -385,7 +385,7 @@ ${txs.map((t) => html`<tr><td>${link.tx(t.hash)}</td><td>${link.block(t.blockNum
     const t = d.tx
     const bridgeLink =
       d.bridge !== undefined && this.#m.options.bridgeUiUrl !== undefined
-        ? html`<tr><th>Bridge</th><td><a data-testid="bridge-link" href="${this.#m.options.bridgeUiUrl}#tx:${t.hash}">track this ${d.bridge} in the bridge page</a></td></tr>`
+        ? html`<tr><th>Bridge</th><td><a data-testid="bridge-link" href="${this.#m.options.bridgeUiUrl}#/tx/${t.hash}">track this ${d.bridge} in the bridge page</a></td></tr>`
         : ''
     return html`<h1>Transaction <span class="mono">${t.hash}</span></h1>
 <table><tr><th>Status</th><td data-testid="tx-status" class="${t.status === 'success' ? 'ok' : 'bad'}">${t.status}</td></tr>

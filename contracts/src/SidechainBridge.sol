@@ -314,6 +314,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         }
         WrappedToken(token).mint(to, amount);
         emit DepositMinted(depositId, l1Token, to, token, amount);
+        _dropGas(depositId, to);
         return true;
     }
 
@@ -370,6 +371,168 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         _signatures[withdrawalId][epoch].push(StoredSignature(msg.sender, signature));
         emit SignatureSubmitted(withdrawalId, msg.sender, epoch);
         return true;
+    }
+
+    // ------------------------------------------------------------------------------------------ gas on arrival
+    // One block on purpose (state, events, errors, functions): it merges cleanly with other edits of this file.
+    //
+    // A deposit to an address without native coin would leave it unable to withdraw or move the wrapped tokens.
+    // The minting vote therefore also sends a one-time drop of native coin from a reserve this contract holds
+    // (funded by anyone with a plain transfer, e.g. in the genesis alloc). It is decided inside the mint, so every
+    // validator executes the same decision and the relayers sign nothing new. The drop never makes the mint
+    // revert: when the reserve or the 24 h cap cannot pay, or the recipient refuses the coin, the mint stands and
+    // {GasDropRefused} says why.
+
+    /// @notice Why a drop was not sent to a recipient that qualified for one.
+    enum GasDropRefusal {
+        ReserveEmpty,
+        WindowFull,
+        RecipientRejected
+    }
+
+    /// @notice Gas drop settings, in wei of the native coin. `amount` zero disables drops.
+    struct GasDropSettings {
+        /// Native coin sent once to a qualifying recipient.
+        uint128 amount;
+        /// A recipient holding this much or more gets nothing.
+        uint128 balanceThreshold;
+        /// Most native coin dropped per {GAS_DROP_WINDOW}.
+        uint128 windowCap;
+    }
+
+    /// @notice Length of the window the drops are capped over (a fixed window from its first drop).
+    uint256 public constant GAS_DROP_WINDOW = 24 hours;
+
+    /// @notice Gas the recipient gets with its drop: enough for an account, too little to do work in our call.
+    uint256 public constant GAS_DROP_STIPEND = 10_000;
+
+    /// @notice Least gas left before the drop is attempted, so a caller cannot make the recipient's call fail by
+    /// sending too little gas (the stipend, the 63/64 rule, value transfer and new-account costs, bookkeeping).
+    uint256 public constant GAS_DROP_MIN_GAS = 80_000;
+
+    GasDropSettings private _gasDropSettings;
+
+    /// @notice Start of the current drop window.
+    uint256 public gasDropWindowStart;
+
+    /// @notice Native coin dropped since {gasDropWindowStart}.
+    uint256 public gasDropWindowUsed;
+
+    /// @notice Whether `account` already received its drop.
+    mapping(address account => bool) public gasDropped;
+
+    /// @notice Drops sent so far.
+    uint256 public gasDropCount;
+
+    /// @notice Native coin dropped so far, in wei.
+    uint256 public gasDroppedTotal;
+
+    /// @notice Refusals so far per reason.
+    mapping(GasDropRefusal reason => uint256 count) public gasDropRefusals;
+
+    /// @notice `amount` of native coin was dropped to `to` with the mint of `depositId`.
+    event GasDropped(uint256 indexed depositId, address indexed to, uint256 amount);
+
+    /// @notice `to` qualified for a drop with the mint of `depositId`, but got none because of `reason`.
+    event GasDropRefused(uint256 indexed depositId, address indexed to, GasDropRefusal reason);
+
+    /// @notice The drop settings changed.
+    event GasDropSettingsUpdated(uint256 amount, uint256 balanceThreshold, uint256 windowCap);
+
+    /// @notice `from` added `amount` to the reserve.
+    event GasReserveFunded(address indexed from, uint256 amount);
+
+    /// @dev Drop settings out of range: `amount` above `windowCap`, or a value above 2^128 - 1.
+    error InvalidGasDropSettings(uint256 amount, uint256 balanceThreshold, uint256 windowCap);
+
+    /// @dev Less than {GAS_DROP_MIN_GAS} gas was left for the drop; resend with more gas.
+    error GasDropNeedsGas(uint256 gasLeft);
+
+    /// @notice Funds the gas drop reserve. The reserve leaves this contract only as drops.
+    receive() external payable {
+        emit GasReserveFunded(msg.sender, msg.value);
+    }
+
+    /**
+     * @notice Sets the gas drop. Owner only: it spends only the reserve, only on depositors, within `windowCap`.
+     * @param amount Native coin per drop (0 disables drops).
+     * @param balanceThreshold Recipients holding at least this much get nothing.
+     * @param windowCap Most native coin dropped per {GAS_DROP_WINDOW}, at least `amount`.
+     */
+    function setGasDrop(uint256 amount, uint256 balanceThreshold, uint256 windowCap) external onlyOwner {
+        if (
+            amount > type(uint128).max ||
+            balanceThreshold > type(uint128).max ||
+            windowCap > type(uint128).max ||
+            amount > windowCap
+        ) revert InvalidGasDropSettings(amount, balanceThreshold, windowCap);
+        _gasDropSettings = GasDropSettings(uint128(amount), uint128(balanceThreshold), uint128(windowCap));
+        emit GasDropSettingsUpdated(amount, balanceThreshold, windowCap);
+    }
+
+    /// @notice The gas drop settings.
+    function gasDropSettings() external view returns (GasDropSettings memory) {
+        return _gasDropSettings;
+    }
+
+    /// @notice Native coin the reserve holds.
+    function gasReserve() external view returns (uint256) {
+        return address(this).balance;
+    }
+
+    /// @notice Native coin that can still be dropped in the current window.
+    function gasDropWindowRemaining() external view returns (uint256) {
+        uint256 cap = _gasDropSettings.windowCap;
+        if (block.timestamp >= gasDropWindowStart + GAS_DROP_WINDOW) return cap;
+        return gasDropWindowUsed >= cap ? 0 : cap - gasDropWindowUsed;
+    }
+
+    /// @notice Whether a mint to `to` now would bring it a drop (`refusal` is meaningful when `qualifies` and not
+    /// `willDrop`). A recipient contract may still refuse the coin.
+    function gasDropPreview(
+        address to
+    ) external view returns (bool qualifies, bool willDrop, GasDropRefusal refusal) {
+        GasDropSettings memory s = _gasDropSettings;
+        if (s.amount == 0 || gasDropped[to] || to.balance >= s.balanceThreshold) {
+            return (false, false, GasDropRefusal.ReserveEmpty);
+        }
+        uint256 used = block.timestamp >= gasDropWindowStart + GAS_DROP_WINDOW ? 0 : gasDropWindowUsed;
+        if (address(this).balance < s.amount) return (true, false, GasDropRefusal.ReserveEmpty);
+        if (used + s.amount > s.windowCap) return (true, false, GasDropRefusal.WindowFull);
+        return (true, true, GasDropRefusal.ReserveEmpty);
+    }
+
+    function _dropGas(uint256 depositId, address to) private {
+        GasDropSettings memory s = _gasDropSettings;
+        if (s.amount == 0 || gasDropped[to] || to.balance >= s.balanceThreshold) return;
+        if (block.timestamp >= gasDropWindowStart + GAS_DROP_WINDOW) {
+            gasDropWindowStart = block.timestamp;
+            gasDropWindowUsed = 0;
+        }
+        GasDropRefusal reason;
+        if (address(this).balance < s.amount) {
+            reason = GasDropRefusal.ReserveEmpty;
+        } else if (gasDropWindowUsed + s.amount > s.windowCap) {
+            reason = GasDropRefusal.WindowFull;
+        } else {
+            uint256 left = gasleft();
+            if (left < GAS_DROP_MIN_GAS) revert GasDropNeedsGas(left);
+            // Effects before the interaction; confirmDeposit is also nonReentrant.
+            gasDropped[to] = true;
+            gasDropWindowUsed += s.amount;
+            (bool sent, ) = to.call{value: s.amount, gas: GAS_DROP_STIPEND}("");
+            if (sent) {
+                ++gasDropCount;
+                gasDroppedTotal += s.amount;
+                emit GasDropped(depositId, to, s.amount);
+                return;
+            }
+            gasDropped[to] = false;
+            gasDropWindowUsed -= s.amount;
+            reason = GasDropRefusal.RecipientRejected;
+        }
+        ++gasDropRefusals[reason];
+        emit GasDropRefused(depositId, to, reason);
     }
 
     // ----------------------------------------------------------------------------------------- administration

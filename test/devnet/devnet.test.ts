@@ -59,6 +59,7 @@ t.test(
         relayerMetricsPort: 0,
         explorerPort: 0,
         faucetPort: 0,
+        uiPort: 0,
       },
       { progress: (p) => steps.push(p) },
     )
@@ -68,10 +69,10 @@ t.test(
 
     t.same(
       steps.map((s) => s.step),
-      [1, 2, 3, 4, 5, 6, 7],
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
       'progress shows each step k/N',
     )
-    t.ok(steps.every((s) => s.total === 7))
+    t.ok(steps.every((s) => s.total === 9))
     t.same(
       JSON.parse(readFileSync(devnet.layout.devnetJson, 'utf8')),
       info,

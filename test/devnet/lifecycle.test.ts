@@ -28,6 +28,7 @@ const freePorts = {
   relayerMetricsPort: 0,
   explorerPort: 0,
   faucetPort: 0,
+  uiPort: 0,
 }
 
 t.test('devnet command, resume, refusals, a dying process', async (t) => {

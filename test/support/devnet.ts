@@ -1,7 +1,9 @@
 /** Running the real CLI and the real `cast` against a devnet, and checking that processes are gone. */
 import { execFile, spawn } from 'node:child_process'
 import path from 'node:path'
+import { type Devnet, startDevnet } from '../../chain/devnet/devnet.ts'
 import { foundryBinary } from '../../chain/lib/foundry.ts'
+import { tempDir } from './chain.ts'
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..')
 export const CLI = path.join(REPO_ROOT, 'chain/cli/main.ts')
@@ -61,5 +63,39 @@ export function pidAlive(pid: number): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * A whole devnet (`startDevnet`, what `npm start` runs) on free ports in a temp folder, for tests that need the
+ * real topology (validator and relayer processes, the web app). Share one across a file's assertions: it takes
+ * a while to start. `stop` stops it and removes the folder.
+ */
+export async function startTestDevnet(
+  flags: { validators?: number; relayers?: number; threshold?: number; blockTimeMs?: number } = {},
+): Promise<{ devnet: Devnet; stop(): Promise<void> }> {
+  const dir = tempDir('devnet-test-')
+  try {
+    const devnet = await startDevnet({
+      datadir: dir.path,
+      ...flags,
+      rpcPort: 0,
+      p2pPort: 0,
+      l1Port: 0,
+      validatorMetricsPort: 0,
+      relayerMetricsPort: 0,
+      uiPort: 0,
+      logLevel: 'warn',
+    })
+    return {
+      devnet,
+      stop: async () => {
+        await devnet.stop()
+        dir.remove()
+      },
+    }
+  } catch (err) {
+    dir.remove()
+    throw err
   }
 }
