@@ -3,6 +3,9 @@
  * actions finish or are abandoned at a safe point; the journal and the contracts make a restart pick them up).
  */
 import { type Command, Option } from 'commander'
+import { bytesToHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { loadKey } from '../../chain/lib/key-loader.ts'
 import { keyFileIsExposed } from '../../chain/lib/keys.ts'
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../chain/lib/logger.ts'
 import { loadRelayerConfig } from './config.ts'
@@ -15,9 +18,23 @@ export function registerRelayerCommand(program: Command): void {
     .addOption(
       new Option('--log-level <level>', 'log level (overrides the config)').choices(LOG_LEVELS),
     )
-    .action(async (opts: { config: string; logLevel?: LogLevel }) => {
+    .option('--insecure-key', 'accept a plain-text key file (as the config field insecureKey)')
+    .action(async (opts: { config: string; logLevel?: LogLevel; insecureKey?: boolean }) => {
       const config = loadRelayerConfig(opts.config)
+      const insecureKey = opts.insecureKey === true || config.relayer.insecureKey
+      // Before the journal or the metrics port is touched: a refused key starts nothing.
+      const key = await loadKey(config.relayer.keyFile, {
+        passwordFile: config.relayer.passwordFile,
+        insecureKey,
+        insecureFlag: '--insecure-key (or "insecureKey": true in the relayer config)',
+      })
       const logger = createLogger({ level: opts.logLevel ?? config.logLevel, name: 'relayer' })
+      if (insecureKey) {
+        logger.warn(
+          { path: config.relayer.keyFile },
+          'INSECURE: relayer key accepted from a plain-text file (insecureKey); use a keystore in production',
+        )
+      }
       if (keyFileIsExposed(config.relayer.keyFile)) {
         logger.warn(
           { path: config.relayer.keyFile },
@@ -25,7 +42,8 @@ export function registerRelayerCommand(program: Command): void {
         )
       }
       const { Relayer } = await import('./relayer.ts')
-      const relayer = new Relayer(config, { logger })
+      const account = privateKeyToAccount(bytesToHex(key.privateKey))
+      const relayer = new Relayer(config, { logger, account })
       let stopRequested = false
       const stopped = new Promise<void>((resolve) => {
         const onSignal = (signal: string) => {

@@ -73,8 +73,16 @@ export const relayerConfigSchema = z
       .strict(),
     relayer: z
       .object({
-        /** JSON key file `{ address, privateKey }` (0600), as `sidechain genesis` writes them. */
+        /**
+         * V3 keystore (`sidechain account new`, `cast wallet new`); its password from `passwordFile`,
+         * SIDECHAIN_KEY_PASSWORD(_FILE) or a prompt. A plain-text key file `{ address, privateKey }`
+         * only with `insecureKey`.
+         */
         keyFile: z.string().min(1),
+        /** File whose first line is the keystore's password (a Docker secret, a 0600 file). */
+        passwordFile: z.string().min(1).optional(),
+        /** Accept a plain-text `keyFile` (devnets and tests; `sidechain relayer --insecure-key` too). */
+        insecureKey: z.boolean().default(false),
         /** This relayer's position for release turns: withdrawal id mod `count` == `index` releases first. */
         index: z.number().int().min(0),
         count: z.number().int().min(1).max(32),
@@ -179,7 +187,13 @@ export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): Rel
   return Object.freeze({
     ...config,
     datadir: path.resolve(baseDir, config.datadir),
-    relayer: { ...config.relayer, keyFile: path.resolve(baseDir, config.relayer.keyFile) },
+    relayer: {
+      ...config.relayer,
+      keyFile: path.resolve(baseDir, config.relayer.keyFile),
+      ...(config.relayer.passwordFile === undefined
+        ? {}
+        : { passwordFile: path.resolve(baseDir, config.relayer.passwordFile) }),
+    },
   })
 }
 

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander'
 import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
 import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
+import { registerAccountCommand } from './account-command.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
 import { registerNodeCommand } from './node-command.ts'
@@ -23,6 +24,7 @@ export function buildCli(): Command {
     .showHelpAfterError()
     .exitOverride()
   registerNodeCommand(program)
+  registerAccountCommand(program)
   registerGenesisCommand(program)
   registerDevnetCommand(program)
   registerRelayerCommand(program)

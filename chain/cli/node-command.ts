@@ -1,7 +1,8 @@
 import path from 'node:path'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
-import { keyFileIsExposed, readKeyFile } from '../lib/keys.ts'
+import { KEY_PASSWORD_ENV, KEY_PASSWORD_FILE_ENV, loadKey } from '../lib/key-loader.ts'
+import { keyFileIsExposed } from '../lib/keys.ts'
 import { createLogger, LOG_LEVELS, type LogLevel, logLevelSchema } from '../lib/logger.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
 import { p2pOptionsSchema } from '../p2p/options.ts'
@@ -12,6 +13,10 @@ export interface NodeCommandOptions {
   genesis: string
   datadir: string
   validatorKey?: string
+  /** The keystore's password: first line of this file (else the environment, else a prompt). */
+  passwordFile?: string
+  /** Accept a plain-text validator key file. */
+  insecureKey?: boolean
   logLevel?: LogLevel
   /** JSON-RPC (HTTP + WebSocket on one port); `rpc: false` (--no-rpc) turns it off. */
   rpc?: boolean
@@ -127,8 +132,22 @@ export function addMetricsOptions(command: Command): Command {
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
 export async function runNode(opts: NodeCommandOptions): Promise<void> {
   const genesis = loadGenesisFile(opts.genesis)
-  const validatorKey = opts.validatorKey === undefined ? undefined : readKeyFile(opts.validatorKey)
+  // Before anything touches the datadir: a wrong password or a refused key writes nothing.
+  const validatorKey =
+    opts.validatorKey === undefined
+      ? undefined
+      : await loadKey(opts.validatorKey, {
+          passwordFile: opts.passwordFile,
+          insecureKey: opts.insecureKey,
+          insecureFlag: '--insecure-key',
+        })
   const logger = createLogger({ level: opts.logLevel })
+  if (opts.insecureKey === true && validatorKey !== undefined) {
+    logger.warn(
+      { path: opts.validatorKey },
+      'INSECURE: validator key accepted from a plain-text file (--insecure-key); use a keystore in production',
+    )
+  }
   if (opts.validatorKey !== undefined && keyFileIsExposed(opts.validatorKey)) {
     logger.warn(
       { path: opts.validatorKey },
@@ -182,7 +201,15 @@ export function registerNodeCommand(program: Command): void {
     .requiredOption('--datadir <dir>', 'folder for the chain database and node key')
     .option(
       '--validator-key <file>',
-      'validator key file (JSON with privateKey), makes this node a validator',
+      'validator keystore (V3, as `sidechain account new` or `cast wallet new` write), makes this node a validator',
+    )
+    .option(
+      '--password-file <file>',
+      `file whose first line is the keystore password (else ${KEY_PASSWORD_ENV}, ${KEY_PASSWORD_FILE_ENV}, or a prompt on a terminal)`,
+    )
+    .option(
+      '--insecure-key',
+      'accept a plain-text validator key file ({"privateKey": ...}): devnets and tests only',
     )
     .addOption(
       new Option('--log-level <level>', describeDefault('log level', logLevelSchema)).choices(

@@ -52,6 +52,12 @@ const INPUT_CODES = [
   'CONSENSUS_RECORD_WRONG_KEY',
   'CONSENSUS_RECORD_CORRUPT',
   'METRICS_OPTIONS_INVALID',
+  'KEY_FILE_WRONG_PASSWORD',
+  'KEY_FILE_INSECURE',
+  'KEY_FILE_EXISTS',
+  'KEY_PASSWORD_MISSING',
+  'SIGNER_URL_INVALID',
+  'SIGNER_KEY_NOT_HELD',
 ] as const satisfies readonly ErrorCode[]
 
 /** The datadir is refused (corrupt, unreadable schema): exit code 3, a supervisor must not restart. */
