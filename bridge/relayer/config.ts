@@ -76,9 +76,19 @@ export const relayerConfigSchema = z
         /**
          * V3 keystore (`sidechain account new`, `cast wallet new`); its password from `passwordFile`,
          * SIDECHAIN_KEY_PASSWORD(_FILE) or a prompt. A plain-text key file `{ address, privateKey }`
-         * only with `insecureKey`.
+         * only with `insecureKey`. Either this or `signerUrl`.
          */
-        keyFile: z.string().min(1),
+        keyFile: z.string().min(1).optional(),
+        /**
+         * A remote signer speaking the Web3Signer eth1 API that holds the key of `address`: the
+         * relayer then holds no key material (transactions and withdrawal signatures go through it).
+         */
+        signerUrl: z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+\/?$/, 'an http(s):// base URL (scheme, host, port only)')
+          .optional(),
+        /** With `signerUrl`: the relayer address whose key the signer must hold. */
+        address: address.optional(),
         /** File whose first line is the keystore's password (a Docker secret, a 0600 file). */
         passwordFile: z.string().min(1).optional(),
         /** Accept a plain-text `keyFile` (devnets and tests; `sidechain relayer --insecure-key` too). */
@@ -91,6 +101,14 @@ export const relayerConfigSchema = z
       .refine((r) => r.index < r.count, {
         message: 'index must be less than count',
         path: ['index'],
+      })
+      .refine((r) => (r.keyFile === undefined) !== (r.signerUrl === undefined), {
+        message: 'give either keyFile or signerUrl (with address)',
+        path: ['keyFile'],
+      })
+      .refine((r) => (r.signerUrl === undefined) === (r.address === undefined), {
+        message: 'signerUrl and address go together',
+        path: ['address'],
       }),
     /** Cursor and journal (classic-level). One datadir per relayer; it is locked while the relayer runs. */
     datadir: z.string().min(1),
@@ -189,7 +207,9 @@ export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): Rel
     datadir: path.resolve(baseDir, config.datadir),
     relayer: {
       ...config.relayer,
-      keyFile: path.resolve(baseDir, config.relayer.keyFile),
+      ...(config.relayer.keyFile === undefined
+        ? {}
+        : { keyFile: path.resolve(baseDir, config.relayer.keyFile) }),
       ...(config.relayer.passwordFile === undefined
         ? {}
         : { passwordFile: path.resolve(baseDir, config.relayer.passwordFile) }),

@@ -68,7 +68,7 @@ export class Relayer {
     else {
       // In-process embedders (tests) without an account: only a plain key file reads synchronously;
       // `sidechain relayer` decrypts keystores first and passes the account.
-      if (!config.relayer.insecureKey) {
+      if (config.relayer.keyFile === undefined || !config.relayer.insecureKey) {
         throw new KeyFileError(
           'KEY_FILE_INSECURE',
           `${config.relayer.keyFile}: pass the decrypted account (loadKey) or set insecureKey for a plain-text key file`,
