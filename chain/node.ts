@@ -21,7 +21,6 @@ import { nextBaseFee } from './ledger/base-fee.ts'
 import { Ledger } from './ledger/ledger.ts'
 import type { ErrorCodeOf } from './lib/error-codes.ts'
 import { SidechainError } from './lib/errors.ts'
-import type { KeyPair } from './lib/keys.ts'
 import { type Logger, silentLogger } from './lib/logger.ts'
 import { NodeMetrics, type NodeMetricsOptions } from './metrics/node-metrics.ts'
 import { type P2POptionsInput, P2PService } from './p2p/p2p-service.ts'
@@ -36,12 +35,12 @@ import { type TxPoolLimitsInput, txpoolLimitsSchema } from './txpool/options.ts'
 import { type PoolTx, TxPool } from './txpool/txpool.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
 import { CONSENSUS_RECORD_FILE, ConsensusRecord } from './validator/consensus-record.ts'
-import type { ConsensusEngine } from './validator/engine.ts'
 import {
   type ConsensusLimits,
   type ConsensusLimitsInput,
   consensusLimitsSchema,
 } from './validator/options.ts'
+import { type ConsensusEngine, isSigner, type ValidatorKey } from './validator/engine.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
 
@@ -55,8 +54,11 @@ export class NodeError extends SidechainError<NodeErrorCode> {
 export interface NodeOptions {
   genesis: Genesis
   datadir: string
-  /** Present on validators; absent on full nodes. */
-  validatorKey?: KeyPair
+  /**
+   * Present on validators; absent on full nodes. A key pair, or a signer holding the key
+   * elsewhere (a remote signer, `--signer-url`: no key material in this process).
+   */
+  validatorKey?: ValidatorKey
   /** Produce blocks when this node is the only validator (default true). */
   mine?: boolean
   /** JSON-RPC over HTTP and WebSocket on one port (chain/rpc/service.ts has every limit); absent = no RPC. */
@@ -388,7 +390,7 @@ export class SidechainNode {
       return new SingleValidatorEngine(
         {
           blockPeriodMs: this.options.genesis.config.blockPeriodMs,
-          validatorKey: key.privateKey,
+          ...(isSigner(key) ? { signer: key } : { validatorKey: key.privateKey }),
           validatorAddress: key.address,
         },
         {

@@ -6,10 +6,20 @@
 #   SIDECHAIN_NODE_KEY_FILE   copied to <datadir>/nodekey on first start (its libp2p identity, which the other
 #                             validators' bootnode lists already name)
 #   SIDECHAIN_BOOTNODES_FILE  comma-separated bootnode multiaddrs, appended as --bootnodes
+#
+# Encrypted keys (V3 keystores, `network init --encrypt-keys`): the password comes from a Docker secret. When
+# /run/secrets/sidechain_key_password exists (or the file SIDECHAIN_KEY_PASSWORD_SECRET names), the entrypoint
+# points SIDECHAIN_KEY_PASSWORD_FILE at it; node, relayer and network init read the password from that file.
+# The password never becomes an argument (the process list) or an environment value.
 set -eu
 
 APP_DIR="${SIDECHAIN_APP_DIR:-$(cd "$(dirname "$0")/.." && pwd)}"
 NODE_BIN="${SIDECHAIN_NODE_BIN:-node}"
+
+secret="${SIDECHAIN_KEY_PASSWORD_SECRET:-/run/secrets/sidechain_key_password}"
+if [ -z "${SIDECHAIN_KEY_PASSWORD_FILE:-}" ] && [ -f "$secret" ]; then
+  export SIDECHAIN_KEY_PASSWORD_FILE="$secret"
+fi
 
 if [ "${1:-}" = "anvil" ]; then
   shift

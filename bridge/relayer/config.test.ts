@@ -137,3 +137,31 @@ t.test('the test-only crash hook is refused outside development L1 chains', asyn
   t.type(crashHookFromEnv('/tmp/x', 31337, env), 'function')
   t.type(crashHookFromEnv('/tmp/x', 1, {}), 'function', 'without the variable nothing happens')
 })
+
+t.test('the key: a key file or a remote signer with its address, never both', async (t) => {
+  const remote = {
+    ...minimal,
+    relayer: {
+      signerUrl: 'http://127.0.0.1:9000',
+      address: '0x3333333333333333333333333333333333333333',
+      index: 0,
+      count: 3,
+    },
+  }
+  const c = parseRelayerConfig(remote)
+  t.equal(c.relayer.keyFile, undefined, 'no key file with a remote signer')
+  t.equal(c.relayer.signerUrl, 'http://127.0.0.1:9000')
+  t.equal(c.relayer.insecureKey, false, 'plain keys stay refused by default')
+  t.throws(() => parseRelayerConfig({ ...remote, relayer: { ...remote.relayer, keyFile: 'k' } }), {
+    code: 'RELAYER_CONFIG_INVALID',
+    message: /either keyFile or signerUrl/,
+  })
+  t.throws(
+    () =>
+      parseRelayerConfig({
+        ...minimal,
+        relayer: { signerUrl: 'http://127.0.0.1:9000', index: 0, count: 3 },
+      }),
+    { code: 'RELAYER_CONFIG_INVALID', message: /signerUrl and address go together/ },
+  )
+})

@@ -73,8 +73,26 @@ export const relayerConfigSchema = z
       .strict(),
     relayer: z
       .object({
-        /** JSON key file `{ address, privateKey }` (0600), as `sidechain genesis` writes them. */
-        keyFile: z.string().min(1),
+        /**
+         * V3 keystore (`sidechain account new`, `cast wallet new`); its password from `passwordFile`,
+         * SIDECHAIN_KEY_PASSWORD(_FILE) or a prompt. A plain-text key file `{ address, privateKey }`
+         * only with `insecureKey`. Either this or `signerUrl`.
+         */
+        keyFile: z.string().min(1).optional(),
+        /**
+         * A remote signer speaking the Web3Signer eth1 API that holds the key of `address`: the
+         * relayer then holds no key material (transactions and withdrawal signatures go through it).
+         */
+        signerUrl: z
+          .string()
+          .regex(/^https?:\/\/[^/\s]+\/?$/, 'an http(s):// base URL (scheme, host, port only)')
+          .optional(),
+        /** With `signerUrl`: the relayer address whose key the signer must hold. */
+        address: address.optional(),
+        /** File whose first line is the keystore's password (a Docker secret, a 0600 file). */
+        passwordFile: z.string().min(1).optional(),
+        /** Accept a plain-text `keyFile` (devnets and tests; `sidechain relayer --insecure-key` too). */
+        insecureKey: z.boolean().default(false),
         /** This relayer's position for release turns: withdrawal id mod `count` == `index` releases first. */
         index: z.number().int().min(0),
         count: z.number().int().min(1).max(32),
@@ -83,6 +101,14 @@ export const relayerConfigSchema = z
       .refine((r) => r.index < r.count, {
         message: 'index must be less than count',
         path: ['index'],
+      })
+      .refine((r) => (r.keyFile === undefined) !== (r.signerUrl === undefined), {
+        message: 'give either keyFile or signerUrl (with address)',
+        path: ['keyFile'],
+      })
+      .refine((r) => (r.signerUrl === undefined) === (r.address === undefined), {
+        message: 'signerUrl and address go together',
+        path: ['address'],
       }),
     /** Cursor and journal (classic-level). One datadir per relayer; it is locked while the relayer runs. */
     datadir: z.string().min(1),
@@ -179,7 +205,15 @@ export function parseRelayerConfig(input: unknown, baseDir = process.cwd()): Rel
   return Object.freeze({
     ...config,
     datadir: path.resolve(baseDir, config.datadir),
-    relayer: { ...config.relayer, keyFile: path.resolve(baseDir, config.relayer.keyFile) },
+    relayer: {
+      ...config.relayer,
+      ...(config.relayer.keyFile === undefined
+        ? {}
+        : { keyFile: path.resolve(baseDir, config.relayer.keyFile) }),
+      ...(config.relayer.passwordFile === undefined
+        ? {}
+        : { passwordFile: path.resolve(baseDir, config.relayer.passwordFile) }),
+    },
   })
 }
 

@@ -14,7 +14,7 @@ import path from 'node:path'
 import { bytesToHex } from '@ethereumjs/util'
 import { type Address, getAddress, type LocalAccount, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { readKeyFile } from '../../chain/lib/keys.ts'
+import { KeyFileError, readKeyFile } from '../../chain/lib/keys.ts'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { silentLogger } from '../../chain/lib/logger.ts'
 import { classifyError } from '../core/classify.ts'
@@ -67,6 +67,14 @@ export class Relayer {
     this.logger = (modules.logger ?? silentLogger()).child({ relayer: config.relayer.index })
     if (modules.account !== undefined) this.account = modules.account
     else {
+      // In-process embedders (tests) without an account: only a plain key file reads synchronously;
+      // `sidechain relayer` decrypts keystores first and passes the account.
+      if (config.relayer.keyFile === undefined || !config.relayer.insecureKey) {
+        throw new KeyFileError(
+          'KEY_FILE_INSECURE',
+          `${config.relayer.keyFile}: pass the decrypted account (loadKey) or set insecureKey for a plain-text key file`,
+        )
+      }
       const key = readKeyFile(config.relayer.keyFile)
       this.account = privateKeyToAccount(bytesToHex(key.privateKey) as `0x${string}`)
     }

@@ -6,7 +6,9 @@ import { type Command, InvalidArgumentError } from 'commander'
 import { NetworkSetupError } from '../devnet/errors.ts'
 import { DEFAULTS } from '../devnet/layout.ts'
 import { errorMessage, isSidechainError } from '../lib/errors.ts'
+import { resolvePassword } from '../lib/key-loader.ts'
 import { readKeyFile } from '../lib/keys.ts'
+import { LIGHT_SCRYPT, STANDARD_SCRYPT } from '../lib/keystore.ts'
 import { parseIntegerOption } from './options.ts'
 
 /** The well-known dev accounts, funded on both chains of the devnet. */
@@ -274,8 +276,17 @@ function registerNetworkCommands(program: Command): void {
     )
     .option('--no-dev-accounts', 'do not fund the public Foundry/Hardhat dev accounts')
     .option('--fund <address=ether>', 'fund another account in the genesis (repeatable)', parseFund)
+    .option(
+      '--encrypt-keys',
+      'write validator and relayer keys as V3 keystores (password from --password-file, SIDECHAIN_KEY_PASSWORD(_FILE) or a prompt)',
+    )
+    .option('--password-file <file>', 'file whose first line is the keystore password')
+    .option('--light-kdf', 'with --encrypt-keys: scrypt n=4096 p=6 (test networks only)')
     .action(
       async (opts: {
+        encryptKeys?: boolean
+        passwordFile?: string
+        lightKdf?: boolean
         out: string
         validatorHosts: string[]
         relayers: number
@@ -285,7 +296,15 @@ function registerNetworkCommands(program: Command): void {
         fund?: Array<{ address: string; balanceWei: bigint }>
       }) => {
         const { networkInit, parseHostPort } = await import('../devnet/network-setup.ts')
+        const encryptKeys =
+          opts.encryptKeys === true
+            ? {
+                password: await resolvePassword(opts, 'the network keystores'),
+                scrypt: opts.lightKdf === true ? LIGHT_SCRYPT : STANDARD_SCRYPT,
+              }
+            : undefined
         const { created, network } = await networkInit({
+          encryptKeys,
           out: opts.out,
           validatorHosts: opts.validatorHosts.map((h) => parseHostPort(h)),
           relayers: opts.relayers,
@@ -300,6 +319,11 @@ function registerNetworkCommands(program: Command): void {
         for (const v of network.validators)
           process.stdout.write(`  validator ${v.address}  ${v.multiaddr}\n`)
         for (const r of network.relayers) process.stdout.write(`  relayer   ${r.address}\n`)
+        process.stdout.write(
+          network.encryptedKeys === true
+            ? '  keys are V3 keystores: give nodes --password-file (or SIDECHAIN_KEY_PASSWORD_FILE) and relayers passwordFile\n'
+            : '  keys are PLAIN-TEXT files: nodes need --insecure-key, relayers insecureKey (use --encrypt-keys for anything real)\n',
+        )
       },
     )
   network

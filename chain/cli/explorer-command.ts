@@ -4,7 +4,7 @@ import path from 'node:path'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { explorerOptionsSchema } from '../explorer/options.ts'
 import { faucetOptionsSchema } from '../faucet/options.ts'
-import { readKeyFile } from '../lib/keys.ts'
+import { loadKey } from '../lib/key-loader.ts'
 import { createLogger, LOG_LEVELS, type LogLevel, logLevelSchema } from '../lib/logger.ts'
 import { describeDefault, parseIntegerOption } from './options.ts'
 
@@ -101,7 +101,15 @@ export function registerExplorerCommands(program: Command): void {
       .description(
         'serve a faucet page and POST /api/claim that send native coin from a funded key',
       )
-      .requiredOption('--key-file <file>', 'key file of the funded account the faucet pays from')
+      .requiredOption(
+        '--key-file <file>',
+        'keystore (or, with --insecure-key, plain key file) of the funded account the faucet pays from',
+      )
+      .option(
+        '--password-file <file>',
+        'file whose first line is the keystore password (else SIDECHAIN_KEY_PASSWORD or a prompt)',
+      )
+      .option('--insecure-key', 'accept a plain-text key file')
       .option(
         '--amount <wei>',
         describeDefault('native coin per claim, in wei', faucetOptionsSchema.shape.amountWei),
@@ -120,13 +128,19 @@ export function registerExplorerCommands(program: Command): void {
     async (
       flags: ServiceFlags & {
         keyFile: string
+        passwordFile?: string
+        insecureKey?: boolean
         amount?: string
         explorerUrl?: string
         trustedProxyHops?: number
       },
     ) => {
       const { Faucet } = await import('../faucet/faucet.ts')
-      const key = readKeyFile(flags.keyFile)
+      const key = await loadKey(flags.keyFile, {
+        passwordFile: flags.passwordFile,
+        insecureKey: flags.insecureKey,
+        insecureFlag: '--insecure-key',
+      })
       const faucet = new Faucet(
         {
           rpcUrl: rpcUrlOf(flags),

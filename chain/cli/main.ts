@@ -12,6 +12,7 @@ import { registerBridgeCommand } from '../../bridge/cli/command.ts'
 import { registerRelayerCommand } from '../../bridge/relayer/command.ts'
 import { registerUiCommand } from '../../bridge/ui/command.ts'
 import { describeError, errorMessage, isSidechainError } from '../lib/errors.ts'
+import { registerAccountCommand } from './account-command.ts'
 import { registerDevnetCommand } from './devnet-command.ts'
 import { registerExplorerCommands } from './explorer-command.ts'
 import { registerGenesisCommand } from './genesis-command.ts'
@@ -27,6 +28,7 @@ export function buildCli(): Command {
     .exitOverride()
   registerNodeCommand(program)
   registerStatusCommand(program)
+  registerAccountCommand(program)
   registerGenesisCommand(program)
   registerDevnetCommand(program)
   registerRelayerCommand(program)

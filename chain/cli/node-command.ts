@@ -1,8 +1,10 @@
 import path from 'node:path'
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { loadGenesisFile } from '../../genesis/load.ts'
-import { keyFileIsExposed, readKeyFile } from '../lib/keys.ts'
+import { KEY_PASSWORD_ENV, KEY_PASSWORD_FILE_ENV, loadKey } from '../lib/key-loader.ts'
+import { keyFileIsExposed } from '../lib/keys.ts'
 import { createLogger, LOG_LEVELS, type LogLevel, logLevelSchema } from '../lib/logger.ts'
+import { SignerError, Web3SignerClient } from '../lib/signer.ts'
 import { metricsOptionsSchema } from '../metrics/options.ts'
 import { p2pOptionsSchema } from '../p2p/options.ts'
 import {
@@ -11,12 +13,20 @@ import {
   type RpcNamespace,
   rpcOptionsSchema,
 } from '../rpc/options.ts'
+import type { ValidatorKey } from '../validator/engine.ts'
 import { describeDefault, parseIntegerOption } from './options.ts'
 
 export interface NodeCommandOptions {
   genesis: string
   datadir: string
   validatorKey?: string
+  /** The keystore's password: first line of this file (else the environment, else a prompt). */
+  passwordFile?: string
+  /** Accept a plain-text validator key file. */
+  insecureKey?: boolean
+  /** A Web3Signer-compatible remote signer holding the key of `validatorAddress`. */
+  signerUrl?: string
+  validatorAddress?: string
   logLevel?: LogLevel
   /** JSON-RPC (HTTP + WebSocket on one port); `rpc: false` (--no-rpc) turns it off. */
   rpc?: boolean
@@ -152,11 +162,41 @@ export function addMetricsOptions(command: Command): Command {
     )
 }
 
+/** The validator's key (a keystore, a plain key file with --insecure-key) or remote signer. */
+async function validatorKeyOf(opts: NodeCommandOptions): Promise<ValidatorKey | undefined> {
+  if (opts.signerUrl !== undefined) {
+    if (opts.validatorKey !== undefined || opts.validatorAddress === undefined) {
+      throw new SignerError(
+        'SIGNER_URL_INVALID',
+        '--signer-url needs --validator-address (the key the signer must hold) and no --validator-key',
+      )
+    }
+    return await Web3SignerClient.connect({ url: opts.signerUrl, address: opts.validatorAddress })
+  }
+  if (opts.validatorAddress !== undefined) {
+    throw new SignerError('SIGNER_URL_INVALID', '--validator-address goes with --signer-url')
+  }
+  if (opts.validatorKey === undefined) return undefined
+  return await loadKey(opts.validatorKey, {
+    passwordFile: opts.passwordFile,
+    insecureKey: opts.insecureKey,
+    insecureFlag: '--insecure-key',
+  })
+}
+
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
 export async function runNode(opts: NodeCommandOptions): Promise<void> {
   const genesis = loadGenesisFile(opts.genesis)
-  const validatorKey = opts.validatorKey === undefined ? undefined : readKeyFile(opts.validatorKey)
+  // Before anything touches the datadir: a wrong password, a refused key or a signer that
+  // does not hold the expected key writes nothing.
+  const validatorKey = await validatorKeyOf(opts)
   const logger = createLogger({ level: opts.logLevel })
+  if (opts.insecureKey === true && validatorKey !== undefined) {
+    logger.warn(
+      { path: opts.validatorKey },
+      'INSECURE: validator key accepted from a plain-text file (--insecure-key); use a keystore in production',
+    )
+  }
   if (opts.validatorKey !== undefined && keyFileIsExposed(opts.validatorKey)) {
     logger.warn(
       { path: opts.validatorKey },
@@ -210,7 +250,23 @@ export function registerNodeCommand(program: Command): void {
     .requiredOption('--datadir <dir>', 'folder for the chain database and node key')
     .option(
       '--validator-key <file>',
-      'validator key file (JSON with privateKey), makes this node a validator',
+      'validator keystore (V3, as `sidechain account new` or `cast wallet new` write), makes this node a validator',
+    )
+    .option(
+      '--password-file <file>',
+      `file whose first line is the keystore password (else ${KEY_PASSWORD_ENV}, ${KEY_PASSWORD_FILE_ENV}, or a prompt on a terminal)`,
+    )
+    .option(
+      '--signer-url <url>',
+      'remote signer speaking the Web3Signer eth1 API (http(s)://host:port): the validator key stays there',
+    )
+    .option(
+      '--validator-address <address>',
+      'with --signer-url: the validator address whose key the signer must hold',
+    )
+    .option(
+      '--insecure-key',
+      'accept a plain-text validator key file ({"privateKey": ...}): devnets and tests only',
     )
     .addOption(
       new Option('--log-level <level>', describeDefault('log level', logLevelSchema)).choices(

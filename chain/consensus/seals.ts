@@ -26,9 +26,16 @@ function roundBytes(round: number): Uint8Array {
 
 /** The 32-byte message a commit seal signs. Domain-separated from other signed messages. */
 export function commitSealDigest(blockHash: Uint8Array, round: number): Uint8Array {
-  return keccak256(
-    RLP.encode([Uint8Array.from(Buffer.from('qbft-commit-seal')), blockHash, roundBytes(round)]),
-  )
+  return keccak256(commitSealPreimage(blockHash, round))
+}
+
+/** What a commit seal's digest hashes (a remote signer is sent this and hashes it itself). */
+export function commitSealPreimage(blockHash: Uint8Array, round: number): Uint8Array {
+  return RLP.encode([
+    Uint8Array.from(Buffer.from('qbft-commit-seal')),
+    blockHash,
+    roundBytes(round),
+  ])
 }
 
 export function signCommitSeal(

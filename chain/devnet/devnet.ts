@@ -348,7 +348,7 @@ export async function startDevnet(
     const rpcUrls = ports.rpc.map((p) => `http://127.0.0.1:${p}`)
     const multiaddrs = peerIds.map((id, i) => `/ip4/127.0.0.1/tcp/${ports.p2p[i]}/p2p/${id}`)
     progress(
-      `starting ${topology.validators} validator${topology.validators > 1 ? 's' : ''} (${topology.blockTimeMs} ms blocks) and waiting for them to finalize blocks`,
+      `starting ${topology.validators} validator${topology.validators > 1 ? 's' : ''} (${topology.blockTimeMs} ms blocks) and waiting for them to finalize blocks; validators and relayers run from plain-text keys (--insecure-key): fine for a devnet, never for real funds`,
     )
     const validators = keys.validators.map((_, i) => {
       const bootnodes = multiaddrs.filter((_, j) => j !== i)
@@ -365,6 +365,8 @@ export async function startDevnet(
           layout.validatorDatadir(i),
           '--validator-key',
           layout.validatorKey(i),
+          // Devnet keys are plain-text files next to the chain they run: throwaway by design.
+          '--insecure-key',
           '--rpc-host',
           '127.0.0.1',
           '--rpc-port',

@@ -10,7 +10,7 @@
  * re-runs them).
  *
  * Files in the network folder:
- *   genesis.json, validator-<i>.key, relayer-<i>.key (0600), nodekey-<i> (libp2p key, 0600),
+ *   genesis.json, validator-<i>.key, relayer-<i>.key (0600; V3 keystores with --encrypt-keys), nodekey-<i> (libp2p key, 0600),
  *   bootnodes-<i>.txt (comma-separated multiaddrs of the other validators), network.json (what init made),
  *   deployment.json (contract addresses), relayer-<i>.json (relayer configs), devnet.json (for tools).
  */
@@ -27,6 +27,7 @@ import { isIP } from 'node:net'
 import path from 'node:path'
 import type { Address, Hex } from 'viem'
 import { CREATE2_DEPLOYER_ADDRESS, MULTICALL3_ADDRESS } from '../../genesis/predeploys.ts'
+import { encryptKeystore, type ScryptParams, writeKeystoreFile } from '../lib/keystore.ts'
 import { loadOrCreateNodeKey, peerIdOfKey } from '../p2p/libp2p.ts'
 import { DEV_ACCOUNTS } from './accounts.ts'
 import {
@@ -76,6 +77,11 @@ export interface NetworkInitOptions {
   blockTimeMs: number
   devAccounts: boolean
   fund?: Array<{ address: string; balanceWei: bigint }>
+  /**
+   * Write the validator and relayer keys as V3 keystores under this password (same file
+   * names), so nodes run without --insecure-key and relayers without insecureKey.
+   */
+  encryptKeys?: { password: string; scrypt?: ScryptParams }
 }
 
 export interface NetworkDescription {
@@ -92,6 +98,8 @@ export interface NetworkDescription {
     bootnodesFile: string
   }>
   relayers: Array<{ address: Address; keyFile: string }>
+  /** The key files are V3 keystores (`--encrypt-keys`); absent on older folders: plain. */
+  encryptedKeys?: boolean
 }
 
 const NETWORK_JSON = 'network.json'
@@ -148,6 +156,20 @@ export async function networkInit(
     devAccounts: options.devAccounts,
     fund: options.fund,
   })
+  if (options.encryptKeys !== undefined) {
+    const { password, scrypt } = options.encryptKeys
+    const files = [
+      ...keys.validators.map((pair, i) => ({ pair, file: `validator-${i}.key` })),
+      ...keys.relayers.map((pair, i) => ({ pair, file: `relayer-${i}.key` })),
+    ]
+    for (const { pair, file } of files) {
+      const target = path.join(staging, file)
+      const encrypted = `${target}.keystore`
+      writeKeystoreFile(encrypted, await encryptKeystore(pair, password, scrypt))
+      // The plain file is replaced, never left beside the keystore.
+      renameSync(encrypted, target)
+    }
+  }
   const peerIds: string[] = []
   for (let i = 0; i < options.validatorHosts.length; i++) {
     peerIds.push(peerIdOfKey(await loadOrCreateNodeKey(path.join(staging, `nodekey-${i}`))))
@@ -167,6 +189,7 @@ export async function networkInit(
       bootnodesFile: `bootnodes-${i}.txt`,
     })),
     relayers: keys.relayers.map((r, i) => ({ address: r.addressHex, keyFile: `relayer-${i}.key` })),
+    ...(options.encryptKeys === undefined ? {} : { encryptedKeys: true }),
   }
   for (const [i, v] of network.validators.entries()) {
     const others = multiaddrs.filter((_, j) => j !== i)
@@ -356,6 +379,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
         metricsHost: options.metricsHost,
         metricsPort: metricsPort(i),
         logLevel: options.logLevel,
+        encryptedKeys: network.encryptedKeys === true,
       }),
     )
   }

@@ -19,6 +19,8 @@ export interface RelayerConfigParams {
   metricsHost: string
   metricsPort: number
   logLevel: string
+  /** The key files are keystores (`network init --encrypt-keys`): no insecureKey. Default false. */
+  encryptedKeys?: boolean
 }
 
 /**
@@ -54,7 +56,14 @@ export function relayerConfig(p: RelayerConfigParams): RelayerConfigInput {
       bridge: p.bridge,
       pollIntervalMs: 500,
     },
-    relayer: { keyFile: p.keyFile, index: p.index, count: p.count },
+    // Devnet keys are plain-text files beside the chain they serve (throwaway by design) unless
+    // `network init --encrypt-keys` wrote keystores.
+    relayer: {
+      keyFile: p.keyFile,
+      index: p.index,
+      count: p.count,
+      insecureKey: p.encryptedKeys !== true,
+    },
     datadir: p.datadir,
     metrics: { host: p.metricsHost, port: p.metricsPort },
     // A relayer that is down loses its release turn quickly.

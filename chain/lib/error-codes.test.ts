@@ -64,6 +64,12 @@ const INPUT_CODES = [
   'VERIFY_BYTECODE_MISMATCH',
   'FAUCET_OPTIONS_INVALID',
   'FAUCET_BAD_REQUEST',
+  'KEY_FILE_WRONG_PASSWORD',
+  'KEY_FILE_INSECURE',
+  'KEY_FILE_EXISTS',
+  'KEY_PASSWORD_MISSING',
+  'SIGNER_URL_INVALID',
+  'SIGNER_KEY_NOT_HELD',
 ] as const satisfies readonly ErrorCode[]
 
 /** The datadir is refused (corrupt, unreadable schema): exit code 3, a supervisor must not restart. */

@@ -27,7 +27,20 @@ export const ERROR_CODES = {
     'ANVIL_START_TIMEOUT',
     'ANVIL_EXITED',
   ],
-  keyFile: ['KEY_FILE_INVALID'],
+  keyFile: [
+    'KEY_FILE_INVALID',
+    'KEY_FILE_WRONG_PASSWORD',
+    'KEY_FILE_INSECURE',
+    'KEY_FILE_EXISTS',
+    'KEY_PASSWORD_MISSING',
+  ],
+  // chain/lib/signer.ts: remote signers (Web3Signer HTTP API)
+  signer: [
+    'SIGNER_URL_INVALID',
+    'SIGNER_KEY_NOT_HELD',
+    'SIGNER_UNAVAILABLE',
+    'SIGNER_BAD_RESPONSE',
+  ],
   // chain/lib/poll.ts (callers with their own timeout code pass it)
   poll: ['POLL_TIMEOUT'],
   // chain/crypto
@@ -364,6 +377,19 @@ export const ERROR_TABLE = {
   ANVIL_START_TIMEOUT: RUNTIME,
   ANVIL_EXITED: RUNTIME,
   KEY_FILE_INVALID: INPUT,
+  /** The keystore's MAC does not match: a wrong password (or a damaged file). */
+  KEY_FILE_WRONG_PASSWORD: INPUT,
+  /** A plain-text key without --insecure-key (or the relayer's insecureKey). */
+  KEY_FILE_INSECURE: INPUT,
+  KEY_FILE_EXISTS: INPUT,
+  KEY_PASSWORD_MISSING: INPUT,
+  SIGNER_URL_INVALID: INPUT,
+  /** The remote signer does not hold the key of the expected address: wrong signer or flags. */
+  SIGNER_KEY_NOT_HELD: INPUT,
+  /** The remote signer did not answer (down, timed out): a validator misses its rounds meanwhile. */
+  SIGNER_UNAVAILABLE: RUNTIME,
+  /** An answer that is not a signature by the expected key. */
+  SIGNER_BAD_RESPONSE: PEER,
   POLL_TIMEOUT: RUNTIME,
 
   CRYPTO_BAD_SIGNATURE: PEER,

@@ -135,6 +135,7 @@ t.test('a datadir whose record belongs to another key is refused', async (t) => 
       datadir.path,
       '--validator-key',
       keyFile,
+      '--insecure-key',
       '--no-rpc',
       '--p2p-port',
       '0',

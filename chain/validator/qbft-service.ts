@@ -40,11 +40,10 @@ import type { BlockExecution } from '../execution/block-executor.ts'
 import type { ImportedBlock } from '../ledger/chain-reader.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import { type ErrorCode, isSidechainError } from '../lib/errors.ts'
-import type { KeyPair } from '../lib/keys.ts'
 import type { BlockProducer, ProposalInProgress } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusRecord } from './consensus-record.ts'
-import type { ConsensusEngine } from './engine.ts'
+import { type ConsensusEngine, isSigner, type ValidatorKey } from './engine.ts'
 import { PREVIEW_TAG, ProposalPreviews } from './speculation.ts'
 
 export type ConsensusVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
@@ -65,7 +64,8 @@ export interface ConsensusChannel {
 
 export interface QbftServiceOptions {
   chainId: bigint
-  validatorKey: KeyPair
+  /** a local key pair, or a (remote) signer holding the key */
+  validatorKey: ValidatorKey
   blockPeriodMs: number
   roundTimeoutMs: number
   roundTimeoutMaxMs: number
@@ -173,7 +173,9 @@ export class QbftService implements ConsensusEngine {
         bufferLimits: { ...DEFAULT_QBFT_OPTIONS.bufferLimits, ...options.futureBuffer },
       },
       {
-        signer: { address: key.address, sign: (hash) => sign(hash, key.privateKey) },
+        signer: isSigner(key)
+          ? key
+          : { address: key.address, sign: (hash) => sign(hash, key.privateKey) },
         clock: { now: () => this.scheduler.now() },
         validatorsAt: (height) => this.validatorsAt(height),
         blockHash: (encoded) => blockHashOf(encoded),

@@ -4,15 +4,19 @@
  * so a single-validator chain is verifiable by any node with the generic rules.
  */
 import type { Logger } from 'pino'
-import { signCommitSeal } from '../consensus/seals.ts'
+import { commitSealDigest, commitSealPreimage, signCommitSeal } from '../consensus/seals.ts'
 import type { Ledger } from '../ledger/ledger.ts'
+import type { Signer } from '../lib/signer.ts'
 import type { BlockProducer } from '../producer/block-producer.ts'
 import type { Scheduler } from '../util/scheduler.ts'
 import type { ConsensusEngine } from './engine.ts'
 
 export interface SingleValidatorOptions {
   blockPeriodMs: number
-  validatorKey: Uint8Array
+  /** the private key in this process, or `signer` */
+  validatorKey?: Uint8Array
+  /** a (remote) signer holding the key instead */
+  signer?: Signer
   validatorAddress: Uint8Array
 }
 
@@ -77,6 +81,15 @@ export class SingleValidatorEngine implements ConsensusEngine {
     return set.isEpochBlock?.(number) === true ? set.validatorsAt(number) : []
   }
 
+  private async seal(hash: Uint8Array): Promise<Uint8Array> {
+    const { signer, validatorKey } = this.options
+    if (signer !== undefined) {
+      return await signer.sign(commitSealDigest(hash, 0), commitSealPreimage(hash, 0))
+    }
+    if (validatorKey === undefined) throw new Error('SingleValidatorEngine needs a key or a signer')
+    return signCommitSeal(hash, 0, validatorKey)
+  }
+
   /** Proposes, seals and imports one block. Exposed for tests and tools. */
   async produce(): Promise<void> {
     // The period is measured from when the block was due, not when it finished, so the
@@ -92,7 +105,7 @@ export class SingleValidatorEngine implements ConsensusEngine {
         parentCommitSeals: this.ledger.headCommit.seals,
         validators: this.epochValidators(),
       })
-      const seal = signCommitSeal(block.hash(), 0, this.options.validatorKey)
+      const seal = await this.seal(block.hash())
       await this.ledger.importBlock(block, { seals: [seal], execution, sealsVerified: true })
       this.logger?.info(
         {

@@ -45,7 +45,7 @@ import { keccak256, recoverAddress, sign } from '../crypto/index.ts'
 import type { Ledger, LedgerSpeculation } from '../ledger/ledger.ts'
 import type { ErrorCodeOf } from '../lib/error-codes.ts'
 import { SidechainError } from '../lib/errors.ts'
-import type { KeyPair } from '../lib/keys.ts'
+import { localPrivateKey, type ValidatorKey } from './engine.ts'
 
 /** First byte of a preview on the consensus topic (QBFT messages start with 0xc0-0xff). */
 export const PREVIEW_TAG = 0x01
@@ -195,7 +195,8 @@ export type PreviewVerdict = 'ACCEPT' | 'IGNORE' | 'REJECT'
 
 export interface ProposalPreviewsOptions {
   chainId: bigint
-  validatorKey: KeyPair
+  /** previews are announced only with a key in this process (a remote signer sends none) */
+  validatorKey: ValidatorKey
 }
 
 export interface ProposalPreviewsModules {
@@ -262,6 +263,9 @@ export class ProposalPreviews {
     announced: number,
   ): number {
     if (Math.min(block.transactions, MAX_PREVIEW_HASHES) <= announced) return announced
+    // Previews only speed up the next validators; a remote round trip per fill is not worth it.
+    const privateKey = localPrivateKey(this.options.validatorKey)
+    if (privateKey === undefined) return announced
     const hashes = block.transactionHashes().slice(0, MAX_PREVIEW_HASHES)
     const preview: Preview = {
       height: block.height,
@@ -269,9 +273,7 @@ export class ProposalPreviews {
       timestamp: block.timestamp,
       hashes,
     }
-    this.modules.publish(
-      encodePreview(this.options.chainId, preview, this.options.validatorKey.privateKey),
-    )
+    this.modules.publish(encodePreview(this.options.chainId, preview, privateKey))
     this.stats.announced++
     return hashes.length
   }

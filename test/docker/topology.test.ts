@@ -96,6 +96,7 @@ t.test(
           `--genesis=${net}/genesis.json`,
           `--datadir=${dir.path}/validator-${i}`,
           `--validator-key=${net}/validator-${i}.key`,
+          '--insecure-key',
           '--rpc-host=127.0.0.1',
           `--rpc-port=${rpcs[i]}`,
           '--p2p-host=127.0.0.1',

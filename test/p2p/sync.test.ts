@@ -60,6 +60,7 @@ t.test(
       validatorDir,
       '--validator-key',
       keyFile,
+      '--insecure-key',
     ])
     processes.push(validator)
     const validatorAddr = (

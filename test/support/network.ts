@@ -65,6 +65,7 @@ export function memberArgs(
     me.datadir,
     '--validator-key',
     me.keyFile,
+    '--insecure-key',
     '--p2p-port',
     String(me.p2pPort),
     '--rpc-port',

@@ -43,7 +43,7 @@
  */
 import { bytesToHex, equalsBytes, hexToBytes } from '@ethereumjs/util'
 import { sha256 } from '../../crypto/index.ts'
-import { commitSealDigest } from '../seals.ts'
+import { commitSealDigest, commitSealPreimage } from '../seals.ts'
 import { QbftError, type QbftErrorCode, QbftUsageError, type QbftUsageErrorCode } from './errors.ts'
 import {
   type CommitMessage,
@@ -58,12 +58,12 @@ import {
   type ProposalPayload,
   type ProposedBlock,
   payloadKey,
+  type QbftAsyncSigner,
   type QbftMessage,
-  type QbftSigner,
   type RoundChangeMessage,
   recoverAuthor,
   type Signed,
-  signPayload,
+  signPayloadWith,
 } from './messages.ts'
 import {
   highestPrepared,
@@ -232,7 +232,12 @@ export interface QbftLogger {
 }
 
 export interface QbftModules {
-  signer: QbftSigner
+  /**
+   * Signs this validator's messages. A local key answers at once; a remote signer
+   * (`remote: true`) answers later, and each request is preceded by an intent entry in the
+   * record (see `record`).
+   */
+  signer: QbftAsyncSigner & { readonly remote?: boolean }
   clock: { now(): number }
   /**
    * Validator list (strictly ascending addresses) for a height. Must answer for the height
@@ -260,6 +265,8 @@ export interface QbftModules {
   /**
    * Makes a message this validator signed durable before it is sent (see the header): called
    * synchronously before the message is processed or broadcast. Throw = do not send it.
+   * With a remote signer it is also called before the request leaves, with an intent entry
+   * (`message` empty): after a restart the step stays reserved for that digest.
    * Absent: nothing is recorded (tests, observers).
    */
   record?(entry: QbftRecordEntry): void
@@ -350,6 +357,11 @@ function checkOptions(options: QbftOptions): void {
   if (options.chainId < 0n) throw usageError('QBFT_BAD_OPTIONS', 'chainId must not be negative')
 }
 
+/** `f(value)`, at once when `value` is not a promise: local signing stays synchronous. */
+function andThen<T, U>(value: T | Promise<T>, f: (value: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(f) : f(value)
+}
+
 function ignore(code: QbftErrorCode, message: string): QbftError {
   return new QbftError(code, message)
 }
@@ -376,6 +388,12 @@ export class QbftEngine {
   readonly #restored = new Map<bigint, QbftRecordEntry[]>()
   /** what this validator signed at the current height, by `${round}:${kind}` */
   readonly #signed = new Map<string, QbftRecordEntry>()
+  /**
+   * Steps of the current height sent to a remote signer and not (yet) signed, by the same
+   * key: the digest is reserved, so no other digest is ever asked for at that step. `failed`
+   * means the signer did not answer; only the same digest may be asked for again.
+   */
+  readonly #reserved = new Map<string, { digest: Uint8Array | null; failed: boolean }>()
 
   constructor(options: QbftOptions, modules: QbftModules) {
     checkOptions(options)
@@ -478,6 +496,7 @@ export class QbftEngine {
     this.#setTimer(h.deadline)
     this.#log('debug', { height, validators: set.list.length }, 'qbft height started')
     this.#signed.clear()
+    this.#reserved.clear()
     let restored: QbftRecordEntry[] = []
     for (const [entryHeight, entries] of this.#restored) {
       if (entryHeight === height) restored = entries
@@ -519,6 +538,18 @@ export class QbftEngine {
   #resume(h: HeightState, entries: QbftRecordEntry[]): void {
     let round = 0
     for (const entry of entries) {
+      if (entry.message.length === 0) {
+        // An intent: the signer was asked and the answer never came back here. Whatever it
+        // signed stays the only digest this step may carry.
+        const key = `${entry.round}:${entry.kind}`
+        if (!this.#signed.has(key)) this.#reserved.set(key, { digest: entry.digest, failed: true })
+        round = Math.max(round, entry.round)
+        const prepared = entry.prepared
+        if (prepared !== null && (h.prepared === null || prepared.round > h.prepared.round)) {
+          h.prepared = prepared
+        }
+        continue
+      }
       let message: QbftMessage
       try {
         message = decodeMessage(entry.message, { maxBytes: this.#options.maxMessageBytes })
@@ -528,6 +559,7 @@ export class QbftEngine {
       }
       const { payload } = message.signed
       this.#signed.set(`${payload.round}:${payload.kind}`, entry)
+      this.#reserved.delete(`${payload.round}:${payload.kind}`)
       round = Math.max(round, payload.round)
       let prepared: QbftPreparedCertificate | null = null
       if (message.kind === 'PROPOSAL') {
@@ -796,14 +828,16 @@ export class QbftEngine {
     rs.block = block
     this.#statsOf(authorHex).proposalsMade++
     if (current && h.isValidator) {
-      this.#sign(h, 'PREPARE', round, digest, null, () => ({
-        kind: 'PREPARE',
-        signed: signPayload(
-          { kind: 'PREPARE', height: h.height, round, digest },
-          this.#options.chainId,
-          this.#modules.signer,
+      this.#sign(h, 'PREPARE', round, digest, null, () =>
+        andThen(
+          signPayloadWith(
+            { kind: 'PREPARE', height: h.height, round, digest },
+            this.#options.chainId,
+            this.#modules.signer,
+          ),
+          (signed): QbftMessage => ({ kind: 'PREPARE', signed }),
         ),
-      }))
+      )
     }
   }
 
@@ -1037,15 +1071,23 @@ export class QbftEngine {
     // A higher lock restored from the record stays: round changes must carry the highest.
     if (h.prepared === null || h.prepared.round <= rs.round) h.prepared = prepared
     if (h.isValidator) {
-      this.#sign(h, 'COMMIT', rs.round, digest, prepared, () => {
-        const commitSeal = this.#modules.signer.sign(commitSealDigest(digest, rs.round))
-        const signed = signPayload(
-          { kind: 'COMMIT', height: h.height, round: rs.round, digest, commitSeal },
-          this.#options.chainId,
-          this.#modules.signer,
-        )
-        return { kind: 'COMMIT', signed }
-      })
+      this.#sign(h, 'COMMIT', rs.round, digest, prepared, () =>
+        andThen(
+          this.#modules.signer.sign(
+            commitSealDigest(digest, rs.round),
+            commitSealPreimage(digest, rs.round),
+          ),
+          (commitSeal) =>
+            andThen(
+              signPayloadWith(
+                { kind: 'COMMIT', height: h.height, round: rs.round, digest, commitSeal },
+                this.#options.chainId,
+                this.#modules.signer,
+              ),
+              (signed): QbftMessage => ({ kind: 'COMMIT', signed }),
+            ),
+        ),
+      )
     }
     return true
   }
@@ -1075,37 +1117,47 @@ export class QbftEngine {
     }
     if (!this.#running || this.#height !== h || h.decision !== null || h.round !== round) return
     h.ownBlocks.add(bytesToHex(block.hash))
-    this.#sign(h, 'PROPOSAL', round, block.hash, null, () => ({
-      kind: 'PROPOSAL',
-      signed: signPayload(
-        { kind: 'PROPOSAL', height: h.height, round, digest: block.hash },
-        this.#options.chainId,
-        this.#modules.signer,
+    this.#sign(h, 'PROPOSAL', round, block.hash, null, () =>
+      andThen(
+        signPayloadWith(
+          { kind: 'PROPOSAL', height: h.height, round, digest: block.hash },
+          this.#options.chainId,
+          this.#modules.signer,
+        ),
+        (signed): QbftMessage => ({
+          kind: 'PROPOSAL',
+          signed,
+          block: block.encoded,
+          roundChanges: roundChanges.map((m) => m.signed),
+          prepares: chosen?.prepares ?? [],
+        }),
       ),
-      block: block.encoded,
-      roundChanges: roundChanges.map((m) => m.signed),
-      prepares: chosen?.prepares ?? [],
-    }))
+    )
     this.#drainLocal()
   }
 
   #sendRoundChange(h: HeightState, round: number): void {
     const prepared = h.prepared
-    this.#sign(h, 'ROUND_CHANGE', round, prepared?.block.hash ?? null, null, () => ({
-      kind: 'ROUND_CHANGE',
-      signed: signPayload(
-        {
+    this.#sign(h, 'ROUND_CHANGE', round, prepared?.block.hash ?? null, null, () =>
+      andThen(
+        signPayloadWith(
+          {
+            kind: 'ROUND_CHANGE',
+            height: h.height,
+            round,
+            prepared: prepared ? { round: prepared.round, digest: prepared.block.hash } : null,
+          },
+          this.#options.chainId,
+          this.#modules.signer,
+        ),
+        (signed): QbftMessage => ({
           kind: 'ROUND_CHANGE',
-          height: h.height,
-          round,
-          prepared: prepared ? { round: prepared.round, digest: prepared.block.hash } : null,
-        },
-        this.#options.chainId,
-        this.#modules.signer,
+          signed,
+          preparedBlock: prepared ? prepared.block.encoded : null,
+          prepares: prepared ? prepared.prepares : [],
+        }),
       ),
-      preparedBlock: prepared ? prepared.block.encoded : null,
-      prepares: prepared ? prepared.prepares : [],
-    }))
+    )
   }
 
   #moveToRound(h: HeightState, round: number): void {
@@ -1176,6 +1228,10 @@ export class QbftEngine {
    * does nothing when `digest` is the same (sent already) and refuses otherwise: one
    * validator never signs two digests for one (height, round, kind), whatever it forgot.
    * A new message is recorded first (the embedder makes it durable) and only then sent.
+   * With a remote signer the same rules run before the request leaves: an intent entry is
+   * recorded, the step is reserved for `digest`, and the answer is recorded and sent when it
+   * comes (within the same height; a late answer is dropped). A signer that fails leaves the
+   * step reserved: only the same digest may be asked for again.
    */
   #sign(
     h: HeightState,
@@ -1183,44 +1239,110 @@ export class QbftEngine {
     round: number,
     digest: Uint8Array | null,
     prepared: QbftPreparedCertificate | null,
-    make: () => QbftMessage,
+    make: () => QbftMessage | Promise<QbftMessage>,
   ): boolean {
     const key = `${round}:${kind}`
-    const before = this.#signed.get(key)
+    const reserved = this.#reserved.get(key)
+    const before = this.#signed.get(key) ?? reserved
     if (before !== undefined) {
       const same =
         before.digest === null || digest === null
           ? before.digest === digest
           : equalsBytes(before.digest, digest)
-      // Already sent: in this run, or again by #resume after a restart.
-      if (same) return true
+      if (!same) {
+        this.#log(
+          'warn',
+          {
+            height: h.height,
+            round,
+            kind,
+            signed: before.digest === null ? null : bytesToHex(before.digest),
+            refused: digest === null ? null : bytesToHex(digest),
+          },
+          'qbft refused to sign another digest for a step it signed before',
+        )
+        return false
+      }
+      // Already sent (in this run, or again by #resume after a restart), or being signed.
+      if (reserved === undefined || !reserved.failed) return true
+    }
+    if (this.#modules.signer.remote !== true) {
+      const message = make() as QbftMessage
+      return this.#sendSigned({
+        height: h.height,
+        round,
+        kind,
+        digest,
+        message: encodeMessage(message),
+        prepared,
+      })
+    }
+    // A remote signer: every safety rule runs here, before the request leaves. The intent is
+    // durable first (a restart keeps the step reserved for this digest), then the step is
+    // reserved in memory, and only then is the signer asked.
+    const intent: QbftRecordEntry = {
+      height: h.height,
+      round,
+      kind,
+      digest,
+      message: new Uint8Array(0),
+      prepared,
+    }
+    if (reserved === undefined && !this.#recordEntry(intent)) return false
+    const reservation = { digest, failed: false }
+    this.#reserved.set(key, reservation)
+    let pending: Promise<QbftMessage>
+    try {
+      pending = Promise.resolve(make())
+    } catch (err) {
+      pending = Promise.reject(err)
+    }
+    this.#track(
+      pending.then(
+        (message) => {
+          if (!this.#running || this.#height !== h || this.#reserved.get(key) !== reservation) {
+            this.#log('debug', { height: h.height, round, kind }, 'qbft signature came too late')
+            return
+          }
+          this.#reserved.delete(key)
+          this.#sendSigned({ ...intent, message: encodeMessage(message) })
+          this.#drainLocal()
+        },
+        (err: unknown) => {
+          reservation.failed = true
+          this.#log(
+            'warn',
+            { err, height: h.height, round, kind },
+            'qbft signer failed; step not sent',
+          )
+        },
+      ),
+    )
+    return true
+  }
+
+  /** Records a signed message (durable) and sends it. False when the record refused it. */
+  #sendSigned(entry: QbftRecordEntry): boolean {
+    if (!this.#recordEntry(entry)) return false
+    this.#signed.set(`${entry.round}:${entry.kind}`, entry)
+    this.#emitBytes(entry.message)
+    return true
+  }
+
+  #recordEntry(entry: QbftRecordEntry): boolean {
+    if (this.#modules.record === undefined) return true
+    try {
+      this.#modules.record(entry)
+      return true
+    } catch (err) {
+      // Not durable, so not sent: as if the message were lost on the way.
       this.#log(
         'warn',
-        {
-          height: h.height,
-          round,
-          kind,
-          signed: before.digest === null ? null : bytesToHex(before.digest),
-          refused: digest === null ? null : bytesToHex(digest),
-        },
-        'qbft refused to sign another digest for a step it signed before',
+        { err, height: entry.height, round: entry.round, kind: entry.kind },
+        'qbft record write failed',
       )
       return false
     }
-    const message = encodeMessage(make())
-    const entry: QbftRecordEntry = { height: h.height, round, kind, digest, message, prepared }
-    if (this.#modules.record !== undefined) {
-      try {
-        this.#modules.record(entry)
-      } catch (err) {
-        // Not durable, so not sent: as if the message were lost on the way.
-        this.#log('warn', { err, height: h.height, round, kind }, 'qbft record write failed')
-        return false
-      }
-    }
-    this.#signed.set(key, entry)
-    this.#emitBytes(message)
-    return true
   }
 
   #emitBytes(bytes: Uint8Array): void {

@@ -128,8 +128,22 @@ export type QbftMessage = ProposalMessage | PrepareMessage | CommitMessage | Rou
 /** What a validator key signs with. Keeps private keys out of the engine. */
 export interface QbftSigner {
   address: Uint8Array
-  /** 65-byte r || s || recid, low-s (crypto/index.ts `sign`) */
-  sign(hash: Uint8Array): Uint8Array
+  /**
+   * Signs `hash`, which is keccak256(`preimage`): 65-byte r || s || recid, low-s
+   * (crypto/index.ts `sign`). A local key signs the hash; a remote signer is sent the
+   * preimage (the Web3Signer eth1 endpoint hashes what it is sent).
+   */
+  sign(hash: Uint8Array, preimage: Uint8Array): Uint8Array
+}
+
+/**
+ * A signer that may answer later (a remote signer over HTTP). The engine keeps every safety
+ * rule on its side of the call: the step is reserved, and recorded as an intent, before the
+ * request leaves (see QbftEngine `#sign`).
+ */
+export interface QbftAsyncSigner {
+  address: Uint8Array
+  sign(hash: Uint8Array, preimage: Uint8Array): Uint8Array | Promise<Uint8Array>
 }
 
 type RlpItem = Uint8Array | RlpItem[]
@@ -278,15 +292,18 @@ function decodeSignedList<K extends MessageKind>(
 }
 
 /** keccak(rlp(["qbft-message", chainId, code, payload])): what the author signs. */
+/** What a message signature covers before hashing (domain, chain id, kind, payload). */
+export function messageSigningPreimage(chainId: bigint, payload: Payload): Uint8Array {
+  return RLP.encode([
+    Uint8Array.from(Buffer.from(MESSAGE_SIGNING_DOMAIN)),
+    encodeUint(chainId),
+    Uint8Array.of(MESSAGE_CODES[payload.kind]),
+    payloadFields(payload),
+  ])
+}
+
 export function messageSigningHash(chainId: bigint, payload: Payload): Uint8Array {
-  return keccak256(
-    RLP.encode([
-      Uint8Array.from(Buffer.from(MESSAGE_SIGNING_DOMAIN)),
-      encodeUint(chainId),
-      Uint8Array.of(MESSAGE_CODES[payload.kind]),
-      payloadFields(payload),
-    ]),
-  )
+  return keccak256(messageSigningPreimage(chainId, payload))
 }
 
 export function signPayload<P extends Payload>(
@@ -294,7 +311,21 @@ export function signPayload<P extends Payload>(
   chainId: bigint,
   signer: QbftSigner,
 ): Signed<P> {
-  return { payload, signature: signer.sign(messageSigningHash(chainId, payload)) }
+  const preimage = messageSigningPreimage(chainId, payload)
+  return { payload, signature: signer.sign(keccak256(preimage), preimage) }
+}
+
+/** `signPayload` with a signer that may answer later: synchronous when the signer is. */
+export function signPayloadWith<P extends Payload>(
+  payload: P,
+  chainId: bigint,
+  signer: QbftAsyncSigner,
+): Signed<P> | Promise<Signed<P>> {
+  const preimage = messageSigningPreimage(chainId, payload)
+  const signature = signer.sign(keccak256(preimage), preimage)
+  return signature instanceof Promise
+    ? signature.then((s) => ({ payload, signature: s }))
+    : { payload, signature }
 }
 
 /** The author of a signed payload; QBFT_BAD_SIGNATURE if the signature does not recover. */

@@ -297,7 +297,12 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
         bridge: bridge.address,
         pollIntervalMs: opts.pollMs,
       },
-      relayer: { keyFile: relayerKeyFiles[i]!, index: i, count: relayers.length },
+      relayer: {
+        keyFile: relayerKeyFiles[i]!,
+        index: i,
+        count: relayers.length,
+        insecureKey: true,
+      },
       datadir: path.join(dir.path, `relayer-${i}`),
       metrics: { port: 0 },
       releaseTurnTimeoutMs: opts.releaseTurnTimeoutMs,
