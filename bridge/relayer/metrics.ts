@@ -23,6 +23,8 @@ export class RelayerMetrics {
   readonly wrappedSupply: Gauge<'token'>
   readonly supplyBacked: Gauge<'token'>
   readonly l1Halted: Gauge
+  readonly parkedItems: Gauge<'reason'>
+  readonly spendInWindowWei: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -101,6 +103,17 @@ export class RelayerMetrics {
     this.l1Halted = new Gauge({
       name: 'bridge_relayer_l1_halted',
       help: '1 while L1 processing is halted (a reorg deeper than the confirmations): no deposit is voted until an operator looks',
+      registers,
+    })
+    this.parkedItems = new Gauge({
+      name: 'bridge_relayer_parked_items',
+      help: 'Items (deposits, withdrawals) parked after a permanent failure, by reason (out-of-gas, gas-cap, revert, conflict, ...); each is looked at again on a timer',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.spendInWindowWei = new Gauge({
+      name: 'bridge_relayer_spend_in_window_wei',
+      help: 'L1 gas cost of this relayer within the current spend window plus what in-flight transactions may still cost, in wei (limited by the spend cap)',
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

@@ -36,6 +36,8 @@ export interface WithdrawalPipelineOptions {
   index: number
   count: number
   releaseTurnTimeoutMs: number
+  /** Most gas one release may use (a release estimated above it is refused before it is signed). */
+  releaseGasCap?: bigint
   /** New withdrawals taken per scan at most. */
   maxPerScan?: number
 }
@@ -76,6 +78,8 @@ export class WithdrawalPipeline {
   private readonly readySince = new Map<bigint, number>()
   /** "id:epoch" whose signature the bridge is known to hold. */
   private readonly submitted = new Set<string>()
+  /** "id:bridgeEpoch:vaultEpoch" already warned about. */
+  private readonly epochWarned = new Set<string>()
   private vault: VaultView | undefined
 
   constructor(options: WithdrawalPipelineOptions, modules: WithdrawalPipelineModules) {
@@ -283,7 +287,12 @@ export class WithdrawalPipeline {
     if (vault === undefined) return
     const id = w.withdrawalId
     if (w.epoch !== vault.epoch) {
-      this.m.logger.debug(
+      // Once per withdrawal and epoch pair: releases stall until the sidechain follows the vault's rotation
+      // (or the other way round), which an operator must see.
+      const key = `${id}:${w.epoch}:${vault.epoch}`
+      if (this.epochWarned.has(key)) return
+      this.epochWarned.add(key)
+      this.m.logger.warn(
         {
           withdrawalId: id.toString(),
           bridgeEpoch: w.epoch.toString(),
@@ -328,6 +337,7 @@ export class WithdrawalPipeline {
       functionName: 'release',
       args: [w, usable],
       label: `release(${id})`,
+      maxGas: this.options.releaseGasCap,
     })
     this.m.metrics.releases.inc()
     this.m.logger.info(

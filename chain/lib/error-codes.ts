@@ -238,6 +238,7 @@ export const ERROR_CODES = {
     'RELAYER_INCONSISTENT_VIEW',
     'RELAYER_DEEP_REORG',
     'RELAYER_STOPPED',
+    'RELAYER_GAS_CAP',
   ],
   // bridge/cli: the user commands
   bridge: [
@@ -506,6 +507,8 @@ export const ERROR_TABLE = {
   RELAYER_INCONSISTENT_VIEW: PEER,
   RELAYER_DEEP_REORG: RUNTIME,
   RELAYER_STOPPED: RUNTIME,
+  /** A transaction would need more gas than the configured per-transaction cap (a release to a gas burner). */
+  RELAYER_GAS_CAP: RUNTIME,
 
   BRIDGE_ARGUMENT_INVALID: INPUT,
   BRIDGE_KEY_INVALID: INPUT,
