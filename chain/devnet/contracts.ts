@@ -216,7 +216,8 @@ export async function deployBridge(
   const deployed = await deploySidechainBridge(sidechain.wallet, sidechain.public, {
     owner,
     guardian: owner,
-    relayers: params.relayers,
+    // In the vault's order: a rotation names the set it replaces by a hash of the ordered members.
+    relayers: signers,
     threshold: params.threshold,
     l1ChainId: params.l1ChainId,
     l1Vault: params.vault,
