@@ -257,6 +257,7 @@ export const ERROR_CODES = {
     'BRIDGE_INSUFFICIENT_SIGNATURES',
     'BRIDGE_AUDIT_MISMATCH',
     'BRIDGE_RPC_UNAVAILABLE',
+    'BRIDGE_VAULT_UNDERFUNDED',
   ],
   // bridge/deploy
   bridgeDeploy: [
@@ -525,6 +526,8 @@ export const ERROR_TABLE = {
   BRIDGE_INSUFFICIENT_SIGNATURES: RUNTIME,
   BRIDGE_AUDIT_MISMATCH: RUNTIME,
   BRIDGE_RPC_UNAVAILABLE: RUNTIME,
+  /** The vault holds less of the token (beyond what it owes claimants) than the release moves. */
+  BRIDGE_VAULT_UNDERFUNDED: RUNTIME,
 
   BRIDGE_INVALID_ADDRESS: INPUT,
   BRIDGE_DUPLICATE_ADDRESS: INPUT,
