@@ -200,6 +200,10 @@ export interface TokenAudit extends SupplyRow {
   pendingMints: bigint
   pendingReleases: bigint
   surplus: bigint
+  /** Mints with no L1 deposit (or another payload): an unbacked mint. */
+  mintsWithoutDeposit: number
+  /** Releases of this bridge with no sidechain withdrawal (or another payload): signers released what was not burned. */
+  releasesWithoutBurn: number
   status: TokenAuditStatus
   problems: string[]
 }
@@ -237,6 +241,17 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   const maxRange = params.maxBlockRange ?? 5_000n
   const problems: string[] = []
 
+  // Ours are the releases of this bridge on this sidechain (the vault keys them by both), and the deposits from
+  // the bridge's firstDepositId on (earlier ones were served by an earlier bridge instance).
+  const [sidechainChainId, firstDepositId] = await Promise.all([
+    sidechain.getChainId(),
+    sidechain.readContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'firstDepositId',
+    }),
+  ])
+
   // ---- L1 first
   const l1Block = await l1.getBlockNumber({ cacheTime: 0 })
   const depositLogs = await getLogsChunked(l1, {
@@ -258,6 +273,7 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
     const a = (
       log as unknown as { args: { depositId: bigint; token: Address; to: Address; amount: bigint } }
     ).args
+    if (a.depositId < firstDepositId) continue
     deposits.set(a.depositId, {
       token: getAddress(a.token),
       account: getAddress(a.to),
@@ -274,11 +290,13 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
           recipient: Address
           amount: bigint
           sourceBridge: Address
+          sourceChainId: bigint
         }
       }
     ).args
-    // Ids are unique per source bridge: releases of another bridge instance are not ours.
+    // Ids are unique per source chain and bridge: releases of another bridge instance are not ours.
     if (getAddress(a.sourceBridge) !== getAddress(bridge)) continue
+    if (a.sourceChainId !== BigInt(sidechainChainId)) continue
     releases.set(a.withdrawalId, {
       token: getAddress(a.token),
       account: getAddress(a.recipient),
@@ -345,7 +363,9 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   }
   const l1Tokens = new Set<Address>([zeroAddress])
   for (const t of params.extraTokens ?? []) l1Tokens.add(getAddress(t))
-  for (const p of deposits.values()) l1Tokens.add(p.token)
+  // Every token seen on either side, so that a problem is never filed under a token without a row.
+  for (const m of [deposits, releases, mints, burns])
+    for (const p of m.values()) l1Tokens.add(p.token)
   for (const t of wrappedOf.keys()) l1Tokens.add(t)
   const pairs = [...l1Tokens].map((l1Token) => ({
     l1Token,
@@ -362,11 +382,19 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   })
 
   // ---- cross-chain matching
-  const perToken = new Map<Address, { problems: string[]; unbacked: bigint }>()
+  const perToken = new Map<
+    Address,
+    {
+      problems: string[]
+      unbacked: bigint
+      mintsWithoutDeposit: number
+      releasesWithoutBurn: number
+    }
+  >()
   const tokenEntry = (t: Address) => {
     let e = perToken.get(t)
     if (e === undefined) {
-      e = { problems: [], unbacked: 0n }
+      e = { problems: [], unbacked: 0n, mintsWithoutDeposit: 0, releasesWithoutBurn: 0 }
       perToken.set(t, e)
     }
     return e
@@ -381,11 +409,13 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
           : `deposit ${id} minted with a payload different from the L1 deposit`,
       )
       e.unbacked += m.amount
+      e.mintsWithoutDeposit++
     }
   }
   for (const [id, r] of releases) {
     const b = burns.get(id)
     if (b === undefined || !samePayload(b, r)) {
+      tokenEntry(r.token).releasesWithoutBurn++
       tokenEntry(r.token).problems.push(
         b === undefined
           ? `withdrawal ${id} released ${r.amount} to ${r.account} on L1, but no such withdrawal exists on the sidechain`
@@ -431,6 +461,8 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
       pendingMints,
       pendingReleases,
       surplus,
+      mintsWithoutDeposit: entry?.mintsWithoutDeposit ?? 0,
+      releasesWithoutBurn: entry?.releasesWithoutBurn ?? 0,
       status,
       problems: tokenProblems,
     }
