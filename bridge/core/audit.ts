@@ -143,16 +143,28 @@ export class SupplyAuditor {
   private readonly gauges: SupplyGauges
   private readonly logger: Logger
   private readonly tokens: WrappedTokenIndex
+  private readonly pendingReleases: () => ReadonlyMap<Address, bigint>
 
   constructor(
     options: { vault: Address; bridge: Address },
-    modules: { l1: PublicClient; sidechain: PublicClient; gauges: SupplyGauges; logger: Logger },
+    modules: {
+      l1: PublicClient
+      sidechain: PublicClient
+      gauges: SupplyGauges
+      logger: Logger
+      /**
+       * Burned on the sidechain and not yet released, per L1 token (the relayer's journaled withdrawals): the
+       * vault still owes it, so it counts against what the vault holds like the wrapped supply does.
+       */
+      pendingReleases?: () => ReadonlyMap<Address, bigint>
+    },
   ) {
     this.options = options
     this.l1 = modules.l1
     this.sidechain = modules.sidechain
     this.gauges = modules.gauges
     this.logger = modules.logger
+    this.pendingReleases = modules.pendingReleases ?? (() => new Map())
     this.tokens = new WrappedTokenIndex(
       { bridge: options.bridge },
       { sidechain: modules.sidechain },
@@ -172,18 +184,25 @@ export class SupplyAuditor {
     return rows
   }
 
-  /** Exports `rows` and logs every unbacked token. */
+  /** Exports `rows` and logs every unbacked token (supply plus burned-not-yet-released above the vault). */
   report(rows: readonly SupplyRow[]): void {
+    const pending = this.pendingReleases()
     for (const row of rows) {
-      const backed = row.supply <= row.locked
+      const owed = row.supply + (pending.get(getAddress(row.l1Token)) ?? 0n)
+      const backed = owed <= row.locked
       // Gauges are floats: above 2^53 base units the figures round; `backed` is exact (bigint).
       this.gauges.lockedOnL1.set({ token: row.l1Token }, Number(row.locked))
       this.gauges.wrappedSupply.set({ token: row.l1Token }, Number(row.supply))
       this.gauges.supplyBacked.set({ token: row.l1Token }, backed ? 1 : 0)
       if (!backed) {
         this.logger.error(
-          { l1Token: row.l1Token, locked: row.locked.toString(), supply: row.supply.toString() },
-          'wrapped supply exceeds what the vault holds',
+          {
+            l1Token: row.l1Token,
+            locked: row.locked.toString(),
+            supply: row.supply.toString(),
+            pendingReleases: (owed - row.supply).toString(),
+          },
+          'wrapped supply and pending releases exceed what the vault holds',
         )
       }
     }

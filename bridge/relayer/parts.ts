@@ -156,7 +156,13 @@ export function createRelayerParts(
     config.auditIntervalMs > 0
       ? new SupplyAuditor(
           { vault: config.l1.vault, bridge: config.sidechain.bridge },
-          { l1, sidechain, gauges: metrics, logger: logger.child({ module: 'audit' }) },
+          {
+            l1,
+            sidechain,
+            gauges: metrics,
+            logger: logger.child({ module: 'audit' }),
+            pendingReleases: () => withdrawals.pendingAmounts(),
+          },
         )
       : undefined
   return { sidechainSender, l1Sender, runner, deposits, withdrawals, auditor }

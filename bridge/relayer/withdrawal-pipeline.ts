@@ -10,7 +10,14 @@
  *   3. once M signatures of current vault signers are stored, releases on L1 if it is this relayer's turn:
  *      relayer (id mod count) at once, the next one in the ring after one turn timeout, and so on.
  */
-import { type Address, type Hex, hashTypedData, type LocalAccount, type PublicClient } from 'viem'
+import {
+  type Address,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  type LocalAccount,
+  type PublicClient,
+} from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
 import {
@@ -96,6 +103,16 @@ export class WithdrawalPipeline {
 
   get pendingCount(): number {
     return this.pending.size
+  }
+
+  /** Burned and not yet released, per L1 token (what the vault still owes for the journaled withdrawals). */
+  pendingAmounts(): Map<Address, bigint> {
+    const out = new Map<Address, bigint>()
+    for (const w of this.pending.values()) {
+      const token = getAddress(w.token)
+      out.set(token, (out.get(token) ?? 0n) + w.amount)
+    }
+    return out
   }
 
   get scanCursor(): ScanCursor | undefined {
