@@ -35,12 +35,12 @@ import { type TxPoolLimitsInput, txpoolLimitsSchema } from './txpool/options.ts'
 import { type PoolTx, TxPool } from './txpool/txpool.ts'
 import { type Scheduler, systemScheduler } from './util/scheduler.ts'
 import { CONSENSUS_RECORD_FILE, ConsensusRecord } from './validator/consensus-record.ts'
+import { type ConsensusEngine, isSigner, type ValidatorKey } from './validator/engine.ts'
 import {
   type ConsensusLimits,
   type ConsensusLimitsInput,
   consensusLimitsSchema,
 } from './validator/options.ts'
-import { type ConsensusEngine, isSigner, type ValidatorKey } from './validator/engine.ts'
 import { type ConsensusTransport, QbftService } from './validator/qbft-service.ts'
 import { SingleValidatorEngine } from './validator/single-validator.ts'
 

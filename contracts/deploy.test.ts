@@ -20,6 +20,7 @@ import {
   deployTestToken,
   deployVault,
   MAX_WINDOW_LIMIT,
+  memberSetHash,
   signerSetUpdateTypes,
   signSignerSetUpdate,
   signWithdrawal,
@@ -228,10 +229,16 @@ t.test('deployments are fully configured by their constructors', async (t) => {
   t.equal(await b.read.paused(), false)
 
   const domain = { chainId: c.chain.id, verifyingContract: vault.address }
-  const update = { signers, threshold: 2n, epoch: 1n }
+  const update = {
+    previousSetHash: await v.read.signerSetHash(),
+    signers,
+    threshold: 2n,
+    epoch: 1n,
+  }
+  t.equal(update.previousSetHash, memberSetHash(signers, 2n), 'the set hash matches the helper')
   const updateSig = await signSignerSetUpdate(s1, domain, update)
   t.equal(
-    await v.read.signerSetUpdateDigest([signers, 2n, 1n]),
+    await v.read.signerSetUpdateDigest([update.previousSetHash, signers, 2n, 1n]),
     hashTypedData({
       domain: vaultDomain(domain),
       types: signerSetUpdateTypes,

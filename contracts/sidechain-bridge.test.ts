@@ -6,6 +6,7 @@ import {
   getAddress,
   getContract,
   getContractAddress,
+  type Hash,
   type Hex,
   type LocalAccount,
   pad,
@@ -119,11 +120,19 @@ async function rotationSignatures(
   set: readonly Address[],
   threshold: bigint,
   epoch?: bigint,
+  /** Hash of the set being replaced (default: the bridge's current one). */
+  previous?: Hash,
 ) {
   const nextEpoch = epoch ?? (await bridge.read.l1SignerEpoch()) + 1n
+  const previousSetHash = previous ?? (await bridge.read.relayerSetHash())
   return Promise.all(
     sortAccounts(signers).map((r) =>
-      signSignerSetUpdate(r, l1Domain, { signers: set, threshold, epoch: nextEpoch }),
+      signSignerSetUpdate(r, l1Domain, {
+        previousSetHash,
+        signers: set,
+        threshold,
+        epoch: nextEpoch,
+      }),
     ),
   )
 }
@@ -759,6 +768,45 @@ t.test(
       { name: 'NotSigner' },
       'the rotation cannot be replayed (the next epoch is in the digest)',
     )
+  },
+)
+
+t.test(
+  'a rotation applies only over the set it names: two rotations for one epoch cannot move both chains on',
+  async (t) => {
+    const vault = getContract({
+      address: vaultAddress,
+      abi: bridgeVaultAbi,
+      client: c.wallet(outsider),
+    })
+    const start = await bridge.read.relayerSetHash()
+    t.equal(await vault.read.signerSetHash(), start, 'both chains start on the same set')
+    // The quorum signs two different rotations for the next epoch (a split brain, or a key used twice).
+    const setA = [r0.address, r1.address]
+    const setB = [r1.address, r2.address]
+    const sigsA = await rotationSignatures([r0, r1], setA, 1n)
+    const sigsB = await rotationSignatures([r1, r2], setB, 1n)
+    // Someone relays A to the vault and B to the bridge: each is a valid update of the set both chains had.
+    await c.mined(vault.write.rotateSigners([setA, 1n, sigsA]))
+    await c.mined(bridgeAs(outsider).write.rotateRelayers([setB, 1n, sigsB]))
+    t.equal(await vault.read.signerEpoch(), await bridge.read.l1SignerEpoch(), 'same epoch')
+    t.not(
+      await vault.read.signerSetHash(),
+      await bridge.read.relayerSetHash(),
+      'but the set hashes differ: the split is visible to every relayer',
+    )
+    // The next rotation signed by A's quorum names A as the set it replaces: it moves the vault, never the bridge
+    // (before the set hash was in the message, A's members alone moved both chains on together).
+    const setC = [r0.address, r2.address]
+    const vaultSetHash = await vault.read.signerSetHash()
+    const sigsC = await rotationSignatures([r0, r1], setC, 1n, undefined, vaultSetHash)
+    t.match(
+      await revertOf(bridgeAs(outsider).simulate.rotateRelayers([setC, 1n, sigsC])),
+      { name: 'NotSigner' },
+      'an update over the vault set does not apply to a bridge on another set',
+    )
+    await c.mined(vault.write.rotateSigners([setC, 1n, sigsC]))
+    t.same(await vault.read.signers(), setC, 'it applies where its set is current')
   },
 )
 

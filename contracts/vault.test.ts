@@ -285,7 +285,12 @@ t.test('release reverts with a distinct error for each bad signature set', async
 t.test('signer rotation needs the current set and invalidates the old epoch', async (t) => {
   await fundEth(parseEther('5'))
   const newSigners = sortAccounts([s1, s2, a8])
-  const update = { signers: newSigners.map((s) => s.address), threshold: 2n, epoch: 1n }
+  const update = {
+    previousSetHash: await vault.read.signerSetHash(),
+    signers: newSigners.map((s) => s.address),
+    threshold: 2n,
+    epoch: 1n,
+  }
   const rotationSigs = await Promise.all(
     [s0, s1].map((s) => signSignerSetUpdate(s, domain, update)),
   )
@@ -365,8 +370,11 @@ t.test('invalid signer sets are refused at construction and rotation', async (t)
       `constructor: ${label}`,
     )
     // Validly signed by the current set: the rule itself refuses it.
+    const previousSetHash = await vault.read.signerSetHash()
     const sigs = await Promise.all(
-      [s0, s1].map((s) => signSignerSetUpdate(s, domain, { signers: set, threshold, epoch: 1n })),
+      [s0, s1].map((s) =>
+        signSignerSetUpdate(s, domain, { previousSetHash, signers: set, threshold, epoch: 1n }),
+      ),
     )
     t.match(
       await revertOf(vault.simulate.rotateSigners([set, threshold, sigs])),
@@ -450,7 +458,12 @@ t.test(
     t.match(await revertOf(vault.simulate.release([w, sigs])), { name: 'EnforcedPause' })
 
     // A compromised signer set can still be replaced while paused.
-    const update = { signers: signers.map((s) => s.address), threshold: 3n, epoch: 1n }
+    const update = {
+      previousSetHash: await vault.read.signerSetHash(),
+      signers: signers.map((s) => s.address),
+      threshold: 3n,
+      epoch: 1n,
+    }
     const rotation = await Promise.all([s0, s1].map((s) => signSignerSetUpdate(s, domain, update)))
     await c.mined(vault.write.rotateSigners([update.signers, 3n, rotation]))
     t.equal(await vault.read.threshold(), 3n, 'rotation works while paused')

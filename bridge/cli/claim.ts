@@ -2,6 +2,10 @@
  * `sidechain bridge claim ID`: releases a withdrawal on L1 yourself with the relayer signatures stored on the
  * sidechain (anyone may; the funds go to the withdrawal's recipient whoever sends it). Only signatures of current
  * vault signers are used, exactly `threshold` of them, sorted by signer as the vault requires.
+ *
+ * A release whose transfer to the recipient failed (`ReleaseDeferred`: a contract recipient that refused the
+ * stipend-limited payment) is credited in the vault; `claim` of such a withdrawal pays the credit out to the
+ * recipient with `claimFor`, forwarding all gas (the caller pays it, not the relayers).
  */
 import { type Hash, type Hex, parseEventLogs } from 'viem'
 import { BridgeError } from '../core/errors.ts'
@@ -18,14 +22,44 @@ export interface ClaimOptions {
 }
 
 export interface ClaimResult {
-  status: 'released' | 'already-released'
+  /** `deferred`: released, but the transfer failed and the amount is credited to the recipient in the vault. */
+  status: 'released' | 'already-released' | 'deferred' | 'paid-out'
   withdrawalId: bigint
   releaseTx: Hash | undefined
+  /** The `claimFor` transaction that paid a deferred release out. */
+  claimTx?: Hash
 }
 
 export async function runClaim(ctx: BridgeContext, o: ClaimOptions): Promise<ClaimResult> {
   const id = o.withdrawalId
   const status = await withdrawalStatus(ctx, id)
+  if (status.released && status.deferred && status.claimable > 0n) {
+    const label = 'paid to the recipient'
+    if (o.quiet !== true) ctx.reporter.stage('claimable', label, { info: 'sending claimFor' })
+    let receipt: Awaited<ReturnType<typeof send>>
+    try {
+      receipt = await send(
+        ctx.l1Wallet(),
+        {
+          address: ctx.vault,
+          abi: bridgeVaultAbi,
+          functionName: 'claimFor',
+          args: [status.l1Token, status.recipient],
+        },
+        'claimFor',
+      )
+    } catch (err) {
+      throw userError(err, 'claimFor')
+    }
+    if (o.quiet !== true)
+      ctx.reporter.stage('claimable', label, { done: true, info: receipt.transactionHash })
+    return {
+      status: 'paid-out',
+      withdrawalId: id,
+      releaseTx: status.releaseTx,
+      claimTx: receipt.transactionHash,
+    }
+  }
   if (status.released) {
     if (o.quiet !== true)
       ctx.reporter.stage('released', 'released on L1', {
@@ -60,9 +94,22 @@ export async function runClaim(ctx: BridgeContext, o: ClaimOptions): Promise<Cla
     parseEventLogs({ abi: bridgeVaultAbi, eventName: 'Released', logs: receipt.logs }).length > 0
   if (!released)
     throw new BridgeError('BRIDGE_TX_REVERTED', 'the release emitted no Released event')
-  if (o.quiet !== true)
+  const deferred =
+    parseEventLogs({ abi: bridgeVaultAbi, eventName: 'ReleaseDeferred', logs: receipt.logs })
+      .length > 0
+  if (o.quiet !== true) {
     ctx.reporter.stage('released', label, { done: true, info: receipt.transactionHash })
-  return { status: 'released', withdrawalId: id, releaseTx: receipt.transactionHash }
+    if (deferred) {
+      ctx.reporter.stage('claimable', 'paid to the recipient', {
+        info: `the transfer to ${w.recipient} failed; the amount is credited to it in the vault: run claim again to pay it out with claimFor`,
+      })
+    }
+  }
+  return {
+    status: deferred ? 'deferred' : 'released',
+    withdrawalId: id,
+    releaseTx: receipt.transactionHash,
+  }
 }
 
 /**

@@ -222,7 +222,7 @@ export function registerBridgeCommand(program: Command): void {
             .map((s) =>
               s.kind === 'deposit'
                 ? `deposit #${s.depositId}: ${s.stage} (${s.confirmations} L1 confirmations, ${s.votes}/${s.threshold} relayer confirmations${s.mintTx ? `, minted in ${s.mintTx}` : ''})\n`
-                : `withdrawal #${s.withdrawalId}: ${s.stage} (${s.signatures} signatures, ${s.threshold} needed${s.releaseTx ? `, released in ${s.releaseTx}` : ''})\n`,
+                : `withdrawal #${s.withdrawalId}: ${s.stage} (${s.signatures} signatures, ${s.threshold} needed${s.releaseTx ? `, released in ${s.releaseTx}` : ''}${s.deferred ? (s.claimable > 0n ? `; the transfer failed, ${s.claimable} is credited to ${s.recipient} in the vault: \`bridge claim ${s.withdrawalId}\` pays it out` : '; the transfer failed and the credit was pulled') : ''})\n`,
             )
             .join(''),
       )
@@ -242,10 +242,18 @@ export function registerBridgeCommand(program: Command): void {
       opts,
       true,
       (ctx) => runClaim(ctx, { withdrawalId }),
-      (r: ClaimResult) =>
-        r.status === 'released'
-          ? `withdrawal #${r.withdrawalId} released in L1 tx ${r.releaseTx}\n`
-          : `withdrawal #${r.withdrawalId} was already released${r.releaseTx ? ` in L1 tx ${r.releaseTx}` : ''}\n`,
+      (r: ClaimResult) => {
+        switch (r.status) {
+          case 'released':
+            return `withdrawal #${r.withdrawalId} released in L1 tx ${r.releaseTx}\n`
+          case 'deferred':
+            return `withdrawal #${r.withdrawalId} released in L1 tx ${r.releaseTx}, but the transfer to the recipient failed: the amount is credited to it in the vault (run claim again to pay it out)\n`
+          case 'paid-out':
+            return `withdrawal #${r.withdrawalId}: the amount credited to the recipient was paid out in L1 tx ${r.claimTx}\n`
+          default:
+            return `withdrawal #${r.withdrawalId} was already released${r.releaseTx ? ` in L1 tx ${r.releaseTx}` : ''}\n`
+        }
+      },
     )
   })
 

@@ -78,6 +78,13 @@ export interface WithdrawalStatus {
   threshold: bigint
   released: boolean
   releaseTx: Hash | undefined
+  /**
+   * The release paid nothing yet: the transfer to the recipient failed (`ReleaseDeferred`) and the amount was
+   * credited to it in the vault, to be pulled with `claim` (or paid out by anyone with `claimFor`).
+   */
+  deferred: boolean
+  /** What the vault owes the recipient in this token now (all its deferred releases not yet pulled). */
+  claimable: bigint
   stage: 'signing' | 'signed' | 'released'
 }
 
@@ -290,6 +297,30 @@ export async function withdrawalStatus(
     })
     releaseTx = logs[0]?.transactionHash ?? undefined
   }
+  let deferred = false
+  let claimable = 0n
+  if (released) {
+    claimable = await ctx.l1.readContract({
+      address: ctx.vault,
+      abi: bridgeVaultAbi,
+      functionName: 'claimable',
+      args: [w.l1Token, w.l1Recipient],
+    })
+    if (releaseTx !== undefined) {
+      const receipt = await ctx.l1.getTransactionReceipt({ hash: releaseTx })
+      deferred = parseEventLogs({
+        abi: bridgeVaultAbi,
+        eventName: 'ReleaseDeferred',
+        logs: receipt.logs,
+      }).some(
+        (l) =>
+          l.address.toLowerCase() === ctx.vault.toLowerCase() &&
+          l.args.token.toLowerCase() === w.l1Token.toLowerCase() &&
+          l.args.recipient.toLowerCase() === w.l1Recipient.toLowerCase() &&
+          l.args.amount === w.amount,
+      )
+    }
+  }
   return {
     kind: 'withdrawal',
     withdrawalId,
@@ -303,6 +334,8 @@ export async function withdrawalStatus(
     threshold,
     released,
     releaseTx,
+    deferred,
+    claimable,
     stage: released ? 'released' : BigInt(signatures) >= threshold ? 'signed' : 'signing',
   }
 }
@@ -372,6 +405,15 @@ export function renderWithdrawal(ctx: BridgeContext, s: WithdrawalStatus): void 
     done: s.released,
     info: s.released ? (s.releaseTx ?? '') : undefined,
   })
+  if (s.deferred) {
+    r.stage('claimable', 'paid to the recipient', {
+      done: s.claimable === 0n,
+      info:
+        s.claimable === 0n
+          ? 'pulled with claim'
+          : `the transfer failed; ${s.claimable} credited to ${s.recipient} in the vault: \`sidechain bridge claim ${s.withdrawalId}\` pays it out`,
+    })
+  }
 }
 
 /** Follows a deposit until minted, rendering every change. */

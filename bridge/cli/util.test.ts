@@ -5,9 +5,9 @@
  */
 import t from 'tap'
 import { ContractFunctionRevertedError, encodeErrorResult, type Hash } from 'viem'
-import { bridgeVaultAbi } from '../deploy/index.ts'
+import { bridgeVaultAbi, sidechainBridgeAbi } from '../deploy/index.ts'
 import type { AnyWallet } from './context.ts'
-import { GAS_MARGIN_PERCENT, send } from './util.ts'
+import { GAS_MARGIN_PERCENT, send, userError } from './util.ts'
 
 const VAULT = '0x00000000000000000000000000000000000000aa'
 const HASH: Hash = `0x${'11'.repeat(32)}`
@@ -52,4 +52,18 @@ t.test('a call the estimate finds reverting is refused with its custom error', a
   })
   await t.rejects(send(wallet, call as never, 'release'), { code: 'BRIDGE_OVER_LIMIT' })
   t.equal(sent.length, 0, 'nothing was sent')
+})
+
+t.test('withdrawal limit and vault balance reverts get typed codes', async (t) => {
+  const cases = [
+    ['WithdrawalBelowMinimum', sidechainBridgeAbi, [VAULT, 1n, 1000n], 'BRIDGE_BELOW_MINIMUM'],
+    ['WithdrawalAboveMaximum', sidechainBridgeAbi, [VAULT, 10n ** 30n, 10n], 'BRIDGE_OVER_LIMIT'],
+    ['InsufficientVaultBalance', bridgeVaultAbi, [VAULT, 1n, 5n], 'BRIDGE_VAULT_UNDERFUNDED'],
+    ['NothingToClaim', bridgeVaultAbi, [VAULT], 'BRIDGE_NOT_FOUND'],
+  ] as const
+  for (const [errorName, abi, args, code] of cases) {
+    const data = encodeErrorResult({ abi, errorName, args } as never)
+    const err = new ContractFunctionRevertedError({ abi, data, functionName: 'withdraw' })
+    t.match(userError(err, 'withdraw'), { code }, errorName)
+  }
 })

@@ -104,6 +104,19 @@ const REVERT_CODES: Record<string, [BridgeErrorCode, string]> = {
   InsufficientSignatures: ['BRIDGE_INSUFFICIENT_SIGNATURES', 'not enough relayer signatures'],
   StaleSignerEpoch: ['BRIDGE_INSUFFICIENT_SIGNATURES', 'the signatures are for an old signer set'],
   UnknownWithdrawal: ['BRIDGE_NOT_FOUND', 'no such withdrawal'],
+  WithdrawalBelowMinimum: [
+    'BRIDGE_BELOW_MINIMUM',
+    "the amount is below the bridge's minimum withdrawal of this token",
+  ],
+  WithdrawalAboveMaximum: [
+    'BRIDGE_OVER_LIMIT',
+    'the amount is above what the vault releases in one transaction',
+  ],
+  InsufficientVaultBalance: [
+    'BRIDGE_VAULT_UNDERFUNDED',
+    'the vault holds less of this token than the release moves; it can be released once deposits or a top-up refill it',
+  ],
+  NothingToClaim: ['BRIDGE_NOT_FOUND', 'the recipient has nothing to claim'],
 }
 
 /** Turns a failed call into a typed user error (its custom error decoded where possible). */

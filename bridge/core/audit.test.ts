@@ -30,6 +30,31 @@ t.test('SupplyAuditor reports each token and logs an unbacked one', async (t) =>
     l1Token: token,
     locked: '5',
     supply: '7',
-    msg: 'wrapped supply exceeds what the vault holds',
+    msg: 'wrapped supply and pending releases exceed what the vault holds',
   })
+})
+
+t.test('burned-not-yet-released counts against the vault in the backing metric', async (t) => {
+  // A forged release that takes exactly what pending withdrawals are owed leaves supply <= locked: only the
+  // pending releases show the vault short (review finding 9b).
+  const metrics = new RelayerMetrics({ defaultMetrics: false })
+  const lines: Array<Record<string, unknown>> = []
+  const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) })
+  let pending = new Map([[zeroAddress, 3n]])
+  const auditor = new SupplyAuditor(
+    { vault: zeroAddress, bridge: zeroAddress },
+    {
+      l1: {} as never,
+      sidechain: {} as never,
+      gauges: metrics,
+      logger,
+      pendingReleases: () => pending,
+    },
+  )
+  auditor.report([{ l1Token: zeroAddress, wrappedToken: token, locked: 10n, supply: 8n }])
+  t.match(await metrics.registry.metrics(), `bridge_supply_backed{token="${zeroAddress}"} 0`)
+  t.match(lines[0], { pendingReleases: '3', msg: /pending releases exceed/ })
+  pending = new Map([[zeroAddress, 2n]])
+  auditor.report([{ l1Token: zeroAddress, wrappedToken: token, locked: 10n, supply: 8n }])
+  t.match(await metrics.registry.metrics(), `bridge_supply_backed{token="${zeroAddress}"} 1`)
 })

@@ -143,16 +143,28 @@ export class SupplyAuditor {
   private readonly gauges: SupplyGauges
   private readonly logger: Logger
   private readonly tokens: WrappedTokenIndex
+  private readonly pendingReleases: () => ReadonlyMap<Address, bigint>
 
   constructor(
     options: { vault: Address; bridge: Address },
-    modules: { l1: PublicClient; sidechain: PublicClient; gauges: SupplyGauges; logger: Logger },
+    modules: {
+      l1: PublicClient
+      sidechain: PublicClient
+      gauges: SupplyGauges
+      logger: Logger
+      /**
+       * Burned on the sidechain and not yet released, per L1 token (the relayer's journaled withdrawals): the
+       * vault still owes it, so it counts against what the vault holds like the wrapped supply does.
+       */
+      pendingReleases?: () => ReadonlyMap<Address, bigint>
+    },
   ) {
     this.options = options
     this.l1 = modules.l1
     this.sidechain = modules.sidechain
     this.gauges = modules.gauges
     this.logger = modules.logger
+    this.pendingReleases = modules.pendingReleases ?? (() => new Map())
     this.tokens = new WrappedTokenIndex(
       { bridge: options.bridge },
       { sidechain: modules.sidechain },
@@ -172,18 +184,25 @@ export class SupplyAuditor {
     return rows
   }
 
-  /** Exports `rows` and logs every unbacked token. */
+  /** Exports `rows` and logs every unbacked token (supply plus burned-not-yet-released above the vault). */
   report(rows: readonly SupplyRow[]): void {
+    const pending = this.pendingReleases()
     for (const row of rows) {
-      const backed = row.supply <= row.locked
+      const owed = row.supply + (pending.get(getAddress(row.l1Token)) ?? 0n)
+      const backed = owed <= row.locked
       // Gauges are floats: above 2^53 base units the figures round; `backed` is exact (bigint).
       this.gauges.lockedOnL1.set({ token: row.l1Token }, Number(row.locked))
       this.gauges.wrappedSupply.set({ token: row.l1Token }, Number(row.supply))
       this.gauges.supplyBacked.set({ token: row.l1Token }, backed ? 1 : 0)
       if (!backed) {
         this.logger.error(
-          { l1Token: row.l1Token, locked: row.locked.toString(), supply: row.supply.toString() },
-          'wrapped supply exceeds what the vault holds',
+          {
+            l1Token: row.l1Token,
+            locked: row.locked.toString(),
+            supply: row.supply.toString(),
+            pendingReleases: (owed - row.supply).toString(),
+          },
+          'wrapped supply and pending releases exceed what the vault holds',
         )
       }
     }
@@ -200,6 +219,10 @@ export interface TokenAudit extends SupplyRow {
   pendingMints: bigint
   pendingReleases: bigint
   surplus: bigint
+  /** Mints with no L1 deposit (or another payload): an unbacked mint. */
+  mintsWithoutDeposit: number
+  /** Releases of this bridge with no sidechain withdrawal (or another payload): signers released what was not burned. */
+  releasesWithoutBurn: number
   status: TokenAuditStatus
   problems: string[]
 }
@@ -237,6 +260,17 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   const maxRange = params.maxBlockRange ?? 5_000n
   const problems: string[] = []
 
+  // Ours are the releases of this bridge on this sidechain (the vault keys them by both), and the deposits from
+  // the bridge's firstDepositId on (earlier ones were served by an earlier bridge instance).
+  const [sidechainChainId, firstDepositId] = await Promise.all([
+    sidechain.getChainId(),
+    sidechain.readContract({
+      address: bridge,
+      abi: sidechainBridgeAbi,
+      functionName: 'firstDepositId',
+    }),
+  ])
+
   // ---- L1 first
   const l1Block = await l1.getBlockNumber({ cacheTime: 0 })
   const depositLogs = await getLogsChunked(l1, {
@@ -258,6 +292,7 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
     const a = (
       log as unknown as { args: { depositId: bigint; token: Address; to: Address; amount: bigint } }
     ).args
+    if (a.depositId < firstDepositId) continue
     deposits.set(a.depositId, {
       token: getAddress(a.token),
       account: getAddress(a.to),
@@ -274,11 +309,13 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
           recipient: Address
           amount: bigint
           sourceBridge: Address
+          sourceChainId: bigint
         }
       }
     ).args
-    // Ids are unique per source bridge: releases of another bridge instance are not ours.
+    // Ids are unique per source chain and bridge: releases of another bridge instance are not ours.
     if (getAddress(a.sourceBridge) !== getAddress(bridge)) continue
+    if (a.sourceChainId !== BigInt(sidechainChainId)) continue
     releases.set(a.withdrawalId, {
       token: getAddress(a.token),
       account: getAddress(a.recipient),
@@ -345,7 +382,9 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   }
   const l1Tokens = new Set<Address>([zeroAddress])
   for (const t of params.extraTokens ?? []) l1Tokens.add(getAddress(t))
-  for (const p of deposits.values()) l1Tokens.add(p.token)
+  // Every token seen on either side, so that a problem is never filed under a token without a row.
+  for (const m of [deposits, releases, mints, burns])
+    for (const p of m.values()) l1Tokens.add(p.token)
   for (const t of wrappedOf.keys()) l1Tokens.add(t)
   const pairs = [...l1Tokens].map((l1Token) => ({
     l1Token,
@@ -362,11 +401,19 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
   })
 
   // ---- cross-chain matching
-  const perToken = new Map<Address, { problems: string[]; unbacked: bigint }>()
+  const perToken = new Map<
+    Address,
+    {
+      problems: string[]
+      unbacked: bigint
+      mintsWithoutDeposit: number
+      releasesWithoutBurn: number
+    }
+  >()
   const tokenEntry = (t: Address) => {
     let e = perToken.get(t)
     if (e === undefined) {
-      e = { problems: [], unbacked: 0n }
+      e = { problems: [], unbacked: 0n, mintsWithoutDeposit: 0, releasesWithoutBurn: 0 }
       perToken.set(t, e)
     }
     return e
@@ -381,11 +428,13 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
           : `deposit ${id} minted with a payload different from the L1 deposit`,
       )
       e.unbacked += m.amount
+      e.mintsWithoutDeposit++
     }
   }
   for (const [id, r] of releases) {
     const b = burns.get(id)
     if (b === undefined || !samePayload(b, r)) {
+      tokenEntry(r.token).releasesWithoutBurn++
       tokenEntry(r.token).problems.push(
         b === undefined
           ? `withdrawal ${id} released ${r.amount} to ${r.account} on L1, but no such withdrawal exists on the sidechain`
@@ -431,6 +480,8 @@ export async function auditBridge(params: AuditParams): Promise<AuditReport> {
       pendingMints,
       pendingReleases,
       surplus,
+      mintsWithoutDeposit: entry?.mintsWithoutDeposit ?? 0,
+      releasesWithoutBurn: entry?.releasesWithoutBurn ?? 0,
       status,
       problems: tokenProblems,
     }

@@ -130,9 +130,14 @@ t.test('passing contract states are retryable, other reverts permanent', async (
 })
 
 t.test('relayer errors', async (t) => {
+  // The cap is per time window: the item waits for older spend to leave it.
   t.match(classifyError(new BridgeError('RELAYER_SPEND_CAP', 'cap')), {
-    disposition: 'permanent',
+    disposition: 'retryable',
     kind: 'spend-cap',
+  })
+  t.match(classifyError(new BridgeError('RELAYER_GAS_CAP', 'cap')), {
+    disposition: 'permanent',
+    kind: 'gas-cap',
   })
   t.match(classifyError(new BridgeError('RELAYER_PAYLOAD_CONFLICT', 'c')), {
     disposition: 'permanent',
@@ -148,6 +153,25 @@ t.test('relayer errors', async (t) => {
     kind: 'insufficient-funds',
   })
   t.match(classifyError(new Error('something odd')), { disposition: 'permanent', kind: 'unknown' })
+})
+
+t.test('node errors no rule names are retryable: only the node changes', async (t) => {
+  for (const [message, code, kind] of [
+    ['header not found', -32000, 'node-state'],
+    ['missing trie node 0c1f2a (path )', -32000, 'node-state'],
+    ['block height is 103 but requested was 21 (BlockOutOfRangeError)', -32000, 'node-state'],
+    ['internal error', -32603, 'node'],
+    ['something no client documents', -39001, 'rpc-unknown'],
+  ] as const) {
+    t.match(classifyError(rpcError(message, code)), { disposition: 'retryable', kind }, message)
+    t.match(
+      classifyError(rawRequestError(message)),
+      { disposition: 'retryable' },
+      `raw: ${message}`,
+    )
+  }
+  // A revert stays a revert whatever code it comes with.
+  t.match(classifyError(rpcError('execution reverted', -32603)), { disposition: 'permanent' })
 })
 
 t.test("refusals of a raw request are classified with viem's node error classes", async (t) => {

@@ -5,8 +5,13 @@
  *   underpriced" and other fee refusals, a full pool, and contract states that pass by themselves (paused,
  *   rolling-window limit, not enough signatures yet, a signer epoch the sidechain has not followed yet);
  * - done: the contract says the work is already done (`WithdrawalAlreadyProcessed`);
- * - permanent: everything else (other reverts, insufficient funds, the spend cap, a payload conflict). The caller
- *   logs it, counts it and parks the item; it is looked at again only after a restart.
+ * - permanent: everything else (other reverts, insufficient funds, a payload conflict, the per-transaction gas
+ *   cap). The caller logs it, counts it and parks the item; parked items are looked at again on a timer.
+ *
+ * A JSON-RPC error the rules below do not name is the node's trouble, not the request's (`header not found` and
+ * `missing trie node` from a node that pruned or has not imported the state yet, -32603 internal errors, codes a
+ * node invented): retryable with backoff, never parked for good. Only errors that carry no node answer at all (our
+ * own bugs) fall through to permanent.
  *
  * Errors are told apart by our codes, then by viem's own error classes (found along the cause chain with viem's
  * `BaseError.walk`, as viem's getNodeError does), and by message only for what viem has no class for: replacement
@@ -25,12 +30,18 @@ import {
   type Hex,
   HttpRequestError,
   InsufficientFundsError,
+  InternalRpcError,
+  LimitExceededRpcError,
   NonceTooHighError,
   NonceTooLowError,
+  ResourceNotFoundRpcError,
+  ResourceUnavailableRpcError,
+  RpcError,
   RpcRequestError,
   SocketClosedError,
   TimeoutError,
   UnknownNodeError,
+  UnknownRpcError,
   WaitForTransactionReceiptTimeoutError,
   WebSocketRequestError,
 } from 'viem'
@@ -91,6 +102,13 @@ const VIEM_RULES: Array<{
   // Reverts without a custom error we know (those are decoded first, see revertName).
   { type: ExecutionRevertedError, disposition: 'permanent', kind: 'revert' },
   { type: ContractFunctionRevertedError, disposition: 'permanent', kind: 'revert' },
+  // After the reverts (a revert may arrive under any code). The node's own trouble (-32603, -32001 block or
+  // state not found, -32002 unavailable, -32005 limited, codes outside the standard): only the node changes.
+  { type: InternalRpcError, disposition: 'retryable', kind: 'node' },
+  { type: ResourceNotFoundRpcError, disposition: 'retryable', kind: 'node' },
+  { type: ResourceUnavailableRpcError, disposition: 'retryable', kind: 'busy' },
+  { type: LimitExceededRpcError, disposition: 'retryable', kind: 'busy' },
+  { type: UnknownRpcError, disposition: 'retryable', kind: 'node' },
 ]
 
 /**
@@ -114,6 +132,13 @@ const MESSAGE_RULES: Array<{ pattern: RegExp; disposition: Disposition; kind: st
     kind: 'busy',
   },
   { pattern: /timed? ?out|timeout/i, disposition: 'retryable', kind: 'timeout' },
+  // State or blocks the node does not have (yet, or any more): geth, erigon, nethermind, anvil wordings.
+  {
+    pattern:
+      /header not found|missing trie node|unknown block|block not found|state (is )?not available|historical state|pruned|BlockOutOfRange/i,
+    disposition: 'retryable',
+    kind: 'node-state',
+  },
 ]
 
 export function classifyError(err: unknown): ErrorClassification {
@@ -122,7 +147,10 @@ export function classifyError(err: unknown): ErrorClassification {
   if (isSidechainError(err)) {
     switch (err.code) {
       case 'RELAYER_SPEND_CAP':
-        return { disposition: 'permanent', kind: 'spend-cap', detail: err.message }
+        // The cap is per time window: the item goes through once older spend leaves the window.
+        return { disposition: 'retryable', kind: 'spend-cap', detail: err.message }
+      case 'RELAYER_GAS_CAP':
+        return { disposition: 'permanent', kind: 'gas-cap', detail: err.message }
       case 'RELAYER_PAYLOAD_CONFLICT':
         return { disposition: 'permanent', kind: 'conflict', detail: err.message }
       case 'RELAYER_TX_LOST':
@@ -146,6 +174,17 @@ export function classifyError(err: unknown): ErrorClassification {
   const revert = revertName(err)
   if (revert !== undefined) return classifyRevert(revert)
 
+  // viem reads a -32603 answer to eth_call as a revert (some dev nodes report reverts that way), but a node's
+  // internal error that mentions no revert and carries no revert data is the node's trouble.
+  const rpc = walk(err, (e) => e instanceof RpcRequestError)
+  if (
+    rpc instanceof RpcRequestError &&
+    rpc.code === InternalRpcError.code &&
+    !/revert/i.test(rpc.details)
+  ) {
+    return { disposition: 'retryable', kind: 'node', detail: firstLine(err) }
+  }
+
   const typed = nodeError(err)
   for (const rule of VIEM_RULES) {
     if (walk(err, (e) => e instanceof rule.type) !== null || typed instanceof rule.type) {
@@ -158,6 +197,10 @@ export function classifyError(err: unknown): ErrorClassification {
     if (rule.pattern.test(text)) {
       return { disposition: rule.disposition, kind: rule.kind, detail: firstLine(err) }
     }
+  }
+  // A node answered with an error no rule names: retry with backoff (see the header).
+  if (walk(err, (e) => e instanceof RpcRequestError || e instanceof RpcError) !== null) {
+    return { disposition: 'retryable', kind: 'rpc-unknown', detail: firstLine(err) }
   }
   return { disposition: 'permanent', kind: 'unknown', detail: firstLine(err) }
 }

@@ -9,6 +9,7 @@ import {
   type Address,
   type Chain,
   encodeAbiParameters,
+  encodePacked,
   getAddress,
   type Hash,
   type Hex,
@@ -65,9 +66,14 @@ export const withdrawalTypes = {
   ],
 } as const
 
-/** EIP-712 types of a signer rotation: `SignerSetUpdate(address[] signers,uint256 threshold,uint256 epoch)`. */
+/**
+ * EIP-712 types of a signer rotation: `SignerSetUpdate(bytes32 previousSetHash,address[] signers,uint256
+ * threshold,uint256 epoch)`. `previousSetHash` ({@link memberSetHash} of the set being replaced) makes the update
+ * apply only over that set, on the vault and on the sidechain bridge alike.
+ */
 export const signerSetUpdateTypes = {
   SignerSetUpdate: [
+    { name: 'previousSetHash', type: 'bytes32' },
     { name: 'signers', type: 'address[]' },
     { name: 'threshold', type: 'uint256' },
     { name: 'epoch', type: 'uint256' },
@@ -97,6 +103,16 @@ export function depositPayloadHash(
         { type: 'uint256' },
       ],
       [BigInt(source.l1ChainId), source.vault, d.depositId, d.token, d.to, d.amount],
+    ),
+  )
+}
+
+/** Hash of an M-of-N set, its members in order and its threshold (`BridgeMessages.memberSetHash`). */
+export function memberSetHash(members: readonly Address[], threshold: bigint): Hash {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: 'bytes32' }, { type: 'uint256' }],
+      [keccak256(encodePacked(['address[]'], [members])), threshold],
     ),
   )
 }
@@ -145,6 +161,8 @@ export interface WithdrawalMessage {
 }
 
 export interface SignerSetUpdateMessage {
+  /** {@link memberSetHash} of the set being replaced (the vault's `signerSetHash()`). */
+  previousSetHash: Hash
   signers: readonly Address[]
   threshold: bigint
   /** The epoch the new set gets: the vault's current `signerEpoch + 1`. */
@@ -453,7 +471,12 @@ export async function signSignerSetUpdate(
     domain: vaultDomain(domain),
     types: signerSetUpdateTypes,
     primaryType: 'SignerSetUpdate',
-    message: { signers: update.signers, threshold: update.threshold, epoch: update.epoch },
+    message: {
+      previousSetHash: update.previousSetHash,
+      signers: update.signers,
+      threshold: update.threshold,
+      epoch: update.epoch,
+    },
   })
 }
 

@@ -80,6 +80,8 @@ const KEY = {
   withdrawal: (id: bigint) => `withdrawal/${idKey(id)}`,
   signature: (id: bigint) => `signature/${idKey(id)}`,
   spend: 'spend/l1',
+  spendLog: (atMs: number, nonce: number) =>
+    `spendlog/${atMs.toString().padStart(16, '0')}/${nonce.toString().padStart(20, '0')}`,
   l1tx: (nonce: number) => `l1tx/${nonce.toString().padStart(20, '0')}`,
 }
 
@@ -266,13 +268,48 @@ export class RelayerJournal {
     return raw === undefined ? 0n : BigInt(raw)
   }
 
-  /** Stores the new spend total after a mined L1 transaction and forgets it as in flight, atomically. */
-  async recordL1Spend(totalWei: bigint, nonce?: number): Promise<void> {
+  /**
+   * Stores the new spend total after a mined L1 transaction and forgets it as in flight, atomically. `entry` (the
+   * cost of this transaction and when it was mined) goes into the spend log that the per-window cap sums; entries
+   * older than `pruneBeforeMs` are dropped in the same batch.
+   */
+  async recordL1Spend(
+    totalWei: bigint,
+    nonce?: number,
+    entry?: { atMs: number; wei: bigint; pruneBeforeMs?: number },
+  ): Promise<void> {
     const ops: Array<{ type: 'put'; key: string; value: string } | { type: 'del'; key: string }> = [
       { type: 'put', key: KEY.spend, value: totalWei.toString() },
     ]
     if (nonce !== undefined) ops.push({ type: 'del', key: KEY.l1tx(nonce) })
+    if (entry !== undefined) {
+      ops.push({
+        type: 'put',
+        key: KEY.spendLog(entry.atMs, nonce ?? 0),
+        value: entry.wei.toString(),
+      })
+      if (entry.pruneBeforeMs !== undefined) {
+        for await (const key of this.db.keys({
+          gte: 'spendlog/',
+          lt: KEY.spendLog(entry.pruneBeforeMs, 0),
+        })) {
+          ops.push({ type: 'del', key })
+        }
+      }
+    }
     await this.db.batch(ops, SYNC)
+  }
+
+  /** L1 spend log entries mined at or after `sinceMs`, oldest first. */
+  async l1SpendSince(sinceMs: number): Promise<Array<{ atMs: number; wei: bigint }>> {
+    const out: Array<{ atMs: number; wei: bigint }> = []
+    for await (const [key, value] of this.db.iterator({
+      gte: KEY.spendLog(sinceMs, 0),
+      lt: 'spendlog0',
+    })) {
+      out.push({ atMs: Number(key.split('/')[1]), wei: BigInt(value) })
+    }
+    return out
   }
 
   async putInflightL1Tx(tx: InflightL1Tx): Promise<void> {

@@ -24,8 +24,17 @@ const minimal = {
 
 t.test('defaults live in the schema and paths resolve against the config folder', async (t) => {
   const c = parseRelayerConfig(minimal, '/etc/relayer')
-  t.equal(c.l1.confirmations, 12)
+  t.equal(c.l1.confirmations, 'finalized', 'finalized is the default outside development chains')
+  t.equal(
+    parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, chainId: 31337 } }).l1.confirmations,
+    12,
+    'a development L1 keeps a number of blocks',
+  )
   t.equal(c.l1.spendCap, parseEther('1'))
+  t.equal(c.l1.spendWindowMs, 24 * 60 * 60 * 1000, 'the spend cap is per 24 h window')
+  t.equal(c.l1.releaseGasCap, 600_000)
+  t.equal(c.parkedRecheckMs, 600_000)
+  t.equal(c.maxOutOfGasAttempts, 3)
   t.same(c.metrics, { host: '127.0.0.1', port: 9464 })
   t.equal(c.releaseTurnTimeoutMs, 60_000)
   t.same([c.l1.receiptPollMs, c.sidechain.receiptPollMs], [250, 250])

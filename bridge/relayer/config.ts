@@ -8,6 +8,7 @@ import { type Address, getAddress, isAddress, parseEther } from 'viem'
 import { z } from 'zod'
 import { logLevelSchema } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
+import { DEV_L1_CHAIN_IDS } from './crash-hook.ts'
 
 const address = z
   .string()
@@ -16,6 +17,8 @@ const address = z
 
 const httpUrl = z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s):// URL')
 const positive = z.number().int().positive()
+/** Default confirmations on a development L1 (anvil, geth --dev), which has no `finalized` worth waiting for. */
+const DEV_L1_CONFIRMATIONS = 12
 /** Fee increase per replacement, in percent (nodes require at least 10). */
 const bumpPercent = z.number().int().min(10).max(500).default(25)
 /** How often the receipt of a sent transaction is polled (never less often than pollIntervalMs). */
@@ -35,11 +38,13 @@ export const relayerConfigSchema = z
         vault: address,
         /**
          * Blocks a deposit needs (its own block counts as 1) before it is confirmed on the sidechain, or
-         * "finalized" to follow the L1 `finalized` tag.
+         * "finalized" to follow the L1 `finalized` tag. Default: "finalized" (under proof of stake a fixed number
+         * of blocks is not finality), except on development L1s (31337, 1337), where it is 12 blocks; the devnet
+         * and the tests set their own small number.
          */
         confirmations: z
           .union([z.number().int().min(1).max(10_000), z.literal('finalized')])
-          .default(12),
+          .optional(),
         /** First block to scan on a fresh datadir (the vault's deployment block). */
         startBlock: z.number().int().min(0).default(0),
         pollIntervalMs: positive.default(2_000),
@@ -51,10 +56,28 @@ export const relayerConfigSchema = z
         receiptPollMs,
         /** Never bid more than this per gas, in gwei (absent: no cap besides the spend cap). */
         maxFeePerGasGwei: z.number().positive().optional(),
-        /** Total L1 gas this relayer may spend (receipts of its own transactions), in ether. */
+        /**
+         * L1 gas this relayer may spend (receipts of its own transactions, plus what in-flight ones may still
+         * cost) within any `spendWindowMs`, in ether. Reaching it delays releases until older spend leaves the
+         * window; it never stops the relayer for good.
+         */
         spendCap: ether.default(parseEther('1')),
+        /** Length of the sliding window of the spend cap (default 24 h). */
+        spendWindowMs: positive.default(24 * 60 * 60 * 1000),
+        /**
+         * Most gas one release may use. The vault pays ETH recipients a fixed stipend and credits failed
+         * transfers for a later claim, so an honest release of a threshold of up to 32 signatures fits well
+         * below this; a release estimated above it is parked (reason gas-cap) instead of sent.
+         */
+        releaseGasCap: positive.default(600_000),
       })
-      .strict(),
+      .strict()
+      .transform((l1) => ({
+        ...l1,
+        confirmations:
+          l1.confirmations ??
+          (DEV_L1_CHAIN_IDS.includes(l1.chainId) ? DEV_L1_CONFIRMATIONS : ('finalized' as const)),
+      })),
     sidechain: z
       .object({
         rpcUrl: httpUrl,
@@ -133,6 +156,13 @@ export const relayerConfigSchema = z
       .object({ baseMs: positive.default(500), maxMs: positive.default(30_000) })
       .strict()
       .prefault({}),
+    /**
+     * A parked item (a permanent failure: a revert, a payload conflict, the gas cap, repeated out-of-gas) is
+     * looked at again after this long, so an operator's fix needs no restart.
+     */
+    parkedRecheckMs: positive.default(10 * 60 * 1000),
+    /** Mined transactions of one item that ran out of gas before the item is parked (reason out-of-gas). */
+    maxOutOfGasAttempts: positive.default(3),
     /** Timeout of a single JSON-RPC request. */
     rpcTimeoutMs: positive.default(10_000),
     /** How often locked vs wrapped supply is exported as metrics (0 = never). */

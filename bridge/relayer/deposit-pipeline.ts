@@ -1,7 +1,8 @@
 /**
  * L1 -> sidechain. `scan` reads `Deposited` logs of the vault only, up to the last block with the configured
  * confirmations (or the `finalized` block), keeps only logs that `verifyDepositLogs` believes, takes deposit ids
- * gap-free, cross-checks the count with the vault's `depositCount` at that block, and journals the deposits with
+ * gap-free, cross-checks the count with the vault's `depositCount` at the newest confirmed block (never at an old
+ * one: pruned L1 nodes have no state there), and journals the deposits with
  * the cursor in one batch. `dispatch` then votes for each journaled deposit on the sidechain, after checking the
  * contract (minted? already voted?), and forgets it once it is minted.
  */
@@ -150,7 +151,11 @@ export class DepositPipeline {
       const taken = takeContiguous(verdict.deposits, cursor.nextId)
       let nextBlock = to + 1n
       let missing = taken.missing
-      if (missing === undefined) {
+      // The count is read only at the newest confirmed block: any L1 node keeps recent state, but one that prunes
+      // (geth keeps 128 blocks) cannot answer for an old block, and a relayer catching up would never move again.
+      // While catching up, ids are checked by contiguity alone; a log the endpoint lost at the end of an old range
+      // shows up as a gap before the next id (handled below) or at the newest range by this count.
+      if (missing === undefined && to === safe) {
         const count = await l1.readContract({
           address: this.options.vault,
           abi: bridgeVaultAbi,
@@ -174,8 +179,14 @@ export class DepositPipeline {
       }
       let lastBlockHash: Hash | undefined
       if (missing !== undefined) {
-        // Never skip an id: keep what is contiguous and rescan from the block of the last one taken.
-        nextBlock = taken.accepted.at(-1)?.blockNumber ?? from
+        // Never skip an id: keep what is contiguous and rescan from the block of the last one taken. A gap before
+        // the first log of this range (a later id was seen, none taken) means the missing log is in an earlier
+        // range: step back one range, ids already taken are skipped on the way.
+        const lastTaken = taken.accepted.at(-1)?.blockNumber
+        const gapBefore = taken.missing !== undefined && lastTaken === undefined
+        nextBlock =
+          lastTaken ??
+          (gapBefore ? max(this.options.startBlock, from - this.options.maxBlockRange) : from)
         this.m.metrics.errors.inc({ kind: 'gap' })
         this.m.logger.warn(
           {
@@ -396,4 +407,8 @@ export class DepositPipeline {
 
 function min(a: bigint, b: bigint): bigint {
   return a < b ? a : b
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b
 }

@@ -30,6 +30,8 @@ export class RelayerMetrics {
   readonly gasDrops: Gauge
   readonly gasDropRefusals: Gauge<'reason'>
   readonly gasDropWindowRemaining: Gauge
+  readonly parkedItems: Gauge<'reason'>
+  readonly spendInWindowWei: Gauge
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -145,6 +147,17 @@ export class RelayerMetrics {
     this.gasDropWindowRemaining = new Gauge({
       name: 'bridge_gas_drop_window_remaining_wei',
       help: 'Native coin the bridge can still drop in the current 24 h window, in wei',
+      registers,
+    })
+    this.parkedItems = new Gauge({
+      name: 'bridge_relayer_parked_items',
+      help: 'Items (deposits, withdrawals) parked after a permanent failure, by reason (out-of-gas, gas-cap, revert, conflict, ...); each is looked at again on a timer',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.spendInWindowWei = new Gauge({
+      name: 'bridge_relayer_spend_in_window_wei',
+      help: 'L1 gas cost of this relayer within the current spend window plus what in-flight transactions may still cost, in wei (limited by the spend cap)',
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

@@ -55,6 +55,7 @@ export function createRelayerParts(
     replaced: (chain: string) => metrics.replacements.inc({ chain }),
     spent: (chain: string, totalWei: bigint) =>
       metrics.gasSpentWei.set({ chain }, Number(totalWei)),
+    windowSpend: (wei: bigint) => metrics.spendInWindowWei.set(Number(wei)),
   }
   const sidechainSender = new TxSender(
     {
@@ -84,6 +85,7 @@ export function createRelayerParts(
           ? undefined
           : parseGwei(String(config.l1.maxFeePerGasGwei)),
       spendCapWei: config.l1.spendCap,
+      spendWindowMs: config.l1.spendWindowMs,
     },
     {
       client: l1,
@@ -95,8 +97,20 @@ export function createRelayerParts(
     },
   )
   const runner = new ItemRunner(
-    { backoffBaseMs: config.retryBackoff.baseMs, backoffMaxMs: config.retryBackoff.maxMs },
-    { logger: logger.child({ module: 'items' }), onError: (kind) => metrics.errors.inc({ kind }) },
+    {
+      backoffBaseMs: config.retryBackoff.baseMs,
+      backoffMaxMs: config.retryBackoff.maxMs,
+      parkedRecheckMs: config.parkedRecheckMs,
+      maxOutOfGasAttempts: config.maxOutOfGasAttempts,
+    },
+    {
+      logger: logger.child({ module: 'items' }),
+      onError: (kind) => metrics.errors.inc({ kind }),
+      onParkedChange: (byKind) => {
+        metrics.parkedItems.reset()
+        for (const [reason, n] of byKind) metrics.parkedItems.set({ reason }, n)
+      },
+    },
   )
   const deposits = new DepositPipeline(
     {
@@ -126,6 +140,7 @@ export function createRelayerParts(
       index: config.relayer.index,
       count: config.relayer.count,
       releaseTurnTimeoutMs: config.releaseTurnTimeoutMs,
+      releaseGasCap: BigInt(config.l1.releaseGasCap),
     },
     {
       l1,
@@ -143,7 +158,13 @@ export function createRelayerParts(
     config.auditIntervalMs > 0
       ? new SupplyAuditor(
           { vault: config.l1.vault, bridge: config.sidechain.bridge },
-          { l1, sidechain, gauges: metrics, logger: logger.child({ module: 'audit' }) },
+          {
+            l1,
+            sidechain,
+            gauges: metrics,
+            logger: logger.child({ module: 'audit' }),
+            pendingReleases: () => withdrawals.pendingAmounts(),
+          },
         )
       : undefined
   const gasDrops =

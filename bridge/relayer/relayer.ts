@@ -333,6 +333,7 @@ export class Relayer {
         bridgeL1ChainId: bridgeL1ChainId.toString(),
       })
     }
+    await this.checkSameSet()
     if (!isRelayer)
       this.logger.warn(
         { address: this.address },
@@ -348,6 +349,45 @@ export class Relayer {
     }
     this.startupChecked = true
     return sidechainChainId
+  }
+
+  /**
+   * Who mints must be who releases: at the same epoch, the bridge's relayer set and threshold must be the vault's
+   * signer set and threshold. Different sets at one epoch mean two different rotations were applied, one per
+   * chain (rotations name the set they replace, so they can no longer bring both chains on together): refuse to
+   * run until an operator looks.
+   */
+  private async checkSameSet(): Promise<void> {
+    const c = this.config
+    const [vaultEpoch, vaultSet, bridgeEpoch, bridgeSet] = await Promise.all([
+      this.l1.readContract({
+        address: c.l1.vault,
+        abi: bridgeVaultAbi,
+        functionName: 'signerEpoch',
+      }),
+      this.l1.readContract({
+        address: c.l1.vault,
+        abi: bridgeVaultAbi,
+        functionName: 'signerSetHash',
+      }),
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'l1SignerEpoch',
+      }),
+      this.sidechain.readContract({
+        address: c.sidechain.bridge,
+        abi: sidechainBridgeAbi,
+        functionName: 'relayerSetHash',
+      }),
+    ])
+    if (vaultEpoch === bridgeEpoch && vaultSet !== bridgeSet) {
+      throw new BridgeError(
+        'RELAYER_CHAIN_MISMATCH',
+        `the vault and the bridge are both at signer epoch ${vaultEpoch} with different sets: two different rotations were applied, one per chain`,
+        { details: { epoch: vaultEpoch.toString(), vaultSet, bridgeSet } },
+      )
+    }
   }
 
   /** Runs `fn` until it succeeds, retrying retryable failures (chains still starting); permanent ones throw. */

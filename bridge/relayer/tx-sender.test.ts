@@ -135,7 +135,7 @@ t.test('TxSender on anvil', async (t) => {
     await s.init()
     const err = await s.send(mint(1n)).catch((e: unknown) => e)
     t.match(err, { code: 'RELAYER_SPEND_CAP' })
-    t.match(classifyError(err), { disposition: 'permanent', kind: 'spend-cap' })
+    t.match(classifyError(err), { disposition: 'retryable', kind: 'spend-cap' })
     t.equal(
       await client.getTransactionCount({ address: sender.address, blockTag: 'pending' }),
       await client.getTransactionCount({ address: sender.address, blockTag: 'latest' }),
@@ -281,4 +281,76 @@ t.test('TxSender on anvil', async (t) => {
       t.match(classifyError(late), { disposition: 'retryable', kind: 'nonce' })
     },
   )
+
+  await t.test(
+    'the spend cap is per sliding window: spend older than the window no longer counts, across restarts',
+    async (t) => {
+      const cap = parseEther('1')
+      const windowMs = 60_000
+      let clock = 5_000_000
+      const windowed = () =>
+        new TxSender(
+          {
+            chain: 'l1',
+            chainId: 31337,
+            stuckAfterMs: 10_000,
+            bumpPercent: 25,
+            receiptPollMs: 50,
+            spendCapWei: cap,
+            spendWindowMs: windowMs,
+          },
+          {
+            client,
+            account: sender,
+            logger: silentLogger(),
+            signal: abort.signal,
+            journal,
+            now: () => clock,
+          },
+        )
+      // Earlier releases used all but 1 wei of the cap, 10 s ago (as journaled by a previous run).
+      const total = await journal.getSpentWei()
+      await journal.recordL1Spend(total + cap - 1n, undefined, {
+        atMs: clock - 10_000,
+        wei: cap - 1n,
+      })
+      const first = windowed()
+      await first.init()
+      t.equal(first.spentInWindow(), cap - 1n, 'the journaled spend counts in the window')
+      const refused = await first.send(mint(1n)).catch((e: unknown) => e)
+      t.match(refused, { code: 'RELAYER_SPEND_CAP' }, 'refused while the spend is in the window')
+
+      clock += windowMs // the earlier spend is now 70 s old
+      const restarted = windowed()
+      await restarted.init()
+      t.equal(
+        restarted.spentInWindow(),
+        0n,
+        'a restarted sender loads only the spend within the window',
+      )
+      const miner = setInterval(() => void testClient.mine({ blocks: 1 }).catch(() => {}), 50)
+      t.teardown(() => clearInterval(miner))
+      const receipt = await restarted.send(mint(1n))
+      t.equal(receipt.status, 'success', 'the cap applies per window, not per lifetime')
+      t.ok(restarted.spentInWindow() > 0n, 'and the new spend counts in the new window')
+      clearInterval(miner)
+    },
+  )
+
+  await t.test('a call estimated above its gas cap is refused before it is signed', async (t) => {
+    const s = makeSender(parseEther('100'))
+    await s.init()
+    const before = await client.getTransactionCount({
+      address: sender.address,
+      blockTag: 'pending',
+    })
+    const err = await s.send({ ...mint(1n), maxGas: 30_000n }).catch((e: unknown) => e)
+    t.match(err, { code: 'RELAYER_GAS_CAP' })
+    t.match(classifyError(err), { disposition: 'permanent', kind: 'gas-cap' })
+    t.equal(
+      await client.getTransactionCount({ address: sender.address, blockTag: 'pending' }),
+      before,
+      'nothing was sent',
+    )
+  })
 })

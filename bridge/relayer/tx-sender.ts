@@ -6,9 +6,13 @@
  *   transaction never leaves a hole; a nonce race resyncs from the node's pending count;
  * - a transaction not mined after `stuckAfterMs` is replaced (same nonce) with fees raised by `bumpPercent`,
  *   never above `maxFeePerGas`;
+ * - a call may carry a gas cap (`maxGas`): one whose estimate is above it is refused before anything is signed
+ *   (RELAYER_GAS_CAP), so a recipient or state that makes a call expensive cannot make the relayer pay for it;
  * - on L1, every version's worst-case cost is reserved against the spend cap before it is broadcast, and the
- *   real cost (gas used x effective price) is added to the journal when it is mined. In-flight L1 transactions
- *   are journaled, so a restarted relayer keeps watching (and bumping) them and counts what they spent.
+ *   real cost (gas used x effective price) is added to the journal when it is mined. The cap limits what is spent
+ *   within a sliding window (`spendWindowMs`), so hitting it delays work instead of stopping the relayer for
+ *   good. In-flight L1 transactions are journaled, so a restarted relayer keeps watching (and bumping) them and
+ *   counts what they spent.
  */
 import {
   type Abi,
@@ -37,13 +41,17 @@ export interface TxSenderOptions {
   maxFeePerGas?: bigint
   /** Headroom added to the gas estimate, in percent (default 25). */
   gasMarginPercent?: number
-  /** Total spend allowed (L1); requires `journal`. */
+  /** Spend allowed within `spendWindowMs` (L1); requires `journal`. */
   spendCapWei?: bigint
+  /** Length of the sliding spend window (absent: the cap is over the relayer's whole history). */
+  spendWindowMs?: number
 }
 
 export interface TxSenderMetrics {
   replaced(chain: string): void
   spent(chain: string, totalWei: bigint): void
+  /** Spend within the window plus in-flight reservations (L1). */
+  windowSpend?(wei: bigint): void
 }
 
 export interface TxSenderModules {
@@ -54,6 +62,8 @@ export interface TxSenderModules {
   /** Persists spend and in-flight transactions (L1). */
   journal?: RelayerJournal
   metrics?: TxSenderMetrics
+  /** Clock of the spend window (tests). */
+  now?: () => number
 }
 
 export interface ContractCall {
@@ -65,6 +75,8 @@ export interface ContractCall {
   label: string
   /** Gas limit floor, for calls whose cost depends on what lands before them (the minting vote). */
   minGas?: bigint
+  /** Gas limit cap: a call estimated above it is refused (RELAYER_GAS_CAP) before anything is signed. */
+  maxGas?: bigint
 }
 
 interface Fees {
@@ -111,7 +123,10 @@ export class TxSender {
   private nextNonce: number | undefined
   private lock: Promise<unknown> = Promise.resolve()
   private spentWei = 0n
+  /** Mined costs within the spend window, oldest first. */
+  private windowLog: Array<{ atMs: number; wei: bigint }> = []
   private readonly reserved = new Map<number, bigint>()
+  private readonly now: () => number
 
   constructor(options: TxSenderOptions, modules: TxSenderModules) {
     if (options.spendCapWei !== undefined && modules.journal === undefined) {
@@ -124,6 +139,7 @@ export class TxSender {
     this.signal = modules.signal
     this.journal = modules.journal
     this.metrics = modules.metrics
+    this.now = modules.now ?? Date.now
   }
 
   get address(): Address {
@@ -148,6 +164,9 @@ export class TxSender {
   async init(): Promise<void> {
     if (this.journal === undefined) return
     this.spentWei = await this.journal.getSpentWei()
+    if (this.options.spendWindowMs !== undefined) {
+      this.windowLog = await this.journal.l1SpendSince(this.now() - this.options.spendWindowMs)
+    }
     this.metrics?.spent(this.options.chain, this.spentWei)
     for (const tx of await this.journal.inflightL1Txs()) {
       this.reserved.set(tx.nonce, tx.reservedWei)
@@ -182,10 +201,18 @@ export class TxSender {
       args: call.args,
       account: this.account,
     } as Parameters<PublicClient['estimateContractGas']>[0])
-    const gas = max(
+    if (call.maxGas !== undefined && estimate > call.maxGas) {
+      throw new BridgeError(
+        'RELAYER_GAS_CAP',
+        `${call.label} needs ${estimate} gas, above the cap of ${call.maxGas}`,
+        { details: { estimate: estimate.toString(), cap: call.maxGas.toString() } },
+      )
+    }
+    let gas = max(
       (estimate * BigInt(100 + (this.options.gasMarginPercent ?? 25))) / 100n,
       call.minGas ?? 0n,
     )
+    if (call.maxGas !== undefined && gas > call.maxGas) gas = call.maxGas
     const fees = await this.currentFees()
     const worst = gas * fees.maxFeePerGas
 
@@ -336,8 +363,16 @@ export class TxSender {
     if (this.journal !== undefined) {
       const cost = receipt.gasUsed * receipt.effectiveGasPrice
       this.spentWei += cost
-      await this.journal.recordL1Spend(this.spentWei, p.nonce)
+      const window = this.options.spendWindowMs
+      const atMs = this.now()
+      if (window !== undefined) this.windowLog.push({ atMs, wei: cost })
+      await this.journal.recordL1Spend(
+        this.spentWei,
+        p.nonce,
+        window === undefined ? undefined : { atMs, wei: cost, pruneBeforeMs: atMs - window },
+      )
       this.metrics?.spent(this.options.chain, this.spentWei)
+      this.metrics?.windowSpend?.(this.spentInWindow() + this.reservedWei)
     }
     if (receipt.status === 'success') return receipt
     if (receipt.gasUsed * 100n >= p.gas * 95n) {
@@ -445,11 +480,24 @@ export class TxSender {
     }
   }
 
+  /** What counts against the cap: the spend within the window, or the whole spend without a window. */
+  spentInWindow(): bigint {
+    const window = this.options.spendWindowMs
+    if (window === undefined) return this.spentWei
+    const since = this.now() - window
+    while (this.windowLog.length > 0 && this.windowLog[0]!.atMs < since) this.windowLog.shift()
+    let sum = 0n
+    for (const e of this.windowLog) sum += e.wei
+    return sum
+  }
+
   private checkSpend(worst: bigint, nonce: number | undefined): void {
     if (!this.fitsSpend(worst, nonce)) {
       throw new BridgeError('RELAYER_SPEND_CAP', 'the L1 spend cap would be exceeded', {
         details: {
           capWei: this.options.spendCapWei?.toString(),
+          windowMs: this.options.spendWindowMs,
+          spentInWindowWei: this.spentInWindow().toString(),
           spentWei: this.spentWei.toString(),
           reservedWei: this.reservedWei.toString(),
           neededWei: worst.toString(),
@@ -462,7 +510,7 @@ export class TxSender {
     const cap = this.options.spendCapWei
     if (cap === undefined) return true
     const others = this.reservedWei - (nonce === undefined ? 0n : (this.reserved.get(nonce) ?? 0n))
-    return this.spentWei + others + worst <= cap
+    return this.spentInWindow() + others + worst <= cap
   }
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {

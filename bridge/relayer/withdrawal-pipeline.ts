@@ -10,7 +10,14 @@
  *   3. once M signatures of current vault signers are stored, releases on L1 if it is this relayer's turn:
  *      relayer (id mod count) at once, the next one in the ring after one turn timeout, and so on.
  */
-import { type Address, type Hex, hashTypedData, type LocalAccount, type PublicClient } from 'viem'
+import {
+  type Address,
+  getAddress,
+  type Hex,
+  hashTypedData,
+  type LocalAccount,
+  type PublicClient,
+} from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
 import {
@@ -36,6 +43,8 @@ export interface WithdrawalPipelineOptions {
   index: number
   count: number
   releaseTurnTimeoutMs: number
+  /** Most gas one release may use (a release estimated above it is refused before it is signed). */
+  releaseGasCap?: bigint
   /** New withdrawals taken per scan at most. */
   maxPerScan?: number
 }
@@ -78,6 +87,8 @@ export class WithdrawalPipeline {
   private readonly readySince = new Map<bigint, number>()
   /** "id:epoch" whose signature the bridge is known to hold. */
   private readonly submitted = new Set<string>()
+  /** "id:bridgeEpoch:vaultEpoch" already warned about. */
+  private readonly epochWarned = new Set<string>()
   private vault: VaultView | undefined
 
   constructor(options: WithdrawalPipelineOptions, modules: WithdrawalPipelineModules) {
@@ -97,6 +108,16 @@ export class WithdrawalPipeline {
 
   get pendingCount(): number {
     return this.pending.size
+  }
+
+  /** Burned and not yet released, per L1 token (what the vault still owes for the journaled withdrawals). */
+  pendingAmounts(): Map<Address, bigint> {
+    const out = new Map<Address, bigint>()
+    for (const w of this.pending.values()) {
+      const token = getAddress(w.token)
+      out.set(token, (out.get(token) ?? 0n) + w.amount)
+    }
+    return out
   }
 
   get scanCursor(): ScanCursor | undefined {
@@ -290,7 +311,12 @@ export class WithdrawalPipeline {
     if (vault === undefined) return
     const id = w.withdrawalId
     if (w.epoch !== vault.epoch) {
-      this.m.logger.debug(
+      // Once per withdrawal and epoch pair: releases stall until the sidechain follows the vault's rotation
+      // (or the other way round), which an operator must see.
+      const key = `${id}:${w.epoch}:${vault.epoch}`
+      if (this.epochWarned.has(key)) return
+      this.epochWarned.add(key)
+      this.m.logger.warn(
         {
           withdrawalId: id.toString(),
           bridgeEpoch: w.epoch.toString(),
@@ -335,6 +361,7 @@ export class WithdrawalPipeline {
       functionName: 'release',
       args: [w, usable],
       label: `release(${id})`,
+      maxGas: this.options.releaseGasCap,
     })
     this.m.metrics.releases.inc()
     this.m.logger.info(

@@ -357,6 +357,10 @@ function registerNetworkCommands(program: Command): void {
       'key file of the deployer and owner (or SIDECHAIN_DEPLOYER_KEY; default on anvil: dev account #0)',
     )
     .option(
+      '--test-token',
+      'deploy and allow-list the anyone-can-mint test token on an L1 that is not a development chain (public testnets only; never with real funds)',
+    )
+    .option(
       '--relayer-datadir <dir>',
       'relayer datadir, {i} = relayer index, relative to the network folder',
       'relayer-{i}',
@@ -397,6 +401,7 @@ function registerNetworkCommands(program: Command): void {
         threshold: number
         confirmations: number | 'finalized'
         deployerKeyFile?: string
+        testToken?: boolean
         relayerDatadir: string
         metricsHost: string
         metricsPorts: number[]

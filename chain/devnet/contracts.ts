@@ -90,14 +90,31 @@ export function chainClients(
 export interface L1Deployment {
   vault: Address
   vaultBlock: number
-  token: Address
-  tokenSymbol: string
+  /** The anyone-can-mint TestToken, deployed and allow-listed only on development L1s or when asked for. */
+  token?: Address
+  tokenSymbol?: string
+}
+
+/** L1 chain ids of development chains (anvil/Hardhat, geth --dev): the test token is deployed there by default. */
+export const DEV_L1_CHAIN_IDS: readonly number[] = [31337, 1337]
+
+/**
+ * Whether to deploy and allow-list the TestToken, which ANYONE can mint: allow-listed in a real vault, it lets
+ * anyone mint unbacked tokens on L1 and bridge them. Only on anvil, a development chain id, or an explicit flag.
+ */
+export function wantsTestToken(params: {
+  anvil: boolean
+  l1ChainId: number
+  testToken?: boolean
+}): boolean {
+  return params.anvil || DEV_L1_CHAIN_IDS.includes(params.l1ChainId) || params.testToken === true
 }
 
 /**
- * Deploys the token and the vault. On anvil (`anvil: true`) every transaction is mined at once while this runs
- * (automine, then back to interval blocks), TST is minted to the dev accounts and the relayers get L1 ETH; on
- * another L1 the deployer pays and the operator funds the relayers.
+ * Deploys the vault, and the test token if `testToken` (see {@link wantsTestToken}). On anvil (`anvil: true`)
+ * every transaction is mined at once while this runs (automine, then back to interval blocks), TST is minted to
+ * the dev accounts and the relayers get L1 ETH; on another L1 the deployer pays and the operator funds the
+ * relayers.
  */
 export async function deployL1(
   l1: ChainClients,
@@ -107,6 +124,8 @@ export async function deployL1(
     /** anvil's block time to restore after deploying. */
     blockTimeS: number
     anvil: boolean
+    /** Deploy and allow-list the anyone-can-mint TestToken (development L1s only, or an explicit test flag). */
+    testToken: boolean
   },
 ): Promise<L1Deployment> {
   const request = (method: string, params: unknown[]) =>
@@ -114,7 +133,9 @@ export async function deployL1(
   if (params.anvil) await request('evm_setAutomine', [true])
   try {
     const owner = l1.wallet.account.address
-    const token = await deployTestToken(l1.wallet, l1.public, TEST_TOKEN)
+    const token = params.testToken
+      ? await deployTestToken(l1.wallet, l1.public, TEST_TOKEN)
+      : undefined
     const vault = await deployVault(l1.wallet, l1.public, {
       owner,
       guardian: owner,
@@ -122,10 +143,12 @@ export async function deployL1(
       threshold: params.threshold,
       tokens: [
         { token: zeroAddress, depositsEnabled: true, ...VAULT_LIMITS },
-        { token: token.address, depositsEnabled: true, ...VAULT_LIMITS },
+        ...(token === undefined
+          ? []
+          : [{ token: token.address, depositsEnabled: true, ...VAULT_LIMITS }]),
       ],
     })
-    if (params.anvil) {
+    if (params.anvil && token !== undefined) {
       for (const account of DEV_ACCOUNTS) {
         const hash = await l1.wallet.writeContract({
           address: token.address,
@@ -138,6 +161,8 @@ export async function deployL1(
           throw new DevnetError('DEVNET_DEPLOY_FAILED', `minting ${TEST_TOKEN.symbol} reverted`)
         }
       }
+    }
+    if (params.anvil) {
       for (const relayer of params.relayers) {
         await request('anvil_setBalance', [relayer, `0x${RELAYER_L1_BALANCE.toString(16)}`])
       }
@@ -145,8 +170,7 @@ export async function deployL1(
     return {
       vault: vault.address,
       vaultBlock: Number(vault.blockNumber),
-      token: token.address,
-      tokenSymbol: TEST_TOKEN.symbol,
+      ...(token === undefined ? {} : { token: token.address, tokenSymbol: TEST_TOKEN.symbol }),
     }
   } finally {
     if (params.anvil) await request('evm_setIntervalMining', [params.blockTimeS])
@@ -207,7 +231,8 @@ export async function deployBridge(
   const deployed = await deploySidechainBridge(sidechain.wallet, sidechain.public, {
     owner,
     guardian: owner,
-    relayers: params.relayers,
+    // In the vault's order: a rotation names the set it replaces by a hash of the ordered members.
+    relayers: signers,
     threshold: params.threshold,
     l1ChainId: params.l1ChainId,
     l1Vault: params.vault,

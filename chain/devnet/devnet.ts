@@ -326,20 +326,26 @@ export async function startDevnet(
     const l1 = chainClients(l1Url, setup.l1ChainId, 'devnet L1')
 
     // 3. L1 contracts.
-    let l1Deployment: L1Deployment
+    // The devnet's L1 is anvil: it always has the test token.
+    let l1Deployment: Required<L1Deployment>
     if (setup.l1 === undefined) {
       progress('deploying the L1 contracts (vault, test token TST) and funding the relayers')
-      l1Deployment = await deployL1(l1, {
+      const deployed = await deployL1(l1, {
         relayers: setup.relayerAddresses as Address[],
         threshold: setup.threshold,
         blockTimeS: L1_BLOCK_TIME_S,
         anvil: true,
+        testToken: true,
       })
+      if (deployed.token === undefined || deployed.tokenSymbol === undefined) {
+        throw new DevnetError('DEVNET_DEPLOY_FAILED', 'the test token was not deployed')
+      }
+      l1Deployment = { ...deployed, token: deployed.token, tokenSymbol: deployed.tokenSymbol }
       setup = { ...setup, l1: l1Deployment }
       writeJsonAtomic(layout.setupJson, setup)
     } else {
       progress('checking the L1 contracts')
-      l1Deployment = setup.l1 as L1Deployment
+      l1Deployment = setup.l1 as Required<L1Deployment>
       await checkL1(l1, l1Deployment, layout.l1State)
     }
     guard()

@@ -39,6 +39,7 @@ import {
   GAS_DROP,
   isAnvil,
   type L1Deployment,
+  wantsTestToken,
 } from './contracts.ts'
 import type { DevnetInfo } from './devnet.ts'
 import { NetworkSetupError } from './errors.ts'
@@ -221,6 +222,11 @@ export interface NetworkDeployOptions {
   confirmations: number | 'finalized'
   /** Deploys and owns the contracts; default dev account #0 (only accepted when the L1 is anvil). */
   deployerKey?: Hex
+  /**
+   * Deploy and allow-list the anyone-can-mint TestToken even on an L1 that is not a development chain (a public
+   * testnet). Never for real funds.
+   */
+  testToken?: boolean
   /** Relayer datadir, `{i}` is replaced by the relayer index; relative to the network folder. */
   relayerDatadir: string
   metricsHost: string
@@ -308,14 +314,16 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
     )
   }
   if (deployment === undefined) {
+    const testToken = wantsTestToken({ anvil, l1ChainId, testToken: options.testToken })
     log(
-      `deploying the vault and the test token on L1 (chain ${l1ChainId}${anvil ? ', anvil' : ''})`,
+      `deploying the vault${testToken ? ' and the test token' : ''} on L1 (chain ${l1ChainId}${anvil ? ', anvil' : ''})`,
     )
     const l1Deployment = await deployL1(l1, {
       relayers,
       threshold: options.threshold,
       blockTimeS: 1,
       anvil,
+      testToken,
     })
     deployment = {
       l1ChainId,
@@ -391,7 +399,10 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
       wsUrl: publicL1.replace(/^http/, 'ws'),
       chainId: l1ChainId,
       vault: deployment.l1.vault,
-      tokens: { [deployment.l1.tokenSymbol]: deployment.l1.token },
+      tokens:
+        deployment.l1.token === undefined || deployment.l1.tokenSymbol === undefined
+          ? {}
+          : { [deployment.l1.tokenSymbol]: deployment.l1.token },
       confirmations: options.confirmations,
       deployBlock: deployment.l1.vaultBlock,
     },

@@ -252,6 +252,7 @@ export const ERROR_CODES = {
     'RELAYER_INCONSISTENT_VIEW',
     'RELAYER_DEEP_REORG',
     'RELAYER_STOPPED',
+    'RELAYER_GAS_CAP',
   ],
   // bridge/cli: the user commands
   bridge: [
@@ -270,6 +271,7 @@ export const ERROR_CODES = {
     'BRIDGE_INSUFFICIENT_SIGNATURES',
     'BRIDGE_AUDIT_MISMATCH',
     'BRIDGE_RPC_UNAVAILABLE',
+    'BRIDGE_VAULT_UNDERFUNDED',
   ],
   // bridge/deploy
   bridgeDeploy: [
@@ -563,6 +565,8 @@ export const ERROR_TABLE = {
   RELAYER_INCONSISTENT_VIEW: PEER,
   RELAYER_DEEP_REORG: RUNTIME,
   RELAYER_STOPPED: RUNTIME,
+  /** A transaction would need more gas than the configured per-transaction cap (a release to a gas burner). */
+  RELAYER_GAS_CAP: RUNTIME,
 
   BRIDGE_ARGUMENT_INVALID: INPUT,
   BRIDGE_KEY_INVALID: INPUT,
@@ -579,6 +583,8 @@ export const ERROR_TABLE = {
   BRIDGE_INSUFFICIENT_SIGNATURES: RUNTIME,
   BRIDGE_AUDIT_MISMATCH: RUNTIME,
   BRIDGE_RPC_UNAVAILABLE: RUNTIME,
+  /** The vault holds less of the token (beyond what it owes claimants) than the release moves. */
+  BRIDGE_VAULT_UNDERFUNDED: RUNTIME,
 
   BRIDGE_INVALID_ADDRESS: INPUT,
   BRIDGE_DUPLICATE_ADDRESS: INPUT,

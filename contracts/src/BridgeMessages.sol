@@ -42,7 +42,7 @@ library BridgeMessages {
         );
 
     bytes32 internal constant SIGNER_SET_UPDATE_TYPEHASH =
-        keccak256("SignerSetUpdate(address[] signers,uint256 threshold,uint256 epoch)");
+        keccak256("SignerSetUpdate(bytes32 previousSetHash,address[] signers,uint256 threshold,uint256 epoch)");
 
     /// @dev EIP-712 struct hash of a {Withdrawal}.
     function hashWithdrawal(Withdrawal memory w) internal pure returns (bytes32) {
@@ -71,12 +71,31 @@ library BridgeMessages {
     }
 
     /// @dev EIP-712 struct hash of a signer-set update (`signers` is hashed as an EIP-712 `address[]`).
+    /// `previousSetHash` ({memberSetHash} of the set and threshold being replaced) binds the update to the set it
+    /// replaces: the vault and the sidechain bridge each apply it only over that set, so two chains that ever
+    /// applied different updates for one epoch can never be moved on together by a later update, and a relayer
+    /// sees the split as differing set hashes.
     function hashSignerSetUpdate(
+        bytes32 previousSetHash,
         address[] memory signers,
         uint256 threshold,
         uint256 epoch
     ) internal pure returns (bytes32) {
-        return keccak256(abi.encode(SIGNER_SET_UPDATE_TYPEHASH, keccak256(abi.encodePacked(signers)), threshold, epoch));
+        return
+            keccak256(
+                abi.encode(
+                    SIGNER_SET_UPDATE_TYPEHASH,
+                    previousSetHash,
+                    keccak256(abi.encodePacked(signers)),
+                    threshold,
+                    epoch
+                )
+            );
+    }
+
+    /// @dev Hash of an M-of-N set: its members in order and its threshold.
+    function memberSetHash(address[] memory members, uint256 threshold) internal pure returns (bytes32) {
+        return keccak256(abi.encode(keccak256(abi.encodePacked(members)), threshold));
     }
 
     /// @dev Domain separator of a vault deployed at `vault` on chain `chainId`.

@@ -29,7 +29,8 @@ import {MemberSetValidation} from "./MemberSetValidation.sol";
  *   transfer that fails is credited to the recipient, who pulls it with {claim};
  * - releases are bounded per token by a per-transaction maximum and an exact rolling 24 h window;
  * - the guardian can pause deposits and releases, only the owner unpauses;
- * - the signer set changes only with signatures of the current set over the new set, threshold and next epoch.
+ * - the signer set changes only with signatures of the current set over the new set, threshold and next epoch,
+ *   and the hash of the set being replaced (so an update applies only over the set it was signed for).
  *
  * Not supported: rebasing tokens (the vault would lock a stale amount). Fee-on-transfer tokens are credited with
  * the amount actually received.
@@ -306,8 +307,8 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
      * Works while paused, so that a compromised set can be replaced before unpausing.
      * @param newSigners The next signer set (no zero address, no duplicates, at most `MAX_SIGNERS`).
      * @param newThreshold The next threshold, 1 to `newSigners.length`.
-     * @param signatures At least `threshold` EIP-712 `SignerSetUpdate(newSigners, newThreshold, signerEpoch + 1)`
-     * signatures by current signers in strictly ascending signer order.
+     * @param signatures At least `threshold` EIP-712 `SignerSetUpdate({signerSetHash}, newSigners, newThreshold,
+     * signerEpoch + 1)` signatures by current signers in strictly ascending signer order.
      */
     function rotateSigners(
         address[] calldata newSigners,
@@ -317,7 +318,9 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
         _validateMemberSet(newSigners, newThreshold, MAX_SIGNERS);
         uint256 nextEpoch = signerEpoch + 1;
         _verifySignatures(
-            _hashTypedDataV4(BridgeMessages.hashSignerSetUpdate(newSigners, newThreshold, nextEpoch)),
+            _hashTypedDataV4(
+                BridgeMessages.hashSignerSetUpdate(signerSetHash(), newSigners, newThreshold, nextEpoch)
+            ),
             signatures
         );
         _setSigners(newSigners, newThreshold, nextEpoch);
@@ -369,6 +372,12 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
         return _signers;
     }
 
+    /// @notice Hash of the current signer set and threshold (`BridgeMessages.memberSetHash`), which a rotation
+    /// names as the set it replaces.
+    function signerSetHash() public view returns (bytes32) {
+        return BridgeMessages.memberSetHash(_signers, threshold);
+    }
+
     /// @notice Whether `account` is in the current signer set.
     function isSigner(address account) external view returns (bool) {
         return _isSigner[signerEpoch][account];
@@ -404,13 +413,15 @@ contract BridgeVault is EIP712, Pausable, ReentrancyGuard, Ownable2Step, MemberS
         return _hashTypedDataV4(BridgeMessages.hashWithdrawal(w));
     }
 
-    /// @notice Digest that current signers sign to rotate to (`newSigners`, `newThreshold`) as epoch `epoch`.
+    /// @notice Digest that the signers of the set with hash `previousSetHash` sign to rotate to (`newSigners`,
+    /// `newThreshold`) as epoch `epoch`.
     function signerSetUpdateDigest(
+        bytes32 previousSetHash,
         address[] calldata newSigners,
         uint256 newThreshold,
         uint256 epoch
     ) external view returns (bytes32) {
-        return _hashTypedDataV4(BridgeMessages.hashSignerSetUpdate(newSigners, newThreshold, epoch));
+        return _hashTypedDataV4(BridgeMessages.hashSignerSetUpdate(previousSetHash, newSigners, newThreshold, epoch));
     }
 
     // ------------------------------------------------------------------------------------------------ internal

@@ -539,8 +539,10 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
 
     /**
      * @notice Moves the bridge to a new relayer set and threshold, authorized only by signatures of the current
-     * set: the L1 vault's EIP-712 `SignerSetUpdate(newRelayers, newThreshold, l1SignerEpoch + 1)`, the message the
-     * vault's `rotateSigners` takes, so the same signatures rotate both chains. Anyone may submit it. The L1 signer
+     * set: the L1 vault's EIP-712 `SignerSetUpdate({relayerSetHash}, newRelayers, newThreshold, l1SignerEpoch +
+     * 1)`, the message the vault's `rotateSigners` takes, so the same signatures rotate both chains (whose sets
+     * are the same, in the same order). An update signed over another set (the vault's, after the chains split)
+     * does not apply. Anyone may submit it. The L1 signer
      * epoch advances with it; pending deposit votes of the previous set stop counting.
      * @param newRelayers Relayers (no zero address, no duplicates, at most `MAX_RELAYERS`).
      * @param newThreshold Votes needed to mint, 1 to `newRelayers.length`.
@@ -556,7 +558,7 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         uint256 previousEpoch = l1SignerEpoch;
         uint256 nextEpoch = previousEpoch + 1;
         _verifyQuorum(
-            signerSetUpdateDigest(newRelayers, newThreshold, nextEpoch),
+            signerSetUpdateDigest(relayerSetHash(), newRelayers, newThreshold, nextEpoch),
             signatures,
             threshold,
             _isCurrentRelayer
@@ -657,9 +659,10 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         return _withdrawalLimits[token];
     }
 
-    /// @notice Digest (L1 vault domain) the current relayers sign to rotate to (`newRelayers`, `newThreshold`)
-    /// as L1 signer epoch `epoch`; identical to the vault's `signerSetUpdateDigest`.
+    /// @notice Digest (L1 vault domain) the relayers of the set with hash `previousSetHash` sign to rotate to
+    /// (`newRelayers`, `newThreshold`) as L1 signer epoch `epoch`; identical to the vault's `signerSetUpdateDigest`.
     function signerSetUpdateDigest(
+        bytes32 previousSetHash,
         address[] calldata newRelayers,
         uint256 newThreshold,
         uint256 epoch
@@ -667,8 +670,14 @@ contract SidechainBridge is IWrappedTokenDeployer, Pausable, ReentrancyGuard, Ow
         return
             MessageHashUtils.toTypedDataHash(
                 _l1DomainSeparator,
-                BridgeMessages.hashSignerSetUpdate(newRelayers, newThreshold, epoch)
+                BridgeMessages.hashSignerSetUpdate(previousSetHash, newRelayers, newThreshold, epoch)
             );
+    }
+
+    /// @notice Hash of the current relayer set and threshold (`BridgeMessages.memberSetHash`); equal to the
+    /// vault's `signerSetHash` while both chains follow the same rotations.
+    function relayerSetHash() public view returns (bytes32) {
+        return BridgeMessages.memberSetHash(_relayers, threshold);
     }
 
     /// @notice Address the wrapped token of `l1Token` has or will have.
