@@ -137,3 +137,47 @@ t.test('the test-only crash hook is refused outside development L1 chains', asyn
   t.type(crashHookFromEnv('/tmp/x', 31337, env), 'function')
   t.type(crashHookFromEnv('/tmp/x', 1, {}), 'function', 'without the variable nothing happens')
 })
+
+t.test(
+  'the light client checkpoint: genesis by default, an epoch block only with its hash',
+  async (t) => {
+    const hash = `0x${'ab'.repeat(32)}`
+    const lightClient = (value: unknown) =>
+      parseRelayerConfig({ ...minimal, sidechain: { ...minimal.sidechain, lightClient: value } })
+        .sidechain.lightClient
+    t.same(parseRelayerConfig(minimal).sidechain.lightClient, {
+      checkpointNumber: 0,
+      epochLength: 30_000,
+    })
+    t.same(lightClient({ checkpointHash: hash }), {
+      checkpointHash: hash,
+      checkpointNumber: 0,
+      epochLength: 30_000,
+    })
+    t.equal(
+      lightClient({ checkpointHash: hash, checkpointNumber: 200, epochLength: 100 })
+        .checkpointNumber,
+      200,
+    )
+    const refused = (value: unknown, path: string, what: string) =>
+      t.throws(
+        () => lightClient(value),
+        {
+          code: 'RELAYER_CONFIG_INVALID',
+          details: { issues: [{ path: ['sidechain', 'lightClient', path] }] },
+        },
+        what,
+      )
+    refused(
+      { checkpointHash: hash, checkpointNumber: 150, epochLength: 100 },
+      'checkpointNumber',
+      'not an epoch block',
+    )
+    refused(
+      { checkpointNumber: 200, epochLength: 100 },
+      'checkpointHash',
+      'an epoch block without its hash',
+    )
+    refused({ checkpointHash: '0x1234' }, 'checkpointHash', 'not a block hash')
+  },
+)

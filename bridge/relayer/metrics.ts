@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export class RelayerMetrics {
   readonly registry = new Registry()
@@ -23,6 +23,9 @@ export class RelayerMetrics {
   readonly wrappedSupply: Gauge<'token'>
   readonly supplyBacked: Gauge<'token'>
   readonly l1Halted: Gauge
+  readonly verificationRefusals: Counter<'code'>
+  readonly lightClientVerifiedBlock: Gauge
+  readonly proofVerifySeconds: Histogram
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -101,6 +104,23 @@ export class RelayerMetrics {
     this.l1Halted = new Gauge({
       name: 'bridge_relayer_l1_halted',
       help: '1 while L1 processing is halted (a reorg deeper than the confirmations): no deposit is voted until an operator looks',
+      registers,
+    })
+    this.verificationRefusals = new Counter({
+      name: 'bridge_relayer_verification_refusals_total',
+      help: 'Sidechain answers the relayer refused to act on, by error code (a header without a quorum of seals, a proof that does not verify, a payload the proof contradicts): a lying or broken sidechain endpoint',
+      labelNames: ['code'],
+      registers,
+    })
+    this.lightClientVerifiedBlock = new Gauge({
+      name: 'bridge_relayer_light_client_verified_block',
+      help: 'Newest sidechain block whose commit seals the relayer verified (withdrawals are proven against it)',
+      registers,
+    })
+    this.proofVerifySeconds = new Histogram({
+      name: 'bridge_relayer_proof_verify_seconds',
+      help: 'Time to fetch and verify one eth_getProof of the bridge state against a verified header',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

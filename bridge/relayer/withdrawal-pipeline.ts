@@ -1,6 +1,9 @@
 /**
  * Sidechain -> L1. Sidechain blocks are final when they exist, so `scan` reads withdrawals straight from the
- * bridge's state (`withdrawalCount`, `getWithdrawal`), which is gap-free by construction, and journals them.
+ * bridge's state (`withdrawalCount` and the records), which is gap-free by construction, and journals them.
+ * The sidechain endpoint is trusted for nothing: that state is proven with `eth_getProof` against the newest
+ * header the relayer's light client verified (WithdrawalProver), so only withdrawals sealed by a quorum of
+ * validators are journaled, and the payload is proven again right before it is signed.
  * For each pending withdrawal `dispatch`:
  *   1. forgets it once the vault says `processed` (released by anyone);
  *   2. signs the payload the bridge presents (`l1Withdrawal`: current L1 signer epoch) with the L1 vault's
@@ -26,6 +29,7 @@ import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'
 import type { RelayerMetrics } from './metrics.ts'
 import type { TxSender } from './tx-sender.ts'
+import type { WithdrawalProver } from './withdrawal-proof.ts'
 
 export interface WithdrawalPipelineOptions {
   vault: Address
@@ -50,6 +54,8 @@ export interface WithdrawalPipelineModules {
   metrics: RelayerMetrics
   logger: Logger
   crash: CrashHook
+  /** Proves the bridge's withdrawals against light-client-verified headers. */
+  prover: Pick<WithdrawalProver, 'prove' | 'proveWithdrawal'>
   now?: () => number
 }
 
@@ -99,34 +105,28 @@ export class WithdrawalPipeline {
   }
 
   async scan(): Promise<void> {
-    const { sidechain } = this.m
-    const head = await sidechain.getBlockNumber({ cacheTime: 0 })
-    const count = await sidechain.readContract({
-      address: this.options.bridge,
-      abi: sidechainBridgeAbi,
-      functionName: 'withdrawalCount',
-      blockNumber: head,
-    })
+    const { prover } = this.m
     const cursor = this.cursor!
-    const end = min(count, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
+    // Count and records are proven at the newest verified header, never read from the endpoint.
+    const counted = await prover.prove([])
+    const end = min(counted.withdrawalCount, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
+    const ids: bigint[] = []
+    for (let id = cursor.nextId; id < end; id++) ids.push(id)
+    const proven = ids.length === 0 ? counted : await prover.prove(ids)
+    const head = proven.header.number
     const records: WithdrawalRecord[] = []
-    for (let id = cursor.nextId; id < end; id++) {
-      const w = await sidechain.readContract({
-        address: this.options.bridge,
-        abi: sidechainBridgeAbi,
-        functionName: 'getWithdrawal',
-        args: [id],
-        blockNumber: head,
-      })
+    for (const w of proven.withdrawals) {
+      if (records.length !== Number(w.withdrawalId - cursor.nextId)) break // keep ids contiguous
       records.push({
-        withdrawalId: id,
-        token: w.l1Token,
-        recipient: w.l1Recipient,
+        withdrawalId: w.withdrawalId,
+        token: w.token,
+        recipient: w.recipient,
         amount: w.amount,
         seenAtBlock: head,
       })
     }
-    const next: ScanCursor = { nextBlock: head + 1n, nextId: end }
+    const nextId = cursor.nextId + BigInt(records.length)
+    const next: ScanCursor = { nextBlock: head + 1n, nextId }
     // The block is informational (withdrawals are read from state): persist only when ids advance.
     if (records.length > 0) await this.m.journal.recordWithdrawals(records, next)
     this.cursor = next
@@ -252,6 +252,15 @@ export class WithdrawalPipeline {
         { details: { ours: digest, bridge: bridgeDigest } },
       )
     }
+    // No signature of this relayer leaves the process (sidechain calls, estimateGas included) unless the exact
+    // payload is proven against a header sealed by a quorum of the sidechain's validators.
+    await this.m.prover.proveWithdrawal({
+      withdrawalId: w.withdrawalId,
+      token: w.token,
+      recipient: w.recipient,
+      amount: w.amount,
+      epoch: w.epoch,
+    })
     const { signature, fresh } = await this.m.journal.signOnce(
       w.withdrawalId,
       { token: w.token, recipient: w.recipient, amount: w.amount },
