@@ -181,3 +181,14 @@ t.test(
     refused({ checkpointHash: '0x1234' }, 'checkpointHash', 'not a block hash')
   },
 )
+
+t.test('a second L1 endpoint is optional and held to the same transport rule', async (t) => {
+  t.equal(parseRelayerConfig(minimal).l1.secondRpcUrl, undefined)
+  const withSecond = (url: string) =>
+    parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, secondRpcUrl: url } }).l1.secondRpcUrl
+  t.equal(withSecond('https://l1.example.org'), 'https://l1.example.org')
+  t.throws(() => withSecond('http://l1.example.org:8545'), {
+    code: 'RELAYER_CONFIG_INVALID',
+    details: { issues: [{ path: ['l1', 'secondRpcUrl'] }] },
+  })
+})

@@ -30,6 +30,11 @@ export const relayerConfigSchema = z
     l1: z
       .object({
         rpcUrl: httpUrl,
+        /**
+         * A second, independent L1 endpoint (another provider or your own node): a deposit is
+         * voted only when its receipt there agrees with the first endpoint's.
+         */
+        secondRpcUrl: httpUrl.optional(),
         chainId: positive,
         /** The BridgeVault: the only contract whose `Deposited` logs are trusted. */
         vault: address,
@@ -152,14 +157,15 @@ export const relayerConfigSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.allowInsecureRpc) return
-    for (const [chain, url] of [
-      ['l1', config.l1.rpcUrl],
-      ['sidechain', config.sidechain.rpcUrl],
+    for (const [chain, field, url] of [
+      ['l1', 'rpcUrl', config.l1.rpcUrl],
+      ['l1', 'secondRpcUrl', config.l1.secondRpcUrl],
+      ['sidechain', 'rpcUrl', config.sidechain.rpcUrl],
     ] as const) {
-      if (isPlainHttpToRemote(url)) {
+      if (url !== undefined && isPlainHttpToRemote(url)) {
         ctx.addIssue({
           code: 'custom',
-          path: [chain, 'rpcUrl'],
+          path: [chain, field],
           message:
             'plain http:// to a host other than loopback: use https://, a loopback address, or set allowInsecureRpc for a private network you trust',
         })

@@ -37,6 +37,8 @@ export interface RelayerPartsOptions {
 
 export interface RelayerPartsModules {
   l1: PublicClient
+  /** The second L1 endpoint, when configured. */
+  l1Second?: PublicClient
   sidechain: PublicClient
   account: LocalAccount
   journal: RelayerJournal
@@ -52,7 +54,7 @@ export function createRelayerParts(
   modules: RelayerPartsModules,
 ): RelayerParts {
   const { config } = options
-  const { l1, sidechain, account, journal, metrics, logger, crash, signal } = modules
+  const { l1, l1Second, sidechain, account, journal, metrics, logger, crash, signal } = modules
   const senderMetrics: TxSenderMetrics = {
     replaced: (chain: string) => metrics.replacements.inc({ chain }),
     spent: (chain: string, totalWei: bigint) =>
@@ -111,6 +113,7 @@ export function createRelayerParts(
     },
     {
       l1,
+      l1Second,
       sidechain,
       sender: sidechainSender,
       journal,
