@@ -119,7 +119,7 @@ export class RelayerMetrics {
     })
     this.proofVerifySeconds = new Histogram({
       name: 'bridge_relayer_proof_verify_seconds',
-      help: 'Time to fetch and verify one eth_getProof of the bridge state against a verified header',
+      help: 'Time to verify one eth_getProof answer of the bridge state against a verified header (not the time the endpoint took to answer)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     })

@@ -107,12 +107,13 @@ export class WithdrawalPipeline {
   async scan(): Promise<void> {
     const { prover } = this.m
     const cursor = this.cursor!
-    // Count and records are proven at the newest verified header, never read from the endpoint.
-    const counted = await prover.prove([])
-    const end = min(counted.withdrawalCount, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
-    const ids: bigint[] = []
-    for (let id = cursor.nextId; id < end; id++) ids.push(id)
-    const proven = ids.length === 0 ? counted : await prover.prove(ids)
+    // Count and records are proven at the newest verified header, never read from the endpoint. The next id is
+    // asked with the count, so the usual tick (no withdrawal or one) takes one proof.
+    const first = await prover.prove([cursor.nextId])
+    const end = min(first.withdrawalCount, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
+    const more: bigint[] = []
+    for (let id = cursor.nextId + 1n; id < end; id++) more.push(id)
+    const proven = more.length === 0 ? first : await prover.prove([cursor.nextId, ...more])
     const head = proven.header.number
     const records: WithdrawalRecord[] = []
     for (const w of proven.withdrawals) {

@@ -7,9 +7,9 @@
  *            seen on the sidechain (target: at most 2 s);
  *   release: from the moment the burn's sidechain receipt is seen to the moment the vault reports the withdrawal
  *            processed (target: at most 5 s);
- *   proof verification: what the relayers spent fetching and verifying eth_getProof against their light client's
- *            verified header (bridge_relayer_proof_verify_seconds): mean per proof, and per withdrawal (each relayer
- *            proves a withdrawal twice: when it journals it and right before it signs).
+ *   proof verification: what the relayers spent verifying eth_getProof answers against their light client's
+ *            verified header (bridge_relayer_proof_verify_seconds, CPU only): mean per proof, and per withdrawal (each
+ *            relayer proves a withdrawal twice: when it journals it and right before it signs).
  *
  * Both ends are observed by polling every 20 ms, so figures include up to ~20 ms of observation lag each.
  * Runnable alone: `npx node test/bench/bridge-bench.ts` (BENCH_BRIDGE_ROUNDS, default 5).

@@ -152,6 +152,16 @@ t.test('a lying sidechain endpoint gets no signature out of a relayer', async (t
     )
     t.same(proxy.leaks, [], 'still no signature of the forged payload')
 
+    const proofs = await Promise.all(
+      ['sum', 'count'].map((k) =>
+        scrapeMetric(lyingPort, `bridge_relayer_proof_verify_seconds_${k}`),
+      ),
+    )
+    t.ok((proofs[1] ?? 0) > 0, 'relayer 0 verified storage proofs')
+    t.comment(
+      `relayer 0: ${proofs[1]} proofs verified, ${(((proofs[0] ?? 0) * 1000) / (proofs[1] ?? 1)).toFixed(2)} ms each on average`,
+    )
+
     await lying.stop()
     const journal = new RelayerJournal(path.join(env.dir, 'relayer-0', 'journal'))
     await journal.open()
