@@ -13,7 +13,14 @@
  *   3. once M signatures of current vault signers are stored, releases on L1 if it is this relayer's turn:
  *      relayer (id mod count) at once, the next one in the ring after one turn timeout, and so on.
  */
-import { type Address, type Hex, hashTypedData, type LocalAccount, type PublicClient } from 'viem'
+import {
+  type Address,
+  type Hex,
+  hashTypedData,
+  type LocalAccount,
+  type PublicClient,
+  toHex,
+} from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
 import {
@@ -29,7 +36,7 @@ import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'
 import type { RelayerMetrics } from './metrics.ts'
 import type { TxSender } from './tx-sender.ts'
-import type { WithdrawalProver } from './withdrawal-proof.ts'
+import { SIDECHAIN_BRIDGE_SLOTS, type WithdrawalProver } from './withdrawal-proof.ts'
 
 export interface WithdrawalPipelineOptions {
   vault: Address
@@ -55,7 +62,7 @@ export interface WithdrawalPipelineModules {
   logger: Logger
   crash: CrashHook
   /** Proves the bridge's withdrawals against light-client-verified headers. */
-  prover: Pick<WithdrawalProver, 'prove' | 'proveWithdrawal'>
+  prover: Pick<WithdrawalProver, 'follow' | 'prove' | 'proveWithdrawal'>
   now?: () => number
 }
 
@@ -105,8 +112,19 @@ export class WithdrawalPipeline {
   }
 
   async scan(): Promise<void> {
-    const { prover } = this.m
+    const { prover, sidechain } = this.m
     const cursor = this.cursor!
+    const verified = await prover.follow()
+    // The endpoint's word only decides whether a proof is worth asking for: hiding a withdrawal
+    // is no worse than not answering, and a proof costs the node far more than one storage read.
+    const hint = await sidechain.getStorageAt({
+      address: this.options.bridge,
+      slot: toHex(SIDECHAIN_BRIDGE_SLOTS.withdrawalCount, { size: 32 }),
+    })
+    if (BigInt(hint ?? '0x0') <= cursor.nextId) {
+      this.m.metrics.lastScannedBlock.set({ chain: 'sidechain' }, Number(verified.number))
+      return
+    }
     // Count and records are proven at the newest verified header, never read from the endpoint. The next id is
     // asked with the count, so the usual tick (no withdrawal or one) takes one proof.
     const first = await prover.prove([cursor.nextId])

@@ -77,6 +77,11 @@ export class WithdrawalProver {
     this.m = modules
   }
 
+  /** Verifies the headers the endpoint has beyond the last verified one (see SidechainLightClient.sync). */
+  follow(): Promise<VerifiedHeader> {
+    return this.m.lightClient.sync()
+  }
+
   /**
    * Syncs the light client and proves the bridge's withdrawal count, L1 signer epoch and the
    * records of `ids` (those below the proven count) at the newest verified header.

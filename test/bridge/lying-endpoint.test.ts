@@ -67,6 +67,7 @@ t.test('a lying sidechain endpoint gets no signature out of a relayer', async (t
     const start = ticks()
     await waitFor(() => ticks() - start >= 20 || proxy.leaks.length > 0, { timeoutMs: 30_000 })
     t.same(proxy.leaks, [], 'no signature of the forged withdrawal left the relayer')
+    t.ok((proxy.counts.get('eth_getProof') ?? 0) > 0, 'relayer 0 asked for proofs of it')
     t.notOk(await env.isReleased(0n), 'nothing was released on L1')
   })
 

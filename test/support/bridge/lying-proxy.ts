@@ -4,8 +4,8 @@
  *
  * - `honest`: forwards untouched;
  * - `forge-withdrawal`: invents withdrawal 0 (50 ETH to a thief) in every SidechainBridge read
- *   (`withdrawalCount`, `getWithdrawal`, `l1Withdrawal`, `withdrawalDigest`, `hasSigned`), the
- *   attack of the bridge review (case 2);
+ *   (`withdrawalCount`, `getWithdrawal`, `l1Withdrawal`, `withdrawalDigest`, `hasSigned`, and
+ *   the count's storage slot), the attack of the bridge review (case 2);
  * - `forge-headers`: changes the `stateRoot` of every block it serves (the claimed hash kept), as
  *   a proxy would to back forged state with a header.
  *
@@ -115,7 +115,14 @@ export async function startLyingProxy(options: LyingProxyOptions): Promise<Lying
 
   /** The forged answer to `req`, or undefined to forward it. */
   const lie = (req: RpcRequest): unknown => {
-    if (proxy.mode !== 'forge-withdrawal' || req.method !== 'eth_call') return undefined
+    if (proxy.mode !== 'forge-withdrawal') return undefined
+    if (req.method === 'eth_getStorageAt') {
+      // withdrawalCount (slot 6 of SidechainBridge) reads 1.
+      const [to, slot] = (req.params ?? []) as [string, string]
+      if (to?.toLowerCase() === bridge && BigInt(slot) === 6n) return `0x${'00'.repeat(31)}01`
+      return undefined
+    }
+    if (req.method !== 'eth_call') return undefined
     const call = req.params?.[0] as { to?: string; data?: Hex; input?: Hex } | undefined
     if (call?.to?.toLowerCase() !== bridge) return undefined
     const data = call.data ?? call.input
