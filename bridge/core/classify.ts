@@ -163,6 +163,15 @@ export function classifyError(err: unknown): ErrorClassification {
         return { disposition: 'permanent', kind: 'deep-reorg', detail: err.message }
       case 'RELAYER_CHAIN_MISMATCH':
         return { disposition: 'permanent', kind: 'config', detail: err.message }
+      // The sidechain endpoint showed something its validators did not seal: nothing is signed, and the
+      // item is tried again (an honest answer later, from a mended or replaced endpoint, goes through).
+      case 'RELAYER_UNTRUSTED_CHECKPOINT':
+      case 'RELAYER_HEADER_MISMATCH':
+      case 'RELAYER_HEADER_UNSEALED':
+      case 'RELAYER_PROOF_INVALID':
+      case 'RELAYER_WITHDRAWAL_UNPROVEN':
+      case 'RELAYER_L1_SOURCES_DISAGREE':
+        return { disposition: 'retryable', kind: 'unverified', detail: err.message }
       case 'RELAYER_TX_REVERTED': {
         const name = err.details?.errorName
         if (typeof name === 'string') return classifyRevert(name)

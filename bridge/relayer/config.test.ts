@@ -174,3 +174,58 @@ t.test('the key: a key file or a remote signer with its address, never both', as
     { code: 'RELAYER_CONFIG_INVALID', message: /signerUrl and address go together/ },
   )
 })
+
+t.test(
+  'the light client checkpoint: genesis by default, an epoch block only with its hash',
+  async (t) => {
+    const hash = `0x${'ab'.repeat(32)}`
+    const lightClient = (value: unknown) =>
+      parseRelayerConfig({ ...minimal, sidechain: { ...minimal.sidechain, lightClient: value } })
+        .sidechain.lightClient
+    t.same(parseRelayerConfig(minimal).sidechain.lightClient, {
+      checkpointNumber: 0,
+      epochLength: 30_000,
+    })
+    t.same(lightClient({ checkpointHash: hash }), {
+      checkpointHash: hash,
+      checkpointNumber: 0,
+      epochLength: 30_000,
+    })
+    t.equal(
+      lightClient({ checkpointHash: hash, checkpointNumber: 200, epochLength: 100 })
+        .checkpointNumber,
+      200,
+    )
+    const refused = (value: unknown, path: string, what: string) =>
+      t.throws(
+        () => lightClient(value),
+        {
+          code: 'RELAYER_CONFIG_INVALID',
+          details: { issues: [{ path: ['sidechain', 'lightClient', path] }] },
+        },
+        what,
+      )
+    refused(
+      { checkpointHash: hash, checkpointNumber: 150, epochLength: 100 },
+      'checkpointNumber',
+      'not an epoch block',
+    )
+    refused(
+      { checkpointNumber: 200, epochLength: 100 },
+      'checkpointHash',
+      'an epoch block without its hash',
+    )
+    refused({ checkpointHash: '0x1234' }, 'checkpointHash', 'not a block hash')
+  },
+)
+
+t.test('a second L1 endpoint is optional and held to the same transport rule', async (t) => {
+  t.equal(parseRelayerConfig(minimal).l1.secondRpcUrl, undefined)
+  const withSecond = (url: string) =>
+    parseRelayerConfig({ ...minimal, l1: { ...minimal.l1, secondRpcUrl: url } }).l1.secondRpcUrl
+  t.equal(withSecond('https://l1.example.org'), 'https://l1.example.org')
+  t.throws(() => withSecond('http://l1.example.org:8545'), {
+    code: 'RELAYER_CONFIG_INVALID',
+    details: { issues: [{ path: ['l1', 'secondRpcUrl'] }] },
+  })
+})

@@ -33,6 +33,11 @@ export const relayerConfigSchema = z
     l1: z
       .object({
         rpcUrl: httpUrl,
+        /**
+         * A second, independent L1 endpoint (another provider or your own node): a deposit is
+         * voted only when its receipt there agrees with the first endpoint's.
+         */
+        secondRpcUrl: httpUrl.optional(),
         chainId: positive,
         /** The BridgeVault: the only contract whose `Deposited` logs are trusted. */
         vault: address,
@@ -92,6 +97,36 @@ export const relayerConfigSchema = z
         stuckAfterMs: positive.default(15_000),
         bumpPercent,
         receiptPollMs,
+        /**
+         * The light client that verifies the endpoint's headers: it trusts one header (the
+         * checkpoint, by hash) and follows the validator set from there by the chain's rules.
+         */
+        lightClient: z
+          .object({
+            /**
+             * Hash of the trusted block `checkpointNumber`: the genesis hash (`sidechain node`
+             * logs it; `eth_getBlockByNumber 0x0` of a node you run) or an epoch block's. Absent:
+             * the endpoint's genesis is trusted on first use and pinned in the datadir.
+             */
+            checkpointHash: z
+              .string()
+              .regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 32-byte hex block hash')
+              .optional(),
+            /** 0 (genesis) or an epoch block (a multiple of epochLength): those list the validators. */
+            checkpointNumber: z.number().int().min(0).default(0),
+            /** The genesis config's epochLength (votes reset and the set is listed every epoch). */
+            epochLength: z.number().int().min(1).default(30_000),
+          })
+          .strict()
+          .refine((c) => c.checkpointNumber % c.epochLength === 0, {
+            message: 'checkpointNumber must be 0 or a multiple of epochLength (an epoch block)',
+            path: ['checkpointNumber'],
+          })
+          .refine((c) => c.checkpointNumber === 0 || c.checkpointHash !== undefined, {
+            message: 'a checkpointNumber other than 0 needs its checkpointHash',
+            path: ['checkpointHash'],
+          })
+          .prefault({}),
       })
       .strict(),
     relayer: z
@@ -178,14 +213,15 @@ export const relayerConfigSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.allowInsecureRpc) return
-    for (const [chain, url] of [
-      ['l1', config.l1.rpcUrl],
-      ['sidechain', config.sidechain.rpcUrl],
+    for (const [chain, field, url] of [
+      ['l1', 'rpcUrl', config.l1.rpcUrl],
+      ['l1', 'secondRpcUrl', config.l1.secondRpcUrl],
+      ['sidechain', 'rpcUrl', config.sidechain.rpcUrl],
     ] as const) {
-      if (isPlainHttpToRemote(url)) {
+      if (url !== undefined && isPlainHttpToRemote(url)) {
         ctx.addIssue({
           code: 'custom',
-          path: [chain, 'rpcUrl'],
+          path: [chain, field],
           message:
             'plain http:// to a host other than loopback: use https://, a loopback address, or set allowInsecureRpc for a private network you trust',
         })

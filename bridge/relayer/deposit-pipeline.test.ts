@@ -153,6 +153,7 @@ async function setup(
     sidechain: {} as PublicClient,
     sender: {} as TxSender,
   },
+  second?: Parameters<typeof fakeL1>[0],
 ) {
   const dir = tempDir('deposit-pipeline-')
   const journal = new RelayerJournal(path.join(dir.path, 'journal'))
@@ -173,6 +174,7 @@ async function setup(
     },
     {
       l1: fakeL1(state),
+      l1Second: second === undefined ? undefined : fakeL1(second),
       sidechain: chain.sidechain,
       sender: chain.sender,
       journal,
@@ -427,4 +429,53 @@ t.test('a receipt missing on a lagging endpoint is retried, it does not halt', a
     [0n, 1n],
     'both voted once the endpoint has the receipts',
   )
+})
+
+t.test('with a second L1 endpoint, a deposit is voted only when both agree', async (t) => {
+  const deposits = [
+    { id: 0n, block: 5n },
+    { id: 1n, block: 6n },
+  ]
+  const state: Parameters<typeof fakeL1>[0] = {
+    head: 20n,
+    deposits,
+    hide: new Set<bigint>(),
+    maxToBlock: [],
+  }
+  // The second endpoint knows deposit 0 as the first does, and deposit 1 with another amount.
+  const second: Parameters<typeof fakeL1>[0] = {
+    head: 20n,
+    deposits: [deposits[0]!, { id: 1n, block: 6n, amount: 1n }],
+    hide: new Set<bigint>(),
+    maxToBlock: [],
+  }
+  const votes: unknown[][] = []
+  const { pipeline, metrics } = await setup(t, state, 3, fakeSidechain(votes), second)
+  await pipeline.scan()
+  const { runner, errors, settle } = collectingRunner()
+  pipeline.dispatch(runner)
+  await settle()
+  t.same(
+    votes.map((args) => args[0]),
+    [0n],
+    'deposit 0 is voted; deposit 1, which the second endpoint does not confirm, is not',
+  )
+  t.match(errors, [{ code: 'RELAYER_L1_SOURCES_DISAGREE' }])
+  t.equal(pipeline.haltReason, undefined, 'a disagreement is retried, it does not halt')
+  const refusals = await metrics.verificationRefusals.get()
+  t.same(
+    refusals.values.map((v) => [v.labels.code, v.value]),
+    [['RELAYER_L1_SOURCES_DISAGREE', 1]],
+  )
+  second.deposits = deposits
+  const again = collectingRunner()
+  pipeline.dispatch(again.runner)
+  await again.settle()
+  // (The scripted sidechain reports no votes, so deposit 0 is voted again: only deposit 1 matters here.)
+  t.same(
+    votes.filter((args) => args[0] === 1n).length,
+    1,
+    'deposit 1 is voted once the second endpoint agrees',
+  )
+  t.same(again.errors, [])
 })

@@ -46,6 +46,8 @@ export interface DepositPipelineOptions {
 
 export interface DepositPipelineModules {
   l1: PublicClient
+  /** A second, independent L1 endpoint (config `l1.secondRpcUrl`): its receipt must agree before a vote. */
+  l1Second?: PublicClient
   sidechain: PublicClient
   sender: TxSender
   journal: RelayerJournal
@@ -260,6 +262,7 @@ export class DepositPipeline {
     if (myVote !== zeroHash) throw this.conflict(record, myVote, 'voted')
 
     await this.checkStillOnL1(record)
+    await this.checkSecondSource(record)
     // Any vote may turn out to be the minting one (votes of other relayers land first), and the first mint of
     // a token also deploys its wrapped token: never send less gas than that path needs.
     const wrapped = await sidechain.readContract({
@@ -385,6 +388,51 @@ export class DepositPipeline {
         transactionHash: record.transactionHash,
         journaledBlock: record.blockHash,
         foundBlock: receipt?.blockHash,
+      },
+    )
+  }
+
+  /**
+   * With a second L1 endpoint configured, it must show the same deposit (successful receipt,
+   * same block, same log, same payload) before the vote: one lying or compromised endpoint
+   * then cannot get a deposit minted. A disagreement is retried, never voted.
+   */
+  private async checkSecondSource(record: DepositRecord): Promise<void> {
+    const second = this.m.l1Second
+    if (second === undefined) return
+    const receipt = await second
+      .getTransactionReceipt({ hash: record.transactionHash })
+      .catch((err: unknown) => {
+        if (err instanceof TransactionReceiptNotFoundError) return undefined
+        throw err
+      })
+    const found =
+      receipt === undefined
+        ? undefined
+        : verifyDepositLogs({
+            vault: this.options.vault,
+            logs: receipt.logs.filter((l) => l.logIndex === record.logIndex),
+            receipts: new Map([[record.transactionHash.toLowerCase(), receipt]]),
+          }).deposits.find((d) => d.depositId === record.depositId)
+    if (
+      found !== undefined &&
+      found.blockHash === record.blockHash &&
+      depositPayloadHash(this.source, found) === depositPayloadHash(this.source, record)
+    ) {
+      return
+    }
+    this.m.metrics.verificationRefusals.inc({ code: 'RELAYER_L1_SOURCES_DISAGREE' })
+    throw new BridgeError(
+      'RELAYER_L1_SOURCES_DISAGREE',
+      `deposit ${record.depositId}: the second L1 endpoint does not show it as the first one does; not voting`,
+      {
+        details: {
+          depositId: record.depositId.toString(),
+          transactionHash: record.transactionHash,
+          block: record.blockHash,
+          secondBlock: receipt?.blockHash,
+          secondHasDeposit: found !== undefined,
+        },
       },
     )
   }

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export class RelayerMetrics {
   readonly registry = new Registry()
@@ -32,6 +32,9 @@ export class RelayerMetrics {
   readonly gasDropWindowRemaining: Gauge
   readonly parkedItems: Gauge<'reason'>
   readonly spendInWindowWei: Gauge
+  readonly verificationRefusals: Counter<'code'>
+  readonly lightClientVerifiedBlock: Gauge
+  readonly proofVerifySeconds: Histogram
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry]
@@ -158,6 +161,23 @@ export class RelayerMetrics {
     this.spendInWindowWei = new Gauge({
       name: 'bridge_relayer_spend_in_window_wei',
       help: 'L1 gas cost of this relayer within the current spend window plus what in-flight transactions may still cost, in wei (limited by the spend cap)',
+      registers,
+    })
+    this.verificationRefusals = new Counter({
+      name: 'bridge_relayer_verification_refusals_total',
+      help: 'Sidechain answers the relayer refused to act on, by error code (a header without a quorum of seals, a proof that does not verify, a payload the proof contradicts): a lying or broken sidechain endpoint',
+      labelNames: ['code'],
+      registers,
+    })
+    this.lightClientVerifiedBlock = new Gauge({
+      name: 'bridge_relayer_light_client_verified_block',
+      help: 'Newest sidechain block whose commit seals the relayer verified (withdrawals are proven against it)',
+      registers,
+    })
+    this.proofVerifySeconds = new Histogram({
+      name: 'bridge_relayer_proof_verify_seconds',
+      help: 'Time to verify one eth_getProof answer of the bridge state against a verified header (not the time the endpoint took to answer)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     })
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry })

@@ -3,11 +3,13 @@
  * checks (the sidechain sender signs with the chain id its RPC reported). Construction only:
  * nothing here does I/O; the Relayer loads, starts and stops them.
  */
-import { type LocalAccount, type PublicClient, parseGwei } from 'viem'
+import path from 'node:path'
+import { type Hex, type LocalAccount, type PublicClient, parseGwei, toHex } from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { SupplyAuditor } from '../core/audit.ts'
 import { GasDropMonitor } from '../core/gas-drop.ts'
 import type { RelayerJournal } from '../journal/journal.ts'
+import { SidechainLightClient } from '../light-client/light-client.ts'
 import type { RelayerConfig } from './config.ts'
 import type { CrashHook } from './crash-hook.ts'
 import { DepositPipeline } from './deposit-pipeline.ts'
@@ -15,6 +17,7 @@ import { ItemRunner } from './item-runner.ts'
 import type { RelayerMetrics } from './metrics.ts'
 import { TxSender, type TxSenderMetrics } from './tx-sender.ts'
 import { WithdrawalPipeline } from './withdrawal-pipeline.ts'
+import { rpcProofSource, WithdrawalProver } from './withdrawal-proof.ts'
 
 export interface RelayerParts {
   sidechainSender: TxSender
@@ -22,6 +25,7 @@ export interface RelayerParts {
   runner: ItemRunner
   deposits: DepositPipeline
   withdrawals: WithdrawalPipeline
+  lightClient: SidechainLightClient
   /** Undefined when auditIntervalMs is 0 (no audit loop). */
   auditor: SupplyAuditor | undefined
   gasDrops: GasDropMonitor | undefined
@@ -35,6 +39,8 @@ export interface RelayerPartsOptions {
 
 export interface RelayerPartsModules {
   l1: PublicClient
+  /** The second L1 endpoint, when configured. */
+  l1Second?: PublicClient
   sidechain: PublicClient
   account: LocalAccount
   journal: RelayerJournal
@@ -50,7 +56,7 @@ export function createRelayerParts(
   modules: RelayerPartsModules,
 ): RelayerParts {
   const { config } = options
-  const { l1, sidechain, account, journal, metrics, logger, crash, signal } = modules
+  const { l1, l1Second, sidechain, account, journal, metrics, logger, crash, signal } = modules
   const senderMetrics: TxSenderMetrics = {
     replaced: (chain: string) => metrics.replacements.inc({ chain }),
     spent: (chain: string, totalWei: bigint) =>
@@ -123,12 +129,49 @@ export function createRelayerParts(
     },
     {
       l1,
+      l1Second,
       sidechain,
       sender: sidechainSender,
       journal,
       metrics,
       logger: logger.child({ module: 'deposits' }),
       crash,
+    },
+  )
+  const refused = (code: string) => metrics.verificationRefusals.inc({ code })
+  const lightClient = new SidechainLightClient(
+    {
+      checkpoint:
+        config.sidechain.lightClient.checkpointHash === undefined
+          ? undefined
+          : {
+              number: BigInt(config.sidechain.lightClient.checkpointNumber),
+              hash: config.sidechain.lightClient.checkpointHash as Hex,
+            },
+      epochLength: config.sidechain.lightClient.epochLength,
+      stateFile: path.join(config.datadir, 'light-client.json'),
+    },
+    {
+      source: {
+        blockNumber: () => sidechain.getBlockNumber({ cacheTime: 0 }),
+        header: async (number) =>
+          (await sidechain.request({
+            method: 'eth_getBlockByNumber',
+            params: [toHex(number), false],
+          })) as never,
+      },
+      logger: logger.child({ module: 'light-client' }),
+      onRefusal: refused,
+      onFinalized: (number) => metrics.lightClientVerifiedBlock.set(Number(number)),
+    },
+  )
+  const prover = new WithdrawalProver(
+    { bridge: config.sidechain.bridge },
+    {
+      lightClient,
+      source: rpcProofSource(sidechain),
+      onRefusal: refused,
+      onVerified: (seconds) => metrics.proofVerifySeconds.observe(seconds),
     },
   )
   const withdrawals = new WithdrawalPipeline(
@@ -152,6 +195,7 @@ export function createRelayerParts(
       metrics,
       logger: logger.child({ module: 'withdrawals' }),
       crash,
+      prover,
     },
   )
   const auditor =
@@ -174,5 +218,14 @@ export function createRelayerParts(
           { sidechain, gauges: metrics, logger: logger.child({ module: 'gas-drop' }) },
         )
       : undefined
-  return { sidechainSender, l1Sender, runner, deposits, withdrawals, auditor, gasDrops }
+  return {
+    sidechainSender,
+    l1Sender,
+    runner,
+    deposits,
+    withdrawals,
+    lightClient,
+    auditor,
+    gasDrops,
+  }
 }

@@ -49,6 +49,8 @@ export class Relayer {
   readonly metrics: RelayerMetrics
   readonly journal: RelayerJournal
   readonly l1: PublicClient
+  /** The second L1 endpoint (config `l1.secondRpcUrl`), whose receipts must agree before a vote. */
+  readonly l1Second: PublicClient | undefined
   readonly sidechain: PublicClient
   private readonly metricsServer: MetricsServer | undefined
   private readonly crash: CrashHook
@@ -89,6 +91,16 @@ export class Relayer {
         timeoutMs: config.rpcTimeoutMs,
         pollingIntervalMs: Math.min(config.l1.pollIntervalMs, 1_000),
       })
+    this.l1Second =
+      config.l1.secondRpcUrl === undefined
+        ? undefined
+        : makePublicClient({
+            url: config.l1.secondRpcUrl,
+            chainId: config.l1.chainId,
+            name: 'l1-second',
+            timeoutMs: config.rpcTimeoutMs,
+            pollingIntervalMs: Math.min(config.l1.pollIntervalMs, 1_000),
+          })
     this.sidechain =
       modules.sidechain ??
       makePublicClient({
@@ -156,6 +168,7 @@ export class Relayer {
         { config, sidechainChainId },
         {
           l1: this.l1,
+          l1Second: this.l1Second,
           sidechain: this.sidechain,
           account: this.account,
           journal: this.journal,
@@ -281,6 +294,17 @@ export class Relayer {
       new BridgeError('RELAYER_CHAIN_MISMATCH', message, { details })
     if (l1ChainId !== c.l1.chainId) {
       throw mismatch(`L1 RPC serves chain ${l1ChainId}, config says ${c.l1.chainId}`, { l1ChainId })
+    }
+    if (this.l1Second !== undefined) {
+      const secondChainId = await this.l1Second.getChainId()
+      if (secondChainId !== c.l1.chainId) {
+        throw mismatch(
+          `the second L1 RPC serves chain ${secondChainId}, config says ${c.l1.chainId}`,
+          {
+            secondChainId,
+          },
+        )
+      }
     }
     if (sidechainChainId !== c.sidechain.chainId) {
       throw mismatch(

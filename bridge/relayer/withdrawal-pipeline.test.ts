@@ -17,6 +17,8 @@ const RECIPIENT = '0x3333333333333333333333333333333333333333' as Address
 function fakeSidechain(state: { head: bigint; withdrawals: number }) {
   return {
     getBlockNumber: async () => state.head,
+    // The withdrawal count's storage slot: only a hint that a proof is worth asking for.
+    getStorageAt: async () => `0x${state.withdrawals.toString(16)}`,
     readContract: async ({ functionName, args }: { functionName: string; args?: [bigint] }) => {
       if (functionName === 'withdrawalCount') return BigInt(state.withdrawals)
       if (functionName === 'getWithdrawal') {
@@ -51,6 +53,27 @@ t.test('the oldest pending withdrawal ages with the clock', async (t) => {
       {
         l1: {} as PublicClient,
         sidechain: fakeSidechain(state),
+        // The light client and the proofs are tested on their own (withdrawal-proof.test.ts,
+        // light-client.test.ts); here the proven state is the scripted one.
+        prover: {
+          follow: async () => ({ number: state.head }) as never,
+          prove: async (ids: readonly bigint[]) =>
+            ({
+              header: { number: state.head },
+              withdrawalCount: BigInt(state.withdrawals),
+              withdrawals: ids
+                .filter((id) => id < BigInt(state.withdrawals))
+                .map((id) => ({
+                  withdrawalId: id,
+                  token: RECIPIENT,
+                  recipient: RECIPIENT,
+                  amount: 1000n + id,
+                })),
+            }) as never,
+          proveWithdrawal: async () => {
+            throw new Error('not signing in this test')
+          },
+        },
         account: {} as LocalAccount,
         sidechainSender: {} as TxSender,
         l1Sender: {} as TxSender,

@@ -1,6 +1,9 @@
 /**
  * Sidechain -> L1. Sidechain blocks are final when they exist, so `scan` reads withdrawals straight from the
- * bridge's state (`withdrawalCount`, `getWithdrawal`), which is gap-free by construction, and journals them.
+ * bridge's state (`withdrawalCount` and the records), which is gap-free by construction, and journals them.
+ * The sidechain endpoint is trusted for nothing: that state is proven with `eth_getProof` against the newest
+ * header the relayer's light client verified (WithdrawalProver), so only withdrawals sealed by a quorum of
+ * validators are journaled, and the payload is proven again right before it is signed.
  * For each pending withdrawal `dispatch`:
  *   1. forgets it once the vault says `processed` (released by anyone);
  *   2. signs the payload the bridge presents (`l1Withdrawal`: current L1 signer epoch) with the L1 vault's
@@ -17,6 +20,7 @@ import {
   hashTypedData,
   type LocalAccount,
   type PublicClient,
+  toHex,
 } from 'viem'
 import type { Logger } from '../../chain/lib/logger.ts'
 import { BridgeError } from '../core/errors.ts'
@@ -33,6 +37,7 @@ import type { CrashHook } from './crash-hook.ts'
 import type { ItemRunner } from './item-runner.ts'
 import type { RelayerMetrics } from './metrics.ts'
 import type { TxSender } from './tx-sender.ts'
+import { SIDECHAIN_BRIDGE_SLOTS, type WithdrawalProver } from './withdrawal-proof.ts'
 
 export interface WithdrawalPipelineOptions {
   vault: Address
@@ -59,6 +64,8 @@ export interface WithdrawalPipelineModules {
   metrics: RelayerMetrics
   logger: Logger
   crash: CrashHook
+  /** Proves the bridge's withdrawals against light-client-verified headers. */
+  prover: Pick<WithdrawalProver, 'follow' | 'prove' | 'proveWithdrawal'>
   now?: () => number
 }
 
@@ -125,35 +132,45 @@ export class WithdrawalPipeline {
   }
 
   async scan(): Promise<void> {
-    const { sidechain } = this.m
-    const head = await sidechain.getBlockNumber({ cacheTime: 0 })
-    this.m.metrics.scanTargetBlock.set({ chain: 'sidechain' }, Number(head))
-    const count = await sidechain.readContract({
-      address: this.options.bridge,
-      abi: sidechainBridgeAbi,
-      functionName: 'withdrawalCount',
-      blockNumber: head,
-    })
+    const { prover, sidechain } = this.m
+    // What the endpoint says its head is: the scan-lag alert compares the verified scan with it,
+    // so a light client that stops following shows as lag.
+    const endpointHead = await sidechain.getBlockNumber({ cacheTime: 0 })
+    this.m.metrics.scanTargetBlock.set({ chain: 'sidechain' }, Number(endpointHead))
     const cursor = this.cursor!
-    const end = min(count, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
+    const verified = await prover.follow()
+    // The endpoint's word only decides whether a proof is worth asking for: hiding a withdrawal
+    // is no worse than not answering, and a proof costs the node far more than one storage read.
+    const hint = await sidechain.getStorageAt({
+      address: this.options.bridge,
+      slot: toHex(SIDECHAIN_BRIDGE_SLOTS.withdrawalCount, { size: 32 }),
+    })
+    if (BigInt(hint ?? '0x0') <= cursor.nextId) {
+      this.m.metrics.lastScannedBlock.set({ chain: 'sidechain' }, Number(verified.number))
+      this.reportPending()
+      return
+    }
+    // Count and records are proven at the newest verified header, never read from the endpoint. The next id is
+    // asked with the count, so the usual tick (no withdrawal or one) takes one proof.
+    const first = await prover.prove([cursor.nextId])
+    const end = min(first.withdrawalCount, cursor.nextId + BigInt(this.options.maxPerScan ?? 100))
+    const more: bigint[] = []
+    for (let id = cursor.nextId + 1n; id < end; id++) more.push(id)
+    const proven = more.length === 0 ? first : await prover.prove([cursor.nextId, ...more])
+    const head = proven.header.number
     const records: WithdrawalRecord[] = []
-    for (let id = cursor.nextId; id < end; id++) {
-      const w = await sidechain.readContract({
-        address: this.options.bridge,
-        abi: sidechainBridgeAbi,
-        functionName: 'getWithdrawal',
-        args: [id],
-        blockNumber: head,
-      })
+    for (const w of proven.withdrawals) {
+      if (records.length !== Number(w.withdrawalId - cursor.nextId)) break // keep ids contiguous
       records.push({
-        withdrawalId: id,
-        token: w.l1Token,
-        recipient: w.l1Recipient,
+        withdrawalId: w.withdrawalId,
+        token: w.token,
+        recipient: w.recipient,
         amount: w.amount,
         seenAtBlock: head,
       })
     }
-    const next: ScanCursor = { nextBlock: head + 1n, nextId: end }
+    const nextId = cursor.nextId + BigInt(records.length)
+    const next: ScanCursor = { nextBlock: head + 1n, nextId }
     // The block is informational (withdrawals are read from state): persist only when ids advance.
     if (records.length > 0) await this.m.journal.recordWithdrawals(records, next)
     this.cursor = next
@@ -280,6 +297,15 @@ export class WithdrawalPipeline {
         { details: { ours: digest, bridge: bridgeDigest } },
       )
     }
+    // No signature of this relayer leaves the process (sidechain calls, estimateGas included) unless the exact
+    // payload is proven against a header sealed by a quorum of the sidechain's validators.
+    await this.m.prover.proveWithdrawal({
+      withdrawalId: w.withdrawalId,
+      token: w.token,
+      recipient: w.recipient,
+      amount: w.amount,
+      epoch: w.epoch,
+    })
     const { signature, fresh } = await this.m.journal.signOnce(
       w.withdrawalId,
       { token: w.token, recipient: w.recipient, amount: w.amount },

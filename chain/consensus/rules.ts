@@ -11,6 +11,12 @@ import { verifyCommitSeals } from './seals.ts'
 
 export type ConsensusRuleErrorCode = Extract<ConsensusErrorCode, `CONSENSUS_${string}`>
 
+/**
+ * The header fields the rules read. A BlockHeader is one; the bridge relayer's light client
+ * passes headers it rebuilt from JSON-RPC, so it follows the same rules without a Common.
+ */
+export type ConsensusHeader = Pick<BlockHeader, 'number' | 'coinbase' | 'extraData' | 'hash'>
+
 /** Validator set at each height. Static today; the QBFT vote tally implements the same shape. */
 export interface ValidatorSetSource {
   /** Validators allowed to propose and seal block `number` (sorted ascending). */
@@ -67,7 +73,7 @@ export class ConsensusRules {
    * coinbase is the proposer of (height, round), and the parent's commit seals carried in
    * it finalize the parent. Returns the decoded extraData.
    */
-  verifyHeader(header: BlockHeader, parent: BlockHeader): ConsensusExtraData {
+  verifyHeader(header: ConsensusHeader, parent: ConsensusHeader): ConsensusExtraData {
     const extra = decodeExtraData(header.extraData)
     const validators = this.validatorSet.validatorsAt(header.number)
     const proposer = proposerFor(validators, header.number, extra.round)

@@ -8,11 +8,10 @@
  * The tally is a pure state machine over headers; the ledger persists its snapshot in the
  * same atomic batch as the block, so a restart resumes with exactly the right set.
  */
-import type { BlockHeader } from '@ethereumjs/block'
 import { bytesToHex, hexToBytes } from '@ethereumjs/util'
 import { ConsensusError } from './errors.ts'
 import type { ConsensusExtraData, ValidatorVote } from './extra-data.ts'
-import type { ValidatorSetSource } from './rules.ts'
+import type { ConsensusHeader, ValidatorSetSource } from './rules.ts'
 
 type Hex = `0x${string}`
 
@@ -74,7 +73,7 @@ export class VoteTally implements ValidatorSetSource {
    * snapshot with the block and applies it once the write succeeded.
    */
   prepareBlock(
-    header: BlockHeader,
+    header: Pick<ConsensusHeader, 'number' | 'coinbase'>,
     extra: ConsensusExtraData,
   ): { snapshot: Uint8Array; apply(): void } {
     const next = applyBlock(

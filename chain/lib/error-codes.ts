@@ -253,6 +253,13 @@ export const ERROR_CODES = {
     'RELAYER_DEEP_REORG',
     'RELAYER_STOPPED',
     'RELAYER_GAS_CAP',
+    // bridge/light-client and the withdrawal proof: what the relayer refuses to sign on
+    'RELAYER_UNTRUSTED_CHECKPOINT',
+    'RELAYER_HEADER_MISMATCH',
+    'RELAYER_HEADER_UNSEALED',
+    'RELAYER_PROOF_INVALID',
+    'RELAYER_WITHDRAWAL_UNPROVEN',
+    'RELAYER_L1_SOURCES_DISAGREE',
   ],
   // bridge/cli: the user commands
   bridge: [
@@ -567,6 +574,18 @@ export const ERROR_TABLE = {
   RELAYER_STOPPED: RUNTIME,
   /** A transaction would need more gas than the configured per-transaction cap (a release to a gas burner). */
   RELAYER_GAS_CAP: RUNTIME,
+  /** The sidechain endpoint's header at the trusted checkpoint has another hash than the config's. */
+  RELAYER_UNTRUSTED_CHECKPOINT: PEER,
+  /** A header's fields do not hash to its hash, or it does not link to the last verified header. */
+  RELAYER_HEADER_MISMATCH: PEER,
+  /** A header lacks a quorum of commit seals of the validator set at its height (or breaks the chain's rules). */
+  RELAYER_HEADER_UNSEALED: PEER,
+  /** An eth_getProof answer does not verify against the verified header's state root. */
+  RELAYER_PROOF_INVALID: PEER,
+  /** The proven withdrawal record differs from the payload the endpoint presents (or does not exist). */
+  RELAYER_WITHDRAWAL_UNPROVEN: PEER,
+  /** The second L1 source reports another receipt for a deposit than the first. */
+  RELAYER_L1_SOURCES_DISAGREE: PEER,
 
   BRIDGE_ARGUMENT_INVALID: INPUT,
   BRIDGE_KEY_INVALID: INPUT,

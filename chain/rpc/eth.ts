@@ -242,7 +242,16 @@ export function ethModule(deps: EthModuleDeps): RpcModule {
             }
           })
           const header = await chain.requireHeader(id)
-          return getMerkleStateProof(ledger.stateAt(header.stateRoot), address, keys)
+          const proof = await getMerkleStateProof(ledger.stateAt(header.stateRoot), address, keys)
+          // Slot values are quantities, as geth and anvil give them: ethereumjs keeps a value's
+          // leading zero byte ("0x0100"), which strict clients refuse.
+          return {
+            ...proof,
+            storageProof: proof.storageProof.map((item) => ({
+              ...item,
+              value: quantity(BigInt(item.value)),
+            })),
+          }
         },
       ),
 

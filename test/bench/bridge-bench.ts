@@ -6,14 +6,17 @@
  *   deposit: from the moment the confirming L1 block (the deposit's block + 1) is seen to the moment the mint is
  *            seen on the sidechain (target: at most 2 s);
  *   release: from the moment the burn's sidechain receipt is seen to the moment the vault reports the withdrawal
- *            processed (target: at most 5 s).
+ *            processed (target: at most 5 s);
+ *   proof verification: what the relayers spent verifying eth_getProof answers against their light client's
+ *            verified header (bridge_relayer_proof_verify_seconds, CPU only): mean per proof, and per withdrawal (each
+ *            relayer proves a withdrawal twice: when it journals it and right before it signs).
  *
  * Both ends are observed by polling every 20 ms, so figures include up to ~20 ms of observation lag each.
  * Runnable alone: `npx node test/bench/bridge-bench.ts` (BENCH_BRIDGE_ROUNDS, default 5).
  */
 import { parseEther, zeroAddress, zeroHash } from 'viem'
 import { bridgeVaultAbi, sidechainBridgeAbi } from '../../bridge/deploy/index.ts'
-import { startBridgeEnv, waitFor } from '../support/bridge/env.ts'
+import { scrapeMetric, startBridgeEnv, waitFor } from '../support/bridge/env.ts'
 
 export interface LatencyFigures {
   samplesMs: number[]
@@ -31,6 +34,7 @@ export interface BridgeBenchResult {
   sidechainBlockMs: number
   deposit: LatencyFigures
   release: LatencyFigures
+  proofVerification: { proofs: number; meanMs: number; perWithdrawalMs: number }
 }
 
 function figures(samples: number[], targetMs: number): LatencyFigures {
@@ -55,7 +59,7 @@ export async function runBridgeBench(
   const env = await startBridgeEnv({ l1BlockTime: 1, confirmations, sidechainBlockMs, pollMs: 250 })
   try {
     const relayers = [0, 1, 2].map((i) => env.spawnRelayer(i))
-    await Promise.all(relayers.map((r) => r.metricsPort))
+    const metricsPorts = await Promise.all(relayers.map((r) => r.metricsPort))
     const user = env.users[0]!
     const l1 = env.l1Wallet(user)
     const sc = env.sidechainWallet(user)
@@ -121,6 +125,13 @@ export async function runBridgeBench(
       releaseSamples.push(releasedAt - burnedAt)
       log(`withdrawal ${withdrawalId}: released ${releasedAt - burnedAt} ms after the burn`)
     }
+    let proofSeconds = 0
+    let proofs = 0
+    for (const port of metricsPorts) {
+      proofSeconds += (await scrapeMetric(port, 'bridge_relayer_proof_verify_seconds_sum')) ?? 0
+      proofs += (await scrapeMetric(port, 'bridge_relayer_proof_verify_seconds_count')) ?? 0
+    }
+    const meanMs = proofs === 0 ? Number.NaN : (proofSeconds * 1000) / proofs
     return {
       rounds,
       l1BlockTimeSec: 1,
@@ -128,6 +139,11 @@ export async function runBridgeBench(
       sidechainBlockMs,
       deposit: figures(depositSamples, 2_000),
       release: figures(releaseSamples, 5_000),
+      proofVerification: {
+        proofs,
+        meanMs: Number(meanMs.toFixed(2)),
+        perWithdrawalMs: Number((2 * meanMs).toFixed(2)),
+      },
     }
   } finally {
     await env.stop()
@@ -140,7 +156,8 @@ export function formatBridgeBench(r: BridgeBenchResult): string {
   return (
     `bridge latency: ${r.rounds} rounds, L1 blocks ${r.l1BlockTimeSec} s, ${r.confirmations} confirmations, sidechain blocks ${r.sidechainBlockMs} ms, 3 relayers (2 of 3)\n` +
     line('deposit', r.deposit, 'confirming L1 block -> minted') +
-    line('release', r.release, 'burn -> released on L1')
+    line('release', r.release, 'burn -> released on L1') +
+    `  proof verification: ${r.proofVerification.meanMs} ms per eth_getProof verified (${r.proofVerification.proofs} proofs over 3 relayers), ${r.proofVerification.perWithdrawalMs} ms per withdrawal per relayer\n`
   )
 }
 

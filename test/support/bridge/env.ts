@@ -274,6 +274,9 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
       miner = setInterval(() => void l1Test.mine({ blocks: 1 }).catch(() => {}), opts.l1MineEveryMs)
     }
 
+    // The relayers' light client trusts this genesis (read from our own node, not an endpoint they use).
+    const genesisHash = (await sidechain.getBlock({ blockNumber: 0n })).hash
+
     const relayerKeyFiles = relayers.map((r, i) => {
       const file = path.join(dir.path, `relayer-${i}.key`)
       writeKeyFile(file, keyPairFromPrivateKey(hexToBytes(privateKeyOf(r))))
@@ -296,6 +299,7 @@ export async function startBridgeEnv(options: EnvOptions = {}): Promise<BridgeEn
         chainId: SIDECHAIN_CHAIN_ID,
         bridge: bridge.address,
         pollIntervalMs: opts.pollMs,
+        lightClient: { checkpointHash: genesisHash },
       },
       relayer: {
         keyFile: relayerKeyFiles[i]!,
