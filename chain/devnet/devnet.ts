@@ -5,7 +5,9 @@
  *
  * Start order: keys and genesis -> anvil -> L1 contracts -> validators -> first blocks -> sidechain bridge ->
  * relayers -> devnet.json. Stop order: relayers -> validators -> anvil (it writes its state file on the way out).
- * If any process dies on its own, the devnet reports which one and where its log is, and stops the rest.
+ * A process that dies during the start fails the start (named with its log). Once running, the devnet is a
+ * supervisor (supervisor.ts): a process that dies is reported and restarted with backoff while the rest keeps
+ * running, and the operator can stop, start, pause or resume one process by name (control.ts).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
@@ -22,6 +24,7 @@ import {
   deployL1,
   type L1Deployment,
 } from './contracts.ts'
+import { type ControlServer, startControlServer } from './control.ts'
 import { DevnetError } from './errors.ts'
 import {
   DEFAULTS,
@@ -38,7 +41,6 @@ import {
   freePorts,
   type ManagedProcess,
   type ProcessExit,
-  ProcessGroup,
   processAlive,
 } from './processes.ts'
 import { relayerConfig } from './relayer-config.ts'
@@ -51,6 +53,12 @@ import {
   type TopologyFlags,
   writeJsonAtomic,
 } from './setup.ts'
+import {
+  type ProcessStatus,
+  type RestartPolicy,
+  Supervisor,
+  type SupervisorEvent,
+} from './supervisor.ts'
 
 const CLI_PATH = path.resolve(import.meta.dirname, '../cli/main.ts')
 /** Same heap setting as `npm start`: fewer scavenges while executing blocks. */
@@ -77,6 +85,8 @@ export interface DevnetOptions extends TopologyFlags {
   stepTimeoutMs?: number
   /** Aborting stops whatever was started and makes startDevnet throw DEVNET_ABORTED. */
   signal?: AbortSignal
+  /** How processes that die are restarted (supervisor.ts DEFAULT_RESTART_POLICY). */
+  restartPolicy?: Partial<RestartPolicy>
 }
 
 export interface DevnetProgress {
@@ -88,6 +98,8 @@ export interface DevnetProgress {
 export interface DevnetModules {
   /** Called when a startup step begins. */
   progress?: (event: DevnetProgress) => void
+  /** A process exited, is restarted, was given up on, or was stopped/started/paused/resumed by name. */
+  onProcessEvent?: (event: SupervisorEvent) => void
 }
 
 /** `devnet.json`: what tools need to talk to the devnet (the bridge commands read it with --network). */
@@ -136,14 +148,22 @@ export interface Devnet {
   readonly topology: Topology
   /** True when an existing devnet was resumed. */
   readonly resumed: boolean
+  /** The processes running now (a restarted process has a new pid). */
   processes(): DevnetProcessInfo[]
-  /**
-   * Settles once a process died on its own: the devnet has stopped the rest by then and the error names the
-   * process and its log. Never settles while everything runs.
-   */
-  readonly failed: Promise<SidechainError>
+  /** One process by name (`validator-2`, `relayer-0`, `anvil`): what the control channel serves. */
+  readonly control: DevnetControl
   /** Stops relayers, validators and anvil, in that order. Idempotent. */
   stop(): Promise<void>
+}
+
+export interface DevnetControl {
+  status(): ProcessStatus[]
+  /** Stops it; it stays stopped (no restart) until `start`. */
+  stop(name: string): Promise<ProcessStatus>
+  start(name: string): ProcessStatus
+  /** SIGSTOP: frozen with its sockets open. */
+  pause(name: string): ProcessStatus
+  resume(name: string): ProcessStatus
 }
 
 interface Ports {
@@ -157,6 +177,8 @@ interface Ports {
 interface LockFile {
   pid: number
   processes: Array<{ name: string; pid: number }>
+  /** The control channel's unix socket, once the devnet runs. */
+  control?: string
 }
 
 const STEPS = 7
@@ -181,19 +203,22 @@ export async function startDevnet(
 
   // From here on every started process is tracked, and any failure stops them all.
   let failure: SidechainError | undefined
-  let running = false
-  let resolveFailed: (err: SidechainError) => void = () => {}
-  const failed = new Promise<SidechainError>((resolve) => {
-    resolveFailed = resolve
-  })
-  const group = new ProcessGroup((p, exit) => {
-    const err = processDied(p, exit)
-    failure ??= err
-    if (running) {
-      running = false
-      void stopAll().then(() => resolveFailed(err))
-    }
-  })
+  let control: ControlServer | undefined
+  const group = new Supervisor(
+    { policy: options.restartPolicy },
+    {
+      onStartupExit: (p, exit) => {
+        failure ??= processDied(p, exit)
+      },
+      onEvent: (event) => {
+        // A restarted process has a new pid: the lock file names what runs now.
+        if ((event.type === 'started' || event.type === 'stopped') && stopping === undefined) {
+          writeLock()
+        }
+        modules.onProcessEvent?.(event)
+      },
+    },
+  )
   const guard = () => {
     if (failure !== undefined) throw failure
     if (options.signal?.aborted === true) {
@@ -204,15 +229,17 @@ export async function startDevnet(
     const lock: LockFile = {
       pid: process.pid,
       processes: group.all
-        .filter((p) => p.pid !== undefined)
+        .filter((p) => p.pid !== undefined && p.running)
         .map((p) => ({ name: p.name, pid: p.pid! })),
+      ...(control === undefined ? {} : { control: control.socketPath }),
     }
     writeJsonAtomic(layout.lockFile, lock)
   }
   let stopping: Promise<void> | undefined
   const stopAll = () => {
     stopping ??= (async () => {
-      running = false
+      group.shutdown()
+      await control?.close()
       await group.stopWhere((p) => p.name.startsWith('relayer-'), 10_000)
       await group.stopWhere((p) => p.name.startsWith('validator-'), 15_000)
       // anvil writes its whole state on the way out; give it time.
@@ -465,8 +492,10 @@ export async function startDevnet(
       logs: Object.fromEntries(group.all.map((p) => [p.name, p.logFile])),
     }
     writeJsonAtomic(layout.devnetJson, info)
-    running = true
     guard()
+    group.supervise()
+    control = await startControlServer(layout, group)
+    writeLock()
     return {
       info,
       layout,
@@ -474,9 +503,15 @@ export async function startDevnet(
       resumed: saved !== undefined,
       processes: () =>
         group.all
-          .filter((p) => p.pid !== undefined)
+          .filter((p) => p.pid !== undefined && p.running)
           .map((p) => ({ name: p.name, pid: p.pid!, logFile: p.logFile })),
-      failed,
+      control: {
+        status: () => group.status(),
+        stop: (name) => group.stop(name),
+        start: (name) => group.start(name),
+        pause: (name) => group.pause(name),
+        resume: (name) => group.resume(name),
+      },
       stop: stopAll,
     }
   } catch (err) {

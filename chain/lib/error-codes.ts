@@ -223,6 +223,9 @@ export const ERROR_CODES = {
     'DEVNET_START_TIMEOUT',
     'DEVNET_STATE_INVALID',
     'DEVNET_STATE_LOST',
+    'DEVNET_NOT_RUNNING',
+    'DEVNET_UNKNOWN_PROCESS',
+    'DEVNET_CONTROL_FAILED',
   ],
   // chain/devnet: networks of validators on several hosts (network-setup.ts)
   network: ['NETWORK_FLAGS_INVALID', 'NETWORK_STATE_INVALID', 'NETWORK_KEY_INVALID'],
@@ -491,6 +494,9 @@ export const ERROR_TABLE = {
   /** The state file of the devnet folder does not match the flags or does not parse. */
   DEVNET_STATE_INVALID: INPUT,
   DEVNET_STATE_LOST: RUNTIME,
+  DEVNET_NOT_RUNNING: RUNTIME,
+  DEVNET_UNKNOWN_PROCESS: INPUT,
+  DEVNET_CONTROL_FAILED: RUNTIME,
   NETWORK_FLAGS_INVALID: INPUT,
   NETWORK_STATE_INVALID: INPUT,
   NETWORK_KEY_INVALID: INPUT,
