@@ -85,6 +85,8 @@ export interface DevnetOptions extends TopologyFlags {
   stepTimeoutMs?: number
   /** Aborting stops whatever was started and makes startDevnet throw DEVNET_ABORTED. */
   signal?: AbortSignal
+  /** Extra `sidechain node` arguments for validator i (the e2e harness passes `--test-hooks <port>`). */
+  nodeArgs?: (index: number) => string[]
   /** How processes that die are restarted (supervisor.ts DEFAULT_RESTART_POLICY). */
   restartPolicy?: Partial<RestartPolicy>
 }
@@ -378,6 +380,7 @@ export async function startDevnet(
           ...(bootnodes.length > 0 ? ['--bootnodes', bootnodes.join(',')] : []),
           '--log-level',
           logLevel,
+          ...(options.nodeArgs?.(i) ?? []),
         ],
         logFile: layout.log(`validator-${i}`),
       })

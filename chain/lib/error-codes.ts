@@ -202,7 +202,7 @@ export const ERROR_CODES = {
   // chain/rpc
   rpc: ['RPC_OPTIONS_INVALID', 'RPC_LISTEN_FAILED'],
   // chain/node.ts
-  node: ['NODE_NO_CONSENSUS_TRANSPORT'],
+  node: ['NODE_NO_CONSENSUS_TRANSPORT', 'NODE_TEST_HOOKS_REFUSED'],
   // genesis
   genesis: ['GENESIS_INVALID', 'GENESIS_UNREADABLE', 'GENESIS_EXISTS'],
   // contracts (build.ts)
@@ -473,6 +473,7 @@ export const ERROR_TABLE = {
   RPC_LISTEN_FAILED: RUNTIME,
   /** A validator of a multi-validator network started without p2p flags. */
   NODE_NO_CONSENSUS_TRANSPORT: INPUT,
+  NODE_TEST_HOOKS_REFUSED: INPUT,
 
   GENESIS_INVALID: INPUT,
   GENESIS_UNREADABLE: INPUT,
