@@ -295,23 +295,29 @@ export async function startDevnet(
     progress(
       `starting the L1 (anvil, chain ${setup.l1ChainId}, ${L1_BLOCK_TIME_S} s blocks) on ${l1Url}`,
     )
-    const anvil = group.spawn({
-      name: 'anvil',
-      command: foundryBinary('anvil'),
-      args: [
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(ports.l1),
-        '--chain-id',
-        String(setup.l1ChainId),
-        '--block-time',
-        String(L1_BLOCK_TIME_S),
-        '--state',
-        layout.l1State,
-      ],
-      logFile: layout.log('anvil'),
-    })
+    const anvil = group.spawn(
+      {
+        name: 'anvil',
+        command: foundryBinary('anvil'),
+        args: [
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(ports.l1),
+          '--chain-id',
+          String(setup.l1ChainId),
+          '--block-time',
+          String(L1_BLOCK_TIME_S),
+          '--state',
+          layout.l1State,
+        ],
+        logFile: layout.log('anvil'),
+      },
+      {
+        noRestart:
+          'anvil writes its state only when it stops cleanly, so a restarted anvil would take the L1 back to its last saved state (a deep reorg for the relayers); stop the devnet and start it with --fresh',
+      },
+    )
     writeLock()
     await pollUntil(
       async () => (await rpcCall<string>(l1Url, 'eth_chainId')) === hex(setup.l1ChainId),

@@ -92,13 +92,23 @@ t.test('a crash loop is given up on; the other processes keep running', async (t
   t.equal(supervisor.status().find((s) => s.name === 'crasher')!.restarts, 4)
 })
 
-t.test('exit code 3 (datadir refused) is not restarted', async (t) => {
-  const { events, supervisor, spawn } = setup(t)
+t.test('exit code 3 (datadir refused) and anvil are not restarted', async (t) => {
+  const { dir, events, supervisor, spawn } = setup(t)
   spawn('refused', 'exit 3')
   const gaveUp = await until('give-up', () => events.find((e) => e.type === 'gave-up'))
   t.match(gaveUp, { name: 'refused', reason: /code 3.*datadir/ })
   t.equal(supervisor.status()[0]!.restarts, 0)
   t.notOk(events.some((e) => e.type === 'restarting'))
+  // A process that must not come back on its own (anvil: its state is written only on a clean stop).
+  supervisor.spawn(
+    { name: 'l1', command: 'sh', args: ['-c', 'exit 0'], logFile: `${dir.path}/l1.log` },
+    { noRestart: 'its state would be lost' },
+  )
+  const second = await until('the second give-up', () =>
+    events.find((e) => e.type === 'gave-up' && e.name === 'l1'),
+  )
+  t.match(second, { reason: 'its state would be lost' })
+  t.equal(supervisor.status()[1]!.state, 'failed')
 })
 
 t.test('stop, start, pause and resume by name, also over the control channel', async (t) => {

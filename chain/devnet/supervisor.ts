@@ -90,6 +90,7 @@ interface Entry {
   restartAt: number | null
   lastExit: ProcessExit | null
   stopGraceMs: number
+  noRestart: string | undefined
 }
 
 export class Supervisor {
@@ -110,8 +111,14 @@ export class Supervisor {
     process.on('exit', this.onExitHook)
   }
 
-  /** Starts a process under supervision. `stopGraceMs`: SIGTERM, then SIGKILL after it. */
-  spawn(spec: ProcessSpec, options: { stopGraceMs?: number } = {}): ManagedProcess {
+  /**
+   * Starts a process under supervision. `stopGraceMs`: SIGTERM, then SIGKILL after it. `noRestart`: why this
+   * process must not come back on its own (reported when it dies; the operator may still `start` it).
+   */
+  spawn(
+    spec: ProcessSpec,
+    options: { stopGraceMs?: number; noRestart?: string } = {},
+  ): ManagedProcess {
     if (this.entries.has(spec.name)) {
       throw new DevnetError('DEVNET_FLAGS_INVALID', `a process named ${spec.name} already runs`)
     }
@@ -127,6 +134,7 @@ export class Supervisor {
       restartAt: null,
       lastExit: null,
       stopGraceMs: options.stopGraceMs ?? 15_000,
+      noRestart: options.noRestart,
     }
     this.entries.set(spec.name, entry)
     this.launch(entry, false)
@@ -281,7 +289,9 @@ export class Supervisor {
     }
     entry.exits = [...entry.exits.filter((t) => now - t < this.policy.crashWindowMs), now]
     let reason: string | undefined
-    if (exit.code !== null && FINAL_EXIT_CODES.has(exit.code)) {
+    if (entry.noRestart !== undefined) {
+      reason = entry.noRestart
+    } else if (exit.code !== null && FINAL_EXIT_CODES.has(exit.code)) {
       reason = `it exited with code ${exit.code} (${exit.code === 2 ? 'its input is invalid' : 'its datadir is refused'}: a restart cannot help)`
     } else if (exit.code === null && exit.signal === null) {
       reason = 'it could not be started'
