@@ -518,7 +518,8 @@ export async function runManifest(m: Manifest, options: RunOptions = {}): Promis
             notes.push(
               `kill ${step.target}: back and answering after ${((Date.now() - t0) / 1000).toFixed(1)} s (longest stall of another validator ${(longestStall / 1000).toFixed(1)} s); the others went ${others.map((n) => `${before[names.indexOf(n)]}->${heads[names.indexOf(n)]}`).join(', ')}`,
             )
-            await catchUp(`after kill ${step.target}`)
+            // During a partition the minority cannot catch up; the heal checks everyone.
+            if (groups === undefined) await catchUp(`after kill ${step.target}`)
           }
           break
         }
@@ -528,14 +529,18 @@ export async function runManifest(m: Manifest, options: RunOptions = {}): Promis
         case 'start':
           d.control.start(step.target!)
           await reapplyHooks(step.target!)
-          if (step.target!.startsWith('validator-')) await catchUp(`after start ${step.target}`)
+          if (step.target!.startsWith('validator-') && groups === undefined) {
+            await catchUp(`after start ${step.target}`)
+          }
           break
         case 'pause':
           d.control.pause(step.target!)
           break
         case 'resume':
           d.control.resume(step.target!)
-          if (step.target!.startsWith('validator-')) await catchUp(`after resume ${step.target}`)
+          if (step.target!.startsWith('validator-') && groups === undefined) {
+            await catchUp(`after resume ${step.target}`)
+          }
           break
         case 'partition': {
           groups = step.groups!
