@@ -2,9 +2,11 @@
  * `sidechain devnet` (what `npm start` runs): the whole system on loopback under one folder, resumed on the next
  * start. The work happens in chain/devnet/; this file only maps flags and signals and prints.
  */
+import path from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { NetworkSetupError } from '../devnet/errors.ts'
 import { DEFAULTS } from '../devnet/layout.ts'
+import type { ProcessStatus, SupervisorEvent } from '../devnet/supervisor.ts'
 import { errorMessage, isSidechainError } from '../lib/errors.ts'
 import { resolvePassword } from '../lib/key-loader.ts'
 import { readKeyFile } from '../lib/keys.ts'
@@ -42,8 +44,8 @@ export function registerDevnetCommand(program: Command): void {
 
 function registerLocalDevnet(program: Command): void {
   const port = (name: string) => parseIntegerOption(name, 0, 65_535)
-  program
-    .command('devnet')
+  const devnet = program.command('devnet')
+  devnet
     .description(
       'run a local devnet: anvil L1 with the bridge vault, N validator processes, the sidechain bridge and R relayers (resumes the data in --datadir unless --fresh)',
     )
@@ -116,6 +118,94 @@ function registerLocalDevnet(program: Command): void {
     .action(async (opts: DevnetCommandOptions) => {
       await runDevnet(opts)
     })
+  registerDevnetControl(devnet)
+}
+
+const CONTROL_HELP: Record<string, string> = {
+  stop: 'stop one process of the running devnet (it stays stopped until `devnet start <name>`)',
+  start: 'start a stopped (or given-up) process of the running devnet again',
+  pause:
+    'freeze one process of the running devnet (SIGSTOP): its sockets stay open, it answers nothing',
+  resume: 'let a paused process run again (SIGCONT)',
+}
+
+/**
+ * `devnet stop|start|pause|resume <name>` and `devnet status`: one process of the devnet running from --datadir,
+ * over its control channel (chain/devnet/control.ts). --datadir is the parent's option, so it may come before or
+ * after the subcommand.
+ */
+function registerDevnetControl(devnet: Command): void {
+  const datadirOf = (command: Command) =>
+    (command.parent?.opts() as { datadir?: string } | undefined)?.datadir ?? '.devnet'
+  for (const action of ['stop', 'start', 'pause', 'resume'] as const) {
+    devnet
+      .command(`${action} <name>`)
+      .description(`${CONTROL_HELP[action]}; names: anvil, validator-<i>, relayer-<i>`)
+      .action(async (name: string, _opts: unknown, command: Command) => {
+        const { controlRequest } = await import('../devnet/control.ts')
+        const { devnetLayout } = await import('../devnet/layout.ts')
+        const layout = devnetLayout(path.resolve(datadirOf(command)))
+        const { process: status } = await controlRequest(
+          layout,
+          'POST',
+          `/processes/${encodeURIComponent(name)}/${action}`,
+        )
+        process.stdout.write(`${formatStatus(status!)}\n`)
+      })
+  }
+  devnet
+    .command('status')
+    .description('list the processes of the running devnet: state, pid, restarts, log')
+    .action(async (_opts: unknown, command: Command) => {
+      const { controlRequest } = await import('../devnet/control.ts')
+      const { devnetLayout } = await import('../devnet/layout.ts')
+      const layout = devnetLayout(path.resolve(datadirOf(command)))
+      const { processes } = await controlRequest(layout, 'GET', '/processes')
+      for (const p of processes ?? []) process.stdout.write(`${formatStatus(p)}\n`)
+    })
+}
+
+function formatStatus(p: ProcessStatus): string {
+  const pid = p.pid === null ? '' : ` pid ${p.pid}`
+  const restarts = p.restarts > 0 ? `, ${p.restarts} restart${p.restarts > 1 ? 's' : ''}` : ''
+  return `${p.name.padEnd(12)} ${p.state}${pid}${restarts}  log ${p.logFile}`
+}
+
+/** One line per supervisor event: what the operator needs to know while the devnet runs. */
+function formatProcessEvent(event: SupervisorEvent): { line: string; loud: boolean } {
+  switch (event.type) {
+    case 'exited': {
+      const how =
+        event.exit.signal !== null
+          ? `was killed by ${event.exit.signal}`
+          : `exited with code ${event.exit.code}`
+      const tail =
+        event.logTail === ''
+          ? ''
+          : `\n${event.logTail
+              .split('\n')
+              .map((l) => `  | ${l.length > 300 ? `${l.slice(0, 297)}...` : l}`)
+              .join('\n')}`
+      return { line: `${event.name} ${how}; its log is ${event.logFile}${tail}`, loud: true }
+    }
+    case 'restarting':
+      return {
+        line: `${event.name}: restart #${event.attempt} in ${(event.inMs / 1000).toFixed(1)} s; the rest keeps running`,
+        loud: false,
+      }
+    case 'started':
+      return {
+        line: event.restart ? `${event.name} started again (pid ${event.pid})` : '',
+        loud: false,
+      }
+    case 'gave-up':
+      return {
+        line: `!!! ${event.name} is left STOPPED: ${event.reason}. Its log is ${event.logFile}. The rest keeps running; \`npx sidechain devnet start ${event.name}\` tries again.`,
+        loud: true,
+      }
+    default:
+      return { line: `${event.name} ${event.type}`, loud: false }
+  }
 }
 
 async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
@@ -162,21 +252,20 @@ async function runDevnet(opts: DevnetCommandOptions): Promise<void> {
         logLevel: opts.logLevel,
         signal: abort.signal,
       },
-      { progress: ({ step, total, text }) => out(`[${step}/${total}] ${text}\n`) },
+      {
+        progress: ({ step, total, text }) => out(`[${step}/${total}] ${text}\n`),
+        onProcessEvent: (event) => {
+          const { line, loud } = formatProcessEvent(event)
+          if (line === '') return
+          const stamped = `[${new Date().toISOString().slice(11, 19)}] ${line}\n`
+          if (loud) process.stderr.write(stamped)
+          else out(stamped)
+        },
+      },
     )
     out(formatSummary(devnet))
     out(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
-    const outcome = await Promise.race([
-      stopRequested.then((signal) => ({ signal })),
-      devnet.failed.then((error) => ({ error })),
-    ])
-    if ('error' in outcome) {
-      process.stderr.write(
-        `error [${outcome.error.code}]: ${outcome.error.message}\nstopped the other devnet processes.\n`,
-      )
-      process.exitCode = 1
-      return
-    }
+    await stopRequested
     await devnet.stop()
     out('devnet stopped (every process it started has exited); `npm start` resumes it.\n')
   } catch (err) {

@@ -42,6 +42,8 @@ export interface NodeCommandOptions {
   /** Prometheus metrics port (with /health and /ready); off unless given. */
   metricsPort?: number
   metricsHost?: string
+  /** Fault hooks for the e2e harness on 127.0.0.1:<port> (test-hooks.ts); loopback-only nodes. */
+  testHooks?: number
 }
 
 const BOOTNODE_RE =
@@ -186,6 +188,8 @@ async function validatorKeyOf(opts: NodeCommandOptions): Promise<ValidatorKey | 
 
 /** Runs a node until SIGINT/SIGTERM, then stops it cleanly. */
 export async function runNode(opts: NodeCommandOptions): Promise<void> {
+  // Refused before anything is read or opened.
+  const hooks = opts.testHooks === undefined ? undefined : await loadTestHooks(opts)
   const genesis = loadGenesisFile(opts.genesis)
   // Before anything touches the datadir: a wrong password, a refused key or a signer that
   // does not hold the expected key writes nothing.
@@ -223,15 +227,23 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
           : { host: opts.metricsHost, port: opts.metricsPort },
       p2p: { host: opts.p2pHost, port: opts.p2pPort, bootnodes: opts.bootnodes },
     },
-    { logger },
+    { logger, ...(hooks === undefined ? {} : { scheduler: hooks.scheduler }) },
   )
   await node.start()
+  if (hooks !== undefined) {
+    await hooks.listen(node, opts.testHooks!)
+    logger.warn(
+      { port: opts.testHooks },
+      'test hooks are on (partition, clock offset): for tests only',
+    )
+  }
   await new Promise<void>((resolve) => {
     let stopping = false
     const shutdown = (signal: string) => {
       if (stopping) return
       stopping = true
       logger.info({ signal }, 'shutting down')
+      void hooks?.close()
       node.stop().then(resolve, (err) => {
         logger.error({ err }, 'error during shutdown')
         resolve()
@@ -240,6 +252,17 @@ export async function runNode(opts: NodeCommandOptions): Promise<void> {
     process.once('SIGINT', () => shutdown('SIGINT'))
     process.once('SIGTERM', () => shutdown('SIGTERM'))
   })
+}
+
+async function loadTestHooks(opts: NodeCommandOptions) {
+  const { checkTestHooksAllowed, createTestHooks } = await import('./test-hooks.ts')
+  // Each listener's schema default is loopback; only an explicit other host is refused.
+  checkTestHooksAllowed({
+    '--rpc-host': opts.rpcHost,
+    '--p2p-host': opts.p2pHost,
+    '--metrics-host': opts.metricsHost,
+  })
+  return createTestHooks()
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -273,6 +296,14 @@ export function registerNodeCommand(program: Command): void {
         LOG_LEVELS,
       ),
     )
+  command.addOption(
+    new Option(
+      '--test-hooks <port>',
+      'fault hooks for the e2e tests on 127.0.0.1:<port> (partition, clock offset); refused unless every listener is on loopback',
+    )
+      .argParser(parseIntegerOption('--test-hooks', 1, 65_535))
+      .hideHelp(),
+  )
   addMetricsOptions(addP2POptions(addRpcOptions(command))).action(
     async (opts: NodeCommandOptions) => {
       await runNode(opts)

@@ -4,8 +4,11 @@
  * bridge, and R relayer processes with threshold M. Data lives under one folder and a restart resumes it.
  *
  * Start order: keys and genesis -> anvil -> L1 contracts -> validators -> first blocks -> sidechain bridge ->
- * relayers -> bridge web app -> devnet.json. Stop order: web app -> relayers -> validators -> anvil (it writes its state file on the way out).
- * If any process dies on its own, the devnet reports which one and where its log is, and stops the rest.
+ * relayers -> explorer and faucet -> bridge web app -> devnet.json. Stop order: in-process services -> relayers ->
+ * validators -> anvil (it writes its state file on the way out).
+ * A process that dies during the start fails the start (named with its log). Once running, the devnet is a
+ * supervisor (supervisor.ts): a process that dies is reported and restarted with backoff while the rest keeps
+ * running, and the operator can stop, start, pause or resume one process by name (control.ts).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs'
 import path from 'node:path'
@@ -27,6 +30,7 @@ import {
   deployL1,
   type L1Deployment,
 } from './contracts.ts'
+import { type ControlServer, startControlServer } from './control.ts'
 import { DevnetError } from './errors.ts'
 import {
   DEFAULTS,
@@ -44,7 +48,6 @@ import {
   freePorts,
   type ManagedProcess,
   type ProcessExit,
-  ProcessGroup,
   processAlive,
 } from './processes.ts'
 import { relayerConfig } from './relayer-config.ts'
@@ -57,6 +60,12 @@ import {
   type TopologyFlags,
   writeJsonAtomic,
 } from './setup.ts'
+import {
+  type ProcessStatus,
+  type RestartPolicy,
+  Supervisor,
+  type SupervisorEvent,
+} from './supervisor.ts'
 
 const CLI_PATH = path.resolve(import.meta.dirname, '../cli/main.ts')
 /** Same heap setting as `npm start`: fewer scavenges while executing blocks. */
@@ -89,6 +98,10 @@ export interface DevnetOptions extends TopologyFlags {
   stepTimeoutMs?: number
   /** Aborting stops whatever was started and makes startDevnet throw DEVNET_ABORTED. */
   signal?: AbortSignal
+  /** Extra `sidechain node` arguments for validator i (the e2e harness passes `--test-hooks <port>`). */
+  nodeArgs?: (index: number) => string[]
+  /** How processes that die are restarted (supervisor.ts DEFAULT_RESTART_POLICY). */
+  restartPolicy?: Partial<RestartPolicy>
 }
 
 export interface DevnetProgress {
@@ -100,6 +113,8 @@ export interface DevnetProgress {
 export interface DevnetModules {
   /** Called when a startup step begins. */
   progress?: (event: DevnetProgress) => void
+  /** A process exited, is restarted, was given up on, or was stopped/started/paused/resumed by name. */
+  onProcessEvent?: (event: SupervisorEvent) => void
 }
 
 /** `devnet.json`: what tools need to talk to the devnet (the bridge commands read it with --network). */
@@ -159,14 +174,22 @@ export interface Devnet {
   readonly topology: Topology
   /** True when an existing devnet was resumed. */
   readonly resumed: boolean
+  /** The processes running now (a restarted process has a new pid). */
   processes(): DevnetProcessInfo[]
-  /**
-   * Settles once a process died on its own: the devnet has stopped the rest by then and the error names the
-   * process and its log. Never settles while everything runs.
-   */
-  readonly failed: Promise<SidechainError>
+  /** One process by name (`validator-2`, `relayer-0`, `anvil`): what the control channel serves. */
+  readonly control: DevnetControl
   /** Stops relayers, validators and anvil, in that order. Idempotent. */
   stop(): Promise<void>
+}
+
+export interface DevnetControl {
+  status(): ProcessStatus[]
+  /** Stops it; it stays stopped (no restart) until `start`. */
+  stop(name: string): Promise<ProcessStatus>
+  start(name: string): ProcessStatus
+  /** SIGSTOP: frozen with its sockets open. */
+  pause(name: string): ProcessStatus
+  resume(name: string): ProcessStatus
 }
 
 interface Ports {
@@ -183,6 +206,8 @@ interface Ports {
 interface LockFile {
   pid: number
   processes: Array<{ name: string; pid: number }>
+  /** The control channel's unix socket, once the devnet runs. */
+  control?: string
 }
 
 const STEPS = 9
@@ -207,19 +232,22 @@ export async function startDevnet(
 
   // From here on every started process is tracked, and any failure stops them all.
   let failure: SidechainError | undefined
-  let running = false
-  let resolveFailed: (err: SidechainError) => void = () => {}
-  const failed = new Promise<SidechainError>((resolve) => {
-    resolveFailed = resolve
-  })
-  const group = new ProcessGroup((p, exit) => {
-    const err = processDied(p, exit)
-    failure ??= err
-    if (running) {
-      running = false
-      void stopAll().then(() => resolveFailed(err))
-    }
-  })
+  let control: ControlServer | undefined
+  const group = new Supervisor(
+    { policy: options.restartPolicy },
+    {
+      onStartupExit: (p, exit) => {
+        failure ??= processDied(p, exit)
+      },
+      onEvent: (event) => {
+        // A restarted process has a new pid: the lock file names what runs now.
+        if ((event.type === 'started' || event.type === 'stopped') && stopping === undefined) {
+          writeLock()
+        }
+        modules.onProcessEvent?.(event)
+      },
+    },
+  )
   const guard = () => {
     if (failure !== undefined) throw failure
     if (options.signal?.aborted === true) {
@@ -230,8 +258,9 @@ export async function startDevnet(
     const lock: LockFile = {
       pid: process.pid,
       processes: group.all
-        .filter((p) => p.pid !== undefined)
+        .filter((p) => p.pid !== undefined && p.running)
         .map((p) => ({ name: p.name, pid: p.pid! })),
+      ...(control === undefined ? {} : { control: control.socketPath }),
     }
     writeJsonAtomic(layout.lockFile, lock)
   }
@@ -240,7 +269,8 @@ export async function startDevnet(
   const services: Array<{ stop(): Promise<void> }> = []
   const stopAll = () => {
     stopping ??= (async () => {
-      running = false
+      group.shutdown()
+      await control?.close()
       // In-process services first: they follow the validators.
       await Promise.allSettled(services.map((s) => s.stop()))
       await ui?.stop()
@@ -297,23 +327,29 @@ export async function startDevnet(
     progress(
       `starting the L1 (anvil, chain ${setup.l1ChainId}, ${L1_BLOCK_TIME_S} s blocks) on ${l1Url}`,
     )
-    const anvil = group.spawn({
-      name: 'anvil',
-      command: foundryBinary('anvil'),
-      args: [
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(ports.l1),
-        '--chain-id',
-        String(setup.l1ChainId),
-        '--block-time',
-        String(L1_BLOCK_TIME_S),
-        '--state',
-        layout.l1State,
-      ],
-      logFile: layout.log('anvil'),
-    })
+    const anvil = group.spawn(
+      {
+        name: 'anvil',
+        command: foundryBinary('anvil'),
+        args: [
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(ports.l1),
+          '--chain-id',
+          String(setup.l1ChainId),
+          '--block-time',
+          String(L1_BLOCK_TIME_S),
+          '--state',
+          layout.l1State,
+        ],
+        logFile: layout.log('anvil'),
+      },
+      {
+        noRestart:
+          'anvil writes its state only when it stops cleanly, so a restarted anvil would take the L1 back to its last saved state (a deep reorg for the relayers); stop the devnet and start it with --fresh',
+      },
+    )
     writeLock()
     await pollUntil(
       async () => (await rpcCall<string>(l1Url, 'eth_chainId')) === hex(setup.l1ChainId),
@@ -395,6 +431,7 @@ export async function startDevnet(
           ...(bootnodes.length > 0 ? ['--bootnodes', bootnodes.join(',')] : []),
           '--log-level',
           logLevel,
+          ...(options.nodeArgs?.(i) ?? []),
         ],
         logFile: layout.log(`validator-${i}`),
       })
@@ -565,8 +602,10 @@ export async function startDevnet(
     // 9. devnet.json.
     progress(`writing ${displayPath(layout.devnetJson)}`)
     writeJsonAtomic(layout.devnetJson, info)
-    running = true
     guard()
+    group.supervise()
+    control = await startControlServer(layout, group)
+    writeLock()
     return {
       info,
       layout,
@@ -574,9 +613,15 @@ export async function startDevnet(
       resumed: saved !== undefined,
       processes: () =>
         group.all
-          .filter((p) => p.pid !== undefined)
+          .filter((p) => p.pid !== undefined && p.running)
           .map((p) => ({ name: p.name, pid: p.pid!, logFile: p.logFile })),
-      failed,
+      control: {
+        status: () => group.status(),
+        stop: (name) => group.stop(name),
+        start: (name) => group.start(name),
+        pause: (name) => group.pause(name),
+        resume: (name) => group.resume(name),
+      },
       stop: stopAll,
     }
   } catch (err) {

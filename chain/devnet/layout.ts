@@ -5,7 +5,8 @@
  *
  *   <root>/devnet.json            endpoints, addresses and dev keys for tools (`sidechain bridge --network`)
  *   <root>/setup.json             what the devnet was created with and deployed (used to resume)
- *   <root>/devnet.lock            pids of the running orchestrator and its processes
+ *   <root>/devnet.lock            pids of the running orchestrator and its processes, and its control socket
+ *   <root>/control.sock           control channel of the running devnet (`sidechain devnet stop <name>`, ...)
  *   <root>/network/genesis.json   sidechain genesis (validators, funded accounts, Multicall3, CREATE2 deployer)
  *   <root>/network/validator-<i>.key, relayer-<i>.key   keys (0600)
  *   <root>/network/relayer-<i>.json                    relayer configs (rewritten at each start: ports may move)
@@ -22,6 +23,7 @@ export interface DevnetLayout {
   devnetJson: string
   setupJson: string
   lockFile: string
+  controlSocket: string
   networkDir: string
   genesis: string
   l1Dir: string
@@ -45,6 +47,7 @@ export function devnetLayout(root: string): DevnetLayout {
     devnetJson: path.join(root, 'devnet.json'),
     setupJson: path.join(root, 'setup.json'),
     lockFile: path.join(root, 'devnet.lock'),
+    controlSocket: path.join(root, 'control.sock'),
     networkDir,
     genesis: path.join(networkDir, 'genesis.json'),
     l1Dir,

@@ -2,7 +2,8 @@
  * The devnet's child processes: each one writes stdout and stderr straight into its own log file (no pipe through
  * this process, so a busy orchestrator never stalls a node), runs in its own process group (a Ctrl-C on the
  * terminal reaches only the orchestrator, which then stops everything in order: relayers, validators, L1), and is
- * watched so that an unexpected exit is reported with its name and log file.
+ * watched so that an unexpected exit is reported with its name and log file. The restart policy and the control
+ * of one process by name live in supervisor.ts.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
@@ -70,12 +71,27 @@ export class ManagedProcess {
       await this.exited
       return
     }
-    this.child.kill('SIGTERM')
+    this.signalGroup('SIGTERM')
+    // A paused (SIGSTOPped) process only acts on the SIGTERM once it runs again.
+    this.signalGroup('SIGCONT')
     const timer = setTimeout(() => {
-      if (this.running) this.child.kill('SIGKILL')
+      if (this.running) this.signalGroup('SIGKILL')
     }, graceMs)
     await this.exited
     clearTimeout(timer)
+  }
+
+  /** Sends `signal` to the child's process group (it leads one: `detached`), so helpers it started get it too. */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (!this.running || this.pid === undefined) return
+    try {
+      process.kill(-this.pid, signal)
+    } catch {
+      // The group is gone already (raced with its exit): only the child itself is left to try.
+      try {
+        this.child.kill(signal)
+      } catch {}
+    }
   }
 
   /** Last `lines` lines of the log file (for error messages). */
@@ -95,47 +111,6 @@ export function tailOfFile(file: string, lines: number): string {
     return buffer.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n')
   } finally {
     closeSync(fd)
-  }
-}
-
-/**
- * Every process the devnet started, in start order. If the orchestrator itself exits without stopping them (an
- * uncaught error), the exit hook sends them SIGTERM so nothing is left behind.
- */
-export class ProcessGroup {
-  private readonly processes: ManagedProcess[] = []
-  private readonly onExitHook = () => {
-    for (const p of this.processes) if (p.running) p.child.kill('SIGTERM')
-  }
-
-  private readonly onUnexpectedExit: (p: ManagedProcess, exit: ProcessExit) => void
-
-  constructor(onUnexpectedExit: (p: ManagedProcess, exit: ProcessExit) => void) {
-    this.onUnexpectedExit = onUnexpectedExit
-    process.on('exit', this.onExitHook)
-  }
-
-  spawn(spec: ProcessSpec): ManagedProcess {
-    const p = new ManagedProcess(spec)
-    this.processes.push(p)
-    void p.exited.then((exit) => {
-      if (!p.stopping) this.onUnexpectedExit(p, exit)
-    })
-    return p
-  }
-
-  get all(): readonly ManagedProcess[] {
-    return this.processes
-  }
-
-  /** Stops the processes whose names match, all at once, and waits for them. */
-  async stopWhere(match: (p: ManagedProcess) => boolean, graceMs: number): Promise<void> {
-    await Promise.all(this.processes.filter(match).map((p) => p.stop(graceMs)))
-  }
-
-  /** Call once everything is stopped. */
-  dispose(): void {
-    process.off('exit', this.onExitHook)
   }
 }
 

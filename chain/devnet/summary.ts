@@ -1,4 +1,5 @@
 /** The text `sidechain devnet` prints once everything runs (the same facts as devnet.json, for people). */
+import path from 'node:path'
 import { formatEther } from 'viem'
 import { TOKEN_MINT } from './contracts.ts'
 import { type Devnet, displayPath } from './devnet.ts'
@@ -67,8 +68,9 @@ export function formatSummary(devnet: Devnet): string {
     'Try:',
     `  npx cast block-number --rpc-url ${info.l2.rpcUrls[0]}`,
     `  npx sidechain bridge deposit --network ${network} --amount 1 --private-key ${info.accounts[1]?.privateKey}`,
+    `  npx sidechain devnet status${layout.root === path.resolve('.devnet') ? '' : ` --datadir ${displayPath(layout.root)}`}      (stop|start|pause|resume <name>: one process by name)`,
     '',
-    'Ctrl-C stops everything; `npm start` again resumes, `npm start -- --fresh` starts over.',
+    'A process that dies is restarted; Ctrl-C stops everything; `npm start` again resumes, `npm start -- --fresh` starts over.',
     '',
   )
   return lines.join('\n')

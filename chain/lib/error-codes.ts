@@ -216,7 +216,7 @@ export const ERROR_CODES = {
   // chain/rpc
   rpc: ['RPC_OPTIONS_INVALID', 'RPC_LISTEN_FAILED'],
   // chain/node.ts
-  node: ['NODE_NO_CONSENSUS_TRANSPORT', 'NODE_OPTIONS_INVALID'],
+  node: ['NODE_NO_CONSENSUS_TRANSPORT', 'NODE_OPTIONS_INVALID', 'NODE_TEST_HOOKS_REFUSED'],
   // genesis
   genesis: ['GENESIS_INVALID', 'GENESIS_UNREADABLE', 'GENESIS_EXISTS'],
   // contracts (build.ts)
@@ -237,6 +237,9 @@ export const ERROR_CODES = {
     'DEVNET_START_TIMEOUT',
     'DEVNET_STATE_INVALID',
     'DEVNET_STATE_LOST',
+    'DEVNET_NOT_RUNNING',
+    'DEVNET_UNKNOWN_PROCESS',
+    'DEVNET_CONTROL_FAILED',
   ],
   // chain/devnet: networks of validators on several hosts (network-setup.ts)
   network: ['NETWORK_FLAGS_INVALID', 'NETWORK_STATE_INVALID', 'NETWORK_KEY_INVALID'],
@@ -536,6 +539,7 @@ export const ERROR_TABLE = {
   /** A validator of a multi-validator network started without p2p flags. */
   NODE_NO_CONSENSUS_TRANSPORT: INPUT,
   NODE_OPTIONS_INVALID: INPUT,
+  NODE_TEST_HOOKS_REFUSED: INPUT,
 
   GENESIS_INVALID: INPUT,
   GENESIS_UNREADABLE: INPUT,
@@ -557,6 +561,9 @@ export const ERROR_TABLE = {
   /** The state file of the devnet folder does not match the flags or does not parse. */
   DEVNET_STATE_INVALID: INPUT,
   DEVNET_STATE_LOST: RUNTIME,
+  DEVNET_NOT_RUNNING: RUNTIME,
+  DEVNET_UNKNOWN_PROCESS: INPUT,
+  DEVNET_CONTROL_FAILED: RUNTIME,
   NETWORK_FLAGS_INVALID: INPUT,
   NETWORK_STATE_INVALID: INPUT,
   NETWORK_KEY_INVALID: INPUT,

@@ -1,8 +1,8 @@
 /**
  * Devnet lifecycle on the smallest topology (1 validator, 1 relayer): the `sidechain devnet` command prints its
  * steps and summary and stops everything on SIGINT; a second start resumes the same chains and contracts;
- * contradicting flags and a devnet already running are refused; a process that dies is named with its log and
- * the rest is stopped.
+ * contradicting flags and a devnet already running are refused; a process that dies is reported with its log and
+ * restarted while the rest keeps running; the CLI stops, starts, pauses and resumes one process by name.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -10,15 +10,17 @@ import t from 'tap'
 import type { DevnetInfo } from '../../chain/devnet/devnet.ts'
 import { startDevnet } from '../../chain/devnet/devnet.ts'
 import { rpcCall } from '../../chain/devnet/rpc.ts'
+import type { SupervisorEvent } from '../../chain/devnet/supervisor.ts'
 import { isSidechainError } from '../../chain/lib/errors.ts'
+import { pollUntil } from '../../chain/lib/poll.ts'
 import { tempDir } from '../support/chain.ts'
-import { CLI, pidAlive, REPO_ROOT } from '../support/devnet.ts'
+import { CLI, pidAlive, REPO_ROOT, sidechain } from '../support/devnet.ts'
 
 const SMALL = ['--validators', '1', '--relayers', '1', '--threshold', '1']
 const FREE_PORTS = [
   ...['--rpc-port', '0', '--p2p-port', '0', '--l1-port', '0'],
   ...['--validator-metrics-port', '0', '--relayer-metrics-port', '0'],
-  ...['--explorer-port', '0', '--faucet-port', '0'],
+  ...['--explorer-port', '0', '--faucet-port', '0', '--ui-port', '0'],
 ]
 const freePorts = {
   rpcPort: 0,
@@ -107,7 +109,11 @@ t.test('devnet command, resume, refusals, a dying process', async (t) => {
   t.notOk(existsSync(`${dir.path}/devnet.lock`), 'nothing was started')
 
   // ---- resume: same chains, same contracts, heights continue
-  const devnet = await startDevnet({ datadir: dir.path, threshold: 1, ...freePorts })
+  const events: SupervisorEvent[] = []
+  const devnet = await startDevnet(
+    { datadir: dir.path, threshold: 1, ...freePorts },
+    { onProcessEvent: (e) => events.push(e) },
+  )
   t.teardown(() => devnet.stop())
   t.equal(devnet.resumed, true)
   t.equal(devnet.info.l1.vault, first.l1.vault)
@@ -129,20 +135,61 @@ t.test('devnet command, resume, refusals, a dying process', async (t) => {
     'the L1 continues from its saved state',
   )
 
-  // ---- a validator dies: named with its log, the rest stopped
-  const pids = devnet.processes()
-  const validator = pids.find((p) => p.name === 'validator-0')!
+  // ---- a validator dies: reported, restarted with a new pid, the chain continues; the rest untouched
+  const before = devnet.processes()
+  const validator = before.find((p) => p.name === 'validator-0')!
+  const headBefore = Number(await rpcCall<string>(devnet.info.l2.rpcUrls[0]!, 'eth_blockNumber'))
   process.kill(validator.pid, 'SIGKILL')
-  const failure = await devnet.failed
-  t.equal(failure.code, 'DEVNET_PROCESS_EXITED')
+  const restarted = await pollUntil(
+    () =>
+      devnet.control
+        .status()
+        .find((p) => p.name === 'validator-0' && p.state === 'running' && p.restarts === 1),
+    { what: 'validator-0 restarted', timeoutMs: 30_000 },
+  )
+  t.not(restarted.pid, validator.pid, 'a new validator process')
   t.match(
-    failure.message,
-    /validator-0 was killed by SIGKILL unexpectedly; its log is .*validator-0\.log/,
+    events.find((e) => e.type === 'exited'),
+    { name: 'validator-0', exit: { signal: 'SIGKILL' }, logFile: /validator-0\.log$/ },
+    'the exit is reported with its log',
+  )
+  t.ok(events.some((e) => e.type === 'restarting' && e.name === 'validator-0'))
+  await pollUntil(
+    async () =>
+      Number(
+        await rpcCall<string>(devnet.info.l2.rpcUrls[0]!, 'eth_blockNumber').catch(() => '0x0'),
+      ) >
+      headBefore + 1,
+    { what: 'the restarted validator to seal blocks again', timeoutMs: 30_000 },
   )
   t.same(
-    pids.filter((p) => pidAlive(p.pid)).map((p) => p.name),
+    before.filter((p) => p.name !== 'validator-0' && !pidAlive(p.pid)).map((p) => p.name),
     [],
-    'every other process stopped',
+    'the other processes kept running',
   )
+  const relock = JSON.parse(readFileSync(`${dir.path}/devnet.lock`, 'utf8')) as typeof lock
+  t.equal(
+    relock.processes.find((p) => p.name === 'validator-0')?.pid,
+    restarted.pid,
+    'the lock file names the new pid',
+  )
+
+  // ---- the control channel from the real CLI: status, pause/resume, stop/start by name
+  const ctl = (...args: string[]) => sidechain(['devnet', ...args, '--datadir', dir.path])
+  const status = await ctl('status')
+  t.equal(status.code, 0, status.stderr)
+  t.match(status.stdout, /validator-0\s+running pid \d+, 1 restart/)
+  t.match((await ctl('pause', 'relayer-0')).stdout, /relayer-0\s+paused/)
+  t.match((await ctl('resume', 'relayer-0')).stdout, /relayer-0\s+running/)
+  t.match((await ctl('stop', 'relayer-0')).stdout, /relayer-0\s+stopped/)
+  t.match((await ctl('start', 'relayer-0')).stdout, /relayer-0\s+running pid \d+/)
+  const unknown = await ctl('stop', 'validator-9')
+  t.equal(unknown.code, 2, 'an unknown name is bad input')
+  t.match(unknown.stderr, /DEVNET_UNKNOWN_PROCESS.*no devnet process named validator-9/s)
+
+  await devnet.stop()
   t.notOk(existsSync(`${dir.path}/devnet.lock`))
+  const gone = await ctl('status')
+  t.equal(gone.code, 1)
+  t.match(gone.stderr, /DEVNET_NOT_RUNNING/)
 })

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     relayerMetricsPort: 0,
     explorerPort: 0,
     faucetPort: 0,
+    uiPort: 0,
   })
   t.teardown(() => devnet.stop())
   const rpcUrl = devnet.info.l2.rpcUrls[0]!

@@ -62,6 +62,9 @@ t.test('Prometheus on a devnet: rules, dashboards, a stopped validator', async (
     l1Port: 0,
     validatorMetricsPort: 0,
     relayerMetricsPort: 0,
+    explorerPort: 0,
+    faucetPort: 0,
+    uiPort: 0,
   })
   t.teardown(() => devnet.stop())
   t.comment(`devnet started in ${Date.now() - started} ms`)

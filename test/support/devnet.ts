@@ -84,6 +84,8 @@ export async function startTestDevnet(
       l1Port: 0,
       validatorMetricsPort: 0,
       relayerMetricsPort: 0,
+      explorerPort: 0,
+      faucetPort: 0,
       uiPort: 0,
       logLevel: 'warn',
     })
