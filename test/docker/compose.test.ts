@@ -275,21 +275,35 @@ t.test(
   },
 )
 
-t.test('the Dockerfile: multi-stage, npm ci, non-root, health check, entrypoint', async (t) => {
-  const dockerfile = readFileSync(path.join(REPO_ROOT, 'docker/Dockerfile'), 'utf8')
-  const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gm)].map((m) => m[1])
-  t.same(stages, ['build', 'runtime'])
-  t.match(dockerfile, /RUN .*npm ci/)
-  t.match(dockerfile, /^USER node$/m)
-  t.match(dockerfile, /^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/docker\/healthcheck\.mjs"\]/m)
-  t.match(dockerfile, /^ENTRYPOINT \["\/app\/docker\/entrypoint\.sh"\]/m)
-  for (const copied of ['docker/entrypoint.sh', 'docker/healthcheck.mjs']) {
-    t.ok(existsSync(path.join(REPO_ROOT, copied)), copied)
-  }
-  const ignore = readFileSync(path.join(REPO_ROOT, 'docker/Dockerfile.dockerignore'), 'utf8')
-  t.match(ignore, /^node_modules$/m)
-  t.match(ignore, /^\.devnet$/m)
-})
+t.test(
+  'the Dockerfile: multi-stage, BASE_IMAGE, npm ci, non-root, health check, entrypoint',
+  async (t) => {
+    const dockerfile = readFileSync(path.join(REPO_ROOT, 'docker/Dockerfile'), 'utf8')
+    const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gm)].map((m) => m[1])
+    t.same(stages, ['build', 'runtime'])
+    t.match(dockerfile, /^\s*(RUN |&& )npm ci --include=dev/m)
+    t.match(
+      dockerfile,
+      /^ARG BASE_IMAGE=node:24-[a-z-]+$/m,
+      'a public Node 24 image is the default base; a build argument picks another',
+    )
+    t.same(
+      [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]),
+      ['BASE_IMAGE', 'BASE_IMAGE'].map((arg) => `\${${arg}}`),
+      'both stages start from BASE_IMAGE',
+    )
+    t.notMatch(dockerfile, /^# syntax=/m, 'no frontend pulled from Docker Hub')
+    t.match(dockerfile, /^USER node$/m)
+    t.match(dockerfile, /^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/docker\/healthcheck\.mjs"\]/m)
+    t.match(dockerfile, /^ENTRYPOINT \["\/app\/docker\/entrypoint\.sh"\]/m)
+    for (const copied of ['docker/entrypoint.sh', 'docker/healthcheck.mjs']) {
+      t.ok(existsSync(path.join(REPO_ROOT, copied)), copied)
+    }
+    const ignore = readFileSync(path.join(REPO_ROOT, 'docker/Dockerfile.dockerignore'), 'utf8')
+    t.match(ignore, /^node_modules$/m)
+    t.match(ignore, /^\.devnet$/m)
+  },
+)
 
 t.test('no service opens its RPC to every browser origin', async (t) => {
   const compose = readFileSync(COMPOSE, 'utf8')
