@@ -88,6 +88,14 @@ export class EtherscanApi {
       },
       this.#modules.compilers,
     )
+    // Checked again here, not only at submission: two jobs for one address may run back to
+    // back, and a later partial match must never replace a full one (nor another partial).
+    const existing = await this.#modules.store.verified(address)
+    if (existing !== undefined && (existing.match === 'full' || result.match === 'partial'))
+      throw new VerifyError(
+        'VERIFY_BYTECODE_MISMATCH',
+        `the contract is already verified (${existing.match} match); only a full match can replace a partial one`,
+      )
     await this.#modules.store.putVerified({
       address: address.toLowerCase() as Hex,
       contractName: result.contractName,
@@ -111,8 +119,8 @@ export class EtherscanApi {
       return notOk(`codeformat ${format} is not supported; send solidity-standard-json-input`)
     for (const field of ['sourceCode', 'contractname', 'compilerversion'])
       if ((params.get(field) ?? '') === '') return notOk(`Missing ${field}`)
-    const existing = await this.#modules.store.verified(address)
-    if (existing?.match === 'full') return notOk('Contract source code already verified')
+    const verified = await this.#modules.store.verified(address)
+    if (verified?.match === 'full') return notOk('Contract source code already verified')
     const guid = randomUUID()
     this.#jobs.set(guid, { state: 'pending' })
     while (this.#jobs.size > 10_000) this.#jobs.delete(this.#jobs.keys().next().value!)

@@ -16,7 +16,12 @@ import { pollUntil } from '../../chain/lib/poll.ts'
 import { cast } from '../support/devnet.ts'
 import { startRpcNode } from '../support/rpc-node.ts'
 
-const node = await startRpcNode({ blockPeriodMs: 300 })
+/** A "token" whose every call reverts (code 0xfe): the coin goes out, the token transfer fails. */
+const BROKEN_TOKEN = '0x00000000000000000000000000000000000b0b0b'
+const node = await startRpcNode({
+  blockPeriodMs: 300,
+  alloc: { [BROKEN_TOKEN]: { balance: '0x0', code: '0xfe' } },
+})
 t.teardown(() => node.stop())
 const datadir = mkdtempSync(path.join(tmpdir(), 'sidechain-faucet-'))
 t.teardown(() => rmSync(datadir, { recursive: true, force: true }))
@@ -134,3 +139,20 @@ t.test('an empty faucet answers 503 and keeps the window open', async (t) => {
   t.equal((await claim(refilled, address)).status, 200, 'the failed claim did not use the window')
   await refilled.stop()
 })
+
+t.test(
+  'a failing token transfer after the coin went out keeps the window: no second payment',
+  async (t) => {
+    now += 3 * 3600_000
+    const faucet = await startFaucet({
+      token: { address: BROKEN_TOKEN, symbol: 'BRK', amount: '1' },
+    })
+    const address = fresh()
+    const first = await claim(faucet, address)
+    t.equal(first.status, 200, 'the coin was sent')
+    t.equal(first.body.tokenTxHash, null, 'the token transfer is reported missing')
+    const again = await claim(faucet, address)
+    t.equal(again.status, 429, 'the window holds: the address cannot be paid twice')
+    await faucet.stop()
+  },
+)
