@@ -468,8 +468,13 @@ export async function startDevnet(
     progress(
       `starting ${topology.relayers} relayer${topology.relayers > 1 ? 's' : ''} (threshold ${topology.threshold})`,
     )
+    // The light client's checkpoint: the genesis of the validators this devnet started.
+    const genesisHash = (
+      await rpcCall<{ hash: `0x${string}` }>(rpcUrls[0]!, 'eth_getBlockByNumber', ['0x0', false])
+    ).hash
     const relayers = keys.relayers.map((_, i) => {
       const config = relayerConfig({
+        genesisHash,
         l1RpcUrl: l1Url,
         l1ChainId: setup.l1ChainId,
         vault: l1Deployment.vault,

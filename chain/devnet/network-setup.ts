@@ -365,6 +365,8 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
     await checkBridge(sidechain, { bridge: deployment.l2.bridge, vault: deployment.l1.vault })
   }
   const l2 = deployment.l2!
+  // The relayers' light-client checkpoint: the genesis of the validators `deploy` talks to.
+  const genesisHash = (await sidechain.public.getBlock({ blockNumber: 0n })).hash
   const sidechainRpcs = options.relayerSidechainRpcs ?? [options.sidechainRpc]
   const metricsPort = (i: number) =>
     options.metricsPorts.length === 1 ? options.metricsPorts[0]! : options.metricsPorts[i]!
@@ -388,6 +390,7 @@ export async function networkDeploy(options: NetworkDeployOptions): Promise<Devn
         metricsPort: metricsPort(i),
         logLevel: options.logLevel,
         encryptedKeys: network.encryptedKeys === true,
+        genesisHash,
       }),
     )
   }

@@ -21,6 +21,11 @@ export interface RelayerConfigParams {
   logLevel: string
   /** The key files are keystores (`network init --encrypt-keys`): no insecureKey. Default false. */
   encryptedKeys?: boolean
+  /**
+   * The sidechain's genesis hash, read from a node the operator started: the light client's
+   * checkpoint (without it a relayer trusts its endpoint's genesis on first use).
+   */
+  genesisHash?: `0x${string}`
 }
 
 /**
@@ -55,6 +60,7 @@ export function relayerConfig(p: RelayerConfigParams): RelayerConfigInput {
       chainId: p.chainId,
       bridge: p.bridge,
       pollIntervalMs: 500,
+      ...(p.genesisHash === undefined ? {} : { lightClient: { checkpointHash: p.genesisHash } }),
     },
     // Devnet keys are plain-text files beside the chain they serve (throwaway by design) unless
     // `network init --encrypt-keys` wrote keystores.

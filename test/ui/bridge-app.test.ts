@@ -8,7 +8,7 @@
  */
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
 import {
   createTestClient,
@@ -23,6 +23,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { bridgeVaultAbi, sidechainBridgeAbi, testTokenAbi } from '../../bridge/deploy/index.ts'
 import { pollUntil } from '../../chain/lib/poll.ts'
+import { launchChromium } from '../support/browser.ts'
 import { REPO_ROOT, startTestDevnet } from '../support/devnet.ts'
 import { injectWallet, TEST_WALLET_OPTION, type TestWallet } from '../support/wallet.ts'
 
@@ -53,19 +54,7 @@ const owner = createWalletClient({
 }).extend(publicActions)
 const tst = info.l1.tokens.TST!
 
-const browser: Browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--headless',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-})
+const browser: Browser = await launchChromium()
 t.teardown(() => browser.close())
 // A phone-sized window: every step runs in it.
 const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
