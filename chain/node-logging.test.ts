@@ -48,8 +48,9 @@ t.test('component loggers carry a module; errors keep stack and cause', async (t
   t.equal(moduleOf('metrics server listening'), 'metrics')
   t.equal(moduleOf('node started'), undefined, 'the node itself logs without a module')
 
+  // A served namespace (only --rpc-api namespaces answer remote callers).
   node.rpc!.handler.register({
-    namespace: 'test',
+    namespace: 'web3',
     methods: {
       boom: defineMethod([], () => {
         throw new Error('disk on fire', { cause: new Error('sector 7') })
@@ -59,7 +60,7 @@ t.test('component loggers carry a module; errors keep stack and cause', async (t
   const response = await fetch(node.rpc!.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'test_boom', params: [] }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'web3_boom', params: [] }),
   })
   t.ok(((await response.json()) as { error?: unknown }).error, 'the call fails')
   const failure = await waitFor(
