@@ -61,7 +61,7 @@ t.test('devnet command, resume, refusals, a dying process', async (t) => {
     if (Date.now() > deadline) throw new Error(`devnet not ready in time: ${stdout}\n${stderr}`)
     await new Promise((r) => setTimeout(r, 200))
   }
-  for (let k = 1; k <= 7; k++) t.match(stdout, `[${k}/7] `, `step ${k}/7 shown`)
+  for (let k = 1; k <= 9; k++) t.match(stdout, `[${k}/9] `, `step ${k}/9 shown`)
   for (const part of [
     'SidechainBridge',
     'BridgeVault',
