@@ -6,6 +6,8 @@
 import {
   type Abi,
   type Address,
+  BaseError,
+  decodeErrorResult,
   encodeFunctionData,
   formatEther,
   formatUnits,
@@ -227,9 +229,42 @@ export class Views {
       call: call ?? null,
       logs,
       revertReason:
-        trace?.revertReason ?? (tx.status === 'reverted' ? (trace?.error ?? null) : null),
+        tx.status !== 'reverted'
+          ? null
+          : (trace?.revertReason ??
+            trace?.error ??
+            (await this.#replayRevert(tx, await abiOf(tx.to)))),
       trace,
       bridge: bridgeStep(call),
+    }
+  }
+
+  /**
+   * Without `debug_` on the followed node: the reason from replaying the call on the parent
+   * block's state (the same answer unless an earlier transaction of the block changed it).
+   */
+  async #replayRevert(tx: IndexedTransaction, abi: Abi | undefined): Promise<string | null> {
+    try {
+      await this.#m.client.call({
+        account: tx.from,
+        to: tx.to,
+        data: tx.input,
+        value: BigInt(tx.value),
+        gas: BigInt(tx.gas),
+        blockNumber: BigInt(Math.max(0, tx.blockNumber - 1)),
+      })
+      return null
+    } catch (err) {
+      const data = revertData(err)
+      if (data === undefined || data === '0x') return 'execution reverted'
+      try {
+        const decoded = decodeErrorResult({ abi: abi ?? [], data })
+        return decoded.errorName === 'Error'
+          ? String(decoded.args?.[0])
+          : `${decoded.errorName}(${(decoded.args ?? []).map(String).join(', ')})`
+      } catch {
+        return `execution reverted (${data.slice(0, 10)})`
+      }
     }
   }
 
@@ -457,6 +492,17 @@ ${isContract && d.verified === null ? html`<h2>Code</h2><pre class="mono">${d.co
 ${tokens.map((t) => html`<tr><td>${link.address(t.address)}</td><td>${t.name ?? '?'}</td><td>${t.symbol ?? '?'}</td><td>${t.kind}</td><td>${t.decimals ?? '–'}</td></tr>`)}</table>
 <p class="muted">Tokens appear here once one of their transfers is indexed.</p>`
   }
+}
+
+/** The revert data inside a viem call error, wherever it sits in the cause chain. */
+function revertData(err: unknown): Hex | undefined {
+  let current: unknown = err
+  while (current instanceof BaseError) {
+    const data = (current as { data?: unknown }).data
+    if (typeof data === 'string' && data.startsWith('0x')) return data as Hex
+    current = current.cause
+  }
+  return undefined
 }
 
 function transferTable(transfers: TokenTransfer[]): Raw {
