@@ -114,7 +114,8 @@ t.test('a validator signing through a remote signer', async (t) => {
   t.notOk(existsSync(refusedDatadir), 'neither refusal wrote a datadir')
 
   const nodes = members.map((_, i) => {
-    const args = memberArgs(genesisFile, members, i)
+    // qbft_status (read by this test) is served only when --rpc-api names it.
+    const args = [...memberArgs(genesisFile, members, i), '--rpc-api', 'eth,net,web3,qbft']
     if (i === remote) {
       const at = args.indexOf('--validator-key')
       // No key file and no --insecure-key: only the signer's URL and the expected address.
