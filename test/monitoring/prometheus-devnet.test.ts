@@ -323,12 +323,21 @@ t.test('Prometheus on a devnet: rules, dashboards, a stopped validator', async (
   t.pass(
     `ValidatorMissing resolved ${((Date.now() - resumedAt) / 1000).toFixed(1)} s after SIGCONT`,
   )
-  const after = JSON.parse(
-    (await sidechain(['status', '--network', devnet.layout.devnetJson, '--json'])).stdout,
-  ) as StatusJson
-  t.equal(
-    after.validators.find((v) => v.address.toLowerCase() === victimAddress)?.state,
-    'active',
-    'status: active again',
+  // The alert reads Prometheus' last scrape, status asks the node now: each sees the
+  // validator back at its own moment, so status is polled too.
+  const stateAfter = await pollUntil(
+    async () => {
+      const after = JSON.parse(
+        (await sidechain(['status', '--network', devnet.layout.devnetJson, '--json'])).stdout,
+      ) as StatusJson
+      const state = after.validators.find((v) => v.address.toLowerCase() === victimAddress)?.state
+      return state === 'active' ? state : undefined
+    },
+    {
+      what: 'sidechain status to show the validator active again',
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    },
   )
+  t.equal(stateAfter, 'active', 'status: active again')
 })
