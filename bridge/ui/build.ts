@@ -5,9 +5,8 @@
  *
  * `npx node bridge/ui/build.ts` rebuilds by hand.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { build } from 'esbuild'
 
 export const UI_DIR = import.meta.dirname
 export const UI_DIST = path.join(UI_DIR, 'dist')
@@ -41,6 +40,9 @@ export function uiBundleUpToDate(): boolean {
 }
 
 export async function buildUi(options: { minify?: boolean } = {}): Promise<string> {
+  // esbuild is a devDependency: loaded only to build, so a production install (the Docker image,
+  // which bundles at build time) can start every command without it.
+  const { build } = await import('esbuild')
   mkdirSync(UI_DIST, { recursive: true })
   await build({
     entryPoints: [ENTRY],
@@ -57,9 +59,15 @@ export async function buildUi(options: { minify?: boolean } = {}): Promise<strin
   return UI_BUNDLE
 }
 
-/** Builds unless the bundle is up to date. */
+/** Builds unless the bundle is up to date; without esbuild (a production install) an existing bundle is served. */
 export async function ensureUiBuilt(): Promise<void> {
-  if (!uiBundleUpToDate()) await buildUi()
+  if (uiBundleUpToDate()) return
+  try {
+    await buildUi()
+  } catch (err) {
+    if (existsSync(UI_BUNDLE) && (err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') return
+    throw err
+  }
 }
 
 // `import.meta.main` exists from Node 22.18 / 24.2; compare paths on older runtimes.

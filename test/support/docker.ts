@@ -175,6 +175,9 @@ export async function buildImage(
   options: { logFile: string; timeoutMs?: number },
 ): Promise<number> {
   const started = Date.now()
+  // A failed build must not leave an image of an earlier run under this tag for the next
+  // steps to start (the layers stay cached; only the name goes).
+  await runCommand(DOCKER_CLI, ['image', 'rm', '--force', tag], { timeoutMs: 60_000 })
   const ca = npmCaFile()
   const args = [
     'build',
