@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { closeHttp, listenHttp } from '../../chain/lib/http-server.ts'
 
 export class RelayerMetrics {
   readonly registry = new Registry()
@@ -243,13 +244,7 @@ export class MetricsServer {
       }
       res.writeHead(404).end()
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenHttp(server, this.options.port, this.options.host)
     this.server = server
   }
 
@@ -257,7 +252,6 @@ export class MetricsServer {
     const server = this.server
     if (server === undefined) return
     this.server = undefined
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttp(server)
   }
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
+import { closeHttp, listenHttp } from '../../chain/lib/http-server.ts'
 import { ensureUiBuilt, UI_BUNDLE, UI_STATIC } from './build.ts'
 import type { UiConfig } from './config.ts'
 
@@ -80,13 +81,7 @@ export class BridgeUiServer {
       })
       res.end(req.method === 'HEAD' ? undefined : asset.body)
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    await listenHttp(server, this.options.port, this.options.host)
     this.server = server
   }
 
@@ -94,7 +89,6 @@ export class BridgeUiServer {
     const server = this.server
     if (server === undefined) return
     this.server = undefined
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttp(server)
   }
 }

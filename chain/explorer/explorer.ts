@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { createPublicClient, type Hex, http, isAddress, type PublicClient } from 'viem'
 import { errorMessage } from '../lib/errors.ts'
+import { closeHttp, listenHttp } from '../lib/http-server.ts'
 import type { Logger } from '../lib/logger.ts'
 import { ExplorerError } from './errors.ts'
 import { EtherscanApi } from './etherscan.ts'
@@ -99,17 +100,12 @@ export class Explorer {
           if (!res.headersSent) send(res, 500, 'text/plain', 'internal error')
         })
       })
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (cause) =>
-          reject(
-            new ExplorerError(
-              'EXPLORER_LISTEN_FAILED',
-              `cannot listen on ${this.options.host}:${this.options.port}`,
-              { cause },
-            ),
-          ),
+      await listenHttp(server, this.options.port, this.options.host).catch((cause) => {
+        throw new ExplorerError(
+          'EXPLORER_LISTEN_FAILED',
+          `cannot listen on ${this.options.host}:${this.options.port}`,
+          { cause },
         )
-        server.listen(this.options.port, this.options.host, resolve)
       })
       this.#server = server
       this.#logger.info({ url: this.url, rpc: this.options.rpcUrl }, 'explorer listening')
@@ -124,8 +120,7 @@ export class Explorer {
     const server = this.#server
     this.#server = undefined
     if (server !== undefined) {
-      server.closeAllConnections()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await closeHttp(server)
     }
     await this.indexer.stop()
     await this.#store.close()

@@ -29,6 +29,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts'
 import { esc } from '../explorer/html.ts'
 import { errorMessage } from '../lib/errors.ts'
+import { closeHttp, listenHttp } from '../lib/http-server.ts'
 import type { Logger } from '../lib/logger.ts'
 import { FaucetError } from './errors.ts'
 import { type FaucetOptions, type FaucetOptionsInput, faucetOptionsSchema } from './options.ts'
@@ -123,10 +124,7 @@ export class Faucet {
         if (!res.headersSent) json(res, 500, { error: 'internal error' })
       })
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.options.port, this.options.host, resolve)
-    })
+    await listenHttp(server, this.options.port, this.options.host)
     this.#server = server
     this.#logger.info({ url: this.url, address: this.address }, 'faucet listening')
   }
@@ -135,8 +133,7 @@ export class Faucet {
     const server = this.#server
     this.#server = undefined
     if (server === undefined) return
-    server.closeAllConnections()
-    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await closeHttp(server)
     await this.#sending.catch(() => undefined)
   }
 
